@@ -1,0 +1,89 @@
+# clip-audit: the two commands of the quick start are `make demo` and `make test`.
+# Both install what they need (ONNX Runtime's library from PyPI) on a fresh machine.
+
+ORT_VERSION := 1.31.1
+ORT_DIR     := .ort
+ORT_LIB     := $(ORT_DIR)/lib/libonnxruntime.so
+ARCH        := $(shell uname -m)
+PYTHON      ?= python3
+VENV        := .venv-scripts
+VPY         := $(VENV)/bin/python
+CARGO       ?= cargo
+
+.PHONY: help demo test ort ort-gpu venv exports fixtures bench lint clean-ort
+
+help:
+	@echo "make demo      build clip-audit and run it on the embedded tiny model"
+	@echo "make test      fmt, clippy, docs and all tests (installs ONNX Runtime first)"
+	@echo "make ort       install libonnxruntime.so $(ORT_VERSION) into $(ORT_DIR)/lib (from the PyPI wheel)"
+	@echo "make ort-gpu   the CUDA build (onnxruntime-gpu) into $(ORT_DIR)/gpu; use with ORT_DYLIB_PATH"
+	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports (needs venv)"
+	@echo "make fixtures  remake the committed test fixtures (needs venv)"
+	@echo "make bench     throughput of embed vs a bare ONNX Runtime session on ViT-B-32"
+
+# ONNX Runtime: pip download of the pinned wheel, unzip, copy the library. Nothing else.
+ort: $(ORT_LIB)
+
+$(ORT_LIB):
+	@mkdir -p $(ORT_DIR)/wheel $(ORT_DIR)/lib
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux_2_28_$(ARCH) onnxruntime==$(ORT_VERSION) -d $(ORT_DIR)/wheel
+	rm -rf $(ORT_DIR)/unpacked
+	$(PYTHON) -m zipfile -e $(ORT_DIR)/wheel/onnxruntime-$(ORT_VERSION)-*.whl $(ORT_DIR)/unpacked
+	cp $(ORT_DIR)/unpacked/onnxruntime/capi/libonnxruntime.so.$(ORT_VERSION) $(ORT_DIR)/lib/
+	ln -sf libonnxruntime.so.$(ORT_VERSION) $(ORT_LIB)
+	rm -rf $(ORT_DIR)/unpacked
+
+ort-gpu:
+	@mkdir -p $(ORT_DIR)/gpu-wheel $(ORT_DIR)/gpu
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform manylinux_2_28_$(ARCH) onnxruntime-gpu==$(ORT_VERSION) -d $(ORT_DIR)/gpu-wheel
+	rm -rf $(ORT_DIR)/gpu-unpacked
+	$(PYTHON) -m zipfile -e $(ORT_DIR)/gpu-wheel/onnxruntime_gpu-$(ORT_VERSION)-*.whl $(ORT_DIR)/gpu-unpacked
+	cp $(ORT_DIR)/gpu-unpacked/onnxruntime/capi/libonnxruntime*.so* $(ORT_DIR)/gpu/
+	rm -rf $(ORT_DIR)/gpu-unpacked
+	@echo "CUDA build in $(ORT_DIR)/gpu. Run with: ORT_DYLIB_PATH=$$PWD/$(ORT_DIR)/gpu/libonnxruntime.so.$(ORT_VERSION) clip-audit ... --device cuda"
+	@echo "(needs CUDA 13 and cuDNN 9 on LD_LIBRARY_PATH, e.g. pip install 'onnxruntime-gpu[cuda,cudnn]==$(ORT_VERSION)')"
+
+demo: ort
+	$(CARGO) build --quiet
+	./target/debug/clip-audit embed --model fixtures/models/tiny-clip \
+		--image fixtures/models/tiny-clip/golden/shape_33x45.png \
+		--image fixtures/models/tiny-clip/golden/noise_50x64.png \
+		--text "a photo of a dog" --text "a photo of a cat"
+	@echo
+	@echo "That was clip-audit's model layer on the tiny random-weight test model: its numbers mean nothing,"
+	@echo "but every stage (preprocessing, tokenizer, ONNX Runtime, taps) is the real one. Next:"
+	@echo "  ./target/debug/clip-audit model inspect fixtures/models/tiny-clip"
+	@echo "  ./target/debug/clip-audit embed --help"
+
+test: ort
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
+	$(CARGO) test
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: scripts/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r scripts/requirements.txt
+	touch $@
+
+exports: venv
+	$(VPY) scripts/export_clip.py --arch ViT-B-32 --random-weights --out fixtures/exports/vit-b-32
+	$(VPY) scripts/export_clip.py --arch RN50 --random-weights --out fixtures/exports/rn50
+
+fixtures: venv
+	$(VPY) scripts/make_tiny_clip.py
+	$(VPY) scripts/make_preprocess_fixtures.py
+	$(VPY) scripts/make_tokenizer_fixture.py
+
+bench: ort
+	@test -f fixtures/exports/vit-b-32/model.yaml || { echo "fixtures/exports/vit-b-32 is missing: run 'make exports' first"; exit 2; }
+	$(CARGO) build --quiet --profile demo
+	./target/demo/clip-audit bench --model fixtures/exports/vit-b-32 --device cpu --images 256 --batch 16
+
+clean-ort:
+	rm -rf $(ORT_DIR)

@@ -1,0 +1,69 @@
+//! Command implementations: each takes parsed arguments, does the work through the library,
+//! prints its result, and returns an [`Outcome`]; `main` maps it to an exit code.
+
+mod bench;
+mod embed;
+mod inspect;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, ModelCommand, RuntimeArgs};
+use crate::model::SessionConfig;
+
+pub use embed::{ImageSource, encode_images_pipelined};
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing at or above the failure level.
+    Pass,
+    /// Findings at or above the failure level (exit 1).
+    Findings,
+}
+
+impl Outcome {
+    /// The process exit code: 0 pass, 1 findings.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::Pass => ExitCode::SUCCESS,
+            Outcome::Findings => ExitCode::from(1),
+        }
+    }
+}
+
+/// Runs the command the user asked for.
+pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Model(ModelCommand::Inspect { target, json, runtime }) => {
+            inspect::run(&target, json, &session_config(&runtime))
+        }
+        Command::Embed(args) => embed::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}
+
+/// Session options from the shared runtime flags.
+pub fn session_config(args: &RuntimeArgs) -> SessionConfig {
+    SessionConfig::default().with_device(args.device).with_threads(args.threads)
+}
+
+/// Renders an error and its causes for the terminal, skipping causes whose text the
+/// message above them already includes.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut out = format!("error: {err}");
+    let mut shown = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if shown.contains(&text) {
+            continue;
+        }
+        if text.contains('\n') {
+            // Diagnostics carry their own layout: print them as they are.
+            out.push_str(&format!("\n\n{text}"));
+        } else {
+            out.push_str(&format!("\n  caused by: {text}"));
+        }
+        shown.push_str(&text);
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! Diagnostics that point at a place in a source file.
+//!
+//! Every problem a user can fix in a file they wrote (a model manifest today, audit specs and
+//! probe libraries later) is reported as a [`Diagnostic`]: a short stable code, a message, the
+//! file:line:column where it happened, the offending source line with a caret under the
+//! column, and an optional hint. Collecting them in a [`Diagnostics`] list lets validation
+//! report every problem at once instead of stopping at the first.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A 1-based line and column in a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// 1-based line number.
+    pub line: u32,
+    /// 1-based column number, counted in characters.
+    pub column: u32,
+}
+
+impl Position {
+    /// Builds a position from serde-saphyr's location, if it is known.
+    pub fn from_yaml(loc: &serde_saphyr::Location) -> Option<Self> {
+        let (line, column) = (loc.line() as u32, loc.column() as u32);
+        (line > 0).then_some(Self { line, column: column.max(1) })
+    }
+}
+
+/// One problem in one file, with enough context to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Short stable code, e.g. `M004`, so that docs and searches can refer to it.
+    pub code: &'static str,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// The file the problem is in.
+    pub file: PathBuf,
+    /// Where in the file, when known.
+    pub position: Option<Position>,
+    /// The source line at `position`, for the snippet.
+    pub source_line: Option<String>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic at `position` in `file`, whose text is `source` (used for the snippet).
+    pub fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        file: &Path,
+        source: Option<&str>,
+        position: Option<Position>,
+    ) -> Self {
+        let source_line = match (source, position) {
+            (Some(src), Some(pos)) => src.lines().nth(pos.line.saturating_sub(1) as usize).map(str::to_owned),
+            _ => None,
+        };
+        Self { code, message: message.into(), file: file.to_path_buf(), position, source_line, help: None }
+    }
+
+    /// Adds a hint saying what to do.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error[{}]: {}", self.code, self.message)?;
+        match self.position {
+            Some(pos) => writeln!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.column)?,
+            None => writeln!(f, "  --> {}", self.file.display())?,
+        }
+        if let (Some(line), Some(pos)) = (&self.source_line, self.position) {
+            let number = pos.line.to_string();
+            let pad = " ".repeat(number.len());
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{number} | {line}")?;
+            let caret_pad: String = line
+                .chars()
+                .take(pos.column.saturating_sub(1) as usize)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            writeln!(f, "{pad} | {caret_pad}^")?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every problem found in one pass, reported together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Records one more problem.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.0.push(diagnostic);
+    }
+
+    /// True when nothing was wrong.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.0 {
+            writeln!(f, "{d}")?;
+        }
+        let n = self.0.len();
+        write!(f, "{n} problem{} found", if n == 1 { "" } else { "s" })
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// The names in `candidates` closest to `name`, best first, for "did you mean" hints.
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>, n: usize) -> Vec<&'a str> {
+    let mut scored: Vec<(f64, &str)> = candidates
+        .into_iter()
+        .map(|c| {
+            let score = strsim::normalized_levenshtein(name, c).max(if c.contains(name) || name.contains(c) {
+                0.5
+            } else {
+                0.0
+            });
+            (score, c)
+        })
+        .filter(|(score, _)| *score > 0.3)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.dedup_by(|a, b| a.1 == b.1);
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
+}
+
+/// Turns a YAML parse or type error into a diagnostic at the place serde-saphyr reports.
+///
+/// Unknown keys get the nearest valid key as a hint, since a typo is the usual cause.
+pub fn from_yaml_error(err: &serde_saphyr::Error, file: &Path, source: &str) -> Diagnostic {
+    let options = serde_saphyr::render_options! { snippets: serde_saphyr::SnippetMode::Off };
+    let message = err.without_snippet().render_with_options(options);
+    let message = strip_location_suffix(message.trim());
+    let position = err.location().as_ref().and_then(Position::from_yaml);
+    let (code, help) = if let Some((unknown, expected)) = parse_unknown_field(&message) {
+        let hint = match closest(&unknown, expected.iter().map(String::as_str), 1).first() {
+            Some(best) => format!("did you mean `{best}`? valid keys here: {}", expected.join(", ")),
+            None => format!("valid keys here: {}", expected.join(", ")),
+        };
+        ("Y002", Some(hint))
+    } else if message.contains("missing field") {
+        ("Y003", None)
+    } else if message.to_ascii_lowercase().contains("alias") || message.to_ascii_lowercase().contains("budget") {
+        ("Y004", Some("YAML aliases expand to too much data; write the values out".to_owned()))
+    } else {
+        ("Y001", None)
+    };
+    let d = Diagnostic::new(code, message, file, Some(source), position);
+    match help {
+        Some(h) => d.with_help(h),
+        None => d,
+    }
+}
+
+/// Removes a trailing "at line X column Y" that some messages carry, since the
+/// diagnostic shows the location itself.
+fn strip_location_suffix(message: &str) -> String {
+    let re = regex::Regex::new(r"(?i)[,\s]*at line \d+,? column \d+\.?$").expect("static regex");
+    re.replace(message, "").into_owned()
+}
+
+/// Recognises serde's "unknown field `x`, expected one of a, b" message (with or without
+/// backticks around the expected names).
+fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.split("unknown field `").nth(1)?;
+    let (unknown, tail) = rest.split_once('`')?;
+    let list = tail.split_once("expected one of ").or_else(|| tail.split_once("expected ")).map_or("", |(_, l)| l);
+    let expected = list
+        .split(", ")
+        .map(|s| s.trim().trim_matches('`').to_owned())
+        .filter(|s| !s.is_empty() && !s.contains(' '))
+        .collect::<Vec<_>>();
+    Some((unknown.to_owned(), expected))
+}

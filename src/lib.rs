@@ -1,0 +1,16 @@
+//! clip-audit: audit CLIP-family vision-language models for bias and overgeneralization.
+//!
+//! The library holds every stage of an audit so that the binary (`src/main.rs`) stays a thin
+//! shell and tests can drive each stage directly. Data flows one way, through typed values:
+//! model bundle → encoders (with taps) → embeddings and pooled unit activations. Later stages
+//! (specs, stimuli, runner, analyses, reports) build on [`model`]; see ARCHITECTURE.md.
+
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod commands;
+pub mod diagnostics;
+pub mod model;
+
+/// The version printed in `--version` and recorded in provenance.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,250 @@
+//! ONNX graphs as data: decoding the protobuf, adding taps as extra outputs, and finding
+//! candidate tap points.
+//!
+//! Taps are edits of the graph done in memory at load time: the tapped tensors are appended to
+//! `graph.output` (a `ValueInfoProto` with just the name; ONNX Runtime infers the rest) and the
+//! session is created from the re-encoded bytes. No edited copy is written, so any export of a
+//! CLIP model can be audited without Python and without touching the user's files.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use crate::diagnostics::closest;
+
+/// The ONNX protobuf types, generated from `proto/onnx.proto` by build.rs.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
+
+/// Problems reading or editing an ONNX graph.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    /// The file could not be read.
+    #[error("cannot read ONNX model {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are not an ONNX model.
+    #[error(
+        "{path} is not an ONNX model ({reason}); export the model with torch.onnx.export or scripts/export_clip.py"
+    )]
+    NotOnnx {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A tap names a tensor the graph does not have.
+    #[error("tensor {name:?} is not in {path}{}", hint(.closest))]
+    NoSuchTensor {
+        /// The model file.
+        path: PathBuf,
+        /// The missing name.
+        name: String,
+        /// The nearest names in the graph.
+        closest: Vec<String>,
+    },
+}
+
+fn hint(closest: &[String]) -> String {
+    if closest.is_empty() {
+        "; run `clip-audit model inspect` to list candidate tensors".to_owned()
+    } else {
+        format!("; closest names: {}", closest.join(", "))
+    }
+}
+
+/// A decoded ONNX model and the file it came from.
+#[derive(Debug, Clone)]
+pub struct OnnxGraph {
+    path: PathBuf,
+    model: proto::ModelProto,
+}
+
+impl OnnxGraph {
+    /// Reads and decodes `path`.
+    pub fn read(path: &Path) -> Result<Self, GraphError> {
+        let bytes = std::fs::read(path).map_err(|source| GraphError::Read { path: path.to_path_buf(), source })?;
+        Self::decode(&bytes, path)
+    }
+
+    /// Decodes bytes that came from `path`.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self, GraphError> {
+        let not_onnx = |reason: String| GraphError::NotOnnx { path: path.to_path_buf(), reason };
+        let model = proto::ModelProto::decode(bytes).map_err(|e| not_onnx(format!("protobuf decoding failed: {e}")))?;
+        // Protobuf is lenient: some random bytes decode. A model has an IR version and a
+        // graph with nodes and outputs.
+        let graph = model.graph.as_ref().ok_or_else(|| not_onnx("no graph".into()))?;
+        if model.ir_version.unwrap_or(0) <= 0 || graph.node.is_empty() || graph.output.is_empty() {
+            return Err(not_onnx("no IR version, nodes or outputs".into()));
+        }
+        Ok(Self { path: path.to_path_buf(), model })
+    }
+
+    /// The file the graph was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn graph(&self) -> &proto::GraphProto {
+        self.model.graph.as_ref().expect("checked in decode")
+    }
+
+    /// Names of the graph's real inputs (not initializers), in order.
+    pub fn input_names(&self) -> Vec<&str> {
+        let inits: BTreeSet<&str> = self.graph().initializer.iter().map(|i| i.name()).collect();
+        self.graph().input.iter().map(|i| i.name()).filter(|n| !inits.contains(n)).collect()
+    }
+
+    /// Names of the graph outputs, in order.
+    pub fn output_names(&self) -> Vec<&str> {
+        self.graph().output.iter().map(|o| o.name()).collect()
+    }
+
+    /// True when some initializer keeps its data in a separate file.
+    pub fn has_external_data(&self) -> bool {
+        self.graph().initializer.iter().any(|t| t.data_location() == proto::tensor_proto::DataLocation::External)
+    }
+
+    /// Every tensor a tap can name: graph inputs and node outputs.
+    pub fn tensor_names(&self) -> BTreeSet<&str> {
+        let g = self.graph();
+        g.input
+            .iter()
+            .map(|i| i.name())
+            .chain(g.node.iter().flat_map(|n| n.output.iter().map(String::as_str)))
+            .filter(|n| !n.is_empty())
+            .collect()
+    }
+
+    /// Checks that every name is a tensor of the graph, with the closest names when not.
+    pub fn check_tensor(&self, name: &str) -> Result<(), GraphError> {
+        let names = self.tensor_names();
+        if names.contains(name) {
+            return Ok(());
+        }
+        Err(GraphError::NoSuchTensor {
+            path: self.path.clone(),
+            name: name.to_owned(),
+            closest: closest(name, names.iter().copied(), 5).into_iter().map(str::to_owned).collect(),
+        })
+    }
+
+    /// The model bytes with `names` appended to the graph outputs (those not already outputs).
+    pub fn with_outputs<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<Vec<u8>, GraphError> {
+        let mut model = self.model.clone();
+        let graph = model.graph.as_mut().expect("checked in decode");
+        let mut present: BTreeSet<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
+        for name in names {
+            self.check_tensor(name)?;
+            if present.insert(name.to_owned()) {
+                graph.output.push(proto::ValueInfoProto { name: Some(name.to_owned()), ..Default::default() });
+            }
+        }
+        Ok(model.encode_to_vec())
+    }
+
+    /// The model bytes unchanged.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.model.encode_to_vec()
+    }
+
+    /// Candidate tap points: activation outputs of MLP blocks and outputs of residual
+    /// convolutional blocks, in graph order, grouped by the layer their node names share.
+    pub fn candidate_taps(&self) -> Vec<TapCandidate> {
+        let g = self.graph();
+        let producer: HashMap<&str, &proto::NodeProto> =
+            g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
+        let mut consumers: HashMap<&str, Vec<&proto::NodeProto>> = HashMap::new();
+        for n in &g.node {
+            for i in &n.input {
+                consumers.entry(i.as_str()).or_default().push(n);
+            }
+        }
+        let op_of = |tensor: &str| producer.get(tensor).map(|n| n.op_type());
+        let mut out = Vec::new();
+        let mut push = |node: &proto::NodeProto, tensor: &str, kind| {
+            out.push(TapCandidate {
+                layer: layer_of(node.name()),
+                node: node.name().to_owned(),
+                op_type: node.op_type().to_owned(),
+                tensor: tensor.to_owned(),
+                kind,
+            })
+        };
+        for node in &g.node {
+            let Some(output) = node.output.first() else { continue };
+            match node.op_type() {
+                "Gelu" | "FastGelu" | "BiasGelu" | "QuickGelu" => push(node, output, CandidateKind::MlpActivation),
+                // GELU decomposed by the exporter as x * 0.5 * (1 + erf(x / sqrt 2)): follow the
+                // chain of element-wise Add/Mul after the Erf; its end is the activation output.
+                "Erf" => {
+                    let (mut last, mut tensor) = (node, output.as_str());
+                    while let Some([next]) = consumers.get(tensor).map(Vec::as_slice) {
+                        if !matches!(next.op_type(), "Add" | "Mul") {
+                            break;
+                        }
+                        last = next;
+                        tensor = next.output.first().map(String::as_str).unwrap_or_default();
+                    }
+                    if !std::ptr::eq(last, node) {
+                        push(last, tensor, CandidateKind::MlpActivation);
+                    }
+                }
+                // QuickGELU: x * sigmoid(1.702 x).
+                "Mul" if node.input.iter().any(|i| op_of(i) == Some("Sigmoid")) => {
+                    push(node, output, CandidateKind::MlpActivation)
+                }
+                // A ReLU right after a residual Add is the output of a ResNet bottleneck block.
+                "Relu" if node.input.iter().any(|i| op_of(i) == Some("Add")) => {
+                    push(node, output, CandidateKind::ResidualBlockOutput)
+                }
+                "Relu" if node.name().contains("mlp") => push(node, output, CandidateKind::MlpActivation),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// The layer a node belongs to: its name path without the last component, e.g.
+/// `/transformer/resblocks.11/mlp/gelu/Mul_1` → `/transformer/resblocks.11/mlp/gelu`.
+fn layer_of(node_name: &str) -> String {
+    match node_name.rsplit_once('/') {
+        Some((prefix, _)) if !prefix.is_empty() => prefix.to_owned(),
+        _ => node_name.to_owned(),
+    }
+}
+
+/// Why a tensor is a candidate tap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateKind {
+    /// The non-linearity of a transformer MLP block (the units CLIP-featurevis reads in ViTs).
+    MlpActivation,
+    /// The output of a residual convolutional block (the last one is the layer the Distill
+    /// article studies in RN50x4).
+    ResidualBlockOutput,
+}
+
+/// One candidate tap point.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TapCandidate {
+    /// The layer (node name prefix) it belongs to.
+    pub layer: String,
+    /// The producing node.
+    pub node: String,
+    /// The producing operator.
+    pub op_type: String,
+    /// The tensor to write in `model.yaml`.
+    pub tensor: String,
+    /// Why it is listed.
+    pub kind: CandidateKind,
+}

@@ -1,0 +1,348 @@
+//! `model inspect`: what a user needs to write the taps of a new export in minutes.
+//!
+//! Lists each encoder's inputs and outputs and its candidate tap points (MLP activations and
+//! residual block outputs, see [`OnnxGraph::candidate_taps`]) grouped by layer, with the
+//! shapes measured by one dummy inference on a batch of two (so the batch axis, and with it
+//! the `ntd`/`tnd` layout, can be told apart), and suggests tap entries for `model.yaml`.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, IxDyn};
+use ort::value::{Tensor, TensorElementType, ValueType};
+use serde::Serialize;
+
+use super::ModelError;
+use super::graph::{CandidateKind, OnnxGraph};
+use super::manifest::{Encoder, Layout, ModelManifest, Pooling};
+use super::runtime::{Runtime, SessionConfig};
+use super::tokenizer::{EOT, SOT};
+
+const DUMMY_BATCH: usize = 2;
+
+/// One graph input or output.
+#[derive(Debug, Clone, Serialize)]
+pub struct TensorInfo {
+    /// Its name.
+    pub name: String,
+    /// Element type, e.g. `float32`.
+    pub dtype: String,
+    /// Dimensions; `None` where symbolic (e.g. the batch).
+    pub shape: Vec<Option<i64>>,
+}
+
+/// One candidate tap, with its measured shape and a suggested layout and pooling.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateInfo {
+    /// The layer (node name prefix).
+    pub layer: String,
+    /// The producing operator.
+    pub op_type: String,
+    /// The tensor name to write in `model.yaml`.
+    pub tensor: String,
+    /// Why it is a candidate.
+    pub kind: CandidateKind,
+    /// Shape for a batch of 2, when the dummy run succeeded.
+    pub shape: Option<Vec<usize>>,
+    /// The layout that shape implies.
+    pub layout: Option<Layout>,
+    /// The pooling suggested for it.
+    pub pooling: Option<Pooling>,
+}
+
+/// A tap entry ready for `model.yaml`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuggestedTap {
+    /// Suggested tap name.
+    pub name: String,
+    /// Encoder.
+    pub encoder: Option<Encoder>,
+    /// Tensor.
+    pub tensor: String,
+    /// Layout.
+    pub layout: Layout,
+    /// Pooling.
+    pub pooling: Pooling,
+}
+
+/// What `inspect` found in one ONNX file.
+#[derive(Debug, Clone, Serialize)]
+pub struct EncoderInspection {
+    /// Which tower, when known from a bundle.
+    pub encoder: Option<Encoder>,
+    /// The file.
+    pub file: PathBuf,
+    /// True when weights live in external data files.
+    pub external_data: bool,
+    /// Graph inputs.
+    pub inputs: Vec<TensorInfo>,
+    /// Graph outputs.
+    pub outputs: Vec<TensorInfo>,
+    /// Candidate tap points in graph order.
+    pub candidates: Vec<CandidateInfo>,
+    /// Why shapes are missing, if the dummy run failed.
+    pub shape_note: Option<String>,
+    /// Suggested taps (the last MLP activation; the last residual block).
+    pub suggested: Vec<SuggestedTap>,
+}
+
+/// What `inspect` found in a bundle or a file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The bundle name, when a bundle was inspected.
+    pub bundle: Option<String>,
+    /// One entry per ONNX file.
+    pub encoders: Vec<EncoderInspection>,
+}
+
+/// Inspects a bundle folder, a `model.yaml`, or a single `.onnx` file.
+pub fn inspect(target: &Path, config: &SessionConfig) -> Result<Inspection, ModelError> {
+    let is_onnx = target.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if is_onnx {
+        return Ok(Inspection { bundle: None, encoders: vec![inspect_file(target, None, None, config)?] });
+    }
+    let manifest = ModelManifest::load(target)?;
+    let encoders = [Encoder::Image, Encoder::Text]
+        .into_iter()
+        .map(|which| inspect_file(&manifest.encoder(which).file, Some(which), Some(&manifest), config))
+        .collect::<Result<_, _>>()?;
+    Ok(Inspection { bundle: Some(manifest.name.clone()), encoders })
+}
+
+fn dims_of(v: &ValueType) -> (String, Vec<Option<i64>>) {
+    match v {
+        ValueType::Tensor { ty, shape, .. } => {
+            (ty.to_string(), shape.iter().map(|d| (*d >= 0).then_some(*d)).collect())
+        }
+        other => (other.to_string(), Vec::new()),
+    }
+}
+
+fn inspect_file(
+    file: &Path,
+    encoder: Option<Encoder>,
+    manifest: Option<&ModelManifest>,
+    config: &SessionConfig,
+) -> Result<EncoderInspection, ModelError> {
+    let graph = OnnxGraph::read(file)?;
+    let candidates = graph.candidate_taps();
+    let bytes = graph.with_outputs(candidates.iter().map(|c| c.tensor.as_str()))?;
+    let runtime = Runtime::get()?;
+    let (mut session, _) = runtime.session_from_bytes(&bytes, file.parent(), config, &file.display().to_string())?;
+    let original_outputs: Vec<&str> = graph.output_names();
+    let info = |o: &ort::value::Outlet| {
+        let (dtype, shape) = dims_of(o.dtype());
+        TensorInfo { name: o.name().to_owned(), dtype, shape }
+    };
+    let inputs: Vec<TensorInfo> = session.inputs().iter().map(info).collect();
+    let outputs: Vec<TensorInfo> =
+        session.outputs().iter().filter(|o| original_outputs.contains(&o.name())).map(info).collect();
+
+    // One dummy inference on a batch of two to measure the candidates' shapes.
+    let image_size = manifest.map_or(224, |m| i64::from(m.preprocess.size));
+    let context = manifest.map_or(77, |m| m.tokenizer.context_length as i64);
+    let mut feeds: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::new();
+    let mut shape_note = None;
+    for input in session.inputs() {
+        let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
+            shape_note = Some(format!("input {:?} is not a tensor", input.name()));
+            break;
+        };
+        let mut dims: Vec<usize> = shape
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match (*d, i) {
+                (d, _) if d > 0 => d as usize,
+                (_, 0) => DUMMY_BATCH,
+                (_, 1) if shape.len() == 2 => context as usize,
+                (_, 1) if shape.len() == 4 => 3,
+                _ => image_size as usize,
+            })
+            .collect();
+        if dims.first().is_some_and(|d| *d != DUMMY_BATCH) && !dims.is_empty() {
+            dims[0] = DUMMY_BATCH;
+        }
+        let value: Result<ort::session::SessionInputValue<'static>, ort::Error> = match ty {
+            TensorElementType::Float32 => Tensor::from_array(ArrayD::<f32>::zeros(IxDyn(&dims))).map(Into::into),
+            TensorElementType::Int64 | TensorElementType::Int32 => {
+                let mut ids = ArrayD::<i64>::zeros(IxDyn(&dims));
+                if dims.len() == 2 && dims[1] >= 2 {
+                    for mut row in ids.rows_mut() {
+                        row[0] = SOT;
+                        row[1] = EOT;
+                    }
+                }
+                if *ty == TensorElementType::Int64 {
+                    Tensor::from_array(ids).map(Into::into)
+                } else {
+                    Tensor::from_array(ids.mapv(|v| v as i32)).map(Into::into)
+                }
+            }
+            other => {
+                shape_note =
+                    Some(format!("input {:?} has type {other}, which the dummy run cannot make", input.name()));
+                break;
+            }
+        };
+        match value {
+            Ok(v) => feeds.push((input.name().to_owned(), v)),
+            Err(e) => {
+                shape_note = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let mut shapes: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
+    if shape_note.is_none() {
+        match session.run(feeds) {
+            Ok(out) => {
+                for c in &candidates {
+                    if let Some(v) = out.get(&c.tensor)
+                        && let Ok((shape, _)) = v.try_extract_tensor::<f32>()
+                    {
+                        shapes.insert(c.tensor.clone(), shape.iter().map(|d| *d as usize).collect());
+                    }
+                }
+            }
+            Err(e) => shape_note = Some(format!("dummy inference failed: {e}")),
+        }
+    }
+    let candidates: Vec<CandidateInfo> = candidates
+        .into_iter()
+        .map(|c| {
+            let shape = shapes.get(&c.tensor).cloned();
+            let layout = shape.as_deref().and_then(layout_for);
+            let pooling = layout.map(|l| match l {
+                Layout::Nchw => Pooling::SpatialMean,
+                Layout::Ntd | Layout::Tnd => Pooling::TokenMean,
+                Layout::Nd => Pooling::None,
+            });
+            CandidateInfo { layer: c.layer, op_type: c.op_type, tensor: c.tensor, kind: c.kind, shape, layout, pooling }
+        })
+        .collect();
+    let suggested = suggest(&candidates, encoder);
+    Ok(EncoderInspection {
+        encoder,
+        file: file.to_path_buf(),
+        external_data: graph.has_external_data(),
+        inputs,
+        outputs,
+        candidates,
+        shape_note,
+        suggested,
+    })
+}
+
+/// The layout a shape measured with a batch of [`DUMMY_BATCH`] implies.
+fn layout_for(shape: &[usize]) -> Option<Layout> {
+    match shape {
+        [n, _, _, _] if *n == DUMMY_BATCH => Some(Layout::Nchw),
+        [n, t, _] if *n == DUMMY_BATCH && *t != DUMMY_BATCH => Some(Layout::Ntd),
+        [_, n, _] if *n == DUMMY_BATCH => Some(Layout::Tnd),
+        [n, _] if *n == DUMMY_BATCH => Some(Layout::Nd),
+        _ => None,
+    }
+}
+
+fn suggest(candidates: &[CandidateInfo], encoder: Option<Encoder>) -> Vec<SuggestedTap> {
+    let prefix = encoder.map_or("image".to_owned(), |e| e.to_string());
+    let mut out = Vec::new();
+    if let Some(c) = candidates.iter().rev().find(|c| c.kind == CandidateKind::MlpActivation && c.layout.is_some()) {
+        let layout = c.layout.expect("filtered");
+        out.push(SuggestedTap {
+            name: format!("{prefix}.last_mlp"),
+            encoder,
+            tensor: c.tensor.clone(),
+            layout,
+            pooling: Pooling::TokenMean,
+        });
+        if encoder != Some(Encoder::Text) {
+            out.push(SuggestedTap {
+                name: format!("{prefix}.last_mlp.cls"),
+                encoder,
+                tensor: c.tensor.clone(),
+                layout,
+                pooling: Pooling::ClassToken,
+            });
+        }
+    }
+    if let Some(c) =
+        candidates.iter().rev().find(|c| c.kind == CandidateKind::ResidualBlockOutput && c.layout == Some(Layout::Nchw))
+    {
+        out.push(SuggestedTap {
+            name: format!("{prefix}.last_block"),
+            encoder,
+            tensor: c.tensor.clone(),
+            layout: Layout::Nchw,
+            pooling: Pooling::SpatialMean,
+        });
+    }
+    out
+}
+
+impl Inspection {
+    /// The human-readable listing printed by `model inspect`.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        if let Some(b) = &self.bundle {
+            let _ = writeln!(s, "bundle: {b}");
+        }
+        let fmt_shape = |shape: &[Option<i64>]| {
+            let dims: Vec<String> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, d)| d.map_or_else(|| if i == 0 { "N".into() } else { "?".into() }, |v| v.to_string()))
+                .collect();
+            format!("[{}]", dims.join(", "))
+        };
+        for e in &self.encoders {
+            let role = e.encoder.map_or("model".to_owned(), |r| format!("{r} encoder"));
+            let _ = writeln!(
+                s,
+                "\n{role}: {}{}",
+                e.file.display(),
+                if e.external_data { " (weights in external data)" } else { "" }
+            );
+            for (what, list) in [("input ", &e.inputs), ("output", &e.outputs)] {
+                for t in list {
+                    let _ = writeln!(s, "  {what}  {}  {} {}", t.name, t.dtype, fmt_shape(&t.shape));
+                }
+            }
+            let _ = writeln!(s, "  candidate taps: {} (shapes for a batch of {DUMMY_BATCH})", e.candidates.len());
+            if let Some(note) = &e.shape_note {
+                let _ = writeln!(s, "  note: shapes unavailable: {note}");
+            }
+            let mut last_layer = None;
+            for c in &e.candidates {
+                if last_layer != Some(&c.layer) {
+                    let _ = writeln!(s, "    {}", c.layer);
+                    last_layer = Some(&c.layer);
+                }
+                let kind = match c.kind {
+                    CandidateKind::MlpActivation => "mlp activation",
+                    CandidateKind::ResidualBlockOutput => "block output",
+                };
+                let shape = c.shape.as_ref().map_or("?".to_owned(), |v| format!("{v:?}"));
+                let _ = writeln!(s, "      {kind:<15} {:<10} {shape:<18} {}", c.op_type, c.tensor);
+            }
+            if !e.suggested.is_empty() {
+                let _ = writeln!(s, "  suggested taps for model.yaml:");
+                for t in &e.suggested {
+                    let _ = writeln!(s, "    - name: {}", t.name);
+                    let _ = writeln!(s, "      encoder: {}", t.encoder.map_or("image".to_owned(), |e| e.to_string()));
+                    let _ = writeln!(s, "      tensor: {:?}", t.tensor);
+                    let _ = writeln!(
+                        s,
+                        "      layout: {}",
+                        serde_json::to_value(t.layout)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    );
+                    let _ = writeln!(s, "      pooling: {}", t.pooling);
+                }
+            }
+        }
+        s
+    }
+}

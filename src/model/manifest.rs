@@ -1,0 +1,533 @@
+//! The model bundle manifest, `model.yaml`: which ONNX files make up a CLIP model, how to
+//! feed them, and which internal tensors ("taps") hold the units to audit.
+//!
+//! The file is read into raw types that keep each value's source location, then validated
+//! into [`ModelManifest`]; validation collects every problem before failing, and each one
+//! points at file:line:column. The format is documented in docs/model-bundle.md.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::diagnostics::{Diagnostic, Diagnostics, Position, closest};
+
+/// The manifest's file name inside a bundle folder.
+pub const MANIFEST_FILE: &str = "model.yaml";
+
+/// Problems reading a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The manifest file could not be read.
+    #[error("cannot read model manifest {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The manifest was read but is not valid.
+    #[error("{diagnostics}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem found.
+        diagnostics: Diagnostics,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    name: Spanned<String>,
+    #[serde(default)]
+    description: Option<String>,
+    image_encoder: RawEncoder,
+    text_encoder: RawEncoder,
+    preprocess: RawPreprocess,
+    tokenizer: RawTokenizer,
+    logit_scale: Spanned<f64>,
+    #[serde(default)]
+    embedding_dim: Option<Spanned<usize>>,
+    #[serde(default)]
+    taps: Vec<RawTap>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEncoder {
+    file: Spanned<String>,
+    input: Spanned<String>,
+    output: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreprocess {
+    size: Spanned<u32>,
+    #[serde(default)]
+    resize: Option<Spanned<String>>,
+    #[serde(default)]
+    crop: Option<Spanned<String>>,
+    mean: Spanned<Vec<f64>>,
+    std: Spanned<Vec<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokenizer {
+    kind: Spanned<String>,
+    context_length: Spanned<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTap {
+    name: Spanned<String>,
+    encoder: Spanned<String>,
+    tensor: Spanned<String>,
+    #[serde(default)]
+    layout: Option<Spanned<String>>,
+    pooling: Spanned<String>,
+}
+
+/// Which tower of the model a tap or input belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoder {
+    /// The image tower.
+    Image,
+    /// The text tower.
+    Text,
+}
+
+impl fmt::Display for Encoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoder::Image => "image",
+            Encoder::Text => "text",
+        })
+    }
+}
+
+/// How a tapped tensor is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// `[N, C, H, W]`: convolutional feature maps.
+    Nchw,
+    /// `[N, T, D]`: batch-first transformer tokens.
+    Ntd,
+    /// `[T, N, D]`: sequence-first transformer tokens (older OpenAI exports).
+    Tnd,
+    /// `[N, D]`: already one vector per input.
+    Nd,
+}
+
+impl Layout {
+    const NAMES: [&'static str; 4] = ["nchw", "ntd", "tnd", "nd"];
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "nchw" => Layout::Nchw,
+            "ntd" => Layout::Ntd,
+            "tnd" => Layout::Tnd,
+            "nd" => Layout::Nd,
+            _ => return None,
+        })
+    }
+
+    /// The tensor rank this layout implies.
+    pub fn rank(self) -> usize {
+        match self {
+            Layout::Nchw => 4,
+            Layout::Ntd | Layout::Tnd => 3,
+            Layout::Nd => 2,
+        }
+    }
+}
+
+/// How a tapped tensor is reduced to one value per unit and input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mean over H and W of `[N, C, H, W]` (the Distill article's choice for RN50x4).
+    SpatialMean,
+    /// Mean over all tokens.
+    TokenMean,
+    /// The first token (the class token of a ViT).
+    ClassToken,
+    /// No pooling: the tensor is already `[N, D]`.
+    None,
+}
+
+impl Pooling {
+    const NAMES: [&'static str; 4] = ["spatial_mean", "token_mean", "class_token", "none"];
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "spatial_mean" => Pooling::SpatialMean,
+            "token_mean" => Pooling::TokenMean,
+            "class_token" => Pooling::ClassToken,
+            "none" => Pooling::None,
+            _ => return None,
+        })
+    }
+
+    /// The layout assumed when a tap gives none.
+    fn default_layout(self) -> Layout {
+        match self {
+            Pooling::SpatialMean => Layout::Nchw,
+            Pooling::TokenMean | Pooling::ClassToken => Layout::Ntd,
+            Pooling::None => Layout::Nd,
+        }
+    }
+
+    fn fits(self, layout: Layout) -> bool {
+        matches!(
+            (self, layout),
+            (Pooling::SpatialMean, Layout::Nchw)
+                | (Pooling::TokenMean | Pooling::ClassToken, Layout::Ntd | Layout::Tnd)
+                | (Pooling::None, Layout::Nd)
+        )
+    }
+}
+
+impl fmt::Display for Pooling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::NAMES[*self as usize])
+    }
+}
+
+/// One ONNX file of the bundle and its named input and output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSpec {
+    /// The `.onnx` file, resolved against the bundle folder.
+    pub file: PathBuf,
+    /// Name of the graph input (`pixel_values` `[N,3,S,S]` float32, or `input_ids` `[N,T]` int64).
+    pub input: String,
+    /// Name of the graph output holding the (unnormalized) embeddings `[N, D]`.
+    pub output: String,
+}
+
+/// CLIP image preprocessing parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreprocessSpec {
+    /// Target side: the shortest side is resized to it (bicubic), then a centre square is cut.
+    pub size: u32,
+    /// Per-channel mean subtracted after scaling to [0, 1].
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation divided by.
+    pub std: [f32; 3],
+}
+
+/// Tokenizer parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenizerSpec {
+    /// Number of token ids per text, padded with zeros.
+    pub context_length: usize,
+}
+
+/// A named internal tensor whose units are audited, and how to pool it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TapSpec {
+    /// The name users and reports refer to, e.g. `image.last_mlp`.
+    pub name: String,
+    /// Which encoder's graph holds the tensor.
+    pub encoder: Encoder,
+    /// The tensor's name in the ONNX graph.
+    pub tensor: String,
+    /// Its layout.
+    pub layout: Layout,
+    /// Its pooling.
+    pub pooling: Pooling,
+    /// Where the tensor name was written in the manifest, for later diagnostics.
+    pub tensor_position: Option<Position>,
+}
+
+/// A validated model bundle manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelManifest {
+    /// The manifest file.
+    pub path: PathBuf,
+    /// The bundle folder.
+    pub dir: PathBuf,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The image tower.
+    pub image: EncoderSpec,
+    /// The text tower.
+    pub text: EncoderSpec,
+    /// Image preprocessing.
+    pub preprocess: PreprocessSpec,
+    /// Text tokenization.
+    pub tokenizer: TokenizerSpec,
+    /// CLIP's learned temperature (`logit_scale.exp()`), multiplied into zero-shot logits.
+    pub logit_scale: f32,
+    /// The shared embedding width, when stated; checked against the encoders' outputs.
+    pub embedding_dim: Option<usize>,
+    /// Named taps.
+    pub taps: Vec<TapSpec>,
+    /// The manifest text, kept so later diagnostics (e.g. a tap missing from the graph) can
+    /// show a snippet.
+    pub source: String,
+}
+
+impl ModelManifest {
+    /// Reads `dir/model.yaml`, or the file itself when given a path to a `.yaml`.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let path = if path.is_dir() { path.join(MANIFEST_FILE) } else { path.to_path_buf() };
+        let source =
+            std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        Self::parse(&source, &path)
+    }
+
+    /// Parses and validates manifest text that was read from `path`.
+    pub fn parse(source: &str, path: &Path) -> Result<Self, ManifestError> {
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! { max_aliases: 1_000, max_anchors: 1_000 },
+        };
+        let raw: RawManifest = serde_saphyr::from_str_with_options(source, options).map_err(|err| {
+            let mut diagnostics = Diagnostics::default();
+            diagnostics.push(crate::diagnostics::from_yaml_error(&err, path, source));
+            ManifestError::Invalid { path: path.to_path_buf(), diagnostics }
+        })?;
+        Validator { path, source, problems: Diagnostics::default() }.validate(raw)
+    }
+
+    /// The tap called `name`, if any.
+    pub fn tap(&self, name: &str) -> Option<&TapSpec> {
+        self.taps.iter().find(|t| t.name == name)
+    }
+
+    /// The encoder spec of one tower.
+    pub fn encoder(&self, which: Encoder) -> &EncoderSpec {
+        match which {
+            Encoder::Image => &self.image,
+            Encoder::Text => &self.text,
+        }
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    source: &'a str,
+    problems: Diagnostics,
+}
+
+impl Validator<'_> {
+    fn at<T>(&mut self, code: &'static str, value: &Spanned<T>, message: String, help: Option<String>) {
+        let d = Diagnostic::new(code, message, self.path, Some(self.source), Position::from_yaml(&value.referenced));
+        self.problems.push(match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        });
+    }
+
+    fn validate(mut self, raw: RawManifest) -> Result<ModelManifest, ManifestError> {
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let image = self.encoder(&dir, raw.image_encoder);
+        let text = self.encoder(&dir, raw.text_encoder);
+        let p = &raw.preprocess;
+        if p.size.value == 0 || p.size.value > 4096 {
+            self.at("M004", &p.size, format!("preprocess.size must be between 1 and 4096, not {}", p.size.value), None);
+        }
+        if let Some(resize) = &p.resize
+            && resize.value != "shortest_side_bicubic"
+        {
+            self.at(
+                "M007",
+                resize,
+                format!("unsupported resize rule {:?}", resize.value),
+                Some("the supported rule is `shortest_side_bicubic` (CLIP's)".into()),
+            );
+        }
+        if let Some(crop) = &p.crop
+            && crop.value != "center"
+        {
+            self.at(
+                "M007",
+                crop,
+                format!("unsupported crop {:?}", crop.value),
+                Some("the supported crop is `center` (CLIP's)".into()),
+            );
+        }
+        let mean = self.triple(&p.mean, "preprocess.mean", false);
+        let std = self.triple(&p.std, "preprocess.std", true);
+        if raw.tokenizer.kind.value != "clip_bpe" {
+            self.at(
+                "M007",
+                &raw.tokenizer.kind,
+                format!("unsupported tokenizer kind {:?}", raw.tokenizer.kind.value),
+                Some("the supported kind is `clip_bpe` (OpenAI CLIP's byte-level BPE)".into()),
+            );
+        }
+        let ctx = raw.tokenizer.context_length.value;
+        if !(3..=1024).contains(&ctx) {
+            self.at(
+                "M004",
+                &raw.tokenizer.context_length,
+                format!("tokenizer.context_length must be between 3 and 1024, not {ctx}"),
+                Some("CLIP models use 77".into()),
+            );
+        }
+        let scale = raw.logit_scale.value;
+        if !(scale.is_finite() && scale > 0.0) {
+            self.at(
+                "M004",
+                &raw.logit_scale,
+                format!("logit_scale must be a positive number, not {scale}"),
+                Some("it is exp() of the model's learned log-scale; 100 for OpenAI CLIP".into()),
+            );
+        }
+        if let Some(dim) = &raw.embedding_dim
+            && dim.value == 0
+        {
+            self.at("M004", dim, "embedding_dim must be positive".into(), None);
+        }
+        let mut taps: Vec<TapSpec> = Vec::new();
+        for tap in raw.taps {
+            if let Some(t) = self.tap(tap, &taps) {
+                taps.push(t);
+            }
+        }
+        if raw.name.value.trim().is_empty() {
+            self.at("M004", &raw.name, "name must not be empty".into(), None);
+        }
+        if !self.problems.is_empty() {
+            return Err(ManifestError::Invalid { path: self.path.to_path_buf(), diagnostics: self.problems });
+        }
+        Ok(ModelManifest {
+            path: self.path.to_path_buf(),
+            dir,
+            name: raw.name.value,
+            description: raw.description,
+            image: image.expect("checked: no problems recorded"),
+            text: text.expect("checked: no problems recorded"),
+            preprocess: PreprocessSpec { size: p.size.value, mean: mean.expect("checked"), std: std.expect("checked") },
+            tokenizer: TokenizerSpec { context_length: ctx },
+            logit_scale: scale as f32,
+            embedding_dim: raw.embedding_dim.map(|d| d.value),
+            taps,
+            source: self.source.to_owned(),
+        })
+    }
+
+    fn encoder(&mut self, dir: &Path, raw: RawEncoder) -> Option<EncoderSpec> {
+        let file = dir.join(&raw.file.value);
+        if !file.is_file() {
+            self.at(
+                "M003",
+                &raw.file,
+                format!("model file {} does not exist", file.display()),
+                Some("paths are relative to the folder of model.yaml".into()),
+            );
+            return None;
+        }
+        for (what, v) in [("input", &raw.input), ("output", &raw.output)] {
+            if v.value.is_empty() {
+                self.at("M004", v, format!("encoder {what} name must not be empty"), None);
+            }
+        }
+        Some(EncoderSpec { file, input: raw.input.value, output: raw.output.value })
+    }
+
+    fn triple(&mut self, v: &Spanned<Vec<f64>>, what: &str, positive: bool) -> Option<[f32; 3]> {
+        if v.value.len() != 3 {
+            self.at("M004", v, format!("{what} needs 3 values (R, G, B), found {}", v.value.len()), None);
+            return None;
+        }
+        if v.value.iter().any(|x| !x.is_finite() || (positive && *x <= 0.0)) {
+            let need = if positive { "positive finite numbers" } else { "finite numbers" };
+            self.at("M004", v, format!("{what} must be {need}"), None);
+            return None;
+        }
+        Some([v.value[0] as f32, v.value[1] as f32, v.value[2] as f32])
+    }
+
+    fn tap(&mut self, raw: RawTap, seen: &[TapSpec]) -> Option<TapSpec> {
+        if seen.iter().any(|t| t.name == raw.name.value) {
+            self.at(
+                "M005",
+                &raw.name,
+                format!("tap {:?} is defined twice", raw.name.value),
+                Some("tap names must be unique".into()),
+            );
+        }
+        let encoder = match raw.encoder.value.as_str() {
+            "image" => Some(Encoder::Image),
+            "text" => Some(Encoder::Text),
+            other => {
+                self.at(
+                    "M007",
+                    &raw.encoder,
+                    format!("unknown encoder {other:?}"),
+                    Some("use `image` or `text`".into()),
+                );
+                None
+            }
+        };
+        let pooling = Pooling::parse(&raw.pooling.value);
+        if pooling.is_none() {
+            let hint = suggest(&raw.pooling.value, &Pooling::NAMES);
+            self.at("M007", &raw.pooling, format!("unknown pooling {:?}", raw.pooling.value), Some(hint));
+        }
+        let layout = match &raw.layout {
+            Some(l) => {
+                let parsed = Layout::parse(&l.value);
+                if parsed.is_none() {
+                    let hint = suggest(&l.value, &Layout::NAMES);
+                    self.at("M007", l, format!("unknown layout {:?}", l.value), Some(hint));
+                }
+                parsed
+            }
+            None => pooling.map(Pooling::default_layout),
+        };
+        if let (Some(p), Some(l)) = (pooling, layout)
+            && !p.fits(l)
+        {
+            let at = raw
+                .layout
+                .as_ref()
+                .map(|l| Position::from_yaml(&l.referenced))
+                .unwrap_or_else(|| Position::from_yaml(&raw.pooling.referenced));
+            self.problems.push(
+                Diagnostic::new(
+                    "M006",
+                    format!("pooling `{p}` does not apply to layout `{}`", Layout::NAMES[l as usize]),
+                    self.path,
+                    Some(self.source),
+                    at,
+                )
+                .with_help("spatial_mean needs nchw; token_mean and class_token need ntd or tnd; none needs nd"),
+            );
+        }
+        if raw.tensor.value.is_empty() {
+            self.at(
+                "M004",
+                &raw.tensor,
+                "tap tensor name must not be empty".into(),
+                Some("`clip-audit model inspect` lists candidate tensors".into()),
+            );
+        }
+        Some(TapSpec {
+            name: raw.name.value,
+            encoder: encoder?,
+            tensor: raw.tensor.value,
+            layout: layout?,
+            pooling: pooling?,
+            tensor_position: Position::from_yaml(&raw.tensor.referenced),
+        })
+    }
+}
+
+fn suggest(value: &str, names: &[&str]) -> String {
+    match closest(value, names.iter().copied(), 1).first() {
+        Some(best) => format!("did you mean `{best}`? one of: {}", names.join(", ")),
+        None => format!("one of: {}", names.join(", ")),
+    }
+}

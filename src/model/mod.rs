@@ -1,0 +1,385 @@
+//! The model layer: a CLIP model bundle loaded into ONNX Runtime sessions whose graphs carry
+//! the requested taps, plus the exact preprocessing and tokenization it needs.
+//!
+//! [`ClipModel`] is what the rest of clip-audit uses: feed it preprocessed image batches or
+//! token ids and get back raw embeddings and pooled unit activations per tap. Normalization
+//! and scoring happen in the callers, so the raw output stays inspectable.
+
+pub mod graph;
+pub mod inspect;
+pub mod manifest;
+pub mod preprocess;
+pub mod runtime;
+pub mod taps;
+pub mod tokenizer;
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, ArrayView2, ArrayView4, Ix2};
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+pub use graph::{GraphError, OnnxGraph};
+pub use manifest::{Encoder, ManifestError, ModelManifest, TapSpec};
+pub use preprocess::ImageError;
+pub use runtime::{Device, Runtime, RuntimeError, SessionConfig};
+pub use taps::TapShapeError;
+pub use tokenizer::ClipTokenizer;
+
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// Everything that can go wrong loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The manifest is missing or invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// An ONNX file is unreadable, not ONNX, or lacks a tensor.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// ONNX Runtime could not be loaded or could not create a session.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// A tap names a tensor that the graph lacks; points at the manifest line.
+    #[error("{0}")]
+    TapNotInGraph(Diagnostics),
+    /// A tap was selected by a name the manifest does not define.
+    #[error("no tap named {name:?} in {manifest}; defined taps: {}", if .available.is_empty() { "none".to_owned() } else { .available.join(", ") })]
+    UnknownTap {
+        /// The requested name.
+        name: String,
+        /// The manifest.
+        manifest: PathBuf,
+        /// The names it defines.
+        available: Vec<String>,
+    },
+    /// The ONNX graph's inputs or outputs do not match the manifest.
+    #[error("{file}: {message}")]
+    Interface {
+        /// The ONNX file.
+        file: PathBuf,
+        /// What does not match and what to change.
+        message: String,
+    },
+    /// Inference failed.
+    #[error("inference failed in {file}: {source}")]
+    Inference {
+        /// The ONNX file.
+        file: PathBuf,
+        /// What ONNX Runtime said.
+        #[source]
+        source: ort::Error,
+    },
+    /// A tapped tensor had an unexpected shape.
+    #[error(transparent)]
+    TapShape(#[from] TapShapeError),
+}
+
+/// Raw model output for one batch: unnormalized embeddings and pooled taps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Encoded {
+    /// `[N, D]` embeddings as the encoder returned them (not normalized).
+    pub embeddings: Array2<f32>,
+    /// For each tap of this encoder, in manifest order: its name and `[N, units]` activations.
+    pub taps: Vec<(String, Array2<f32>)>,
+}
+
+impl Encoded {
+    /// Embeddings scaled to unit length (CLIP compares them by cosine).
+    pub fn normalized_embeddings(&self) -> Array2<f32> {
+        let mut e = self.embeddings.clone();
+        for mut row in e.rows_mut() {
+            let norm = row.dot(&row).sqrt();
+            if norm > 0.0 {
+                row /= norm;
+            }
+        }
+        e
+    }
+}
+
+/// Which taps to attach when loading.
+#[derive(Debug, Clone, Default)]
+pub enum TapSelection {
+    /// Every tap in the manifest.
+    #[default]
+    All,
+    /// None: embeddings only.
+    None,
+    /// These, by name.
+    Named(Vec<String>),
+}
+
+/// The dtype of the text tower's ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdType {
+    I64,
+    I32,
+}
+
+struct EncoderSession {
+    session: Session,
+    file: PathBuf,
+    input: String,
+    output: String,
+    taps: Vec<TapSpec>,
+}
+
+impl EncoderSession {
+    fn run(&mut self, input: ort::session::SessionInputValue<'_>, batch: usize) -> Result<Encoded, ModelError> {
+        let file = self.file.clone();
+        let infer = |source| ModelError::Inference { file: file.clone(), source };
+        let outputs = self.session.run(vec![(self.input.as_str(), input)]).map_err(infer)?;
+        let extract = |name: &str| -> Result<ndarray::ArrayViewD<'_, f32>, ModelError> {
+            let value = outputs.get(name).ok_or_else(|| ModelError::Interface {
+                file: file.clone(),
+                message: format!("output {name:?} missing from the session's results"),
+            })?;
+            value.try_extract_array::<f32>().map_err(infer)
+        };
+        let emb = extract(&self.output)?;
+        let embeddings = emb.to_owned().into_dimensionality::<Ix2>().map_err(|_| ModelError::Interface {
+            file: file.clone(),
+            message: format!("embedding output {:?} has shape {:?}; expected [N, D]", self.output, emb.shape()),
+        })?;
+        let mut taps = Vec::with_capacity(self.taps.len());
+        for tap in &self.taps {
+            let t = extract(&tap.tensor)?;
+            taps.push((tap.name.clone(), taps::pool(tap, t, batch)?));
+        }
+        Ok(Encoded { embeddings, taps })
+    }
+}
+
+/// A CLIP model bundle with live sessions for both towers.
+pub struct ClipModel {
+    manifest: ModelManifest,
+    image: EncoderSession,
+    text: EncoderSession,
+    id_type: IdType,
+    device: Device,
+}
+
+impl std::fmt::Debug for ClipModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClipModel")
+            .field("name", &self.manifest.name)
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClipModel {
+    /// Loads the bundle at `bundle` (a folder with `model.yaml`, or the manifest itself).
+    pub fn load(bundle: &Path, config: &SessionConfig, selection: &TapSelection) -> Result<Self, ModelError> {
+        let manifest = ModelManifest::load(bundle)?;
+        let chosen: Vec<TapSpec> = match selection {
+            TapSelection::All => manifest.taps.clone(),
+            TapSelection::None => Vec::new(),
+            TapSelection::Named(names) => names
+                .iter()
+                .map(|n| {
+                    manifest.tap(n).cloned().ok_or_else(|| ModelError::UnknownTap {
+                        name: n.clone(),
+                        manifest: manifest.path.clone(),
+                        available: manifest.taps.iter().map(|t| t.name.clone()).collect(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let runtime = Runtime::get()?;
+        let mut missing = Diagnostics::default();
+        let mut open = |which: Encoder| -> Result<(EncoderSession, Device), ModelError> {
+            let spec = manifest.encoder(which);
+            let graph = OnnxGraph::read(&spec.file)?;
+            let taps: Vec<TapSpec> = chosen.iter().filter(|t| t.encoder == which).cloned().collect();
+            for tap in &taps {
+                if let Err(GraphError::NoSuchTensor { closest, .. }) = graph.check_tensor(&tap.tensor) {
+                    let help = if closest.is_empty() {
+                        "run `clip-audit model inspect` to list candidate tensors".to_owned()
+                    } else {
+                        format!("closest names in the graph: {}", closest.join(", "))
+                    };
+                    missing.push(
+                        Diagnostic::new(
+                            "M008",
+                            format!("tap {:?}: tensor {:?} is not in {}", tap.name, tap.tensor, spec.file.display()),
+                            &manifest.path,
+                            Some(&manifest.source),
+                            tap.tensor_position,
+                        )
+                        .with_help(help),
+                    );
+                }
+            }
+            check_interface(&graph, spec)?;
+            let bytes = graph.with_outputs(
+                taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()),
+            )?;
+            let what = spec.file.display().to_string();
+            let (session, device) = runtime.session_from_bytes(&bytes, spec.file.parent(), config, &what)?;
+            Ok((
+                EncoderSession {
+                    session,
+                    file: spec.file.clone(),
+                    input: spec.input.clone(),
+                    output: spec.output.clone(),
+                    taps,
+                },
+                device,
+            ))
+        };
+        let (image, device) = open(Encoder::Image)?;
+        let (text, _) = open(Encoder::Text)?;
+        if !missing.is_empty() {
+            return Err(ModelError::TapNotInGraph(missing));
+        }
+        let model = Self { id_type: id_type(&text)?, manifest, image, text, device };
+        model.check_image_input()?;
+        Ok(model)
+    }
+
+    /// The validated manifest.
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    /// The device the sessions run on.
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
+    /// The taps attached to one encoder, in manifest order.
+    pub fn taps(&self, which: Encoder) -> &[TapSpec] {
+        match which {
+            Encoder::Image => &self.image.taps,
+            Encoder::Text => &self.text.taps,
+        }
+    }
+
+    fn check_image_input(&self) -> Result<(), ModelError> {
+        let s = i64::from(self.manifest.preprocess.size);
+        let input = self.image.session.inputs().iter().find(|i| i.name() == self.image.input);
+        if let Some(ValueType::Tensor { ty, shape, .. }) = input.map(|i| i.dtype()) {
+            if *ty != TensorElementType::Float32 {
+                return Err(ModelError::Interface {
+                    file: self.image.file.clone(),
+                    message: format!(
+                        "image input {:?} has element type {ty}; clip-audit feeds float32",
+                        self.image.input
+                    ),
+                });
+            }
+            let dims: Vec<i64> = shape.iter().copied().collect();
+            let fits = dims.len() == 4
+                && [dims[1], dims[2], dims[3]].iter().zip([3, s, s]).all(|(d, want)| *d < 0 || *d == want);
+            if !fits {
+                return Err(ModelError::Interface {
+                    file: self.image.file.clone(),
+                    message: format!(
+                        "image input {:?} has shape {dims:?} but the manifest's preprocessing makes [N, 3, {s}, {s}]; fix preprocess.size in {}",
+                        self.image.input,
+                        self.manifest.path.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the image tower on a `[N, 3, S, S]` batch of preprocessed images.
+    pub fn encode_images(&mut self, batch: ArrayView4<'_, f32>) -> Result<Encoded, ModelError> {
+        let s = self.manifest.preprocess.size as usize;
+        let shape = batch.shape();
+        if shape[1..] != [3, s, s] {
+            return Err(ModelError::Interface {
+                file: self.image.file.clone(),
+                message: format!("image batch has shape {shape:?}; this model takes [N, 3, {s}, {s}]"),
+            });
+        }
+        let n = shape[0];
+        let file = self.image.file.clone();
+        let tensor = TensorRef::from_array_view(batch).map_err(|source| ModelError::Inference { file, source })?;
+        self.image.run(tensor.into(), n)
+    }
+
+    /// Runs the text tower on `[N, context_length]` token ids.
+    pub fn encode_token_ids(&mut self, ids: ArrayView2<'_, i64>) -> Result<Encoded, ModelError> {
+        let ctx = self.manifest.tokenizer.context_length;
+        if ids.ncols() != ctx {
+            return Err(ModelError::Interface {
+                file: self.text.file.clone(),
+                message: format!("token batch has {} columns; this model's context length is {ctx}", ids.ncols()),
+            });
+        }
+        let n = ids.nrows();
+        let file = self.text.file.clone();
+        let err = |source| ModelError::Inference { file: file.clone(), source };
+        match self.id_type {
+            IdType::I64 => {
+                let tensor = TensorRef::from_array_view(ids).map_err(err)?;
+                self.text.run(tensor.into(), n)
+            }
+            IdType::I32 => {
+                let narrow = ids.mapv(|v| v as i32);
+                let tensor = TensorRef::from_array_view(narrow.view()).map_err(err)?;
+                self.text.run(tensor.into(), n)
+            }
+        }
+    }
+
+    /// Tokenizes and encodes texts.
+    pub fn encode_texts<S: AsRef<str>>(&mut self, texts: &[S]) -> Result<Encoded, ModelError> {
+        let ids = self.tokenize(texts);
+        self.encode_token_ids(ids.view())
+    }
+
+    /// The `[N, context_length]` ids of `texts`.
+    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Array2<i64> {
+        let ctx = self.manifest.tokenizer.context_length;
+        let tok = ClipTokenizer::shared();
+        let mut out = Array2::<i64>::zeros((texts.len(), ctx));
+        for (mut row, t) in out.rows_mut().into_iter().zip(texts) {
+            row.assign(&ndarray::Array1::from(tok.tokenize(t.as_ref(), ctx)));
+        }
+        out
+    }
+}
+
+/// Checks that the graph's named input and output exist, naming the closest when not.
+fn check_interface(graph: &OnnxGraph, spec: &manifest::EncoderSpec) -> Result<(), ModelError> {
+    let inputs = graph.input_names();
+    if !inputs.contains(&spec.input.as_str()) {
+        return Err(ModelError::Interface {
+            file: spec.file.clone(),
+            message: format!("the manifest names input {:?}, but the graph's inputs are {inputs:?}", spec.input),
+        });
+    }
+    let names = graph.tensor_names();
+    if !names.contains(spec.output.as_str()) {
+        let outputs = graph.output_names();
+        return Err(ModelError::Interface {
+            file: spec.file.clone(),
+            message: format!(
+                "the manifest names output {:?}, which is not in the graph; its outputs are {outputs:?}",
+                spec.output
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn id_type(text: &EncoderSession) -> Result<IdType, ModelError> {
+    let input = text.session.inputs().iter().find(|i| i.name() == text.input);
+    match input.map(|i| i.dtype()) {
+        Some(ValueType::Tensor { ty: TensorElementType::Int64, .. }) | None => Ok(IdType::I64),
+        Some(ValueType::Tensor { ty: TensorElementType::Int32, .. }) => Ok(IdType::I32),
+        Some(other) => Err(ModelError::Interface {
+            file: text.file.clone(),
+            message: format!(
+                "text input {:?} has type {other}; clip-audit feeds int64 (or int32) token ids",
+                text.input
+            ),
+        }),
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared helpers: fixture paths, running the binary, reading raw f32 files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+/// The tiny model bundle.
+pub fn tiny() -> PathBuf {
+    fixture("models/tiny-clip")
+}
+
+/// Runs the clip-audit binary with `args` in the repository root.
+pub fn clip_audit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_clip-audit"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("the clip-audit binary runs")
+}
+
+/// stdout and stderr of an output as text.
+pub fn texts(out: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Reads a raw little-endian f32 file.
+pub fn read_f32(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Largest absolute difference between two equally long slices.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// A big export made by `make exports`, or None (and a visible SKIPPED line) when absent.
+pub fn export(name: &str) -> Option<PathBuf> {
+    let dir = fixture("exports").join(name);
+    if dir.join("model.yaml").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: {} is absent; run `make exports` to make it", dir.display());
+        None
+    }
+}
+
+/// Copies the tiny bundle into a temporary folder so a test can break it.
+pub fn tiny_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for f in ["model.yaml", "image.onnx", "text.onnx"] {
+        std::fs::copy(tiny().join(f), dir.path().join(f)).expect("copy fixture");
+    }
+    dir
+}

@@ -1,0 +1,13 @@
+//! clip-audit's integration tests, compiled as one binary (faster to build and link).
+//!
+//! They run against committed fixtures: the tiny random-weight bundle with golden outputs
+//! from onnxruntime-python, preprocessing references from Pillow + torchvision, and
+//! tokenizer ids from open_clip. Tests that need the big exports of `make exports` say
+//! SKIPPED and return when those are absent.
+
+mod common;
+mod model_bad_input;
+mod model_cli;
+mod model_golden;
+mod preprocess_reference;
+mod tokenizer_reference;
