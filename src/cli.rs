@@ -42,6 +42,101 @@ pub enum Command {
     /// inference as `embed` does them and (b) a bare session fed pre-made tensors, with the
     /// same batch size and threads, and prints images per second and their ratio.
     Bench(BenchArgs),
+    /// Check audit specs and the probe libraries, model bundles and data they name.
+    ///
+    /// Reports every problem with file:line:column, a code, the source line and a hint.
+    /// Exit code 0 when all specs are valid, 2 otherwise.
+    ///
+    /// Example: clip-audit validate audits/*.yaml --set fairface=/data/fairface
+    Validate(ValidateArgs),
+    /// Browse probe libraries.
+    #[command(subcommand)]
+    Probes(ProbesCommand),
+    /// Look at the stimuli an audit spec expands to.
+    #[command(subcommand)]
+    Stimuli(StimuliCommand),
+    /// Print the JSON Schema of audit specs or probe libraries (for editors).
+    Schema {
+        /// Which file kind.
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
+}
+
+/// File kinds with a JSON Schema.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// Audit specs (`audits/*.yaml`).
+    Audit,
+    /// Probe libraries (`probes/*.yaml`).
+    ProbeLibrary,
+}
+
+/// `--set name=value` for spec variables.
+#[derive(Debug, Clone, Args)]
+pub struct SetArgs {
+    /// Set a spec variable (`${name}` in the spec); repeat for more.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::spec::vars::parse_assignment)]
+    pub set: Vec<(String, String)>,
+}
+
+/// Arguments of `validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Audit spec files.
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Spec variables.
+    #[command(flatten)]
+    pub vars: SetArgs,
+}
+
+/// `probes` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProbesCommand {
+    /// List the families of a probe library, or the members of one family.
+    ///
+    /// Without LIBRARY, lists every library in probes/.
+    List {
+        /// A probe library file (default: every .yaml in probes/).
+        library: Option<PathBuf>,
+        /// Show the members of this family.
+        #[arg(long, short)]
+        family: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `stimuli` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StimuliCommand {
+    /// Count the stimuli of an audit spec per selection and modality, and list what is skipped.
+    List {
+        /// The audit spec.
+        spec: PathBuf,
+        /// Print every stimulus as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Spec variables.
+        #[command(flatten)]
+        vars: SetArgs,
+    },
+    /// Draw a contact sheet of sampled stimuli per selection, with captions.
+    Preview {
+        /// The audit spec.
+        spec: PathBuf,
+        /// Output PNG.
+        #[arg(long, short)]
+        out: PathBuf,
+        /// Stimuli per selection.
+        #[arg(long, default_value_t = 8)]
+        per_family: usize,
+        /// Spec variables.
+        #[command(flatten)]
+        vars: SetArgs,
+    },
 }
 
 /// `model` subcommands.

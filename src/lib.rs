@@ -2,8 +2,9 @@
 //!
 //! The library holds every stage of an audit so that the binary (`src/main.rs`) stays a thin
 //! shell and tests can drive each stage directly. Data flows one way, through typed values:
-//! model bundle → encoders (with taps) → embeddings and pooled unit activations. Later stages
-//! (specs, stimuli, runner, analyses, reports) build on [`model`]; see ARCHITECTURE.md.
+//! audit spec → stimuli → model (with taps) → embeddings and pooled unit activations. Later
+//! stages (runner, analyses, reports) build on [`spec`], [`stimuli`] and [`model`]; see
+//! ARCHITECTURE.md.
 
 #![warn(missing_docs)]
 
@@ -11,6 +12,8 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod model;
+pub mod spec;
+pub mod stimuli;
 
 /// The version printed in `--version` and recorded in provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

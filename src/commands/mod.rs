@@ -4,10 +4,13 @@
 mod bench;
 mod embed;
 mod inspect;
+mod probes;
+mod stimuli;
+mod validate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ModelCommand, RuntimeArgs};
+use crate::cli::{Cli, Command, ModelCommand, ProbesCommand, RuntimeArgs, StimuliCommand};
 use crate::model::SessionConfig;
 
 pub use embed::{ImageSource, encode_images_pipelined};
@@ -39,6 +42,18 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Embed(args) => embed::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Validate(args) => validate::run(&args.specs, &args.vars.set),
+        Command::Probes(ProbesCommand::List { library, family, json }) => {
+            probes::list(library.as_deref(), family.as_deref(), json)
+        }
+        Command::Stimuli(StimuliCommand::List { spec, json, vars }) => stimuli::list(&spec, json, &vars.set),
+        Command::Stimuli(StimuliCommand::Preview { spec, out, per_family, vars }) => {
+            stimuli::preview(&spec, &out, per_family, &vars.set)
+        }
+        Command::Schema { kind } => {
+            println!("{}", crate::spec::schema_json(kind));
+            Ok(Outcome::Pass)
+        }
     }
 }
 

@@ -1,0 +1,311 @@
+//! The `analyses:` section of an audit spec: which analyses run, their parameters, and the
+//! thresholds that turn results into findings.
+//!
+//! Each analysis is off unless named. Parameters have defaults chosen to match the
+//! literature (FDR 5%, Cohen's d 0.8 for a "large" effect, 10,000 permutations); thresholds
+//! carry their position so reports can point at the spec line that set them.
+
+use schemars::JsonSchema;
+
+use super::node::Node;
+use super::read::{Ctx, FromNode, MapReader, Sp};
+
+/// How serious a crossed threshold is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth a look.
+    Info,
+    /// A problem to review.
+    Warning,
+    /// Fails the audit (exit code 1).
+    Error,
+}
+
+impl FromNode for Severity {
+    const EXPECTED: &'static str = "one of info, warning, error";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let s = String::from_node(node, cx)?;
+        match s.as_str() {
+            "info" => Some(Severity::Info),
+            "warning" => Some(Severity::Warning),
+            "error" => Some(Severity::Error),
+            _ => {
+                cx.error_help("A001", format!("unknown severity {s:?}"), node.position, "use info, warning or error");
+                None
+            }
+        }
+    }
+}
+
+fn fraction(cx: &mut Ctx<'_>, v: &Option<Sp<f64>>, what: &str) {
+    if let Some(v) = v
+        && !(v.value > 0.0 && v.value < 1.0)
+    {
+        cx.error("A002", format!("{what} must be between 0 and 1 (exclusive), not {}", v.value), v.position);
+    }
+}
+
+fn positive(cx: &mut Ctx<'_>, v: &Option<Sp<f64>>, what: &str) {
+    if let Some(v) = v
+        && !(v.value.is_finite() && v.value >= 0.0)
+    {
+        cx.error("A002", format!("{what} must be a non-negative number, not {}", v.value), v.position);
+    }
+}
+
+macro_rules! analysis_doc {
+    (
+        $(#[$meta:meta])* $name:ident, $what:literal {
+            $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)?
+        }
+        check($cx:ident, $doc:ident) $check:block
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, JsonSchema)]
+        #[schemars(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: Option<$ty>, )*
+            /// Severity of the findings this analysis raises (default error).
+            pub severity: Option<Sp<Severity>>,
+        }
+
+        impl FromNode for $name {
+            const EXPECTED: &'static str = $what;
+            fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+                let mut m = MapReader::new(node, cx, $what)?;
+                $( let $field = m.opt(cx, stringify!($field)); )*
+                let severity = m.opt(cx, "severity");
+                m.finish(cx);
+                let doc = Self { $( $field: $field.ok()?, )* severity: severity.ok()? };
+                let $cx = cx;
+                let $doc = &doc;
+                $check
+                Some(doc)
+            }
+        }
+    };
+}
+
+analysis_doc! {
+    /// Which units respond to which concepts, per modality.
+    SelectivityDoc, "the selectivity analysis" {
+        /// False discovery rate for the Benjamini-Hochberg correction over the unit x concept grid (default 0.05).
+        fdr: Sp<f64>,
+        /// Smallest Cohen's d that counts as selective (default 0.8).
+        min_effect_size: Sp<f64>,
+        /// Stimuli kept as evidence at each end of a unit's responses (default 8).
+        top_stimuli: usize,
+        /// Selection whose stimuli serve as neutral controls.
+        controls: Sp<String>,
+    }
+    check(cx, d) { fraction(cx, &d.fdr, "fdr"); positive(cx, &d.min_effect_size, "min_effect_size"); }
+}
+
+analysis_doc! {
+    /// Whether units respond to a concept across modalities; units that read the word alone.
+    MultimodalityDoc, "the multimodality analysis" {
+        /// Smallest image/rendered-text rank correlation that counts as multimodal (default 0.3).
+        min_correlation: Sp<f64>,
+        /// Smallest Cohen's d on rendered text, with none on images, that flags a typographic surface (default 0.8).
+        min_text_effect: Sp<f64>,
+    }
+    check(cx, d) { positive(cx, &d.min_text_effect, "min_text_effect"); }
+}
+
+analysis_doc! {
+    /// How finely units separate the members of a family, per group of its hierarchy.
+    ResolutionDoc, "the resolution analysis" {
+        /// Selection to analyse (a family with a hierarchy).
+        family: Sp<String>,
+        /// Hierarchy level whose groups are compared (e.g. `region`).
+        level: Sp<String>,
+        /// Margin in Cohen's d by which a member must lead a unit's second-best concept (default 0.5).
+        margin: Sp<f64>,
+        /// False discovery rate (default 0.05).
+        fdr: Sp<f64>,
+        /// Member metadata key to weight coverage by (e.g. `population`).
+        weight: Sp<String>,
+        /// Largest acceptable difference in coverage between two groups (default 0.25).
+        max_disparity: Sp<f64>,
+    }
+    check(cx, d) { fraction(cx, &d.fdr, "fdr"); positive(cx, &d.margin, "margin"); positive(cx, &d.max_disparity, "max_disparity"); }
+}
+
+analysis_doc! {
+    /// Stereotype associations between group concepts and sensitive attributes.
+    AssociationsDoc, "the associations analysis" {
+        /// Selection of group concepts (e.g. countries, demographic groups).
+        groups: Sp<String>,
+        /// Selection of sensitive attributes.
+        attributes: Sp<String>,
+        /// Selection of control attributes the association is measured against.
+        controls: Sp<String>,
+        /// Permutations for the p-value (default 10000; exact when fewer arrangements exist).
+        permutations: u64,
+        /// Bootstrap resamples for the confidence interval (default 2000).
+        bootstrap: u64,
+        /// Largest acceptable WEAT effect size (default 0.5).
+        max_effect_size: Sp<f64>,
+        /// False discovery rate over groups (default 0.05).
+        fdr: Sp<f64>,
+    }
+    check(cx, d) { fraction(cx, &d.fdr, "fdr"); positive(cx, &d.max_effect_size, "max_effect_size"); }
+}
+
+/// A variant of a label set: labels added or removed (e.g. with a "child" label).
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LabelVariantDoc {
+    /// Name of the variant.
+    pub name: Sp<String>,
+    /// Extra neutral labels.
+    #[schemars(default)]
+    pub add: Vec<Sp<String>>,
+    /// Labels left out.
+    #[schemars(default)]
+    pub remove: Vec<Sp<String>>,
+}
+
+impl FromNode for LabelVariantDoc {
+    const EXPECTED: &'static str = "a label-set variant";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "a label-set variant")?;
+        let name = m.req(cx, "name");
+        let add = m.opt(cx, "add");
+        let remove = m.opt(cx, "remove");
+        m.finish(cx);
+        Some(Self { name: name?, add: add.ok()?.unwrap_or_default(), remove: remove.ok()?.unwrap_or_default() })
+    }
+}
+
+analysis_doc! {
+    /// Zero-shot denigration: how often images of each group are assigned harmful labels.
+    DenigrationDoc, "the denigration analysis" {
+        /// Selection of images to classify (e.g. FairFace through a manifest).
+        images: Sp<String>,
+        /// Selections whose members are the neutral labels.
+        neutral: Vec<Sp<String>>,
+        /// Selections whose members are the harmful labels.
+        harmful: Vec<Sp<String>>,
+        /// Templates averaged for each label, as in CLIP (default: the labels' family templates).
+        templates: Vec<Sp<String>>,
+        /// Manifest label columns to break rates down by (and their intersections).
+        group_by: Vec<Sp<String>>,
+        /// Label-set variants to sweep.
+        variants: Vec<LabelVariantDoc>,
+        /// Largest acceptable rate of harmful assignments in any group (default 0.05).
+        max_rate: Sp<f64>,
+        /// Largest acceptable ratio of a group's rate to the overall rate (default 2.0).
+        max_ratio: Sp<f64>,
+    }
+    check(cx, d) { fraction(cx, &d.max_rate, "max_rate"); positive(cx, &d.max_ratio, "max_ratio"); }
+}
+
+analysis_doc! {
+    /// Typographic susceptibility: label flips and unit shifts when text is drawn onto images.
+    TypographicDoc, "the typographic analysis" {
+        /// Selection with typographic composites.
+        family: Sp<String>,
+        /// Largest acceptable rate of zero-shot flips to the written label (default 0.05).
+        max_flip_rate: Sp<f64>,
+    }
+    check(cx, d) { fraction(cx, &d.max_flip_rate, "max_flip_rate"); }
+}
+
+analysis_doc! {
+    /// The same audit on a random-weight copy of the architecture, so structure alone does not pass for bias.
+    NullBaselineDoc, "the null baseline" {
+        /// Bundle of the random-weight copy (default: weights shuffled in memory).
+        bundle: Sp<String>,
+        /// Seed of the shuffle (default: the audit's seed).
+        seed: u64,
+    }
+    check(cx, d) { let _ = (cx, d); }
+}
+
+analysis_doc! {
+    /// Causal confirmation: ablate flagged units and measure the behaviour again.
+    AblationDoc, "the ablation analysis" {
+        /// How many of the most flagged units to ablate, one at a time (default 5).
+        top_units: usize,
+    }
+    check(cx, d) { let _ = (cx, d); }
+}
+
+/// The `analyses:` section.
+#[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct AnalysesDoc {
+    /// Unit selectivity per concept and modality.
+    pub selectivity: Option<SelectivityDoc>,
+    /// Cross-modal consistency of units.
+    pub multimodality: Option<MultimodalityDoc>,
+    /// Resolution of families, one entry per family.
+    #[schemars(default)]
+    pub resolution: Vec<ResolutionDoc>,
+    /// Stereotype associations, one entry per group/attribute pairing.
+    #[schemars(default)]
+    pub associations: Vec<AssociationsDoc>,
+    /// Zero-shot denigration.
+    pub denigration: Option<DenigrationDoc>,
+    /// Typographic susceptibility.
+    pub typographic: Option<TypographicDoc>,
+    /// Null baseline.
+    pub null_baseline: Option<NullBaselineDoc>,
+    /// Causal ablation.
+    pub ablation: Option<AblationDoc>,
+}
+
+impl FromNode for AnalysesDoc {
+    const EXPECTED: &'static str = "the analyses section";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "the analyses section")?;
+        let selectivity = m.opt(cx, "selectivity");
+        let multimodality = m.opt(cx, "multimodality");
+        let resolution = m.opt(cx, "resolution");
+        let associations = m.opt(cx, "associations");
+        let denigration = m.opt(cx, "denigration");
+        let typographic = m.opt(cx, "typographic");
+        let null_baseline = m.opt(cx, "null_baseline");
+        let ablation = m.opt(cx, "ablation");
+        m.finish(cx);
+        Some(Self {
+            selectivity: selectivity.ok()?,
+            multimodality: multimodality.ok()?,
+            resolution: resolution.ok()?.unwrap_or_default(),
+            associations: associations.ok()?.unwrap_or_default(),
+            denigration: denigration.ok()?,
+            typographic: typographic.ok()?,
+            null_baseline: null_baseline.ok()?,
+            ablation: ablation.ok()?,
+        })
+    }
+}
+
+impl AnalysesDoc {
+    /// Every selection name the analyses refer to, with its position and what refers to it.
+    pub fn selection_refs(&self) -> Vec<(&Sp<String>, &'static str)> {
+        let mut out: Vec<(&Sp<String>, &'static str)> = Vec::new();
+        if let Some(s) = &self.selectivity {
+            out.extend(s.controls.iter().map(|c| (c, "selectivity.controls")));
+        }
+        for r in &self.resolution {
+            out.extend(r.family.iter().map(|c| (c, "resolution.family")));
+        }
+        for a in &self.associations {
+            out.extend(a.groups.iter().map(|c| (c, "associations.groups")));
+            out.extend(a.attributes.iter().map(|c| (c, "associations.attributes")));
+            out.extend(a.controls.iter().map(|c| (c, "associations.controls")));
+        }
+        if let Some(d) = &self.denigration {
+            out.extend(d.images.iter().map(|c| (c, "denigration.images")));
+            out.extend(d.neutral.iter().flatten().map(|c| (c, "denigration.neutral")));
+            out.extend(d.harmful.iter().flatten().map(|c| (c, "denigration.harmful")));
+        }
+        if let Some(t) = &self.typographic {
+            out.extend(t.family.iter().map(|c| (c, "typographic.family")));
+        }
+        out
+    }
+}

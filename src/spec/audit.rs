@@ -1,0 +1,1088 @@
+//! Audit specs (`audits/*.yaml`): which model and taps, which probe families and members,
+//! which stimuli per family, which analyses with which thresholds, and where reports go.
+//!
+//! Loading resolves every reference: variables (`${name}`, overridable with `--set`), the
+//! model bundle and its taps, probe libraries (paths relative to the spec), families,
+//! members, group filters, image folders and manifests (their columns included), and the
+//! selections that analyses name. Every problem is collected before failing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+
+use super::analyses::{AnalysesDoc, Severity};
+use super::images::{ImageSource, ImageSourceDoc, read_image_sources};
+use super::node::{Node, Value};
+use super::probe::{Family, Member, ProbeLibrary};
+use super::read::{Ctx, FromNode, MapReader, Sp};
+use super::vars::Vars;
+use super::{SpecError, check_id, suggest_among};
+use crate::diagnostics::{Diagnostic, Diagnostics};
+
+/// An audit spec as written.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "clip-audit audit spec")]
+pub struct AuditDoc {
+    /// Audit id (lowercase letters, digits, dashes); reports go under `reports/<audit>/`.
+    pub audit: Sp<String>,
+    /// What the audit checks and why.
+    pub description: Option<Sp<String>>,
+    /// Variables used as `${name}` in any string; a null default must be given with `--set name=value`.
+    #[schemars(default)]
+    pub vars: BTreeMap<String, Option<String>>,
+    /// The model to audit.
+    pub model: ModelRefDoc,
+    /// Seed for every random choice of the audit (default 0).
+    pub seed: Option<u64>,
+    /// The probe families to use and their stimuli.
+    pub probes: Vec<ProbeUseDoc>,
+    /// The analyses to run.
+    #[schemars(default)]
+    pub analyses: AnalysesDoc,
+    /// Where and how reports are written.
+    pub outputs: Option<OutputsDoc>,
+}
+
+/// The `model:` section.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ModelRefDoc {
+    /// Model bundle folder (with model.yaml), relative to the spec.
+    pub bundle: Sp<String>,
+    /// Taps to read, by name (default: every tap of the bundle).
+    pub taps: Option<Vec<Sp<String>>>,
+}
+
+/// One probe family used by the audit.
+#[derive(Debug, Clone, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ProbeUseDoc {
+    /// Probe library file, relative to the spec.
+    pub library: Sp<String>,
+    /// Family id in that library.
+    pub family: Sp<String>,
+    /// Name of this selection in the audit, used by analyses (default: the family id).
+    pub name: Option<Sp<String>>,
+    /// Members to use, by id (default: all).
+    pub members: Option<Vec<Sp<String>>>,
+    /// Keep only members whose groups are among these, per hierarchy level (e.g. `{region: [Africa, Europe]}`).
+    #[schemars(default, rename = "where")]
+    pub where_: BTreeMap<String, Vec<Sp<String>>>,
+    /// The stimuli to make for this family.
+    #[schemars(default)]
+    pub stimuli: StimuliDoc,
+}
+
+/// Stimuli for one family, by modality.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct StimuliDoc {
+    /// Prompt texts: templates x names (and aliases).
+    pub prompts: Option<PromptsDoc>,
+    /// Images of the member's name drawn as text.
+    pub rendered_text: Option<RenderedTextDoc>,
+    /// Image sources beyond the library's (folders, globs, manifests).
+    #[schemars(default)]
+    pub images: Vec<ImageSourceDoc>,
+    /// Typographic composites: another member's name drawn onto this family's images.
+    pub typographic: Option<TypographicStimuliDoc>,
+}
+
+/// Prompt stimuli.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PromptsDoc {
+    /// Templates with `{name}` (default: the family's).
+    pub templates: Option<Vec<Sp<String>>>,
+    /// Also use each member's aliases (default true).
+    pub aliases: Option<bool>,
+}
+
+/// Rendered-text stimuli: every combination of the lists is one variant.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RenderedTextDoc {
+    /// Side of the square canvas in pixels (default 224).
+    pub canvas: Option<u32>,
+    /// Font sizes in pixels (default [32]).
+    pub sizes: Option<Vec<u32>>,
+    /// Positions: center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right (default [center]).
+    pub positions: Option<Vec<Sp<String>>>,
+    /// Text colours: a name (black, white, red, ...) or `#rrggbb` (default [black]).
+    pub colors: Option<Vec<Sp<String>>>,
+    /// Background colours (default [white]).
+    pub backgrounds: Option<Vec<Sp<String>>>,
+    /// Letter case: as-is, upper, lower, title (default [as-is]).
+    pub cases: Option<Vec<Sp<String>>>,
+    /// Also render aliases (default false).
+    pub aliases: Option<bool>,
+}
+
+/// Typographic composites.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TypographicStimuliDoc {
+    /// Attack texts (default: the names of the family's other members).
+    pub texts: Option<Vec<Sp<String>>>,
+    /// Attack texts per base image, chosen with the audit's seed (default 3).
+    pub per_image: Option<usize>,
+    /// Font sizes in pixels at the model's input size (default [28]).
+    pub sizes: Option<Vec<u32>>,
+    /// Positions as for rendered text (default [center]).
+    pub positions: Option<Vec<Sp<String>>>,
+    /// Text colours (default [white]).
+    pub colors: Option<Vec<Sp<String>>>,
+    /// Draw a dark outline around the text (default true).
+    pub outline: Option<bool>,
+    /// Opacities between 0 and 1 (default [1.0]).
+    pub opacities: Option<Vec<f64>>,
+}
+
+/// The `outputs:` section.
+#[derive(Debug, Clone, Default, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct OutputsDoc {
+    /// Folder for reports, relative to the spec (default: `reports/` of the working directory).
+    pub dir: Option<Sp<String>>,
+    /// Formats: markdown, html, json, junit, sarif (default: all).
+    pub formats: Option<Vec<Sp<String>>>,
+    /// Lowest severity that fails the audit: info, warning, error (default error).
+    pub fail_on: Option<Sp<Severity>>,
+}
+
+impl FromNode for ModelRefDoc {
+    const EXPECTED: &'static str = "the model section";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "the model section")?;
+        let bundle = m.req(cx, "bundle");
+        let taps = m.opt(cx, "taps");
+        m.finish(cx);
+        Some(Self { bundle: bundle?, taps: taps.ok()? })
+    }
+}
+
+impl FromNode for PromptsDoc {
+    const EXPECTED: &'static str = "prompt stimuli";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "prompt stimuli")?;
+        let templates = m.opt(cx, "templates");
+        let aliases = m.opt(cx, "aliases");
+        m.finish(cx);
+        Some(Self { templates: templates.ok()?, aliases: aliases.ok()? })
+    }
+}
+
+impl FromNode for RenderedTextDoc {
+    const EXPECTED: &'static str = "rendered-text stimuli";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "rendered-text stimuli")?;
+        let canvas = m.opt(cx, "canvas");
+        let sizes = m.opt(cx, "sizes");
+        let positions = m.opt(cx, "positions");
+        let colors = m.opt(cx, "colors");
+        let backgrounds = m.opt(cx, "backgrounds");
+        let cases = m.opt(cx, "cases");
+        let aliases = m.opt(cx, "aliases");
+        m.finish(cx);
+        Some(Self {
+            canvas: canvas.ok()?,
+            sizes: sizes.ok()?,
+            positions: positions.ok()?,
+            colors: colors.ok()?,
+            backgrounds: backgrounds.ok()?,
+            cases: cases.ok()?,
+            aliases: aliases.ok()?,
+        })
+    }
+}
+
+impl FromNode for TypographicStimuliDoc {
+    const EXPECTED: &'static str = "typographic stimuli";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "typographic stimuli")?;
+        let texts = m.opt(cx, "texts");
+        let per_image = m.opt(cx, "per_image");
+        let sizes = m.opt(cx, "sizes");
+        let positions = m.opt(cx, "positions");
+        let colors = m.opt(cx, "colors");
+        let outline = m.opt(cx, "outline");
+        let opacities = m.opt(cx, "opacities");
+        m.finish(cx);
+        Some(Self {
+            texts: texts.ok()?,
+            per_image: per_image.ok()?,
+            sizes: sizes.ok()?,
+            positions: positions.ok()?,
+            colors: colors.ok()?,
+            outline: outline.ok()?,
+            opacities: opacities.ok()?,
+        })
+    }
+}
+
+impl FromNode for StimuliDoc {
+    const EXPECTED: &'static str = "the stimuli of a family";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "the stimuli of a family")?;
+        let prompts = m.opt(cx, "prompts");
+        let rendered_text = m.opt(cx, "rendered_text");
+        let images = read_image_sources(&mut m, cx);
+        let typographic = m.opt(cx, "typographic");
+        m.finish(cx);
+        Some(Self {
+            prompts: prompts.ok()?,
+            rendered_text: rendered_text.ok()?,
+            images: images?,
+            typographic: typographic.ok()?,
+        })
+    }
+}
+
+impl FromNode for ProbeUseDoc {
+    const EXPECTED: &'static str = "a probe selection";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "a probe selection")?;
+        let library = m.req(cx, "library");
+        let family = m.req(cx, "family");
+        let name = m.opt(cx, "name");
+        let members = m.opt(cx, "members");
+        let where_ = m.opt(cx, "where");
+        let stimuli = m.opt(cx, "stimuli");
+        m.finish(cx);
+        Some(Self {
+            library: library?,
+            family: family?,
+            name: name.ok()?,
+            members: members.ok()?,
+            where_: where_.ok()?.unwrap_or_default(),
+            stimuli: stimuli.ok()?.unwrap_or_default(),
+        })
+    }
+}
+
+impl FromNode for OutputsDoc {
+    const EXPECTED: &'static str = "the outputs section";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "the outputs section")?;
+        let dir = m.opt(cx, "dir");
+        let formats = m.opt(cx, "formats");
+        let fail_on = m.opt(cx, "fail_on");
+        m.finish(cx);
+        Some(Self { dir: dir.ok()?, formats: formats.ok()?, fail_on: fail_on.ok()? })
+    }
+}
+
+/// Reads an audit document; `vars` is read separately (before substitution).
+fn read_audit(node: &Node, vars: BTreeMap<String, Option<String>>, cx: &mut Ctx<'_>) -> Option<AuditDoc> {
+    let mut m = MapReader::new(node, cx, "the audit spec")?;
+    let audit = m.req(cx, "audit");
+    let description = m.opt(cx, "description");
+    let _ = m.node("vars");
+    let model = m.req(cx, "model");
+    let seed = m.opt(cx, "seed");
+    let probes = m.req(cx, "probes");
+    let analyses = m.opt(cx, "analyses");
+    let outputs = m.opt(cx, "outputs");
+    m.finish(cx);
+    Some(AuditDoc {
+        audit: audit?,
+        description: description.ok()?,
+        vars,
+        model: model?,
+        seed: seed.ok()?,
+        probes: probes?,
+        analyses: analyses.ok()?.unwrap_or_default(),
+        outputs: outputs.ok()?,
+    })
+}
+
+/// A text position on a canvas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// Middle.
+    Center,
+    /// Top middle.
+    Top,
+    /// Bottom middle.
+    Bottom,
+    /// Left middle.
+    Left,
+    /// Right middle.
+    Right,
+    /// Top left.
+    TopLeft,
+    /// Top right.
+    TopRight,
+    /// Bottom left.
+    BottomLeft,
+    /// Bottom right.
+    BottomRight,
+}
+
+impl Placement {
+    const NAMES: [&'static str; 9] =
+        ["center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right"];
+    const ALL: [Placement; 9] = [
+        Placement::Center,
+        Placement::Top,
+        Placement::Bottom,
+        Placement::Left,
+        Placement::Right,
+        Placement::TopLeft,
+        Placement::TopRight,
+        Placement::BottomLeft,
+        Placement::BottomRight,
+    ];
+
+    /// Its name in specs.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+/// Letter case of rendered text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LetterCase {
+    /// As written.
+    AsIs,
+    /// UPPER.
+    Upper,
+    /// lower.
+    Lower,
+    /// Title Case.
+    Title,
+}
+
+impl LetterCase {
+    const NAMES: [&'static str; 4] = ["as-is", "upper", "lower", "title"];
+    const ALL: [LetterCase; 4] = [LetterCase::AsIs, LetterCase::Upper, LetterCase::Lower, LetterCase::Title];
+
+    /// Its name in specs.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Applies the case to `text`.
+    pub fn apply(self, text: &str) -> String {
+        match self {
+            LetterCase::AsIs => text.to_owned(),
+            LetterCase::Upper => text.to_uppercase(),
+            LetterCase::Lower => text.to_lowercase(),
+            LetterCase::Title => text
+                .split(' ')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map_or(String::new(), |f| f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase())
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+}
+
+/// An RGB colour with the name it was written as.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Color {
+    /// As written (`black`, `#ff8800`).
+    pub name: String,
+    /// Red, green, blue.
+    pub rgb: [u8; 3],
+}
+
+/// Named colours accepted in specs.
+pub const NAMED_COLORS: [(&str, [u8; 3]); 10] = [
+    ("black", [0, 0, 0]),
+    ("white", [255, 255, 255]),
+    ("red", [220, 20, 20]),
+    ("green", [20, 160, 40]),
+    ("blue", [20, 60, 220]),
+    ("yellow", [250, 220, 0]),
+    ("gray", [128, 128, 128]),
+    ("orange", [250, 140, 0]),
+    ("purple", [130, 40, 170]),
+    ("brown", [120, 70, 20]),
+];
+
+fn parse_color(cx: &mut Ctx<'_>, s: &Sp<String>) -> Option<Color> {
+    let lower = s.to_ascii_lowercase();
+    if let Some((_, rgb)) = NAMED_COLORS.iter().find(|(n, _)| *n == lower) {
+        return Some(Color { name: lower, rgb: *rgb });
+    }
+    if let Some(hex) = lower.strip_prefix('#')
+        && hex.len() == 6
+        && let Ok(v) = u32::from_str_radix(hex, 16)
+    {
+        return Some(Color { name: lower.clone(), rgb: [(v >> 16) as u8, (v >> 8) as u8, v as u8] });
+    }
+    let names: Vec<&str> = NAMED_COLORS.iter().map(|(n, _)| *n).collect();
+    cx.error_help(
+        "A003",
+        format!("unknown colour {:?}", **s),
+        s.position,
+        format!("use #rrggbb or a name; {}", suggest_among(s, &names)),
+    );
+    None
+}
+
+fn parse_named<T: Copy>(cx: &mut Ctx<'_>, s: &Sp<String>, names: &[&str], all: &[T], what: &str) -> Option<T> {
+    match names.iter().position(|n| *n == s.as_str()) {
+        Some(i) => Some(all[i]),
+        None => {
+            cx.error_help("A003", format!("unknown {what} {:?}", **s), s.position, suggest_among(s, names));
+            None
+        }
+    }
+}
+
+/// Checked prompt settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PromptPlan {
+    /// Templates with `{name}`.
+    pub templates: Vec<String>,
+    /// Use aliases too.
+    pub aliases: bool,
+}
+
+/// Checked rendered-text settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RenderPlan {
+    /// Canvas side.
+    pub canvas: u32,
+    /// Font sizes.
+    pub sizes: Vec<u32>,
+    /// Positions.
+    pub positions: Vec<Placement>,
+    /// Text colours.
+    pub colors: Vec<Color>,
+    /// Backgrounds.
+    pub backgrounds: Vec<Color>,
+    /// Letter cases.
+    pub cases: Vec<LetterCase>,
+    /// Render aliases too.
+    pub aliases: bool,
+}
+
+/// Checked typographic settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TypographicPlan {
+    /// Explicit attack texts, or `None` for the other members' names.
+    pub texts: Option<Vec<String>>,
+    /// Attack texts per base image.
+    pub per_image: usize,
+    /// Font sizes at the model's input size.
+    pub sizes: Vec<u32>,
+    /// Positions.
+    pub positions: Vec<Placement>,
+    /// Colours.
+    pub colors: Vec<Color>,
+    /// Outline.
+    pub outline: bool,
+    /// Opacities.
+    pub opacities: Vec<f64>,
+}
+
+/// An image source assigned to a member (or, for manifests with a member column, to the
+/// family, with rows assigned to members when read).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AssignedSource {
+    /// The member, when the source belongs to one.
+    pub member: Option<String>,
+    /// The source.
+    pub source: ImageSource,
+}
+
+/// One probe family as used by the audit: the selected members and their stimuli settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Selection {
+    /// Name in the audit.
+    pub name: String,
+    /// The library.
+    #[serde(skip)]
+    pub library: Arc<ProbeLibrary>,
+    /// Library id.
+    pub library_id: String,
+    /// The family (with all its members).
+    #[serde(skip)]
+    pub family: Family,
+    /// Family id.
+    pub family_id: String,
+    /// The selected members, in library order.
+    pub members: Vec<Member>,
+    /// Prompt stimuli, when asked for.
+    pub prompts: Option<PromptPlan>,
+    /// Rendered-text stimuli, when asked for.
+    pub rendered_text: Option<RenderPlan>,
+    /// Image sources (library's and spec's).
+    pub images: Vec<AssignedSource>,
+    /// Typographic composites, when asked for.
+    pub typographic: Option<TypographicPlan>,
+}
+
+/// A validated audit spec, every reference resolved.
+#[derive(Debug, Clone)]
+pub struct AuditSpec {
+    /// Audit id.
+    pub id: String,
+    /// The spec file.
+    pub path: PathBuf,
+    /// Description.
+    pub description: Option<String>,
+    /// The document as written (after variable substitution), with positions.
+    pub doc: AuditDoc,
+    /// Variables in effect.
+    pub vars: Vars,
+    /// The model bundle folder.
+    pub bundle: PathBuf,
+    /// Taps to read (empty: all of the bundle's).
+    pub taps: Vec<String>,
+    /// Seed.
+    pub seed: u64,
+    /// Probe selections, in spec order.
+    pub selections: Vec<Selection>,
+    /// Report folder.
+    pub output_dir: PathBuf,
+    /// Report formats.
+    pub formats: Vec<String>,
+    /// Lowest severity that fails the audit.
+    pub fail_on: Severity,
+    /// Every file the spec depends on (spec, libraries, manifests), for provenance.
+    pub files: Vec<PathBuf>,
+    /// The spec text.
+    pub source_text: String,
+}
+
+/// Report formats the spec may ask for.
+pub const FORMATS: [&str; 5] = ["markdown", "html", "json", "junit", "sarif"];
+
+impl AuditSpec {
+    /// Loads `path` with `--set` overrides.
+    pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Self, SpecError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// Parses and validates spec text read from `path`.
+    pub fn parse(text: &str, path: &Path, overrides: &[(String, String)]) -> Result<Self, SpecError> {
+        let mut node = super::node::parse(text, path).map_err(|d| SpecError::Invalid(Diagnostics(vec![*d])))?;
+        let mut cx = Ctx::new(path, text);
+        let (declared, vars) = read_vars(&node, overrides, &mut cx);
+        // Substitute everywhere except in `vars:` itself.
+        if let Value::Map(entries) = &mut node.value {
+            for (k, v) in entries.iter_mut() {
+                if !matches!(&k.value, Value::Str(s) if s == "vars") {
+                    vars.substitute(v, &mut cx);
+                }
+            }
+        }
+        let spec = read_audit(&node, declared, &mut cx)
+            .and_then(|doc| Validator::new(path, &mut cx).validate(doc, vars, text));
+        match spec {
+            Some(mut spec) if cx.problems.is_empty() => {
+                spec.files.sort();
+                spec.files.dedup();
+                Ok(spec)
+            }
+            _ => Err(SpecError::Invalid(cx.problems)),
+        }
+    }
+
+    /// The selection called `name`.
+    pub fn selection(&self, name: &str) -> Option<&Selection> {
+        self.selections.iter().find(|s| s.name == name)
+    }
+}
+
+fn read_vars(
+    node: &Node,
+    overrides: &[(String, String)],
+    cx: &mut Ctx<'_>,
+) -> (BTreeMap<String, Option<String>>, Vars) {
+    let mut vars = Vars::default();
+    let mut declared = BTreeMap::new();
+    if let Value::Map(entries) = &node.value
+        && let Some((_, vnode)) = entries.iter().find(|(k, _)| matches!(&k.value, Value::Str(s) if s == "vars"))
+    {
+        match &vnode.value {
+            Value::Map(items) => {
+                for (k, v) in items {
+                    let Some(name) = String::from_node(k, cx) else { continue };
+                    let value = match &v.value {
+                        Value::Null => None,
+                        _ => String::from_node(v, cx),
+                    };
+                    declared.insert(name.clone(), value.clone());
+                    vars.values.insert(name.clone(), value);
+                    vars.declared_at.insert(name, k.position);
+                }
+            }
+            Value::Null => {}
+            _ => cx.error("S002", format!("expected `vars` to be a mapping, found {}", vnode.kind()), vnode.position),
+        }
+    }
+    for (k, v) in overrides {
+        if vars.values.contains_key(k) {
+            vars.values.insert(k.clone(), Some(v.clone()));
+        } else {
+            let known: Vec<&str> = vars.values.keys().map(String::as_str).collect();
+            cx.problems.push(
+                Diagnostic::new(
+                    "V004",
+                    format!("--set {k}=...: the spec declares no variable `{k}`"),
+                    cx.file,
+                    None,
+                    None,
+                )
+                .with_help(suggest_among(k, &known)),
+            );
+        }
+    }
+    (declared, vars)
+}
+
+struct Validator<'c, 'a> {
+    base: PathBuf,
+    cx: &'c mut Ctx<'a>,
+    libraries: BTreeMap<PathBuf, Option<Arc<ProbeLibrary>>>,
+    files: Vec<PathBuf>,
+}
+
+impl<'c, 'a> Validator<'c, 'a> {
+    fn new(path: &Path, cx: &'c mut Ctx<'a>) -> Self {
+        Self {
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            cx,
+            libraries: BTreeMap::new(),
+            files: vec![path.to_path_buf()],
+        }
+    }
+
+    fn validate(mut self, doc: AuditDoc, vars: Vars, text: &str) -> Option<AuditSpec> {
+        check_id(self.cx, &doc.audit, "audit");
+        let bundle = super::join_clean(&self.base, &doc.model.bundle);
+        let taps = self.check_model(&doc.model, &bundle);
+        let seed = doc.seed.unwrap_or(0);
+        let mut names = BTreeSet::new();
+        let mut selections = Vec::new();
+        for use_ in &doc.probes {
+            if let Some(sel) = self.selection(use_, &vars) {
+                let pos = use_.name.as_ref().map_or(use_.family.position, |n| n.position);
+                if !names.insert(sel.name.clone()) {
+                    self.cx.error_help(
+                        "A004",
+                        format!("two probe selections are named `{}`", sel.name),
+                        pos,
+                        "give one of them `name:` so analyses can tell them apart",
+                    );
+                }
+                selections.push(sel);
+            }
+        }
+        if doc.probes.is_empty() {
+            self.cx.error("A005", "the audit uses no probes", doc.audit.position);
+        }
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        for (r, what) in doc.analyses.selection_refs() {
+            if !names.contains(r.as_str()) {
+                self.cx.error_help(
+                    "A006",
+                    format!("{what} names selection `{}`, which the audit does not define", **r),
+                    r.position,
+                    suggest_among(r, &known),
+                );
+            }
+        }
+        for r in &doc.analyses.resolution {
+            if let (Some(fam), Some(level)) = (&r.family, &r.level)
+                && let Some(sel) = selections.iter().find(|s| s.name == fam.as_str())
+                && !sel.family.hierarchy.contains(&level.value)
+            {
+                let levels: Vec<&str> = sel.family.hierarchy.iter().map(String::as_str).collect();
+                self.cx.error_help(
+                    "A007",
+                    format!("resolution.level `{}` is not a hierarchy level of `{}`", **level, **fam),
+                    level.position,
+                    suggest_among(level, &levels),
+                );
+            }
+        }
+        let outputs = doc.outputs.clone().unwrap_or_default();
+        let output_dir =
+            outputs.dir.as_ref().map_or_else(|| PathBuf::from("reports"), |d| super::join_clean(&self.base, d));
+        let mut formats = Vec::new();
+        for f in outputs.formats.iter().flatten() {
+            if FORMATS.contains(&f.as_str()) {
+                formats.push(f.value.clone());
+            } else {
+                self.cx.error_help(
+                    "A003",
+                    format!("unknown report format {:?}", **f),
+                    f.position,
+                    suggest_among(f, &FORMATS),
+                );
+            }
+        }
+        if outputs.formats.is_none() {
+            formats = FORMATS.iter().map(|s| (*s).to_owned()).collect();
+        }
+        Some(AuditSpec {
+            id: doc.audit.value.clone(),
+            path: self.files[0].clone(),
+            description: doc.description.as_ref().map(|d| d.value.clone()),
+            bundle,
+            taps,
+            seed,
+            selections,
+            output_dir,
+            formats,
+            fail_on: outputs.fail_on.map_or(Severity::Error, |s| s.value),
+            files: self.files,
+            source_text: text.to_owned(),
+            vars,
+            doc,
+        })
+    }
+
+    fn check_model(&mut self, model: &ModelRefDoc, bundle: &Path) -> Vec<String> {
+        let wanted: Vec<&Sp<String>> = model.taps.iter().flatten().collect();
+        match crate::model::ModelManifest::load(bundle) {
+            Ok(manifest) => {
+                self.files.push(manifest.path.clone());
+                let known: Vec<&str> = manifest.taps.iter().map(|t| t.name.as_str()).collect();
+                for t in &wanted {
+                    if manifest.tap(t).is_none() {
+                        self.cx.error_help(
+                            "A008",
+                            format!("the model bundle defines no tap `{}`", ***t),
+                            t.position,
+                            suggest_among(t, &known),
+                        );
+                    }
+                }
+            }
+            Err(crate::model::ManifestError::Read { path, source }) => {
+                self.cx.error_help(
+                    "A009",
+                    format!("cannot read the model bundle's manifest {}: {source}", path.display()),
+                    model.bundle.position,
+                    "`model.bundle` is a folder with model.yaml, relative to this spec",
+                );
+            }
+            Err(crate::model::ManifestError::Invalid { diagnostics, .. }) => {
+                self.cx.problems.0.extend(diagnostics.0);
+            }
+        }
+        wanted.iter().map(|t| t.value.clone()).collect()
+    }
+
+    fn library(&mut self, written: &Sp<String>) -> Option<Arc<ProbeLibrary>> {
+        let path = super::join_clean(&self.base, written);
+        if let Some(lib) = self.libraries.get(&path) {
+            return lib.clone();
+        }
+        let lib = match ProbeLibrary::load(&path) {
+            Ok(lib) => Some(Arc::new(lib)),
+            Err(SpecError::Read { source, .. }) => {
+                self.cx.error_help(
+                    "A010",
+                    format!("cannot read probe library {}: {source}", path.display()),
+                    written.position,
+                    "library paths are relative to the spec's folder",
+                );
+                None
+            }
+            Err(SpecError::Invalid(d)) => {
+                self.cx.problems.0.extend(d.0);
+                None
+            }
+        };
+        self.files.push(path.clone());
+        self.libraries.insert(path, lib.clone());
+        lib
+    }
+
+    fn selection(&mut self, u: &ProbeUseDoc, vars: &Vars) -> Option<Selection> {
+        let lib = self.library(&u.library)?;
+        let Some(family) = lib.family(&u.family).cloned() else {
+            let known: Vec<&str> = lib.families.iter().map(|f| f.id.as_str()).collect();
+            self.cx.error_help(
+                "A011",
+                format!("probe library `{}` has no family `{}`", lib.id, *u.family),
+                u.family.position,
+                suggest_among(&u.family, &known),
+            );
+            return None;
+        };
+        let name = u.name.as_ref().map_or_else(|| family.id.clone(), |n| n.value.clone());
+        if let Some(n) = &u.name {
+            check_id(self.cx, n, "selection");
+        }
+        let mut members: Vec<Member> = match &u.members {
+            Some(ids) => {
+                let known: Vec<&str> = family.members.iter().map(|m| m.id.as_str()).collect();
+                let mut seen = BTreeSet::new();
+                for id in ids {
+                    if family.member(id).is_none() {
+                        self.cx.error_help(
+                            "A012",
+                            format!("family `{}` has no member `{}`", family.id, **id),
+                            id.position,
+                            suggest_among(id, &known),
+                        );
+                    } else if !seen.insert(id.value.clone()) {
+                        self.cx.error("A013", format!("member `{}` is listed twice", **id), id.position);
+                    }
+                }
+                family.members.iter().filter(|m| seen.contains(&m.id)).cloned().collect()
+            }
+            None => family.members.clone(),
+        };
+        for (level, wanted) in &u.where_ {
+            if !family.hierarchy.contains(level) {
+                let levels: Vec<&str> = family.hierarchy.iter().map(String::as_str).collect();
+                let pos = wanted.first().and_then(|w| w.position);
+                self.cx.error_help(
+                    "A014",
+                    format!("family `{}` has no hierarchy level `{level}`", family.id),
+                    pos,
+                    suggest_among(level, &levels),
+                );
+                continue;
+            }
+            let groups: BTreeSet<&str> =
+                family.members.iter().filter_map(|m| m.groups.get(level).map(String::as_str)).collect();
+            let known: Vec<&str> = groups.iter().copied().collect();
+            for w in wanted {
+                if !groups.contains(w.as_str()) {
+                    self.cx.error_help(
+                        "A015",
+                        format!("no member of `{}` has {level} `{}`", family.id, **w),
+                        w.position,
+                        suggest_among(w, &known),
+                    );
+                }
+            }
+            members.retain(|m| m.groups.get(level).is_some_and(|g| wanted.iter().any(|w| w.as_str() == g)));
+        }
+        if members.is_empty() && self.cx.problems.is_empty() {
+            self.cx.error(
+                "A016",
+                format!("the selection `{name}` keeps no members of `{}`", family.id),
+                u.family.position,
+            );
+        }
+        let st = &u.stimuli;
+        let prompts = st.prompts.as_ref().map(|p| {
+            let templates = match &p.templates {
+                Some(ts) => {
+                    for t in ts {
+                        if !t.contains("{name}") {
+                            self.cx.error_help(
+                                "P007",
+                                format!("template {:?} does not contain {{name}}", **t),
+                                t.position,
+                                "e.g. \"a photo of {name}.\"",
+                            );
+                        }
+                    }
+                    ts.iter().map(|t| t.value.clone()).collect()
+                }
+                None => family.templates.clone(),
+            };
+            PromptPlan { templates, aliases: p.aliases.unwrap_or(true) }
+        });
+        let rendered_text = st.rendered_text.as_ref().and_then(|r| self.render_plan(r));
+        let typographic = st.typographic.as_ref().and_then(|t| self.typographic_plan(t));
+        let images = self.image_sources(&lib, &family, &members, &st.images, vars);
+        if typographic.is_some() && images.is_empty() {
+            self.cx.error_help(
+                "A017",
+                format!("typographic stimuli for `{name}` need base images, and the family has no image sources"),
+                u.family.position,
+                "add `stimuli.images` (a folder or manifest) to this selection",
+            );
+        }
+        Some(Selection {
+            name,
+            library_id: lib.id.clone(),
+            library: lib,
+            family_id: family.id.clone(),
+            family,
+            members,
+            prompts,
+            rendered_text,
+            images,
+            typographic,
+        })
+    }
+
+    fn list<T>(
+        &mut self,
+        given: &Option<Vec<Sp<String>>>,
+        default: &str,
+        parse: impl Fn(&mut Ctx<'_>, &Sp<String>) -> Option<T>,
+    ) -> Vec<T> {
+        match given {
+            Some(items) => items.iter().filter_map(|s| parse(self.cx, s)).collect(),
+            None => parse(self.cx, &Sp::new(default.to_owned(), None)).into_iter().collect(),
+        }
+    }
+
+    fn render_plan(&mut self, r: &RenderedTextDoc) -> Option<RenderPlan> {
+        let canvas = r.canvas.unwrap_or(224);
+        if !(16..=2048).contains(&canvas) {
+            self.cx.error("A002", format!("canvas must be between 16 and 2048 pixels, not {canvas}"), None);
+        }
+        let sizes = r.sizes.clone().unwrap_or_else(|| vec![32]);
+        if sizes.iter().any(|s| *s == 0 || *s > canvas) {
+            self.cx.error("A002", format!("font sizes must be between 1 and the canvas ({canvas})"), None);
+        }
+        Some(RenderPlan {
+            canvas,
+            sizes,
+            positions: self.list(&r.positions, "center", |cx, s| {
+                parse_named(cx, s, &Placement::NAMES, &Placement::ALL, "position")
+            }),
+            colors: self.list(&r.colors, "black", parse_color),
+            backgrounds: self.list(&r.backgrounds, "white", parse_color),
+            cases: self.list(&r.cases, "as-is", |cx, s| {
+                parse_named(cx, s, &LetterCase::NAMES, &LetterCase::ALL, "letter case")
+            }),
+            aliases: r.aliases.unwrap_or(false),
+        })
+    }
+
+    fn typographic_plan(&mut self, t: &TypographicStimuliDoc) -> Option<TypographicPlan> {
+        let opacities = t.opacities.clone().unwrap_or_else(|| vec![1.0]);
+        if opacities.iter().any(|o| !(*o > 0.0 && *o <= 1.0)) {
+            self.cx.error("A002", "opacities must be in (0, 1]", None);
+        }
+        Some(TypographicPlan {
+            texts: t.texts.as_ref().map(|v| v.iter().map(|s| s.value.clone()).collect()),
+            per_image: t.per_image.unwrap_or(3).max(1),
+            sizes: t.sizes.clone().unwrap_or_else(|| vec![28]),
+            positions: self.list(&t.positions, "center", |cx, s| {
+                parse_named(cx, s, &Placement::NAMES, &Placement::ALL, "position")
+            }),
+            colors: self.list(&t.colors, "white", parse_color),
+            outline: t.outline.unwrap_or(true),
+            opacities,
+        })
+    }
+
+    fn image_sources(
+        &mut self,
+        lib: &ProbeLibrary,
+        family: &Family,
+        members: &[Member],
+        spec_sources: &[ImageSourceDoc],
+        vars: &Vars,
+    ) -> Vec<AssignedSource> {
+        let lib_base = lib.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut out = Vec::new();
+        // Library sources are checked in the library's context, spec sources in the spec's.
+        let mut family_sources: Vec<(&ImageSourceDoc, PathBuf, bool)> =
+            family.images.iter().map(|d| (d, lib_base.clone(), false)).collect();
+        family_sources.extend(spec_sources.iter().map(|d| (d, self.base.clone(), true)));
+        for (doc, base, in_spec) in family_sources {
+            let written = doc.folder.as_ref().or(doc.manifest.as_ref()).expect("checked");
+            let per_member = written.contains("{id}") || written.contains("{name}");
+            let substituted = substitute_source(doc, vars);
+            if per_member {
+                for m in members {
+                    let source = substituted.resolve(&base, Some((&m.id, &m.name)));
+                    self.check_source(&source, doc, in_spec);
+                    out.push(AssignedSource { member: Some(m.id.clone()), source });
+                }
+            } else {
+                let source = substituted.resolve(&base, None);
+                if doc.member_column.is_none() {
+                    if in_spec {
+                        self.cx.error_help(
+                            "I003",
+                            format!("image source {:?} belongs to no member of `{}`", **written, family.id),
+                            written.position,
+                            "use {id} or {name} in the path (one folder per member), or a manifest with `member_column`",
+                        );
+                    }
+                    continue;
+                }
+                self.check_source(&source, doc, in_spec);
+                out.push(AssignedSource { member: None, source });
+            }
+        }
+        for m in members {
+            for doc in &m.images {
+                let source = substitute_source(doc, vars).resolve(&lib_base, Some((&m.id, &m.name)));
+                self.check_source(&source, doc, false);
+                out.push(AssignedSource { member: Some(m.id.clone()), source });
+            }
+        }
+        out
+    }
+
+    fn check_source(&mut self, source: &ImageSource, doc: &ImageSourceDoc, in_spec: bool) {
+        let position = if in_spec { doc.position() } else { None };
+        match source {
+            ImageSource::Folder { path, .. } => {
+                if !path.is_dir() {
+                    self.cx.error_help(
+                        "I004",
+                        format!("image folder {} does not exist", path.display()),
+                        position,
+                        "paths are relative to the file that names them; variables can be set with --set",
+                    );
+                }
+            }
+            ImageSource::Manifest { file, file_column, member_column, label_columns, .. } => {
+                match crate::stimuli::manifest::read_header(file) {
+                    Ok(columns) => {
+                        self.files.push(file.clone());
+                        let mut wanted: Vec<&String> = vec![file_column];
+                        wanted.extend(member_column.iter());
+                        wanted.extend(label_columns.iter().flatten());
+                        let known: Vec<&str> = columns.iter().map(String::as_str).collect();
+                        for c in wanted {
+                            if !columns.contains(c) {
+                                self.cx.error_help(
+                                    "I005",
+                                    format!("manifest {} has no column `{c}`", file.display()),
+                                    position,
+                                    suggest_among(c, &known),
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => self.cx.error_help(
+                        "I006",
+                        format!("cannot read manifest {}: {e}", file.display()),
+                        position,
+                        "a manifest is a CSV file with a header row, or JSONL with one object per line",
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn substitute_source(doc: &ImageSourceDoc, vars: &Vars) -> ImageSourceDoc {
+    // Library sources may use the audit's variables too; unknown ones stay as written and
+    // fail as a missing path, which names the folder.
+    let sub = |s: &Option<Sp<String>>| {
+        s.as_ref().map(|v| {
+            let mut text = v.value.clone();
+            for (k, val) in &vars.values {
+                if let Some(val) = val {
+                    text = text.replace(&format!("${{{k}}}"), val);
+                }
+            }
+            Sp::new(text, v.position)
+        })
+    };
+    ImageSourceDoc { folder: sub(&doc.folder), manifest: sub(&doc.manifest), root: sub(&doc.root), ..doc.clone() }
+}

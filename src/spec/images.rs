@@ -1,0 +1,173 @@
+//! Image sources: folders, globs, and manifests (CSV or JSONL with a file column and label
+//! columns, such as FairFace's `fairface_label_val.csv` as it is).
+//!
+//! An image source is written in a probe library (per member or per family, where paths may
+//! use `{id}` and `{name}` of each member) or in an audit spec (per selected family, usually
+//! through a variable such as `${fairface}`). Paths resolve against the folder of the file
+//! that names them.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+
+use super::node::Node;
+use super::read::{Ctx, FromNode, MapReader, Sp};
+
+/// An image source as written.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ImageSourceDoc {
+    /// A folder of images. Give either `folder` or `manifest`.
+    pub folder: Option<Sp<String>>,
+    /// With `folder`: a file-name pattern such as `*.jpg` (default: every image file).
+    pub glob: Option<Sp<String>>,
+    /// With `folder`: also look in sub-folders (default false).
+    pub recursive: Option<bool>,
+    /// A CSV or JSONL file with one row per image.
+    pub manifest: Option<Sp<String>>,
+    /// With `manifest`: the folder the file column is relative to (default: the manifest's folder).
+    pub root: Option<Sp<String>>,
+    /// With `manifest`: the column holding the image path (default `file`).
+    pub file_column: Option<Sp<String>>,
+    /// With `manifest`: the column whose value picks the member of each row (e.g. `race`).
+    pub member_column: Option<Sp<String>>,
+    /// With `member_column`: the member metadata key to match the column against
+    /// (default: the member's `name`, then its `id`).
+    pub member_key: Option<Sp<String>>,
+    /// With `manifest`: label columns kept with each image (default: all but the file column).
+    pub label_columns: Option<Vec<Sp<String>>>,
+    /// Use at most this many images from the source (in file order).
+    pub limit: Option<usize>,
+}
+
+impl FromNode for ImageSourceDoc {
+    const EXPECTED: &'static str = "an image source";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let mut m = MapReader::new(node, cx, "an image source")?;
+        let folder: Result<Option<Sp<String>>, _> = m.opt(cx, "folder");
+        let glob = m.opt(cx, "glob");
+        let recursive = m.opt(cx, "recursive");
+        let manifest: Result<Option<Sp<String>>, _> = m.opt(cx, "manifest");
+        let root = m.opt(cx, "root");
+        let file_column = m.opt(cx, "file_column");
+        let member_column = m.opt(cx, "member_column");
+        let member_key = m.opt(cx, "member_key");
+        let label_columns = m.opt(cx, "label_columns");
+        let limit = m.opt(cx, "limit");
+        let position = m.position();
+        m.finish(cx);
+        let doc = Self {
+            folder: folder.ok()?,
+            glob: glob.ok()?,
+            recursive: recursive.ok()?,
+            manifest: manifest.ok()?,
+            root: root.ok()?,
+            file_column: file_column.ok()?,
+            member_column: member_column.ok()?,
+            member_key: member_key.ok()?,
+            label_columns: label_columns.ok()?,
+            limit: limit.ok()?,
+        };
+        match (&doc.folder, &doc.manifest) {
+            (Some(_), Some(_)) | (None, None) => {
+                cx.error_help(
+                    "I001",
+                    "an image source needs exactly one of `folder` or `manifest`",
+                    position,
+                    "e.g. `- folder: images/{id}` or `- manifest: labels.csv`",
+                );
+                None
+            }
+            (Some(_), None) if doc.root.is_some() || doc.file_column.is_some() || doc.member_column.is_some() => {
+                cx.error("I002", "`root`, `file_column` and `member_column` apply to manifests only", position);
+                None
+            }
+            (None, Some(_)) if doc.glob.is_some() || doc.recursive.is_some() => {
+                cx.error("I002", "`glob` and `recursive` apply to folders only", position);
+                None
+            }
+            _ => Some(doc),
+        }
+    }
+}
+
+/// Reads the optional `images:` list of a mapping.
+pub fn read_image_sources(m: &mut MapReader<'_>, cx: &mut Ctx<'_>) -> Option<Vec<ImageSourceDoc>> {
+    m.opt::<Vec<ImageSourceDoc>>(cx, "images").ok().map(Option::unwrap_or_default)
+}
+
+/// A checked image source with paths resolved.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Every image file in a folder.
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// File-name pattern.
+        glob: Option<String>,
+        /// Include sub-folders.
+        recursive: bool,
+        /// At most this many.
+        limit: Option<usize>,
+    },
+    /// Rows of a CSV or JSONL manifest.
+    Manifest {
+        /// The manifest file.
+        file: PathBuf,
+        /// Folder the file column is relative to.
+        root: PathBuf,
+        /// Column holding the image path.
+        file_column: String,
+        /// Column that picks the member.
+        member_column: Option<String>,
+        /// Member metadata key matched against `member_column`.
+        member_key: Option<String>,
+        /// Label columns kept (None: all but the file column).
+        label_columns: Option<Vec<String>>,
+        /// At most this many rows.
+        limit: Option<usize>,
+    },
+}
+
+/// Resolves a written path against `base` after replacing `{id}` and `{name}`.
+pub fn resolve(base: &Path, written: &str, member: Option<(&str, &str)>) -> PathBuf {
+    let text = match member {
+        Some((id, name)) => written.replace("{id}", id).replace("{name}", name),
+        None => written.to_owned(),
+    };
+    super::join_clean(base, &text)
+}
+
+impl ImageSourceDoc {
+    /// The checked source, resolved against `base` for one member (or the family).
+    pub fn resolve(&self, base: &Path, member: Option<(&str, &str)>) -> ImageSource {
+        if let Some(folder) = &self.folder {
+            return ImageSource::Folder {
+                path: resolve(base, folder, member),
+                glob: self.glob.as_ref().map(|g| g.value.clone()),
+                recursive: self.recursive.unwrap_or(false),
+                limit: self.limit,
+            };
+        }
+        let file = resolve(base, self.manifest.as_ref().expect("checked: folder or manifest"), member);
+        let root = match &self.root {
+            Some(r) => resolve(base, r, member),
+            None => file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        ImageSource::Manifest {
+            file,
+            root,
+            file_column: self.file_column.as_ref().map_or_else(|| "file".to_owned(), |c| c.value.clone()),
+            member_column: self.member_column.as_ref().map(|c| c.value.clone()),
+            member_key: self.member_key.as_ref().map(|c| c.value.clone()),
+            label_columns: self.label_columns.as_ref().map(|v| v.iter().map(|c| c.value.clone()).collect()),
+            limit: self.limit,
+        }
+    }
+
+    /// Where the source was written (its folder or manifest key).
+    pub fn position(&self) -> Option<crate::diagnostics::Position> {
+        self.folder.as_ref().or(self.manifest.as_ref()).and_then(|s| s.position)
+    }
+}

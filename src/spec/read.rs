@@ -1,0 +1,337 @@
+//! Reading a node tree into typed documents while collecting every problem.
+//!
+//! [`FromNode`] converts one node, recording a diagnostic and returning `None` when it cannot;
+//! [`MapReader`] reads a mapping key by key and, when finished, reports the keys nobody asked
+//! for, with the nearest valid key as a hint. Because nothing stops at the first problem, a
+//! user sees every mistake in a file in one run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::node::{Node, Value};
+use crate::diagnostics::{Diagnostic, Diagnostics, Position, closest};
+
+/// A value and the position it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sp<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written, when known.
+    pub position: Option<Position>,
+}
+
+impl<T> Sp<T> {
+    /// Wraps a value with a position.
+    pub fn new(value: T, position: Option<Position>) -> Self {
+        Self { value, position }
+    }
+}
+
+impl<T> std::ops::Deref for Sp<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Sp<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(generator)
+    }
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+}
+
+/// Where problems go while one file is read.
+pub struct Ctx<'a> {
+    /// The file being read.
+    pub file: &'a Path,
+    /// Its text, for snippets.
+    pub source: &'a str,
+    /// Problems found so far.
+    pub problems: Diagnostics,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for `file` with text `source`.
+    pub fn new(file: &'a Path, source: &'a str) -> Self {
+        Self { file, source, problems: Diagnostics::default() }
+    }
+
+    /// Records a problem at `position`.
+    pub fn error(&mut self, code: &'static str, message: impl Into<String>, position: Option<Position>) {
+        self.problems.push(Diagnostic::new(code, message, self.file, Some(self.source), position));
+    }
+
+    /// Records a problem with a hint.
+    pub fn error_help(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        position: Option<Position>,
+        help: impl Into<String>,
+    ) {
+        self.problems.push(Diagnostic::new(code, message, self.file, Some(self.source), position).with_help(help));
+    }
+
+    fn wrong_type(&mut self, node: &Node, expected: &str) {
+        self.error("S002", format!("expected {expected}, found {}", node.kind()), node.position);
+    }
+}
+
+/// A type that can be read from a node.
+pub trait FromNode: Sized {
+    /// What the type looks like, for messages ("a string").
+    const EXPECTED: &'static str;
+    /// Reads the node, or records why not and returns `None`.
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self>;
+}
+
+impl FromNode for String {
+    const EXPECTED: &'static str = "a string";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            // Scalars written without quotes (`2026`, `3.5`) are accepted as their text.
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            _ => {
+                cx.wrong_type(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for bool {
+    const EXPECTED: &'static str = "true or false";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                cx.wrong_type(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for f64 {
+    const EXPECTED: &'static str = "a number";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        match node.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => {
+                cx.wrong_type(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+macro_rules! from_node_int {
+    ($($t:ty),*) => {$(
+        impl FromNode for $t {
+            const EXPECTED: &'static str = "a non-negative integer";
+            fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+                match node.value {
+                    Value::Int(i) => match <$t>::try_from(i) {
+                        Ok(v) => Some(v),
+                        Err(_) => {
+                            cx.error("S003", format!("{i} is out of range (0 to {})", <$t>::MAX), node.position);
+                            None
+                        }
+                    },
+                    _ => {
+                        cx.wrong_type(node, Self::EXPECTED);
+                        None
+                    }
+                }
+            }
+        }
+    )*};
+}
+from_node_int!(u8, u32, u64, usize);
+
+impl<T: FromNode> FromNode for Sp<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        T::from_node(node, cx).map(|v| Sp::new(v, node.position))
+    }
+}
+
+impl<T: FromNode> FromNode for Vec<T> {
+    const EXPECTED: &'static str = "a list";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        match &node.value {
+            Value::Seq(items) => {
+                // Read every item so that all their problems are reported.
+                let read: Vec<Option<T>> = items.iter().map(|n| T::from_node(n, cx)).collect();
+                read.into_iter().collect()
+            }
+            Value::Null => Some(Vec::new()),
+            _ => {
+                cx.wrong_type(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl<T: FromNode> FromNode for BTreeMap<String, T> {
+    const EXPECTED: &'static str = "a mapping";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        match &node.value {
+            Value::Map(entries) => {
+                let mut out = BTreeMap::new();
+                let mut ok = true;
+                for (k, v) in entries {
+                    let key = String::from_node(k, cx);
+                    let value = T::from_node(v, cx);
+                    match (key, value) {
+                        (Some(k2), Some(v2)) => {
+                            if out.insert(k2.clone(), v2).is_some() {
+                                cx.error("S004", format!("key `{k2}` appears twice"), k.position);
+                                ok = false;
+                            }
+                        }
+                        _ => ok = false,
+                    }
+                }
+                ok.then_some(out)
+            }
+            Value::Null => Some(BTreeMap::new()),
+            _ => {
+                cx.wrong_type(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for serde_json::Value {
+    const EXPECTED: &'static str = "a value";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        Some(match &node.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+            Value::Str(s) => s.clone().into(),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(|n| Self::from_node(n, cx)).collect::<Option<_>>()?)
+            }
+            Value::Map(_) => serde_json::Value::Object(
+                BTreeMap::<String, serde_json::Value>::from_node(node, cx)?.into_iter().collect(),
+            ),
+        })
+    }
+}
+
+/// A value was present but invalid; its diagnostic has been recorded in the [`Ctx`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invalid;
+
+/// Reads a mapping key by key; [`MapReader::finish`] reports the keys nobody read.
+pub struct MapReader<'n> {
+    entries: &'n [(Node, Node)],
+    used: Vec<bool>,
+    position: Option<Position>,
+    what: &'static str,
+    known: Vec<&'static str>,
+}
+
+impl<'n> MapReader<'n> {
+    /// Starts reading `node` as the mapping called `what` in messages (e.g. "a family").
+    /// A null node reads as an empty mapping.
+    pub fn new(node: &'n Node, cx: &mut Ctx<'_>, what: &'static str) -> Option<Self> {
+        let entries: &'n [(Node, Node)] = match &node.value {
+            Value::Map(entries) => entries,
+            Value::Null => &[],
+            _ => {
+                cx.error("S002", format!("expected {what} (a mapping), found {}", node.kind()), node.position);
+                return None;
+            }
+        };
+        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        for (k, _) in entries {
+            if let Value::Str(s) = &k.value
+                && seen.insert(s.as_str(), ()).is_some()
+            {
+                cx.error("S004", format!("key `{s}` appears twice in {what}"), k.position);
+            }
+        }
+        Some(Self { entries, used: vec![false; entries.len()], position: node.position, what, known: Vec::new() })
+    }
+
+    fn find(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.known.push(key);
+        let i = self.entries.iter().position(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))?;
+        self.used[i] = true;
+        Some(&self.entries[i].1)
+    }
+
+    /// Where this mapping starts.
+    pub fn position(&self) -> Option<Position> {
+        self.position
+    }
+
+    /// True when the mapping has `key`.
+    pub fn has(&self, key: &str) -> bool {
+        self.entries.iter().any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+    }
+
+    /// A key that must be present.
+    pub fn req<T: FromNode>(&mut self, cx: &mut Ctx<'_>, key: &'static str) -> Option<T> {
+        match self.find(key) {
+            Some(node) => T::from_node(node, cx),
+            None => {
+                cx.error_help(
+                    "S005",
+                    format!("{} is missing the required key `{key}`", self.what),
+                    self.position,
+                    format!("add `{key}:` ({})", T::EXPECTED),
+                );
+                None
+            }
+        }
+    }
+
+    /// A key that may be absent (absent and null both read as `None`); [`Invalid`] when
+    /// present but invalid (the problem is already recorded).
+    pub fn opt<T: FromNode>(&mut self, cx: &mut Ctx<'_>, key: &'static str) -> Result<Option<T>, Invalid> {
+        match self.find(key) {
+            None => Ok(None),
+            Some(node) if node.value == Value::Null => Ok(None),
+            Some(node) => T::from_node(node, cx).map(Some).ok_or(Invalid),
+        }
+    }
+
+    /// The raw node of a key, for values read in a special way.
+    pub fn node(&mut self, key: &'static str) -> Option<&'n Node> {
+        self.find(key)
+    }
+
+    /// Reports every key that was not read, suggesting the nearest known key.
+    pub fn finish(self, cx: &mut Ctx<'_>) {
+        for ((k, _), used) in self.entries.iter().zip(&self.used) {
+            if *used {
+                continue;
+            }
+            let name = match &k.value {
+                Value::Str(s) => s.clone(),
+                _ => format!("{:?}", k.value),
+            };
+            let hint = match closest(&name, self.known.iter().copied(), 1).first() {
+                Some(best) => format!("did you mean `{best}`? valid keys here: {}", self.known.join(", ")),
+                None => format!("valid keys here: {}", self.known.join(", ")),
+            };
+            cx.error_help("S001", format!("unknown key `{name}` in {}", self.what), k.position, hint);
+        }
+    }
+}

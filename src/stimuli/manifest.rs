@@ -1,0 +1,130 @@
+//! Image manifests: a CSV file with a header row, or JSONL with one object per line, naming
+//! one image per row and its labels. FairFace's `fairface_label_{train,val}.csv`
+//! (`file,age,gender,race,service_test`) loads as it is.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+/// Problems reading a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestReadError {
+    /// I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// CSV syntax.
+    #[error("{0}")]
+    Csv(#[from] csv::Error),
+    /// A JSONL line that is not a JSON object.
+    #[error("line {line}: {message}")]
+    Jsonl {
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// No header or no rows.
+    #[error("the manifest is empty")]
+    Empty,
+}
+
+fn is_jsonl(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
+}
+
+/// The column names: the CSV header, or the keys of the first JSONL object.
+pub fn read_header(path: &Path) -> Result<Vec<String>, ManifestReadError> {
+    if is_jsonl(path) {
+        let file = std::fs::File::open(path)?;
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            return match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(serde_json::Value::Object(m)) => Ok(m.keys().cloned().collect()),
+                Ok(_) => Err(ManifestReadError::Jsonl { line: i + 1, message: "not a JSON object".into() }),
+                Err(e) => Err(ManifestReadError::Jsonl { line: i + 1, message: e.to_string() }),
+            };
+        }
+        return Err(ManifestReadError::Empty);
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(path)?;
+    let header: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(ManifestReadError::Empty);
+    }
+    Ok(header)
+}
+
+/// One manifest row: column → value (JSON numbers and booleans as their text).
+pub type Row = BTreeMap<String, String>;
+
+/// Every row, in file order, with its 1-based line number (for messages).
+pub fn read_rows(path: &Path) -> Result<Vec<(usize, Row)>, ManifestReadError> {
+    let mut rows = Vec::new();
+    if is_jsonl(path) {
+        let file = std::fs::File::open(path)?;
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| ManifestReadError::Jsonl { line: i + 1, message: e.to_string() })?;
+            let serde_json::Value::Object(m) = value else {
+                return Err(ManifestReadError::Jsonl { line: i + 1, message: "not a JSON object".into() });
+            };
+            let row = m
+                .into_iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, text)
+                })
+                .collect();
+            rows.push((i + 1, row));
+        }
+        return Ok(rows);
+    }
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(path)?;
+    let header: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
+    for record in reader.records() {
+        let record = record?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        let row = header.iter().cloned().zip(record.iter().map(str::to_owned)).collect();
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fairface_csv_loads_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fairface_label_val.csv");
+        std::fs::write(&p, "file,age,gender,race,service_test\nval/1.jpg,3-9,Male,East Asian,False\nval/2.jpg,50-59,Female,Latino_Hispanic,True\n").unwrap();
+        assert_eq!(read_header(&p).unwrap(), ["file", "age", "gender", "race", "service_test"]);
+        let rows = read_rows(&p).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].1["race"], "Latino_Hispanic");
+        assert_eq!(rows[1].0, 3);
+    }
+
+    #[test]
+    fn jsonl_rows_keep_numbers_as_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.jsonl");
+        std::fs::write(&p, "{\"file\": \"a.png\", \"age\": 7}\n\n{\"file\": \"b.png\", \"age\": 30}\n").unwrap();
+        let rows = read_rows(&p).unwrap();
+        assert_eq!(rows[0].1["age"], "7");
+        assert_eq!(rows[1].0, 3);
+        std::fs::write(&p, "[1, 2]\n").unwrap();
+        assert!(read_header(&p).unwrap_err().to_string().contains("line 1"));
+    }
+}

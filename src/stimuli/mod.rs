@@ -1,0 +1,560 @@
+//! Stimuli: the concrete inputs the model sees, expanded deterministically from an audit spec.
+//!
+//! Each probe selection turns into prompt texts (templates x names and aliases), rendered
+//! text (the name drawn on a canvas, in size/position/colour/background/case variants),
+//! images from folders and manifests, and typographic composites (another member's name drawn
+//! onto an image). Every stimulus has a stable id, a hash of exactly what determines the
+//! model's input: the prompt text; the rendering parameters and the embedded font; the image
+//! file's bytes; the base image's bytes and the overlay parameters. Images are not decoded
+//! here: a file that cannot be read is recorded as skipped, and decoding failures are
+//! recorded by whoever decodes (`materialize`), never fatal.
+
+pub mod manifest;
+pub mod preview;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::model::preprocess;
+use crate::spec::audit::{AssignedSource, AuditSpec, Placement, Selection};
+use crate::spec::images::ImageSource;
+
+/// File extensions read as images.
+pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "jfif"];
+
+/// How the concept is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    /// A text prompt for the text tower.
+    Prompt,
+    /// The concept's name drawn as text in an image.
+    RenderedText,
+    /// A photo or drawing of the concept.
+    Image,
+    /// An image of one concept with another concept's name drawn on it.
+    Typographic,
+}
+
+impl Modality {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Prompt => "prompt",
+            Modality::RenderedText => "rendered_text",
+            Modality::Image => "image",
+            Modality::Typographic => "typographic",
+        }
+    }
+}
+
+/// What a stimulus is made of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Content {
+    /// Text for the text tower.
+    Prompt {
+        /// The prompt.
+        text: String,
+    },
+    /// Text drawn on a plain canvas.
+    RenderedText {
+        /// The text drawn.
+        text: String,
+        /// Canvas side.
+        canvas: u32,
+        /// Font size in pixels (before fitting).
+        size: u32,
+        /// Where.
+        placement: Placement,
+        /// Text colour.
+        color: [u8; 3],
+        /// Background.
+        background: [u8; 3],
+    },
+    /// An image file.
+    Image {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Text drawn onto an image.
+    Typographic {
+        /// The base image file.
+        base: PathBuf,
+        /// The member the base image shows.
+        base_member: String,
+        /// The attack text.
+        text: String,
+        /// The member the attack text names, when it names one.
+        text_member: Option<String>,
+        /// Font size at the model's input size.
+        size: u32,
+        /// Where.
+        placement: Placement,
+        /// Text colour.
+        color: [u8; 3],
+        /// Dark/light outline.
+        outline: bool,
+        /// Opacity.
+        opacity: f64,
+        /// The model's input size the base is resized to before drawing.
+        image_size: u32,
+    },
+}
+
+/// One stimulus.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stimulus {
+    /// Stable id (128-bit hex of SHA-256 over what the model sees).
+    pub id: String,
+    /// The audit's selection.
+    pub selection: String,
+    /// Family id.
+    pub family: String,
+    /// Member id (for typographic composites: the member the base image shows).
+    pub member: String,
+    /// Modality.
+    pub modality: Modality,
+    /// The variant, in words (`template 2, alias "USA"`; `size 32, center, black on white, upper`).
+    pub variant: String,
+    /// What it is made of.
+    pub content: Content,
+    /// Labels from a manifest row (e.g. FairFace's age, gender, race).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A stimulus that could not be made, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Skipped {
+    /// The stimulus id, when it got one.
+    pub id: Option<String>,
+    /// The selection.
+    pub selection: String,
+    /// Where it came from (a file, a manifest line).
+    pub source: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// The expanded stimuli of an audit, and what was skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StimulusSet {
+    /// The stimuli, in a deterministic order.
+    pub stimuli: Vec<Stimulus>,
+    /// Skipped ones.
+    pub skipped: Vec<Skipped>,
+}
+
+impl StimulusSet {
+    /// Counts per (selection, modality).
+    pub fn counts(&self) -> BTreeMap<(String, Modality), usize> {
+        let mut out = BTreeMap::new();
+        for s in &self.stimuli {
+            *out.entry((s.selection.clone(), s.modality)).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// A hash of the whole list (ids in order), for provenance.
+    pub fn list_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for s in &self.stimuli {
+            h.update(s.id.as_bytes());
+            h.update(b"\n");
+        }
+        hex(&h.finalize())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 128-bit hex id of the parts, separated unambiguously.
+fn stable_id(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex(&h.finalize()[..16])
+}
+
+/// Identity of the embedded font, part of every rendered stimulus' id.
+fn font_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| stable_id(&[include_bytes!("../../assets/fonts/DejaVuSans.ttf")]))
+}
+
+fn color_name(c: [u8; 3]) -> String {
+    crate::spec::audit::NAMED_COLORS
+        .iter()
+        .find(|(_, rgb)| *rgb == c)
+        .map_or_else(|| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]), |(n, _)| (*n).to_owned())
+}
+
+/// A small deterministic generator (SplitMix64) for seeded choices.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Expands every selection of `spec` into stimuli. `image_size` is the model's input size
+/// (typographic composites are drawn at it).
+pub fn expand(spec: &AuditSpec, image_size: u32) -> StimulusSet {
+    let mut set = StimulusSet::default();
+    for sel in &spec.selections {
+        expand_selection(sel, spec.seed, image_size, &mut set);
+    }
+    set
+}
+
+fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut StimulusSet) {
+    let base = |member: &str, modality, variant: String, content, id| Stimulus {
+        id,
+        selection: sel.name.clone(),
+        family: sel.family_id.clone(),
+        member: member.to_owned(),
+        modality,
+        variant,
+        content,
+        labels: BTreeMap::new(),
+    };
+    let names_of = |m: &crate::spec::probe::Member, aliases: bool| {
+        let mut names = vec![("name".to_owned(), m.name.clone())];
+        if aliases {
+            names.extend(m.aliases.iter().map(|a| (format!("alias {a:?}"), a.clone())));
+        }
+        names.dedup_by(|a, b| a.1 == b.1);
+        names
+    };
+    if let Some(p) = &sel.prompts {
+        for m in &sel.members {
+            let mut seen = std::collections::BTreeSet::new();
+            for (kind, name) in names_of(m, p.aliases) {
+                for (ti, t) in p.templates.iter().enumerate() {
+                    let text = t.replace("{name}", &name);
+                    if !seen.insert(text.clone()) {
+                        continue;
+                    }
+                    let id = stable_id(&[b"prompt", text.as_bytes()]);
+                    set.stimuli.push(base(
+                        &m.id,
+                        Modality::Prompt,
+                        format!("template {ti}, {kind}"),
+                        Content::Prompt { text },
+                        id,
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(r) = &sel.rendered_text {
+        for m in &sel.members {
+            for (kind, name) in names_of(m, r.aliases) {
+                for case in &r.cases {
+                    let text = case.apply(&name);
+                    for size in &r.sizes {
+                        for placement in &r.positions {
+                            for color in &r.colors {
+                                for bg in &r.backgrounds {
+                                    if color.rgb == bg.rgb {
+                                        continue;
+                                    }
+                                    let id = stable_id(&[
+                                        b"rendered",
+                                        font_id().as_bytes(),
+                                        text.as_bytes(),
+                                        &r.canvas.to_le_bytes(),
+                                        &size.to_le_bytes(),
+                                        placement.name().as_bytes(),
+                                        &color.rgb,
+                                        &bg.rgb,
+                                    ]);
+                                    let variant = format!(
+                                        "{kind}, {}, size {size}, {}, {} on {}",
+                                        case.name(),
+                                        placement.name(),
+                                        color.name,
+                                        bg.name
+                                    );
+                                    let content = Content::RenderedText {
+                                        text: text.clone(),
+                                        canvas: r.canvas,
+                                        size: *size,
+                                        placement: *placement,
+                                        color: color.rgb,
+                                        background: bg.rgb,
+                                    };
+                                    set.stimuli.push(base(&m.id, Modality::RenderedText, variant, content, id));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Images: listed in order, hashed in parallel.
+    let mut listed: Vec<(String, PathBuf, BTreeMap<String, String>, String)> = Vec::new();
+    for src in &sel.images {
+        list_source(sel, src, &mut listed, &mut set.skipped);
+    }
+    let hashed: Vec<Result<String, String>> = listed
+        .par_iter()
+        .map(|(_, path, _, _)| std::fs::read(path).map(|b| stable_id(&[b"image", &b])).map_err(|e| e.to_string()))
+        .collect();
+    let mut images = Vec::new();
+    for ((member, path, labels, origin), hash) in listed.into_iter().zip(hashed) {
+        match hash {
+            Ok(id) => {
+                let mut s = base(&member, Modality::Image, origin, Content::Image { path: path.clone() }, id);
+                s.labels = labels;
+                images.push(s);
+            }
+            Err(reason) => set.skipped.push(Skipped {
+                id: None,
+                selection: sel.name.clone(),
+                source: path.display().to_string(),
+                reason: format!("cannot read: {reason}"),
+            }),
+        }
+    }
+    if let Some(t) = &sel.typographic {
+        let mut rng = SplitMix(seed ^ 0x5459_504f);
+        for img in &images {
+            let Content::Image { path } = &img.content else { continue };
+            // Attack texts: explicit ones, or the names of other members, a seeded choice per image.
+            let mut candidates: Vec<(String, Option<String>)> = match &t.texts {
+                Some(texts) => texts.iter().map(|x| (x.clone(), None)).collect(),
+                None => sel
+                    .members
+                    .iter()
+                    .filter(|m| m.id != img.member)
+                    .map(|m| (m.name.clone(), Some(m.id.clone())))
+                    .collect(),
+            };
+            for i in (1..candidates.len()).rev() {
+                let j = (rng.next() % (i as u64 + 1)) as usize;
+                candidates.swap(i, j);
+            }
+            candidates.truncate(t.per_image);
+            for (text, text_member) in candidates {
+                for size in &t.sizes {
+                    for placement in &t.positions {
+                        for color in &t.colors {
+                            for opacity in &t.opacities {
+                                let id = stable_id(&[
+                                    b"typographic",
+                                    font_id().as_bytes(),
+                                    img.id.as_bytes(),
+                                    text.as_bytes(),
+                                    &size.to_le_bytes(),
+                                    placement.name().as_bytes(),
+                                    &color.rgb,
+                                    &[u8::from(t.outline)],
+                                    &opacity.to_le_bytes(),
+                                    &image_size.to_le_bytes(),
+                                ]);
+                                let variant = format!(
+                                    "{text:?} on {}, size {size}, {}, {}{}, opacity {opacity}",
+                                    img.member,
+                                    placement.name(),
+                                    color_name(color.rgb),
+                                    if t.outline { " outlined" } else { "" }
+                                );
+                                let content = Content::Typographic {
+                                    base: path.clone(),
+                                    base_member: img.member.clone(),
+                                    text: text.clone(),
+                                    text_member: text_member.clone(),
+                                    size: *size,
+                                    placement: *placement,
+                                    color: color.rgb,
+                                    outline: t.outline,
+                                    opacity: *opacity,
+                                    image_size,
+                                };
+                                let mut s = base(&img.member, Modality::Typographic, variant, content, id);
+                                s.labels = img.labels.clone();
+                                set.stimuli.push(s);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    set.stimuli.extend(images);
+}
+
+fn matches_glob(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    go(&p, &n)
+}
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Image files of a folder, sorted by path.
+pub fn list_folder(dir: &Path, glob: Option<&str>, recursive: bool) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let path = entry.path();
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                if recursive {
+                    stack.push(path);
+                }
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let wanted = match glob {
+                Some(g) => matches_glob(g, &name),
+                None => is_image(&path),
+            };
+            if wanted {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+type Listed = (String, PathBuf, BTreeMap<String, String>, String);
+
+fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, skipped: &mut Vec<Skipped>) {
+    let skip = |skipped: &mut Vec<Skipped>, source: String, reason: String| {
+        skipped.push(Skipped { id: None, selection: sel.name.clone(), source, reason });
+    };
+    match &src.source {
+        ImageSource::Folder { path, glob, recursive, limit } => {
+            let member = src.member.clone().unwrap_or_default();
+            match list_folder(path, glob.as_deref(), *recursive) {
+                Ok(files) => {
+                    for f in files.into_iter().take(limit.unwrap_or(usize::MAX)) {
+                        let origin = format!("folder {}", path.display());
+                        out.push((member.clone(), f, BTreeMap::new(), origin));
+                    }
+                }
+                Err(e) => skip(skipped, path.display().to_string(), format!("cannot list folder: {e}")),
+            }
+        }
+        ImageSource::Manifest { file, root, file_column, member_column, member_key, label_columns, limit } => {
+            let rows = match manifest::read_rows(file) {
+                Ok(rows) => rows,
+                Err(e) => return skip(skipped, file.display().to_string(), format!("cannot read manifest: {e}")),
+            };
+            let mut taken = 0;
+            for (line, row) in rows {
+                if taken >= limit.unwrap_or(usize::MAX) {
+                    break;
+                }
+                let member = match (member_column, &src.member) {
+                    (_, Some(m)) => Some(m.clone()),
+                    (Some(col), None) => {
+                        let value = row.get(col).map(String::as_str).unwrap_or_default();
+                        sel.members
+                            .iter()
+                            .find(|m| match member_key {
+                                Some(key) => m
+                                    .meta
+                                    .get(key)
+                                    .is_some_and(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned) == value),
+                                None => m.name == value || m.id == value,
+                            })
+                            .map(|m| m.id.clone())
+                    }
+                    (None, None) => None,
+                };
+                // Rows of members outside the selection are not stimuli of this audit.
+                let Some(member) = member else { continue };
+                let Some(rel) = row.get(file_column).filter(|f| !f.is_empty()) else {
+                    skip(skipped, format!("{}:{line}", file.display()), format!("empty `{file_column}`"));
+                    continue;
+                };
+                let labels: BTreeMap<String, String> = match label_columns {
+                    Some(cols) => cols.iter().filter_map(|c| row.get(c).map(|v| (c.clone(), v.clone()))).collect(),
+                    None => {
+                        row.iter().filter(|(k, _)| *k != file_column).map(|(k, v)| (k.clone(), v.clone())).collect()
+                    }
+                };
+                out.push((member, root.join(rel), labels, format!("manifest {}:{line}", file.display())));
+                taken += 1;
+            }
+        }
+    }
+}
+
+/// Problems making a stimulus' image.
+#[derive(Debug, thiserror::Error)]
+pub enum MaterializeError {
+    /// The image (or base image) could not be read or decoded.
+    #[error(transparent)]
+    Image(#[from] crate::model::ImageError),
+    /// Prompts are text, not images.
+    #[error("stimulus {0} is a prompt, not an image")]
+    NotAnImage(String),
+}
+
+/// The RGB image of an image-modality stimulus, as it goes into preprocessing.
+pub fn materialize(stimulus: &Stimulus) -> Result<RgbImage, MaterializeError> {
+    match &stimulus.content {
+        Content::Prompt { .. } => Err(MaterializeError::NotAnImage(stimulus.id.clone())),
+        Content::RenderedText { text, canvas, size, placement, color, background } => {
+            Ok(render::render_text(text, *canvas, *size, *placement, *color, *background).0)
+        }
+        Content::Image { path } => Ok(preprocess::load_rgb(path)?),
+        Content::Typographic { base, text, size, placement, color, outline, opacity, image_size, .. } => {
+            let img = preprocess::resize_and_crop(&preprocess::load_rgb(base)?, *image_size);
+            Ok(render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32).0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_like_a_shell() {
+        assert!(matches_glob("*.jpg", "a.JPG"));
+        assert!(matches_glob("img_??.png", "img_07.png"));
+        assert!(!matches_glob("*.jpg", "a.png"));
+    }
+
+    #[test]
+    fn ids_separate_their_parts() {
+        assert_ne!(stable_id(&[b"ab", b"c"]), stable_id(&[b"a", b"bc"]));
+        assert_eq!(stable_id(&[b"x"]).len(), 32);
+    }
+}
