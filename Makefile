@@ -10,7 +10,7 @@ VENV        := .venv-scripts
 VPY         := $(VENV)/bin/python
 CARGO       ?= cargo
 
-.PHONY: help demo test ort ort-gpu venv exports fixtures bench lint clean-ort
+.PHONY: help demo test ort ort-gpu venv exports fixtures schemas bench clean-ort
 
 help:
 	@echo "make demo      build clip-audit and run it on the embedded tiny model"
@@ -18,7 +18,8 @@ help:
 	@echo "make ort       install libonnxruntime.so $(ORT_VERSION) into $(ORT_DIR)/lib (from the PyPI wheel)"
 	@echo "make ort-gpu   the CUDA build (onnxruntime-gpu) into $(ORT_DIR)/gpu; use with ORT_DYLIB_PATH"
 	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports (needs venv)"
-	@echo "make fixtures  remake the committed test fixtures (needs venv)"
+	@echo "make fixtures  remake the committed test fixtures and probe data (needs venv)"
+	@echo "make schemas   regenerate docs/schema/*.json from the spec types"
 	@echo "make bench     throughput of embed vs a bare ONNX Runtime session on ViT-B-32"
 
 # ONNX Runtime: pip download of the pinned wheel, unzip, copy the library. Nothing else.
@@ -79,6 +80,12 @@ fixtures: venv
 	$(VPY) scripts/make_tiny_clip.py
 	$(VPY) scripts/make_preprocess_fixtures.py
 	$(VPY) scripts/make_tokenizer_fixture.py
+	$(VPY) scripts/make_image_fixtures.py
+	$(VPY) scripts/make_regions_probe.py
+
+schemas:
+	$(CARGO) run --quiet -- schema audit > docs/schema/audit.schema.json
+	$(CARGO) run --quiet -- schema probe-library > docs/schema/probe-library.schema.json
 
 bench: ort
 	@test -f fixtures/exports/vit-b-32/model.yaml || { echo "fixtures/exports/vit-b-32 is missing: run 'make exports' first"; exit 2; }

@@ -8,9 +8,11 @@ use crate::model::Device;
 
 /// Audit CLIP-family vision-language models for bias and overgeneralization.
 ///
-/// clip-audit reads a model bundle (a folder with model.yaml and ONNX encoders), runs its
-/// image and text towers through ONNX Runtime, and reads both its embeddings and the
-/// activations of its internal units ("taps").
+/// An audit is a YAML spec (audits/) that picks concept probes from probe libraries
+/// (probes/), expands them into stimuli (prompts, rendered text, images, typographic
+/// composites) and reads a CLIP model's embeddings and the activations of its internal units
+/// ("taps") through ONNX Runtime. Start with `clip-audit validate audits/regions.yaml` and
+/// `clip-audit stimuli preview audits/typographic.yaml --out sheet.png`.
 ///
 /// Exit codes: 0 success, 1 findings at error level, 2 the command itself failed.
 #[derive(Debug, Parser)]

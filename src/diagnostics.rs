@@ -102,6 +102,11 @@ impl Diagnostics {
         self.0.push(diagnostic);
     }
 
+    /// Orders the problems by file and position, so they read top to bottom.
+    pub fn sort(&mut self) {
+        self.0.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
+    }
+
     /// True when nothing was wrong.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

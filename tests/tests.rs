@@ -10,4 +10,8 @@ mod model_bad_input;
 mod model_cli;
 mod model_golden;
 mod preprocess_reference;
+mod spec_diagnostics;
+mod spec_fuzz;
+mod spec_libraries;
+mod stimuli_expansion;
 mod tokenizer_reference;

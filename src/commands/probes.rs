@@ -78,7 +78,10 @@ pub fn list(library: Option<&Path>, family: Option<&str>, json: bool) -> anyhow:
     for lib in &libs {
         let _ = writeln!(s, "{} ({})", lib.id, lib.path.display());
         if let Some(d) = &lib.description {
-            let _ = writeln!(s, "  {}", d.split_whitespace().collect::<Vec<_>>().join(" "));
+            // The first sentence; `--json` has the rest.
+            let text = d.split_whitespace().collect::<Vec<_>>().join(" ");
+            let first = text.split_inclusive(". ").next().unwrap_or(&text).trim_end();
+            let _ = writeln!(s, "  {first}");
         }
         for f in &lib.families {
             let levels = if f.hierarchy.is_empty() { String::new() } else { format!(" [{}]", f.hierarchy.join(" > ")) };

@@ -77,7 +77,7 @@ macro_rules! analysis_doc {
                 $( let $field = m.opt(cx, stringify!($field)); )*
                 let severity = m.opt(cx, "severity");
                 m.finish(cx);
-                let doc = Self { $( $field: $field.ok()?, )* severity: severity.ok()? };
+                let doc = Self { $( $field, )* severity };
                 let $cx = cx;
                 let $doc = &doc;
                 $check
@@ -175,7 +175,7 @@ impl FromNode for LabelVariantDoc {
         let add = m.opt(cx, "add");
         let remove = m.opt(cx, "remove");
         m.finish(cx);
-        Some(Self { name: name?, add: add.ok()?.unwrap_or_default(), remove: remove.ok()?.unwrap_or_default() })
+        Some(Self { name: name?, add: add.unwrap_or_default(), remove: remove.unwrap_or_default() })
     }
 }
 
@@ -271,14 +271,14 @@ impl FromNode for AnalysesDoc {
         let ablation = m.opt(cx, "ablation");
         m.finish(cx);
         Some(Self {
-            selectivity: selectivity.ok()?,
-            multimodality: multimodality.ok()?,
-            resolution: resolution.ok()?.unwrap_or_default(),
-            associations: associations.ok()?.unwrap_or_default(),
-            denigration: denigration.ok()?,
-            typographic: typographic.ok()?,
-            null_baseline: null_baseline.ok()?,
-            ablation: ablation.ok()?,
+            selectivity,
+            multimodality,
+            resolution: resolution.unwrap_or_default(),
+            associations: associations.unwrap_or_default(),
+            denigration,
+            typographic,
+            null_baseline,
+            ablation,
         })
     }
 }

@@ -106,15 +106,15 @@ pub struct PromptsDoc {
 pub struct RenderedTextDoc {
     /// Side of the square canvas in pixels (default 224).
     pub canvas: Option<u32>,
-    /// Font sizes in pixels (default [32]).
+    /// Font sizes in pixels (default `[32]`).
     pub sizes: Option<Vec<u32>>,
-    /// Positions: center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right (default [center]).
+    /// Positions: center, top, bottom, left, right, top-left, top-right, bottom-left, bottom-right (default `[center]`).
     pub positions: Option<Vec<Sp<String>>>,
-    /// Text colours: a name (black, white, red, ...) or `#rrggbb` (default [black]).
+    /// Text colours: a name (black, white, red, ...) or `#rrggbb` (default `[black]`).
     pub colors: Option<Vec<Sp<String>>>,
-    /// Background colours (default [white]).
+    /// Background colours (default `[white]`).
     pub backgrounds: Option<Vec<Sp<String>>>,
-    /// Letter case: as-is, upper, lower, title (default [as-is]).
+    /// Letter case: as-is, upper, lower, title (default `[as-is]`).
     pub cases: Option<Vec<Sp<String>>>,
     /// Also render aliases (default false).
     pub aliases: Option<bool>,
@@ -128,15 +128,15 @@ pub struct TypographicStimuliDoc {
     pub texts: Option<Vec<Sp<String>>>,
     /// Attack texts per base image, chosen with the audit's seed (default 3).
     pub per_image: Option<usize>,
-    /// Font sizes in pixels at the model's input size (default [28]).
+    /// Font sizes in pixels at the model's input size (default `[28]`).
     pub sizes: Option<Vec<u32>>,
-    /// Positions as for rendered text (default [center]).
+    /// Positions as for rendered text (default `[center]`).
     pub positions: Option<Vec<Sp<String>>>,
-    /// Text colours (default [white]).
+    /// Text colours (default `[white]`).
     pub colors: Option<Vec<Sp<String>>>,
     /// Draw a dark outline around the text (default true).
     pub outline: Option<bool>,
-    /// Opacities between 0 and 1 (default [1.0]).
+    /// Opacities between 0 and 1 (default `[1.0]`).
     pub opacities: Option<Vec<f64>>,
 }
 
@@ -159,7 +159,7 @@ impl FromNode for ModelRefDoc {
         let bundle = m.req(cx, "bundle");
         let taps = m.opt(cx, "taps");
         m.finish(cx);
-        Some(Self { bundle: bundle?, taps: taps.ok()? })
+        Some(Self { bundle: bundle?, taps })
     }
 }
 
@@ -170,7 +170,7 @@ impl FromNode for PromptsDoc {
         let templates = m.opt(cx, "templates");
         let aliases = m.opt(cx, "aliases");
         m.finish(cx);
-        Some(Self { templates: templates.ok()?, aliases: aliases.ok()? })
+        Some(Self { templates, aliases })
     }
 }
 
@@ -186,15 +186,7 @@ impl FromNode for RenderedTextDoc {
         let cases = m.opt(cx, "cases");
         let aliases = m.opt(cx, "aliases");
         m.finish(cx);
-        Some(Self {
-            canvas: canvas.ok()?,
-            sizes: sizes.ok()?,
-            positions: positions.ok()?,
-            colors: colors.ok()?,
-            backgrounds: backgrounds.ok()?,
-            cases: cases.ok()?,
-            aliases: aliases.ok()?,
-        })
+        Some(Self { canvas, sizes, positions, colors, backgrounds, cases, aliases })
     }
 }
 
@@ -210,15 +202,7 @@ impl FromNode for TypographicStimuliDoc {
         let outline = m.opt(cx, "outline");
         let opacities = m.opt(cx, "opacities");
         m.finish(cx);
-        Some(Self {
-            texts: texts.ok()?,
-            per_image: per_image.ok()?,
-            sizes: sizes.ok()?,
-            positions: positions.ok()?,
-            colors: colors.ok()?,
-            outline: outline.ok()?,
-            opacities: opacities.ok()?,
-        })
+        Some(Self { texts, per_image, sizes, positions, colors, outline, opacities })
     }
 }
 
@@ -231,12 +215,7 @@ impl FromNode for StimuliDoc {
         let images = read_image_sources(&mut m, cx);
         let typographic = m.opt(cx, "typographic");
         m.finish(cx);
-        Some(Self {
-            prompts: prompts.ok()?,
-            rendered_text: rendered_text.ok()?,
-            images: images?,
-            typographic: typographic.ok()?,
-        })
+        Some(Self { prompts, rendered_text, images: images?, typographic })
     }
 }
 
@@ -254,10 +233,10 @@ impl FromNode for ProbeUseDoc {
         Some(Self {
             library: library?,
             family: family?,
-            name: name.ok()?,
-            members: members.ok()?,
-            where_: where_.ok()?.unwrap_or_default(),
-            stimuli: stimuli.ok()?.unwrap_or_default(),
+            name,
+            members,
+            where_: where_.unwrap_or_default(),
+            stimuli: stimuli.unwrap_or_default(),
         })
     }
 }
@@ -270,7 +249,7 @@ impl FromNode for OutputsDoc {
         let formats = m.opt(cx, "formats");
         let fail_on = m.opt(cx, "fail_on");
         m.finish(cx);
-        Some(Self { dir: dir.ok()?, formats: formats.ok()?, fail_on: fail_on.ok()? })
+        Some(Self { dir, formats, fail_on })
     }
 }
 
@@ -288,13 +267,13 @@ fn read_audit(node: &Node, vars: BTreeMap<String, Option<String>>, cx: &mut Ctx<
     m.finish(cx);
     Some(AuditDoc {
         audit: audit?,
-        description: description.ok()?,
+        description,
         vars,
         model: model?,
-        seed: seed.ok()?,
+        seed,
         probes: probes?,
-        analyses: analyses.ok()?.unwrap_or_default(),
-        outputs: outputs.ok()?,
+        analyses: analyses.unwrap_or_default(),
+        outputs,
     })
 }
 
@@ -588,7 +567,10 @@ impl AuditSpec {
                 spec.files.dedup();
                 Ok(spec)
             }
-            _ => Err(SpecError::Invalid(cx.problems)),
+            _ => {
+                cx.problems.sort();
+                Err(SpecError::Invalid(cx.problems))
+            }
         }
     }
 
@@ -1028,6 +1010,13 @@ impl<'c, 'a> Validator<'c, 'a> {
 
     fn check_source(&mut self, source: &ImageSource, doc: &ImageSourceDoc, in_spec: bool) {
         let position = if in_spec { doc.position() } else { None };
+        let unresolved = |p: &Path| p.to_string_lossy().contains("${");
+        if let ImageSource::Folder { path: p, .. } | ImageSource::Manifest { file: p, .. } = source
+            && unresolved(p)
+        {
+            // The variable's own problem is already reported.
+            return;
+        }
         match source {
             ImageSource::Folder { path, .. } => {
                 if !path.is_dir() {

@@ -44,10 +44,10 @@ impl FromNode for ImageSourceDoc {
     const EXPECTED: &'static str = "an image source";
     fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
         let mut m = MapReader::new(node, cx, "an image source")?;
-        let folder: Result<Option<Sp<String>>, _> = m.opt(cx, "folder");
+        let folder: Option<Sp<String>> = m.opt(cx, "folder");
         let glob = m.opt(cx, "glob");
         let recursive = m.opt(cx, "recursive");
-        let manifest: Result<Option<Sp<String>>, _> = m.opt(cx, "manifest");
+        let manifest: Option<Sp<String>> = m.opt(cx, "manifest");
         let root = m.opt(cx, "root");
         let file_column = m.opt(cx, "file_column");
         let member_column = m.opt(cx, "member_column");
@@ -57,16 +57,16 @@ impl FromNode for ImageSourceDoc {
         let position = m.position();
         m.finish(cx);
         let doc = Self {
-            folder: folder.ok()?,
-            glob: glob.ok()?,
-            recursive: recursive.ok()?,
-            manifest: manifest.ok()?,
-            root: root.ok()?,
-            file_column: file_column.ok()?,
-            member_column: member_column.ok()?,
-            member_key: member_key.ok()?,
-            label_columns: label_columns.ok()?,
-            limit: limit.ok()?,
+            folder,
+            glob,
+            recursive,
+            manifest,
+            root,
+            file_column,
+            member_column,
+            member_key,
+            label_columns,
+            limit,
         };
         match (&doc.folder, &doc.manifest) {
             (Some(_), Some(_)) | (None, None) => {
@@ -93,7 +93,7 @@ impl FromNode for ImageSourceDoc {
 
 /// Reads the optional `images:` list of a mapping.
 pub fn read_image_sources(m: &mut MapReader<'_>, cx: &mut Ctx<'_>) -> Option<Vec<ImageSourceDoc>> {
-    m.opt::<Vec<ImageSourceDoc>>(cx, "images").ok().map(Option::unwrap_or_default)
+    Some(m.opt::<Vec<ImageSourceDoc>>(cx, "images").unwrap_or_default())
 }
 
 /// A checked image source with paths resolved.

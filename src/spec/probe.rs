@@ -110,7 +110,7 @@ impl FromNode for SourceDoc {
         let url = m.opt(cx, "url");
         let licence = m.opt(cx, "licence");
         m.finish(cx);
-        Some(Self { id: id?, title: title?, via: via.ok()?, url: url.ok()?, licence: licence.ok()? })
+        Some(Self { id: id?, title: title?, via, url, licence })
     }
 }
 
@@ -128,9 +128,9 @@ impl FromNode for MemberDoc {
         Some(Self {
             id: id?,
             name: name?,
-            aliases: aliases.ok()?.unwrap_or_default(),
-            groups: groups.ok()?.unwrap_or_default(),
-            meta: meta.ok()?.unwrap_or_default(),
+            aliases: aliases.unwrap_or_default(),
+            groups: groups.unwrap_or_default(),
+            meta: meta.unwrap_or_default(),
             images: images?,
         })
     }
@@ -151,11 +151,11 @@ impl FromNode for FamilyDoc {
         m.finish(cx);
         Some(Self {
             id: id?,
-            description: description.ok()?,
-            sources: sources.ok()?.unwrap_or_default(),
-            hierarchy: hierarchy.ok()?.unwrap_or_default(),
-            templates: templates.ok()?,
-            meta: meta.ok()?.unwrap_or_default(),
+            description,
+            sources: sources.unwrap_or_default(),
+            hierarchy: hierarchy.unwrap_or_default(),
+            templates,
+            meta: meta.unwrap_or_default(),
             members: members?,
             images: images?,
         })
@@ -174,9 +174,9 @@ impl FromNode for ProbeLibraryDoc {
         m.finish(cx);
         Some(Self {
             library: library?,
-            description: description.ok()?,
-            sources: sources.ok()?.unwrap_or_default(),
-            templates: templates.ok()?.unwrap_or_default(),
+            description,
+            sources: sources.unwrap_or_default(),
+            templates: templates.unwrap_or_default(),
             families: families?,
         })
     }
@@ -276,7 +276,10 @@ impl ProbeLibrary {
         let lib = doc.and_then(|doc| validate(doc, path, text, &mut cx));
         match lib {
             Some(lib) if cx.problems.is_empty() => Ok(lib),
-            _ => Err(SpecError::Invalid(cx.problems)),
+            _ => {
+                cx.problems.sort();
+                Err(SpecError::Invalid(cx.problems))
+            }
         }
     }
 

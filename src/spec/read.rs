@@ -169,11 +169,9 @@ impl<T: FromNode> FromNode for Vec<T> {
     const EXPECTED: &'static str = "a list";
     fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
         match &node.value {
-            Value::Seq(items) => {
-                // Read every item so that all their problems are reported.
-                let read: Vec<Option<T>> = items.iter().map(|n| T::from_node(n, cx)).collect();
-                read.into_iter().collect()
-            }
+            // Items that fail are left out (their problems are recorded), so that the
+            // others are still read and checked.
+            Value::Seq(items) => Some(items.iter().filter_map(|n| T::from_node(n, cx)).collect()),
             Value::Null => Some(Vec::new()),
             _ => {
                 cx.wrong_type(node, Self::EXPECTED);
@@ -232,10 +230,6 @@ impl FromNode for serde_json::Value {
         })
     }
 }
-
-/// A value was present but invalid; its diagnostic has been recorded in the [`Ctx`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Invalid;
 
 /// Reads a mapping key by key; [`MapReader::finish`] reports the keys nobody read.
 pub struct MapReader<'n> {
@@ -302,13 +296,14 @@ impl<'n> MapReader<'n> {
         }
     }
 
-    /// A key that may be absent (absent and null both read as `None`); [`Invalid`] when
-    /// present but invalid (the problem is already recorded).
-    pub fn opt<T: FromNode>(&mut self, cx: &mut Ctx<'_>, key: &'static str) -> Result<Option<T>, Invalid> {
+    /// A key that may be absent. Absent, null and invalid all read as `None`; an invalid
+    /// value's problem is recorded, so the file still fails, but reading goes on and the
+    /// rest of the file is checked too.
+    pub fn opt<T: FromNode>(&mut self, cx: &mut Ctx<'_>, key: &'static str) -> Option<T> {
         match self.find(key) {
-            None => Ok(None),
-            Some(node) if node.value == Value::Null => Ok(None),
-            Some(node) => T::from_node(node, cx).map(Some).ok_or(Invalid),
+            None => None,
+            Some(node) if node.value == Value::Null => None,
+            Some(node) => T::from_node(node, cx),
         }
     }
 

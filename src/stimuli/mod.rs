@@ -245,8 +245,14 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
         for m in &sel.members {
             let mut seen = std::collections::BTreeSet::new();
             for (kind, name) in names_of(m, p.aliases) {
+                // Names that English uses with an article ("the Netherlands") carry it in
+                // meta.article; prompts read better with it.
+                let spoken = match m.meta.get("article").and_then(|a| a.as_str()) {
+                    Some(article) if !article.is_empty() => format!("{article} {name}"),
+                    _ => name.clone(),
+                };
                 for (ti, t) in p.templates.iter().enumerate() {
-                    let text = t.replace("{name}", &name);
+                    let text = t.replace("{name}", &spoken);
                     if !seen.insert(text.clone()) {
                         continue;
                     }

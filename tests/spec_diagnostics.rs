@@ -1,0 +1,122 @@
+//! Bad audit specs and probe libraries: every problem is a diagnostic with file:line:column,
+//! a code and a snippet, all reported together, exit code 2, never a panic. Snapshots fix
+//! the wording.
+
+use std::path::Path;
+
+use crate::common::{clip_audit, root, texts};
+
+/// Writes `files` into a temp dir and runs `validate` on `spec`; returns (exit code, stderr
+/// with the temp dir and repository paths replaced).
+fn validate(files: &[(&str, &str)], spec: &str, extra: &[&str]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text.replace("$ROOT", root().to_str().unwrap())).unwrap();
+    }
+    let spec_path = dir.path().join(spec);
+    let mut args = vec!["validate", spec_path.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = clip_audit(&args);
+    let (_, err) = texts(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    let cleaned = err.replace(dir.path().to_str().unwrap(), "<dir>").replace(root().to_str().unwrap(), "<repo>");
+    (out.status.code().unwrap_or(-1), cleaned)
+}
+
+const GOOD_HEAD: &str = "audit: t\nmodel:\n  bundle: $ROOT/fixtures/models/tiny-clip\n";
+
+#[test]
+fn malformed_yaml_points_at_the_syntax_error() {
+    let (code, err) = validate(&[("a.yaml", "audit: t\nprobes: [\n  - library: x\n")], "a.yaml", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("error[Y001]") && err.contains("<dir>/a.yaml:"), "{err}");
+}
+
+#[test]
+fn every_problem_of_a_spec_is_reported_at_once() {
+    let spec = format!(
+        "{GOOD_HEAD}seeed: 3\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countrys\n  - library: $ROOT/probes/demographics.yaml\n    family: race\n    members: [white, purple]\n    stimuli:\n      prompts: {{templates: [\"a photo\"]}}\n      rendered_text: {{sizes: many}}\nanalyses:\n  selectivity: {{fdr: 1.5}}\n  resolution:\n    - family: race\n      level: continent\noutputs:\n  formats: [pdf]\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn dangling_library_file_and_folder_and_variable_are_named() {
+    let spec = format!(
+        "{GOOD_HEAD}vars:\n  data: null\nprobes:\n  - library: no/such/library.yaml\n    family: x\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n    members: [fr]\n    stimuli:\n      images:\n        - folder: ${{data}}/{{id}}\n        - folder: missing/{{id}}\n        - folder: ${{undeclared}}/{{id}}\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn manifests_that_are_unreadable_or_lack_a_column_are_reported() {
+    let spec = format!(
+        "{GOOD_HEAD}probes:\n  - library: $ROOT/probes/demographics.yaml\n    family: race\n    stimuli:\n      images:\n        - manifest: labels.csv\n          member_column: ethnicity\n          member_key: fairface_label\n        - manifest: broken.jsonl\n          member_column: race\n"
+    );
+    let files = [
+        ("s.yaml", spec.as_str()),
+        ("labels.csv", "file,age,gender,race\nval/1.jpg,3-9,Male,Black\n"),
+        ("broken.jsonl", "not json\n"),
+    ];
+    let (code, err) = validate(&files, "s.yaml", &[]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn library_problems_duplicate_ids_empty_families_and_groups() {
+    let lib = "library: mini\ntemplates: [\"a photo of {name}.\"]\nsources:\n  - {id: s, title: S}\nfamilies:\n  - id: places\n    sources: [s, t]\n    hierarchy: [region]\n    members:\n      - {id: a, name: A, groups: {region: X}}\n      - {id: a, name: B, groups: {region: X}}\n      - {id: c, name: C, groups: {regoin: X}}\n  - id: places\n    members: []\n  - id: Bad_Id\n    templates: [\"no placeholder\"]\n    members:\n      - {id: x, name: X, colour: red}\n";
+    let spec = format!("{GOOD_HEAD}probes:\n  - library: mini.yaml\n    family: places\n");
+    let (code, err) = validate(&[("s.yaml", &spec), ("mini.yaml", lib)], "s.yaml", &[]);
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn alias_bomb_is_rejected_quickly_with_its_location() {
+    let mut bomb = String::from("audit: t\na: &a [x,x,x,x,x,x,x,x,x,x]\n");
+    for w in ["a", "b", "c", "d", "e", "f", "g", "h"].windows(2) {
+        bomb.push_str(&format!("{}: &{} [{}]\n", w[1], w[1], vec![format!("*{}", w[0]); 10].join(",")));
+    }
+    let t = std::time::Instant::now();
+    let (code, err) = validate(&[("bomb.yaml", &bomb)], "bomb.yaml", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("error[Y004]") && err.contains("<dir>/bomb.yaml:"), "{err}");
+    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+}
+
+#[test]
+fn set_of_an_undeclared_variable_is_an_error() {
+    let spec = format!(
+        "{GOOD_HEAD}vars: {{model: x}}\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: regions\n    stimuli: {{prompts: {{}}}}\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &["--set", "modle=y"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("error[V004]") && err.contains("did you mean `model`?"), "{err}");
+    let bad = clip_audit(&["validate", "x.yaml", "--set", "novalue"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(texts(&bad).1.contains("expected NAME=VALUE"));
+}
+
+#[test]
+fn relative_paths_resolve_against_the_spec_folder() {
+    // The spec lives in a sub-folder and names its library relative to itself.
+    let lib = "library: mini\ntemplates: [\"a photo of {name}.\"]\nfamilies:\n  - id: things\n    members:\n      - {id: a, name: A}\n";
+    let spec = format!(
+        "{GOOD_HEAD}probes:\n  - library: ../libs/mini.yaml\n    family: things\n    stimuli: {{prompts: {{}}}}\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+    std::fs::create_dir_all(dir.path().join("libs")).unwrap();
+    std::fs::write(dir.path().join("libs/mini.yaml"), lib).unwrap();
+    std::fs::write(dir.path().join("specs/s.yaml"), spec.replace("$ROOT", root().to_str().unwrap())).unwrap();
+    let out = clip_audit(&["validate", dir.path().join("specs/s.yaml").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", texts(&out).1);
+    assert!(Path::new(&dir.path().join("libs/mini.yaml")).exists());
+}
