@@ -20,7 +20,7 @@ help:
 	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports (needs venv)"
 	@echo "make fixtures  remake the committed test fixtures and probe data (needs venv)"
 	@echo "make schemas   regenerate docs/schema/*.json from the spec types"
-	@echo "make bench     throughput of embed vs a bare ONNX Runtime session on ViT-B-32"
+	@echo "make bench     throughput of embed and run vs a bare ONNX Runtime session and the Python reference (ViT-B-32)"
 
 # ONNX Runtime: pip download of the pinned wheel, unzip, copy the library. Nothing else.
 ort: $(ORT_LIB)
@@ -87,10 +87,11 @@ schemas:
 	$(CARGO) run --quiet -- schema audit > docs/schema/audit.schema.json
 	$(CARGO) run --quiet -- schema probe-library > docs/schema/probe-library.schema.json
 
-bench: ort
+bench: ort venv
 	@test -f fixtures/exports/vit-b-32/model.yaml || { echo "fixtures/exports/vit-b-32 is missing: run 'make exports' first"; exit 2; }
 	$(CARGO) build --quiet --profile demo
-	./target/demo/clip-audit bench --model fixtures/exports/vit-b-32 --device cpu --images 256 --batch 16
+	./target/demo/clip-audit bench embed --model fixtures/exports/vit-b-32 --device cpu --images 256 --batch 16
+	./target/demo/clip-audit bench run --model fixtures/exports/vit-b-32 --device cpu --images 2000 --batch 16
 
 clean-ort:
 	rm -rf $(ORT_DIR)

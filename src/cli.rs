@@ -38,12 +38,19 @@ pub enum Command {
     ///
     /// Example: clip-audit embed --model fixtures/models/tiny-clip --image cat.png --text "a photo of a cat"
     Embed(EmbedArgs),
-    /// Measure throughput: the embed pipeline against a bare ONNX Runtime session.
+    /// Measure throughput against a bare ONNX Runtime session (and a Python reference).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Run an audit's stimuli through the model into an activation store.
     ///
-    /// Generates synthetic images in memory, then times (a) decoding, preprocessing and
-    /// inference as `embed` does them and (b) a bare session fed pre-made tensors, with the
-    /// same batch size and threads, and prints images per second and their ratio.
-    Bench(BenchArgs),
+    /// Writes, under the run folder (default runs/AUDIT): the store (parquet parts of
+    /// embeddings and pooled tap activations, keyed by model hashes, taps and stimulus ids),
+    /// the stimulus table, the skipped stimuli with reasons, and provenance.json. A rerun
+    /// with the same model and taps computes only what is missing; a killed run resumes.
+    /// Exit code 2 when more than --max-skipped of the stimuli could not be made.
+    ///
+    /// Example: clip-audit run audits/regions.yaml --set model=/models/vit-b-32 --shard 0/4
+    Run(RunArgs),
     /// Check audit specs and the probe libraries, model bundles and data they name.
     ///
     /// Reports every problem with file:line:column, a code, the source line and a hint.
@@ -80,6 +87,41 @@ pub struct SetArgs {
     /// Set a spec variable (`${name}` in the spec); repeat for more.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = crate::spec::vars::parse_assignment)]
     pub set: Vec<(String, String)>,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The audit spec.
+    pub spec: PathBuf,
+    /// Run folder (default: runs/AUDIT).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Images per inference batch (default: chosen from the model's input size and device).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Process a deterministic slice I of N (0-based) of the stimuli, e.g. 0/4.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<crate::run::Shard>,
+    /// Largest fraction of stimuli that may be skipped (unreadable, undecodable, non-finite).
+    #[arg(long, default_value_t = 0.05)]
+    pub max_skipped: f64,
+    /// Rows per parquet part: the unit of resume.
+    #[arg(long, default_value_t = 512)]
+    pub part_rows: usize,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Device and threads.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Spec variables.
+    #[command(flatten)]
+    pub vars: SetArgs,
+}
+
+fn parse_shard(s: &str) -> Result<crate::run::Shard, String> {
+    s.parse()
 }
 
 /// Arguments of `validate`.
@@ -203,7 +245,49 @@ pub struct EmbedArgs {
     pub runtime: RuntimeArgs,
 }
 
-/// Arguments of `bench`.
+/// `bench` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The embed pipeline against a bare session fed pre-made tensors.
+    ///
+    /// Generates synthetic images in memory, then times (a) decoding, preprocessing and
+    /// inference as `embed` does them and (b) a bare session fed pre-made tensors, with the
+    /// same batch size and threads, and prints images per second and their ratio.
+    Embed(BenchArgs),
+    /// `clip-audit run` end to end against a bare session and scripts/reference_run.py.
+    ///
+    /// Writes synthetic PNGs to a temporary folder and a spec that uses them, then times
+    /// `clip-audit run` (a child process: spec, hashing, decoding, preprocessing, inference,
+    /// parquet), a bare session on pre-made tensors (inference only) and the Python
+    /// reference (onnxruntime-python + PIL + numpy + pyarrow doing the same work), with the
+    /// same batch size and threads, and prints stimuli per second, ratios and peak memory.
+    Run(BenchRunArgs),
+}
+
+/// Arguments of `bench run`.
+#[derive(Debug, Args)]
+pub struct BenchRunArgs {
+    /// The model bundle (e.g. fixtures/exports/vit-b-32 from `make exports`).
+    #[arg(long, short)]
+    pub model: PathBuf,
+    /// Number of synthetic images.
+    #[arg(long, default_value_t = 2000)]
+    pub images: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Side of the synthetic images.
+    #[arg(long, default_value_t = 256)]
+    pub image_side: u32,
+    /// Python interpreter for the reference (default: .venv-scripts/bin/python); `none` skips it.
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Device and threads.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Arguments of `bench embed`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// The model bundle to time (e.g. fixtures/exports/vit-b-32 from `make exports`).

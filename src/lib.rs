@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod model;
+pub mod run;
 pub mod spec;
 pub mod stimuli;
 

@@ -10,6 +10,7 @@ mod model_bad_input;
 mod model_cli;
 mod model_golden;
 mod preprocess_reference;
+mod run_store;
 mod spec_diagnostics;
 mod spec_fuzz;
 mod spec_libraries;

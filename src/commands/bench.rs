@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use ndarray::{Array4, Axis};
+use rayon::prelude::*;
 
 use super::embed::{ImageSource, encode_images_pipelined};
 use super::{Outcome, session_config};
@@ -84,5 +85,147 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     println!("bare ort    {:>8.2} images/s  (pre-made tensors, inference only)", n / bare_best);
     println!("embed       {:>8.2} images/s  (decode + preprocess + inference, overlapped)", n / pipe_best);
     println!("ratio       {:>8.3}  (embed / bare; goal ≥ 0.9)", bare_best / pipe_best);
+    Ok(Outcome::Pass)
+}
+
+/// Runs a child process and returns its wall time and peak resident memory (bytes).
+fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, bool)> {
+    let t = Instant::now();
+    let child = cmd.stdout(std::process::Stdio::null()).spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child; status and usage point to live locals.
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r != pid {
+        anyhow::bail!("waiting for {cmd:?} failed: {}", std::io::Error::last_os_error());
+    }
+    std::mem::forget(child);
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024, ok))
+}
+
+/// `bench run`: the runner end to end against a bare session and the Python reference.
+pub fn run_pipeline(args: &crate::cli::BenchRunArgs) -> anyhow::Result<Outcome> {
+    let config = session_config(&args.runtime);
+    let members = ["fr", "it", "ie", "ng", "be", "de", "nl", "at", "ee", "ru"];
+    let work = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let images = work.path().join("images");
+    eprintln!("writing {} synthetic {}px PNGs to {}…", args.images, args.image_side, images.display());
+    let written: Vec<std::path::PathBuf> = (0..args.images)
+        .into_par_iter()
+        .map(|i| -> anyhow::Result<std::path::PathBuf> {
+            let dir = images.join(members[i % members.len()]);
+            std::fs::create_dir_all(&dir)?;
+            let p = dir.join(format!("{i:06}.png"));
+            std::fs::write(&p, synthetic_png(i as u64, args.image_side))?;
+            Ok(p)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let bundle =
+        std::fs::canonicalize(&args.model).with_context(|| format!("no model bundle at {}", args.model.display()))?;
+    let probes = std::fs::canonicalize("probes/regions.yaml")
+        .context("run `bench run` from the repository root (it uses probes/regions.yaml)")?;
+    let spec_path = work.path().join("bench.yaml");
+    std::fs::write(
+        &spec_path,
+        format!(
+            "audit: bench\nmodel:\n  bundle: {}\nprobes:\n  - library: {}\n    family: countries\n    members: [{}]\n    stimuli:\n      images:\n        - folder: {}/{{id}}\n",
+            bundle.display(),
+            probes.display(),
+            members.join(", "),
+            images.display()
+        ),
+    )?;
+
+    // Bare session: one batch of pre-made tensors, fed as many times as the run has batches.
+    let mut model = ClipModel::load(&bundle, &config, &TapSelection::All)?;
+    let spec = model.manifest().preprocess;
+    let s = spec.size as usize;
+    let mut tensor = Array4::<f32>::zeros((args.batch.max(1).min(written.len()), 3, s, s));
+    for (mut slot, p) in tensor.axis_iter_mut(Axis(0)).zip(&written) {
+        slot.as_slice_mut()
+            .expect("contiguous")
+            .copy_from_slice(&preprocess::preprocess(&preprocess::load_rgb(p)?, &spec));
+    }
+    model.encode_images(tensor.view())?;
+    let batches = written.len().div_ceil(args.batch.max(1));
+    let t = Instant::now();
+    for _ in 0..batches {
+        model.encode_images(tensor.view())?;
+    }
+    let bare = t.elapsed().as_secs_f64();
+    drop(model);
+
+    let exe = std::env::current_exe()?;
+    let mut run_cmd = std::process::Command::new(&exe);
+    run_cmd.args(["run", spec_path.to_str().unwrap_or_default(), "--out"]).arg(work.path().join("run")).args([
+        "--quiet",
+        "--batch",
+        &args.batch.to_string(),
+        "--device",
+        &args.runtime.device.to_string(),
+        "--threads",
+        &args.runtime.threads.to_string(),
+    ]);
+    eprintln!("timing clip-audit run…");
+    let (run_s, run_rss, run_ok) = timed_child(&mut run_cmd)?;
+    if !run_ok {
+        anyhow::bail!("clip-audit run failed during the benchmark");
+    }
+
+    let python = args.python.clone().unwrap_or_else(|| ".venv-scripts/bin/python".to_owned());
+    let reference = if python == "none" {
+        None
+    } else {
+        eprintln!("timing scripts/reference_run.py…");
+        let mut py = std::process::Command::new(&python);
+        py.args(["scripts/reference_run.py", "--model"])
+            .arg(&bundle)
+            .arg("--images")
+            .arg(&images)
+            .arg("--out")
+            .arg(work.path().join("reference.parquet"))
+            .args(["--batch", &args.batch.to_string(), "--threads", &args.runtime.threads.to_string()]);
+        match timed_child(&mut py) {
+            Ok((secs, rss, true)) => Some((secs, rss)),
+            Ok((_, _, false)) => {
+                anyhow::bail!("scripts/reference_run.py failed; run `make venv` or pass --python none")
+            }
+            Err(e) => anyhow::bail!("{e}; run `make venv` or pass --python none"),
+        }
+    };
+
+    let n = written.len() as f64;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "model          {} ({}), device {}, batch {}, threads {}",
+        bundle.display(),
+        spec.size,
+        args.runtime.device,
+        args.batch,
+        args.runtime.threads
+    );
+    println!("stimuli        {} synthetic PNGs of {}px", written.len(), args.image_side);
+    println!(
+        "bare ort       {:>8.2} images/s  (pre-made tensors, inference only)",
+        batches as f64 * tensor.shape()[0] as f64 / bare
+    );
+    println!(
+        "clip-audit run {:>8.2} images/s  (end to end: spec, hashing, decode, preprocess, inference, parquet); peak memory {:.0} MiB",
+        n / run_s,
+        mib(run_rss)
+    );
+    let bare_rate = batches as f64 * tensor.shape()[0] as f64 / bare;
+    println!("run / bare     {:>8.3}  (goal ≥ 0.9)", (n / run_s) / bare_rate);
+    if let Some((py_s, py_rss)) = reference {
+        println!(
+            "python ref     {:>8.2} images/s  (onnxruntime-python + PIL + numpy + pyarrow); peak memory {:.0} MiB",
+            n / py_s,
+            mib(py_rss)
+        );
+        println!("run / python   {:>8.3}  (goal ≥ 3)", py_s / run_s);
+    }
     Ok(Outcome::Pass)
 }

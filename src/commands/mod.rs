@@ -5,12 +5,13 @@ mod bench;
 mod embed;
 mod inspect;
 mod probes;
+mod run;
 mod stimuli;
 mod validate;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, ModelCommand, ProbesCommand, RuntimeArgs, StimuliCommand};
+use crate::cli::{BenchCommand, Cli, Command, ModelCommand, ProbesCommand, RuntimeArgs, StimuliCommand};
 use crate::model::SessionConfig;
 
 pub use embed::{ImageSource, encode_images_pipelined};
@@ -41,7 +42,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             inspect::run(&target, json, &session_config(&runtime))
         }
         Command::Embed(args) => embed::run(&args),
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
+        Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
+        Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args.specs, &args.vars.set),
         Command::Probes(ProbesCommand::List { library, family, json }) => {
             probes::list(library.as_deref(), family.as_deref(), json)

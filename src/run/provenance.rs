@@ -1,0 +1,215 @@
+//! Provenance: what produced a run's results, so a report can be traced and reproduced
+//! (tool version, file hashes, stimulus list hash, seed, device, ONNX Runtime build, timings),
+//! and the store key derived from the parts of it that determine the activations.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::RunError;
+use super::store::STORE_FORMAT;
+use crate::model::ModelManifest;
+use crate::model::manifest::TapSpec;
+
+/// A file and its SHA-256.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileHash {
+    /// Path (or name inside the bundle).
+    pub path: String,
+    /// Hex SHA-256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex(&h.finalize()), total))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// First 16 hex digits of SHA-256.
+pub fn short_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))[..16].to_owned()
+}
+
+/// Every file of the bundle folder (manifest, encoders, external data), sorted by name.
+pub fn hash_bundle(dir: &Path) -> Result<Vec<FileHash>, RunError> {
+    let err = |source| RunError::Hash { path: dir.to_path_buf(), source };
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).map_err(err)?.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .map(|p| {
+            let (sha256, bytes) = sha256_file(&p).map_err(|source| RunError::Hash { path: p.clone(), source })?;
+            Ok(FileHash {
+                path: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                sha256,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Hashes of the spec's files (spec, libraries, manifests); unreadable ones are listed
+/// with an empty hash rather than failing the run.
+pub fn hash_files(files: &[PathBuf]) -> Vec<FileHash> {
+    files
+        .iter()
+        .map(|p| {
+            let (sha256, bytes) = sha256_file(p).unwrap_or_default();
+            FileHash { path: p.display().to_string(), sha256, bytes }
+        })
+        .collect()
+}
+
+/// What the store key is made of: everything that determines the stored values.
+pub fn store_key_json(
+    manifest: &ModelManifest,
+    files: &[FileHash],
+    image: &[TapSpec],
+    text: &[TapSpec],
+) -> serde_json::Value {
+    let taps: Vec<serde_json::Value> = image
+        .iter()
+        .chain(text)
+        .map(|t| serde_json::json!({"name": t.name, "encoder": t.encoder, "tensor": t.tensor, "layout": t.layout, "pooling": t.pooling}))
+        .collect();
+    serde_json::json!({
+        "store_format": STORE_FORMAT,
+        "model_files": files.iter().map(|f| serde_json::json!({"name": f.path, "sha256": f.sha256})).collect::<Vec<_>>(),
+        "taps": taps,
+        "preprocess": {"size": manifest.preprocess.size, "mean": manifest.preprocess.mean, "std": manifest.preprocess.std},
+        "context_length": manifest.tokenizer.context_length,
+    })
+}
+
+/// The model part of provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelProvenance {
+    /// Bundle folder.
+    pub bundle: PathBuf,
+    /// Bundle name.
+    pub name: String,
+    /// Its files and hashes.
+    pub files: Vec<FileHash>,
+    /// Embedding width.
+    pub embedding_dim: usize,
+    /// Units per tap.
+    pub taps: BTreeMap<String, usize>,
+}
+
+/// The stimuli part of provenance.
+#[derive(Debug, Clone, Serialize)]
+pub struct StimuliProvenance {
+    /// Stimuli of the run.
+    pub count: usize,
+    /// Distinct ids.
+    pub unique: usize,
+    /// Hash of the id list.
+    pub list_sha256: String,
+    /// Count per modality.
+    pub by_modality: BTreeMap<String, usize>,
+}
+
+/// Wall times of the phases.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timings {
+    /// Hashing model files.
+    pub hash_s: f64,
+    /// Expanding stimuli.
+    pub expand_s: f64,
+    /// Preprocessing and inference.
+    pub inference_s: f64,
+    /// Everything.
+    pub total_s: f64,
+}
+
+/// `provenance-<shard>.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Provenance {
+    /// Tool and version.
+    pub tool: String,
+    /// Audit id.
+    pub audit: String,
+    /// Start (UTC, RFC 3339).
+    pub started_at: String,
+    /// End.
+    pub finished_at: String,
+    /// Spec, libraries, manifests and their hashes.
+    pub spec_files: Vec<FileHash>,
+    /// The model.
+    pub model: ModelProvenance,
+    /// The store key.
+    pub store_key: String,
+    /// The stimuli.
+    pub stimuli: StimuliProvenance,
+    /// The shard, if any.
+    pub shard: Option<String>,
+    /// The audit's seed.
+    pub seed: u64,
+    /// Variables in effect.
+    pub vars: BTreeMap<String, Option<String>>,
+    /// Device used.
+    pub device: String,
+    /// ONNX Runtime's build string.
+    pub onnxruntime: String,
+    /// Batch size.
+    pub batch: usize,
+    /// Threads (None: ONNX Runtime's choice).
+    pub threads: Option<usize>,
+    /// Timings.
+    pub timings: Timings,
+    /// Counts.
+    pub summary: super::RunSummary,
+}
+
+/// The current UTC time as RFC 3339 (`2026-11-26T16:05:00Z`).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_has_the_right_shape() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.starts_with("20") && t.ends_with('Z'));
+    }
+}

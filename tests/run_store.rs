@@ -1,0 +1,340 @@
+//! The runner: a store that is complete, reusable, resumable after a kill, honest about what
+//! it skipped, and the same whether sharded or not.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clip_audit::run::store::{Table, find_stores, read_run_tables, read_table};
+use clip_audit::run::table_matrices;
+use polars::prelude::*;
+
+use crate::common::{root, texts};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clip-audit"));
+    c.current_dir(root());
+    c
+}
+
+/// A small spec in `dir`: 6 flag countries with prompts, rendered names, flag images and
+/// typographic composites, on the tiny model.
+fn spec(dir: &Path, extra_images: Option<&str>) -> PathBuf {
+    let images = extra_images.map_or(String::new(), |f| format!("        - folder: {f}/{{id}}\n"));
+    let text = format!(
+        "audit: small\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    members: [fr, it, ie, de, nl, at]\n    stimuli:\n      prompts: {{aliases: true}}\n      rendered_text: {{sizes: [20, 32], cases: [as-is, upper]}}\n      images:\n        - folder: {r}/fixtures/images/flags/{{id}}\n{images}      typographic: {{per_image: 2}}\n",
+        r = root().display()
+    );
+    let p = dir.join("small.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args =
+        vec!["run", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu", "--threads", "1"];
+    args.extend_from_slice(extra);
+    bin().args(&args).output().unwrap()
+}
+
+fn table(out: &Path, t: Table) -> DataFrame {
+    read_table(&find_stores(&[out.to_path_buf()]).unwrap(), t).unwrap()
+}
+
+#[test]
+fn a_run_stores_every_stimulus_with_provenance_and_a_rerun_computes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let out = dir.path().join("run");
+    let first = run(&spec, &out, &[]);
+    let (_, err) = texts(&first);
+    assert!(first.status.success(), "{err}");
+    let stimuli = read_run_tables(std::slice::from_ref(&out), "stimuli").unwrap();
+    let prompts = table(&out, Table::Prompts);
+    let images = table(&out, Table::Images);
+    let n_prompts = stimuli.column("modality").unwrap().str().unwrap().iter().filter(|m| *m == Some("prompt")).count();
+    assert_eq!(prompts.height(), n_prompts);
+    assert_eq!(prompts.height() + images.height(), stimuli.height());
+    let m = table_matrices(&images).unwrap();
+    let (emb, taps) = (m.embeddings, m.taps);
+    assert_eq!(emb.ncols(), 32);
+    assert_eq!(taps.keys().cloned().collect::<Vec<_>>(), ["image.block0.mlp", "image.block1.cls", "image.block1.mlp"]);
+    assert!(taps["image.block1.mlp"].ncols() == 256 && emb.iter().all(|v| v.is_finite()));
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance-all.json")).unwrap()).unwrap();
+    for key in ["tool", "spec_files", "model", "store_key", "stimuli", "seed", "device", "onnxruntime", "timings"] {
+        assert!(prov.get(key).is_some(), "provenance lacks {key}");
+    }
+    let hashed: Vec<&str> =
+        prov["model"]["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    for f in ["model.yaml", "image.onnx", "text.onnx"] {
+        assert!(hashed.contains(&f), "{f} is hashed: {hashed:?}");
+    }
+    assert_eq!(prov["summary"]["computed"], stimuli.height());
+    // A rerun with unchanged inputs does no inference.
+    let again = run(&spec, &out, &[]);
+    assert!(again.status.success());
+    let prov2: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance-all.json")).unwrap()).unwrap();
+    assert_eq!(prov2["summary"]["computed"], 0);
+    assert_eq!(prov2["summary"]["cached"], stimuli.height());
+    assert_eq!(table(&out, Table::Images), images, "the store is unchanged");
+}
+
+#[test]
+fn a_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let reference = dir.path().join("reference");
+    assert!(run(&spec, &reference, &["--part-rows", "16"]).status.success());
+    let out = dir.path().join("killed");
+    let mut child = bin()
+        .args([
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--part-rows",
+            "16",
+            "--batch",
+            "4",
+            "--quiet",
+        ])
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL) as soon as some image parts exist.
+    let t = std::time::Instant::now();
+    loop {
+        let parts = std::fs::read_dir(out.join("store"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("images"));
+        let n = parts.and_then(|p| std::fs::read_dir(p).ok()).map_or(0, |d| {
+            d.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "parquet"))).count()
+        });
+        if n >= 2 || t.elapsed().as_secs() > 60 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    let resumed = run(&spec, &out, &["--part-rows", "16"]);
+    assert!(resumed.status.success(), "{}", texts(&resumed).1);
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance-all.json")).unwrap()).unwrap();
+    if !status.success() {
+        assert!(prov["summary"]["cached"].as_u64().unwrap() > 0, "the resumed run reused what the killed one stored");
+    }
+    for t in [Table::Images, Table::Prompts] {
+        let (a, b) = (table(&reference, t), table(&out, t));
+        assert_eq!(a.column("id").unwrap(), b.column("id").unwrap());
+        let ea = table_matrices(&a).unwrap().embeddings;
+        let eb = table_matrices(&b).unwrap().embeddings;
+        let diff = ea.iter().zip(eb.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "resumed results differ by {diff}");
+    }
+}
+
+#[test]
+fn sharded_runs_together_equal_one_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let whole = dir.path().join("whole");
+    assert!(run(&spec, &whole, &[]).status.success());
+    let shards: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("shard{i}"))).collect();
+    for (i, out) in shards.iter().enumerate() {
+        let r = run(&spec, out, &["--shard", &format!("{i}/3")]);
+        assert!(r.status.success(), "{}", texts(&r).1);
+    }
+    let stores = find_stores(&shards).unwrap();
+    for t in [Table::Images, Table::Prompts] {
+        let (a, b) = (table(&whole, t), read_table(&stores, t).unwrap());
+        assert_eq!(a.column("id").unwrap(), b.column("id").unwrap());
+        let (ma, mb) = (table_matrices(&a).unwrap(), table_matrices(&b).unwrap());
+        let (ea, ta, eb, tb) = (ma.embeddings, ma.taps, mb.embeddings, mb.taps);
+        assert!(ea.iter().zip(eb.iter()).all(|(x, y)| (x - y).abs() < 1e-4));
+        assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    }
+    let mut union = read_run_tables(&shards, "stimuli")
+        .unwrap()
+        .column("id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_owned())
+        .collect::<Vec<_>>();
+    union.sort();
+    let mut all = read_run_tables(&[whole], "stimuli")
+        .unwrap()
+        .column("id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_owned())
+        .collect::<Vec<_>>();
+    all.sort();
+    assert_eq!(union, all, "the shards partition the stimuli");
+    let bad = bin().args(["run", spec.to_str().unwrap(), "--shard", "3/3"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(texts(&bad).1.contains("the index runs from 0 to count-1"));
+}
+
+fn corrupt_folder(dir: &Path, n_bad: usize) -> PathBuf {
+    let extra = dir.join("extra");
+    for id in ["fr", "it", "ie", "de", "nl", "at"] {
+        std::fs::create_dir_all(extra.join(id)).unwrap();
+    }
+    for i in 0..n_bad {
+        std::fs::write(extra.join("fr").join(format!("broken{i}.png")), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+    }
+    extra
+}
+
+#[test]
+fn undecodable_images_are_skipped_and_recorded_under_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = corrupt_folder(dir.path(), 1);
+    let spec = spec(dir.path(), Some(extra.to_str().unwrap()));
+    let out = dir.path().join("run");
+    let ok = run(&spec, &out, &[]);
+    assert!(ok.status.success(), "{}", texts(&ok).1);
+    let skipped = read_run_tables(std::slice::from_ref(&out), "skipped").unwrap();
+    assert!(skipped.height() >= 1);
+    let reasons: Vec<&str> = skipped.column("reason").unwrap().str().unwrap().iter().flatten().collect();
+    assert!(reasons.iter().any(|r| r.contains("cannot decode image") && r.contains("broken0.png")), "{reasons:?}");
+    // With no tolerance the run fails with exit code 2, and what it stored stays valid.
+    let strict = run(&spec, &out, &["--max-skipped", "0"]);
+    assert_eq!(strict.status.code(), Some(2));
+    let err = texts(&strict).1;
+    assert!(err.contains("were skipped, more than the allowed 0.0%") && err.contains("skipped-all.parquet"), "{err}");
+    assert!(table(&out, Table::Images).height() > 0);
+}
+
+#[test]
+fn non_finite_outputs_are_reported_with_the_stimulus_id() {
+    use clip_audit::model::graph::proto;
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("nan-model");
+    std::fs::create_dir_all(&bundle).unwrap();
+    // The tiny model's image embedding divided by zero: every image output is infinite or NaN.
+    let mut m = proto::ModelProto::decode(
+        std::fs::read(root().join("fixtures/models/tiny-clip/image.onnx")).unwrap().as_slice(),
+    )
+    .unwrap();
+    let g = m.graph.as_mut().unwrap();
+    g.initializer.push(proto::TensorProto {
+        name: Some("zero".into()),
+        data_type: Some(1),
+        float_data: vec![0.0],
+        ..Default::default()
+    });
+    g.node.push(proto::NodeProto {
+        op_type: Some("Div".into()),
+        input: vec!["image_embeds".into(), "zero".into()],
+        output: vec!["broken".into()],
+        name: Some("/broken".into()),
+        ..Default::default()
+    });
+    g.output[0].name = Some("broken".into());
+    g.output[0].r#type = None;
+    std::fs::write(bundle.join("image.onnx"), m.encode_to_vec()).unwrap();
+    std::fs::copy(root().join("fixtures/models/tiny-clip/text.onnx"), bundle.join("text.onnx")).unwrap();
+    let manifest = std::fs::read_to_string(root().join("fixtures/models/tiny-clip/model.yaml"))
+        .unwrap()
+        .replace("output: image_embeds", "output: broken");
+    std::fs::write(bundle.join("model.yaml"), manifest).unwrap();
+    let spec_path = dir.path().join("s.yaml");
+    std::fs::write(
+        &spec_path,
+        format!("audit: nan\nmodel:\n  bundle: {}\nprobes:\n  - library: {}/probes/regions.yaml\n    family: regions\n    stimuli: {{prompts: {{}}, rendered_text: {{}}}}\n", bundle.display(), root().display()),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let r = run(&spec_path, &out, &[]);
+    assert_eq!(r.status.code(), Some(2), "{}", texts(&r).1);
+    let skipped = read_run_tables(std::slice::from_ref(&out), "skipped").unwrap();
+    assert_eq!(skipped.height(), 5, "the five rendered region names");
+    let row = skipped.get_row(0).unwrap();
+    let reason = skipped.column("reason").unwrap().str().unwrap().get(0).unwrap();
+    assert!(reason.contains("non-finite") && reason.contains("embedding"), "{reason}");
+    assert!(matches!(&row.0[0], AnyValue::String(id) if id.len() == 32), "the stimulus id is recorded");
+    assert_eq!(table(&out, Table::Prompts).height(), 35, "prompts were fine and are stored");
+}
+
+#[test]
+fn an_unwritable_run_folder_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let r = run(&spec, &file.join("run"), &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = texts(&r).1;
+    assert!(err.contains("cannot create the run folder") && err.contains("a-file/run"), "{err}");
+}
+
+#[test]
+fn a_full_disk_mid_run_is_an_error_and_the_store_stays_valid() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let out = dir.path().join("run");
+    let mut cmd = bin();
+    cmd.args([
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--part-rows",
+        "8",
+        "--quiet",
+    ]);
+    // Files may not grow past 60 KB: like a disk that fills up after a few parts.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 60_000, rlim_max: 60_000 };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let r = cmd.output().unwrap();
+    assert_eq!(r.status.code(), Some(2), "{}", texts(&r).1);
+    let err = texts(&r).1;
+    assert!(err.contains("cannot write") || err.contains("cannot create"), "{err}");
+    // Every part on disk is complete, and a rerun with room finishes the job.
+    for t in [Table::Images, Table::Prompts] {
+        let _ = table(&out, t);
+    }
+    let leftovers = walk(&out).into_iter().filter(|p| p.to_string_lossy().ends_with(".tmp")).count();
+    assert_eq!(leftovers, 0);
+    let again = run(&spec, &out, &[]);
+    assert!(again.status.success(), "{}", texts(&again).1);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
