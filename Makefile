@@ -48,15 +48,19 @@ ort-gpu:
 
 demo: ort
 	$(CARGO) build --quiet
+	./target/debug/clip-audit validate audits/*.yaml
+	./target/debug/clip-audit run audits/typographic.yaml --out runs/demo --device cpu
+	./target/debug/clip-audit stimuli preview audits/typographic.yaml --out runs/demo/contact-sheet.png
 	./target/debug/clip-audit embed --model fixtures/models/tiny-clip \
-		--image fixtures/models/tiny-clip/golden/shape_33x45.png \
-		--image fixtures/models/tiny-clip/golden/noise_50x64.png \
-		--text "a photo of a dog" --text "a photo of a cat"
+		--image fixtures/images/flags/fr/0.png --text "the flag of France" --text "the flag of Nigeria"
 	@echo
-	@echo "That was clip-audit's model layer on the tiny random-weight test model: its numbers mean nothing,"
-	@echo "but every stage (preprocessing, tokenizer, ONNX Runtime, taps) is the real one. Next:"
+	@echo "That was clip-audit on the tiny random-weight test model: its numbers mean nothing, but every"
+	@echo "stage is the real one: spec validation, stimuli (prompts, rendered names, flag images, typographic"
+	@echo "composites), ONNX Runtime with taps, and the activation store under runs/demo/. Next:"
+	@echo "  look at runs/demo/contact-sheet.png (what the model saw) and runs/demo/provenance-all.json"
+	@echo "  ./target/debug/clip-audit probes list"
 	@echo "  ./target/debug/clip-audit model inspect fixtures/models/tiny-clip"
-	@echo "  ./target/debug/clip-audit embed --help"
+	@echo "  ./target/debug/clip-audit --help"
 
 test: ort
 	$(CARGO) fmt --check

@@ -78,6 +78,19 @@ fn a_run_stores_every_stimulus_with_provenance_and_a_rerun_computes_nothing() {
     assert_eq!(prov2["summary"]["computed"], 0);
     assert_eq!(prov2["summary"]["cached"], stimuli.height());
     assert_eq!(table(&out, Table::Images), images, "the store is unchanged");
+    // Typographic composites carry the fraction of pixels their text covers; others none.
+    let covered = images
+        .column("text_coverage")
+        .unwrap()
+        .f32()
+        .unwrap()
+        .iter()
+        .flatten()
+        .filter(|c| *c > 0.0 && *c < 1.0)
+        .count();
+    let typographic =
+        stimuli.column("modality").unwrap().str().unwrap().iter().filter(|m| *m == Some("typographic")).count();
+    assert_eq!(covered, typographic);
 }
 
 #[test]
@@ -337,4 +350,76 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Copies the tiny bundle with one encoder edited by `edit` (on the decoded ModelProto).
+fn edited_bundle(
+    dir: &Path,
+    file: &str,
+    edit: impl FnOnce(&mut clip_audit::model::graph::proto::GraphProto),
+) -> PathBuf {
+    use clip_audit::model::graph::proto;
+    use prost::Message;
+    let bundle = dir.join("edited-model");
+    std::fs::create_dir_all(&bundle).unwrap();
+    for f in ["image.onnx", "text.onnx", "model.yaml"] {
+        std::fs::copy(root().join("fixtures/models/tiny-clip").join(f), bundle.join(f)).unwrap();
+    }
+    let mut m = proto::ModelProto::decode(std::fs::read(bundle.join(file)).unwrap().as_slice()).unwrap();
+    edit(m.graph.as_mut().unwrap());
+    std::fs::write(bundle.join(file), m.encode_to_vec()).unwrap();
+    bundle
+}
+
+#[test]
+fn towers_that_embed_into_different_spaces_are_refused() {
+    use clip_audit::model::graph::proto;
+    let dir = tempfile::tempdir().unwrap();
+    // The text tower's output doubled in width: [N, 64] against the image tower's [N, 32].
+    let bundle = edited_bundle(dir.path(), "text.onnx", |g| {
+        g.node.push(proto::NodeProto {
+            op_type: Some("Concat".into()),
+            input: vec!["text_embeds".into(), "text_embeds".into()],
+            output: vec!["wide".into()],
+            name: Some("/wide".into()),
+            attribute: vec![proto::AttributeProto {
+                name: Some("axis".into()),
+                i: Some(1),
+                r#type: Some(2),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        g.output[0].name = Some("wide".into());
+        g.output[0].r#type = None;
+    });
+    let manifest = std::fs::read_to_string(bundle.join("model.yaml"))
+        .unwrap()
+        .replace("output: text_embeds", "output: wide")
+        .replace("embedding_dim: 32\n", "");
+    std::fs::write(bundle.join("model.yaml"), manifest).unwrap();
+    let spec_path = dir.path().join("s.yaml");
+    std::fs::write(&spec_path, format!("audit: wide\nmodel:\n  bundle: {}\nprobes:\n  - library: {}/probes/regions.yaml\n    family: regions\n    stimuli: {{prompts: {{}}}}\n", bundle.display(), root().display())).unwrap();
+    let r = run(&spec_path, &dir.path().join("run"), &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = texts(&r).1;
+    assert!(err.contains("the image tower embeds into 32 dimensions and the text tower into 64"), "{err}");
+}
+
+#[test]
+fn a_spec_naming_a_tap_the_model_lacks_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("s.yaml");
+    std::fs::write(&spec_path, format!("audit: t\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\n  taps: [image.block1.mpl]\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: regions\n    stimuli: {{prompts: {{}}}}\n", r = root().display())).unwrap();
+    let out = dir.path().join("run");
+    let r = run(&spec_path, &out, &[]);
+    assert_eq!(r.status.code(), Some(2));
+    let err = texts(&r).1;
+    assert!(
+        err.contains("error[A008]")
+            && err.contains("did you mean `image.block1.mlp`?")
+            && err.contains("nothing was run"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing is written");
 }

@@ -26,7 +26,7 @@ use crate::model::{
     ClipModel, Device, Encoded, Encoder, ModelError, ModelManifest, SessionConfig, TapSelection, preprocess,
 };
 use crate::spec::AuditSpec;
-use crate::stimuli::{Content, Modality, Skipped, Stimulus, StimulusSet, expand, materialize};
+use crate::stimuli::{Content, Modality, Skipped, Stimulus, StimulusSet, expand, materialize_with_coverage};
 use progress::{Progress, ProgressMode};
 use store::{PartBuilder, StoreDir, StoreError, Table};
 
@@ -340,7 +340,13 @@ fn probe_dims(model: &mut ClipModel) -> Result<(usize, BTreeMap<String, usize>),
 }
 
 /// Rows of one encoded batch that are finite go to the part; the others are skipped.
-fn take_rows(enc: &Encoded, stimuli: &[&Stimulus], part: &mut PartBuilder, skipped: &mut Vec<Skipped>) -> usize {
+fn take_rows(
+    enc: &Encoded,
+    stimuli: &[&Stimulus],
+    coverage: &[Option<f32>],
+    part: &mut PartBuilder,
+    skipped: &mut Vec<Skipped>,
+) -> usize {
     let mut bad = 0;
     for (i, s) in stimuli.iter().enumerate() {
         let emb = enc.embeddings.row(i);
@@ -366,7 +372,7 @@ fn take_rows(enc: &Encoded, stimuli: &[&Stimulus], part: &mut PartBuilder, skipp
         }
         let tap_rows: Vec<Vec<f32>> = taps.iter().map(|t| t.to_vec()).collect();
         let refs: Vec<&[f32]> = tap_rows.iter().map(Vec::as_slice).collect();
-        part.push(&s.id, &emb.to_vec(), &refs);
+        part.push(&s.id, coverage.get(i).copied().flatten(), &emb.to_vec(), &refs);
     }
     bad
 }
@@ -395,7 +401,7 @@ fn run_prompts(
         let texts: Vec<&str> =
             chunk.iter().map(|s| if let Content::Prompt { text } = &s.content { text.as_str() } else { "" }).collect();
         let enc = model.encode_texts(&texts)?;
-        let bad = take_rows(&enc, chunk, &mut part, &mut skipped);
+        let bad = take_rows(&enc, chunk, &[], &mut part, &mut skipped);
         computed += chunk.len() - bad;
         if part.len() >= opts.part_rows {
             flush(store, Table::Prompts, tag, &mut part)?;
@@ -407,8 +413,12 @@ fn run_prompts(
     Ok((computed, skipped))
 }
 
+/// One preprocessed image tensor and its text coverage (typographic composites).
+type Prepared = (Vec<f32>, Option<f64>);
+
 struct PreparedBatch<'a> {
     stimuli: Vec<&'a Stimulus>,
+    coverage: Vec<Option<f32>>,
     tensor: Array4<f32>,
     failures: Vec<Skipped>,
     attempted: usize,
@@ -434,18 +444,24 @@ fn run_images(
         let (tx, rx) = mpsc::sync_channel::<PreparedBatch<'_>>(2);
         scope.spawn(move || {
             for chunk in todo.chunks(batch) {
-                let made: Vec<Result<Vec<f32>, String>> = chunk
+                let made: Vec<Result<Prepared, String>> = chunk
                     .par_iter()
-                    .map(|st| materialize(st).map(|img| preprocess::preprocess(&img, spec)).map_err(|e| e.to_string()))
+                    .map(|st| {
+                        materialize_with_coverage(st)
+                            .map(|(img, c)| (preprocess::preprocess(&img, spec), c))
+                            .map_err(|e| e.to_string())
+                    })
                     .collect();
                 let mut ok = Vec::new();
+                let mut coverage = Vec::new();
                 let mut failures = Vec::new();
                 let mut tensors = Vec::new();
                 for (st, m) in chunk.iter().zip(made) {
                     match m {
-                        Ok(t) => {
+                        Ok((t, c)) => {
                             ok.push(*st);
                             tensors.push(t);
+                            coverage.push(c.map(|c| c as f32));
                         }
                         Err(reason) => failures.push(Skipped {
                             id: Some(st.id.clone()),
@@ -459,7 +475,7 @@ fn run_images(
                 for (mut slot, t) in tensor.axis_iter_mut(Axis(0)).zip(&tensors) {
                     slot.as_slice_mut().expect("contiguous").copy_from_slice(t);
                 }
-                if tx.send(PreparedBatch { stimuli: ok, tensor, failures, attempted: chunk.len() }).is_err() {
+                if tx.send(PreparedBatch { stimuli: ok, coverage, tensor, failures, attempted: chunk.len() }).is_err() {
                     break;
                 }
             }
@@ -468,7 +484,7 @@ fn run_images(
             skipped.extend(b.failures);
             if !b.stimuli.is_empty() {
                 let enc = model.encode_images(b.tensor.view())?;
-                let bad = take_rows(&enc, &b.stimuli, &mut part, &mut skipped);
+                let bad = take_rows(&enc, &b.stimuli, &b.coverage, &mut part, &mut skipped);
                 non_finite += bad;
                 computed += b.stimuli.len() - bad;
             }

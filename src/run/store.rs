@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! store/<key>/key.json            what the key is made of (model file hashes, taps, preprocessing)
-//! store/<key>/images/<part>.parquet   image-modality stimuli: id, embedding, one list column per image tap
+//! store/<key>/images/<part>.parquet   image-modality stimuli: id, text coverage (typographic), embedding, one list column per tap
 //! store/<key>/prompts/<part>.parquet  prompt stimuli: id, embedding, one list column per text tap
 //! stimuli[-<shard>].parquet        this run's stimuli: id, selection, family, member, modality, variant, labels, source
 //! skipped[-<shard>].parquet        stimuli that could not be made or gave non-finite values, with reasons
@@ -81,29 +81,34 @@ impl Table {
     }
 }
 
-/// Writes `df` to `path` whole or not at all: a temporary file in the same folder, fsync'd,
-/// then renamed over `path`.
-pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+/// Writes `path` whole or not at all: `fill` writes a temporary file in the same folder,
+/// which is fsync'd and then renamed over `path`.
+fn write_whole(path: &Path, fill: impl FnOnce(&std::fs::File) -> Result<(), StoreError>) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = tempfile::Builder::new()
         .prefix(".part-")
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io("cannot create a file in", dir))?;
-    {
-        let file = tmp.as_file();
-        ParquetWriter::new(file)
-            .with_row_group_size(Some(df.height().max(1)))
-            .finish(df)
-            .map_err(|source| StoreError::Parquet { action: "cannot write", path: path.to_path_buf(), source })?;
-        file.sync_all().map_err(io("cannot write", path))?;
-    }
+    fill(tmp.as_file())?;
+    tmp.as_file().sync_all().map_err(io("cannot write", path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {
         action: "cannot write",
         path: path.to_path_buf(),
         source: e.error,
     })?;
     Ok(())
+}
+
+/// Writes `df` to `path` as parquet, whole or not at all.
+pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
+    write_whole(path, |file| {
+        ParquetWriter::new(file)
+            .with_row_group_size(Some(df.height().max(1)))
+            .finish(df)
+            .map(|_| ())
+            .map_err(|source| StoreError::Parquet { action: "cannot write", path: path.to_path_buf(), source })
+    })
 }
 
 /// Reads a parquet file (optionally only some columns).
@@ -191,25 +196,13 @@ impl StoreDir {
 /// Writes bytes whole or not at all.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".write-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io("cannot create a file in", dir))?;
-    tmp.write_all(bytes).map_err(io("cannot write", path))?;
-    tmp.as_file().sync_all().map_err(io("cannot write", path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
+    write_whole(path, |mut file| file.write_all(bytes).map_err(io("cannot write", path)))
 }
 
 /// Builds a part: ids, embeddings and taps as `List[f32]` columns.
 pub struct PartBuilder {
     ids: Vec<String>,
+    coverage: Vec<Option<f32>>,
     embedding: ListPrimitiveChunkedBuilder<Float32Type>,
     taps: Vec<(String, ListPrimitiveChunkedBuilder<Float32Type>)>,
 }
@@ -222,6 +215,7 @@ impl PartBuilder {
         };
         Self {
             ids: Vec::with_capacity(capacity),
+            coverage: Vec::with_capacity(capacity),
             embedding: list("embedding"),
             taps: taps.iter().map(|t| (t.clone(), list(&format!("tap:{t}")))).collect(),
         }
@@ -237,9 +231,10 @@ impl PartBuilder {
         self.ids.is_empty()
     }
 
-    /// Adds one row.
-    pub fn push(&mut self, id: &str, embedding: &[f32], taps: &[&[f32]]) {
+    /// Adds one row; `coverage` is the fraction of a typographic composite covered by text.
+    pub fn push(&mut self, id: &str, coverage: Option<f32>, embedding: &[f32], taps: &[&[f32]]) {
         self.ids.push(id.to_owned());
+        self.coverage.push(coverage);
         self.embedding.append_slice(embedding);
         for ((_, b), t) in self.taps.iter_mut().zip(taps) {
             b.append_slice(t);
@@ -252,8 +247,11 @@ impl PartBuilder {
         let mut fresh = PartBuilder::new(&tap_names, self.ids.len().max(1));
         std::mem::swap(self, &mut fresh);
         let height = fresh.ids.len();
-        let mut columns =
-            vec![Column::new("id".into(), fresh.ids), fresh.embedding.finish().into_series().into_column()];
+        let mut columns = vec![
+            Column::new("id".into(), fresh.ids),
+            Column::new("text_coverage".into(), fresh.coverage),
+            fresh.embedding.finish().into_series().into_column(),
+        ];
         for (_, mut b) in fresh.taps {
             columns.push(b.finish().into_series().into_column());
         }

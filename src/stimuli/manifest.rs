@@ -32,22 +32,31 @@ fn is_jsonl(path: &Path) -> bool {
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
 }
 
+/// One JSONL object and its 1-based line number.
+type JsonlObject = Result<(usize, serde_json::Map<String, serde_json::Value>), ManifestReadError>;
+
+/// The objects of a JSONL file with their 1-based line numbers, blank lines skipped.
+fn jsonl_objects(path: &Path) -> Result<impl Iterator<Item = JsonlObject>, ManifestReadError> {
+    let file = std::fs::File::open(path)?;
+    Ok(BufReader::new(file).lines().enumerate().filter_map(|(i, line)| {
+        let line = match line {
+            Ok(l) if l.trim().is_empty() => return None,
+            Ok(l) => l,
+            Err(e) => return Some(Err(e.into())),
+        };
+        Some(match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(serde_json::Value::Object(m)) => Ok((i + 1, m)),
+            Ok(_) => Err(ManifestReadError::Jsonl { line: i + 1, message: "not a JSON object".into() }),
+            Err(e) => Err(ManifestReadError::Jsonl { line: i + 1, message: e.to_string() }),
+        })
+    }))
+}
+
 /// The column names: the CSV header, or the keys of the first JSONL object.
 pub fn read_header(path: &Path) -> Result<Vec<String>, ManifestReadError> {
     if is_jsonl(path) {
-        let file = std::fs::File::open(path)?;
-        for (i, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            return match serde_json::from_str::<serde_json::Value>(&line) {
-                Ok(serde_json::Value::Object(m)) => Ok(m.keys().cloned().collect()),
-                Ok(_) => Err(ManifestReadError::Jsonl { line: i + 1, message: "not a JSON object".into() }),
-                Err(e) => Err(ManifestReadError::Jsonl { line: i + 1, message: e.to_string() }),
-            };
-        }
-        return Err(ManifestReadError::Empty);
+        let (_, first) = jsonl_objects(path)?.next().ok_or(ManifestReadError::Empty)??;
+        return Ok(first.keys().cloned().collect());
     }
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_path(path)?;
     let header: Vec<String> = reader.headers()?.iter().map(|h| h.trim().to_owned()).collect();
@@ -64,17 +73,8 @@ pub type Row = BTreeMap<String, String>;
 pub fn read_rows(path: &Path) -> Result<Vec<(usize, Row)>, ManifestReadError> {
     let mut rows = Vec::new();
     if is_jsonl(path) {
-        let file = std::fs::File::open(path)?;
-        for (i, line) in BufReader::new(file).lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let value: serde_json::Value = serde_json::from_str(&line)
-                .map_err(|e| ManifestReadError::Jsonl { line: i + 1, message: e.to_string() })?;
-            let serde_json::Value::Object(m) = value else {
-                return Err(ManifestReadError::Jsonl { line: i + 1, message: "not a JSON object".into() });
-            };
+        for object in jsonl_objects(path)? {
+            let (line, m) = object?;
             let row = m
                 .into_iter()
                 .map(|(k, v)| {
@@ -85,7 +85,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<(usize, Row)>, ManifestReadError> {
                     (k, text)
                 })
                 .collect();
-            rows.push((i + 1, row));
+            rows.push((line, row));
         }
         return Ok(rows);
     }

@@ -534,15 +534,22 @@ pub enum MaterializeError {
 
 /// The RGB image of an image-modality stimulus, as it goes into preprocessing.
 pub fn materialize(stimulus: &Stimulus) -> Result<RgbImage, MaterializeError> {
+    materialize_with_coverage(stimulus).map(|(img, _)| img)
+}
+
+/// The image and, for typographic composites, the fraction of its pixels the attack text
+/// (with its outline) covers, which the store records with the activations.
+pub fn materialize_with_coverage(stimulus: &Stimulus) -> Result<(RgbImage, Option<f64>), MaterializeError> {
     match &stimulus.content {
         Content::Prompt { .. } => Err(MaterializeError::NotAnImage(stimulus.id.clone())),
         Content::RenderedText { text, canvas, size, placement, color, background } => {
-            Ok(render::render_text(text, *canvas, *size, *placement, *color, *background).0)
+            Ok((render::render_text(text, *canvas, *size, *placement, *color, *background).0, None))
         }
-        Content::Image { path } => Ok(preprocess::load_rgb(path)?),
+        Content::Image { path } => Ok((preprocess::load_rgb(path)?, None)),
         Content::Typographic { base, text, size, placement, color, outline, opacity, image_size, .. } => {
             let img = preprocess::resize_and_crop(&preprocess::load_rgb(base)?, *image_size);
-            Ok(render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32).0)
+            let (out, coverage) = render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32);
+            Ok((out, Some(coverage)))
         }
     }
 }
