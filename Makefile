@@ -51,7 +51,7 @@ demo: ort
 	./target/debug/clip-audit validate audits/*.yaml
 	./target/debug/clip-audit run audits/typographic.yaml --out runs/demo --device cpu
 	./target/debug/clip-audit stimuli preview audits/typographic.yaml --out runs/demo/contact-sheet.png
-	./target/debug/clip-audit embed --model fixtures/models/tiny-clip \
+	./target/debug/clip-audit embed --device cpu --model fixtures/models/tiny-clip \
 		--image fixtures/images/flags/fr/0.png --text "the flag of France" --text "the flag of Nigeria"
 	@echo
 	@echo "That was clip-audit on the tiny random-weight test model: its numbers mean nothing, but every"
