@@ -101,7 +101,8 @@ fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, boo
     if r != pid {
         anyhow::bail!("waiting for {cmd:?} failed: {}", std::io::Error::last_os_error());
     }
-    std::mem::forget(child);
+    // Already reaped by wait4; dropping the handle only closes its (unused) pipes.
+    drop(child);
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024, ok))
 }
