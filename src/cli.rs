@@ -51,6 +51,17 @@ pub enum Command {
     ///
     /// Example: clip-audit run audits/regions.yaml --set model=/models/vit-b-32 --shard 0/4
     Run(RunArgs),
+    /// Compute the audit's analyses from one or more run folders, and its findings.
+    ///
+    /// Reads the store of each folder (the shards of one run may be given together: they are
+    /// merged by stimulus id), reloads the spec recorded in the run's provenance (or --spec)
+    /// and runs every analysis the spec switches on: selectivity, multimodality, resolution,
+    /// associations, denigration, typographic. Writes ANALYSIS_DIR/summary.json (the typed
+    /// summary with findings) and selectivity.parquet (the full unit x concept grid).
+    /// Exit code 1 when a finding is at or above --fail-on (default: the spec's fail_on).
+    ///
+    /// Example: clip-audit analyze runs/regions-0 runs/regions-1 runs/regions-2 runs/regions-3
+    Analyze(AnalyzeArgs),
     /// Check audit specs and the probe libraries, model bundles and data they name.
     ///
     /// Reports every problem with file:line:column, a code, the source line and a hint.
@@ -112,10 +123,55 @@ pub struct RunArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Only fill the store; do not analyse (as a shard of a bigger run should).
+    #[arg(long)]
+    pub no_analyze: bool,
+    /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
     /// Device and threads.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     /// Spec variables.
+    #[command(flatten)]
+    pub vars: SetArgs,
+}
+
+/// The lowest severity that fails a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// Any finding.
+    Info,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only.
+    Error,
+    /// Never fail on findings.
+    Never,
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Run folders written by `clip-audit run` (several: the shards of one run).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The audit spec (default: the one recorded in the run's provenance, with its --set values).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Where to write summary.json and selectivity.parquet (default: FIRST_RUN/analysis).
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// No summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Device and threads (the text encoder, for label variants that add labels).
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Spec variables (override those recorded in the run).
     #[command(flatten)]
     pub vars: SetArgs,
 }

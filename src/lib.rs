@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod diagnostics;

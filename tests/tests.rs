@@ -5,9 +5,12 @@
 //! tokenizer ids from open_clip. Tests that need the big exports of `make exports` say
 //! SKIPPED and return when those are absent.
 
+mod analysis_run;
+mod analysis_stats;
 mod common;
 mod model_bad_input;
 mod model_cli;
+mod model_edit;
 mod model_golden;
 mod preprocess_reference;
 mod run_store;

@@ -1,6 +1,7 @@
 //! Command implementations: each takes parsed arguments, does the work through the library,
 //! prints its result, and returns an [`Outcome`]; `main` maps it to an exit code.
 
+mod analyze;
 mod bench;
 mod embed;
 mod inspect;
@@ -45,6 +46,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
         Command::Run(args) => run::run(&args),
+        Command::Analyze(args) => analyze::run(&args),
         Command::Validate(args) => validate::run(&args.specs, &args.vars.set),
         Command::Probes(ProbesCommand::List { library, family, json }) => {
             probes::list(library.as_deref(), family.as_deref(), json)

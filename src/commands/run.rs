@@ -1,23 +1,17 @@
-//! `clip-audit run`.
+//! `clip-audit run`: fill the store, then (unless told not to, or running one shard) analyse.
 
 use anyhow::Context;
 
+use super::analyze::{analyze_and_write, fail_level, load_spec};
 use super::{Outcome, session_config};
+use crate::analysis::{AnalyzeOptions, RunData};
 use crate::cli::RunArgs;
 use crate::run::progress::{ProgressMode, human};
 use crate::run::{RunOptions, default_run_dir, run as run_audit};
-use crate::spec::{AuditSpec, SpecError};
 
-/// Loads the spec, runs it, prints a summary.
+/// Loads the spec, runs it, prints a summary, analyses.
 pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
-    let spec = match AuditSpec::load(&args.spec, &args.vars.set) {
-        Ok(s) => s,
-        Err(SpecError::Invalid(d)) => {
-            eprintln!("{d}\n");
-            anyhow::bail!("{} is invalid; nothing was run", args.spec.display());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let spec = load_spec(&args.spec, &args.vars.set)?;
     if !(0.0..=1.0).contains(&args.max_skipped) {
         anyhow::bail!("--max-skipped must be a fraction between 0 and 1, not {}", args.max_skipped);
     }
@@ -43,5 +37,26 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         );
         eprintln!("store: {}", summary.store_dir.display());
     }
-    Ok(Outcome::Pass)
+    if args.no_analyze {
+        return Ok(Outcome::Pass);
+    }
+    if args.shard.is_some() {
+        if !args.quiet {
+            eprintln!(
+                "one shard is not the whole audit: when every shard is done, run `clip-audit analyze` on all the shard folders"
+            );
+        }
+        return Ok(Outcome::Pass);
+    }
+    let data = RunData::load(std::slice::from_ref(&opts.out)).context("cannot read the run back")?;
+    let options = AnalyzeOptions { session: opts.session, progress: opts.progress, ..AnalyzeOptions::default() };
+    analyze_and_write(
+        &spec,
+        &data,
+        &opts.out,
+        &options,
+        &opts.out.join("analysis"),
+        fail_level(args.fail_on, &spec),
+        args.quiet,
+    )
 }

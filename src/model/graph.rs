@@ -51,6 +51,14 @@ pub enum GraphError {
         /// The nearest names in the graph.
         closest: Vec<String>,
     },
+    /// An edit the graph does not allow.
+    #[error("{path}: {what} is not supported")]
+    Unsupported {
+        /// The model file.
+        path: PathBuf,
+        /// What was asked.
+        what: String,
+    },
 }
 
 fn hint(closest: &[String]) -> String {
@@ -149,6 +157,105 @@ impl OnnxGraph {
             }
         }
         Ok(model.encode_to_vec())
+    }
+
+    /// Re-draws every float32 weight initializer that has more than one element and some
+    /// spread from a normal distribution with the tensor's own mean and sd, seeded per tensor
+    /// (by its name), keeping shapes: the architecture without what training put into it,
+    /// for the null baseline. Returns how many tensors were re-drawn.
+    pub fn randomize_weights(&mut self, seed: u64) -> Result<usize, GraphError> {
+        if self.has_external_data() {
+            return Err(GraphError::Unsupported {
+                path: self.path.clone(),
+                what: "re-drawing weights kept in external data files".into(),
+            });
+        }
+        let graph = self.model.graph.as_mut().expect("checked in decode");
+        let mut count = 0;
+        for t in &mut graph.initializer {
+            if t.data_type() != proto::tensor_proto::DataType::Float as i32 {
+                continue;
+            }
+            let mut values: Vec<f32> = match &t.raw_data {
+                Some(raw) if !raw.is_empty() => {
+                    raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+                }
+                _ => t.float_data.clone(),
+            };
+            if values.len() < 2 {
+                continue;
+            }
+            let n = values.len() as f64;
+            let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
+            let sd = (values.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt();
+            if !(sd > 0.0 && sd.is_finite()) {
+                continue;
+            }
+            let tensor_seed = crate::run::provenance::short_hash(format!("{seed}\0{}", t.name()).as_bytes());
+            let mut rng = crate::analysis::stats::Rng::new(u64::from_str_radix(&tensor_seed[..16], 16).unwrap_or(seed));
+            for v in &mut values {
+                *v = (mean + sd * rng.normal()) as f32;
+            }
+            if t.raw_data.as_ref().is_some_and(|r| !r.is_empty()) {
+                t.raw_data = Some(values.iter().flat_map(|v| v.to_le_bytes()).collect());
+            } else {
+                t.float_data = values;
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Ablates channels of tensor `name`: every node that reads it reads
+    /// `name * keep + fill` instead, where `keep` and `fill` have shape `shape` (broadcast
+    /// against the tensor, e.g. `[1, C, 1, 1]` for NCHW). Keep 0 and fill the unit's mean
+    /// clamps a unit to its mean; keep 0 and fill 0 zeroes it. Taps on `name` still read the
+    /// tensor before the ablation.
+    pub fn ablate(&mut self, name: &str, shape: &[i64], keep: &[f32], fill: &[f32]) -> Result<(), GraphError> {
+        self.check_tensor(name)?;
+        let graph = self.model.graph.as_mut().expect("checked in decode");
+        let (k, f, m, out) =
+            (format!("{name}::keep"), format!("{name}::fill"), format!("{name}::scaled"), format!("{name}::ablated"));
+        let init = |n: &str, v: &[f32]| proto::TensorProto {
+            name: Some(n.to_owned()),
+            dims: shape.to_vec(),
+            data_type: Some(proto::tensor_proto::DataType::Float as i32),
+            raw_data: Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            ..Default::default()
+        };
+        graph.initializer.push(init(&k, keep));
+        graph.initializer.push(init(&f, fill));
+        for node in &mut graph.node {
+            for input in &mut node.input {
+                if input == name {
+                    input.clone_from(&out);
+                }
+            }
+        }
+        for o in &mut graph.output {
+            if o.name() == name {
+                o.name = Some(out.clone());
+            }
+        }
+        let mul = proto::NodeProto {
+            input: vec![name.to_owned(), k],
+            output: vec![m.clone()],
+            name: Some(format!("{name}::ablate_mul")),
+            op_type: Some("Mul".into()),
+            ..Default::default()
+        };
+        let add = proto::NodeProto {
+            input: vec![m, f],
+            output: vec![out],
+            name: Some(format!("{name}::ablate_add")),
+            op_type: Some("Add".into()),
+            ..Default::default()
+        };
+        // Right after the producer, so the node list stays in topological order.
+        let at = graph.node.iter().position(|n| n.output.iter().any(|o| o == name)).map_or(0, |i| i + 1);
+        graph.node.insert(at, add);
+        graph.node.insert(at, mul);
+        Ok(())
     }
 
     /// The model bytes unchanged.

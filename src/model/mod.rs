@@ -169,9 +169,49 @@ impl std::fmt::Debug for ClipModel {
     }
 }
 
+/// Edits of the graphs made in memory at load time, for the analyses that need a changed
+/// model: the null baseline (weights re-drawn) and causal ablation (units clamped).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelEdit {
+    /// Re-draw every weight from its tensor's own mean and sd with this seed.
+    pub randomize: Option<u64>,
+    /// Units to clamp.
+    pub ablate: Vec<Ablation>,
+}
+
+/// One unit to clamp: `tap` channel `unit` (of `units`) set to `value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ablation {
+    /// Tap name (its tensor and layout come from the manifest).
+    pub tap: String,
+    /// Channel.
+    pub unit: usize,
+    /// Channels of the tap.
+    pub units: usize,
+    /// The value the channel is clamped to (its mean, or 0).
+    pub value: f32,
+}
+
+impl ModelEdit {
+    /// True when nothing is edited.
+    pub fn is_empty(&self) -> bool {
+        self.randomize.is_none() && self.ablate.is_empty()
+    }
+}
+
 impl ClipModel {
     /// Loads the bundle at `bundle` (a folder with `model.yaml`, or the manifest itself).
     pub fn load(bundle: &Path, config: &SessionConfig, selection: &TapSelection) -> Result<Self, ModelError> {
+        Self::load_edited(bundle, config, selection, &ModelEdit::default())
+    }
+
+    /// Loads the bundle with its graphs edited in memory.
+    pub fn load_edited(
+        bundle: &Path,
+        config: &SessionConfig,
+        selection: &TapSelection,
+        edit: &ModelEdit,
+    ) -> Result<Self, ModelError> {
         let manifest = ModelManifest::load(bundle)?;
         let chosen: Vec<TapSpec> = match selection {
             TapSelection::All => manifest.taps.clone(),
@@ -191,7 +231,26 @@ impl ClipModel {
         let mut missing = Diagnostics::default();
         let mut open = |which: Encoder| -> Result<(EncoderSession, Device), ModelError> {
             let spec = manifest.encoder(which);
-            let graph = OnnxGraph::read(&spec.file)?;
+            let mut graph = OnnxGraph::read(&spec.file)?;
+            if let Some(seed) = edit.randomize {
+                graph.randomize_weights(seed)?;
+            }
+            for a in &edit.ablate {
+                let Some(tap) = manifest.tap(&a.tap).filter(|t| t.encoder == which) else { continue };
+                let c = a.units as i64;
+                let shape: Vec<i64> = match tap.layout {
+                    manifest::Layout::Nchw => vec![1, c, 1, 1],
+                    manifest::Layout::Nd => vec![1, c],
+                    manifest::Layout::Ntd | manifest::Layout::Tnd => vec![1, 1, c],
+                };
+                let mut keep = vec![1f32; a.units];
+                let mut fill = vec![0f32; a.units];
+                if let (Some(k), Some(f)) = (keep.get_mut(a.unit), fill.get_mut(a.unit)) {
+                    *k = 0.0;
+                    *f = a.value;
+                }
+                graph.ablate(&tap.tensor, &shape, &keep, &fill)?;
+            }
             let taps: Vec<TapSpec> = chosen.iter().filter(|t| t.encoder == which).cloned().collect();
             for tap in &taps {
                 if let Err(GraphError::NoSuchTensor { closest, .. }) = graph.check_tensor(&tap.tensor) {

@@ -121,6 +121,10 @@ pub struct RunOptions {
     pub progress: ProgressMode,
     /// Rows per parquet part (and per resume step).
     pub part_rows: usize,
+    /// Graph edits (null baseline, ablation); part of the store key.
+    pub edit: crate::model::ModelEdit,
+    /// Only these stimulus ids (ablation re-measures a subset); None: all.
+    pub only: Option<std::collections::BTreeSet<String>>,
 }
 
 impl RunOptions {
@@ -134,6 +138,8 @@ impl RunOptions {
             max_skipped: 0.05,
             progress: ProgressMode::Auto,
             part_rows: 512,
+            edit: crate::model::ModelEdit::default(),
+            only: None,
         }
     }
 }
@@ -190,13 +196,19 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let model_files = provenance::hash_bundle(&spec.bundle)?;
     let hash_seconds = t_hash.elapsed().as_secs_f64();
     let selection = if spec.taps.is_empty() { TapSelection::All } else { TapSelection::Named(spec.taps.clone()) };
-    let mut model = ClipModel::load(&spec.bundle, &opts.session, &selection)?;
+    let mut model = ClipModel::load_edited(&spec.bundle, &opts.session, &selection, &opts.edit)?;
     let (dims, tap_units) = probe_dims(&mut model)?;
     let image_taps: Vec<String> = model.taps(Encoder::Image).iter().map(|t| t.name.clone()).collect();
     let text_taps: Vec<String> = model.taps(Encoder::Text).iter().map(|t| t.name.clone()).collect();
 
-    let key_json =
+    let mut key_json =
         provenance::store_key_json(&manifest, &model_files, model.taps(Encoder::Image), model.taps(Encoder::Text));
+    if !opts.edit.is_empty() {
+        key_json["edit"] = serde_json::json!({
+            "randomize": opts.edit.randomize,
+            "ablate": opts.edit.ablate.iter().map(|a| serde_json::json!({"tap": a.tap, "unit": a.unit, "value": a.value})).collect::<Vec<_>>(),
+        });
+    }
     let key = provenance::short_hash(key_json.to_string().as_bytes());
     let store = StoreDir::create(&opts.out, &key, &key_json)?;
 
@@ -204,6 +216,10 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let mut set = expand(spec, manifest.preprocess.size);
     if let Some(shard) = opts.shard {
         set.stimuli.retain(|s| shard.owns(&s.id));
+    }
+    if let Some(only) = &opts.only {
+        set.stimuli.retain(|s| only.contains(&s.id));
+        set.skipped.clear();
     }
     let expand_seconds = t_expand.elapsed().as_secs_f64();
     let tag = shard_tag(opts.shard);

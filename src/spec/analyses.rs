@@ -62,11 +62,11 @@ macro_rules! analysis_doc {
         check($cx:ident, $doc:ident) $check:block
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, JsonSchema)]
+        #[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
         #[schemars(deny_unknown_fields)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: Option<$ty>, )*
-            /// Severity of the findings this analysis raises (default error).
+            /// Severity of the findings this analysis raises (default: info for multimodality, error otherwise).
             pub severity: Option<Sp<Severity>>,
         }
 

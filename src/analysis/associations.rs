@@ -1,0 +1,243 @@
+//! Stereotype associations between group concepts and sensitive attributes.
+//!
+//! Two readings. At the embedding level, the image version of Caliskan et al.'s WEAT (Steed &
+//! Caliskan's iEAT): for each group member g and attribute a, the images of g (X) against the
+//! images of the other groups (Y), measured by their cosine to the prompts of a (A) against the
+//! prompts of the control attributes (B); effect size, one-sided permutation p (exact when
+//! the partitions are few, otherwise seeded random partitions), percentile bootstrap CI, and
+//! Benjamini-Hochberg q over the group × attribute grid. At the unit level, *bridge units*:
+//! units selective both for a group concept and for an attribute, with both effect sizes.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::selectivity::Grid;
+use super::stats::{Rng, benjamini_hochberg, weat, weat_scores};
+use super::{Context, Evidence, Finding, Statistic, UnitRef, r2, severity, slug, threshold};
+use crate::spec::analyses::{AssociationsDoc, Severity};
+
+/// Default permutations.
+pub const DEFAULT_PERMUTATIONS: u64 = 10_000;
+/// Default bootstrap resamples.
+pub const DEFAULT_BOOTSTRAP: u64 = 2_000;
+/// Default largest acceptable effect size.
+pub const DEFAULT_MAX_EFFECT: f64 = 0.5;
+
+/// One group × attribute test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssociationTest {
+    /// Group member.
+    pub group: String,
+    /// Attribute member.
+    pub attribute: String,
+    /// Images of the group.
+    pub n_group: usize,
+    /// Images of the other groups.
+    pub n_rest: usize,
+    /// WEAT effect size.
+    pub effect_size: f64,
+    /// Bootstrap 95% CI of the effect size.
+    pub ci: [f64; 2],
+    /// Test statistic Σ_X s − Σ_Y s.
+    pub statistic: f64,
+    /// One-sided permutation p.
+    pub p: f64,
+    /// Benjamini-Hochberg q over the grid.
+    pub q: f64,
+    /// Whether p is exact (all partitions).
+    pub exact: bool,
+}
+
+/// A unit selective for a group and an attribute.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BridgeUnit {
+    /// Tap.
+    pub tap: String,
+    /// Unit.
+    pub unit: usize,
+    /// Group member.
+    pub group: String,
+    /// Cohen's d for the group (images).
+    pub group_d: f64,
+    /// Attribute member.
+    pub attribute: String,
+    /// Modality of the attribute's stimuli.
+    pub attribute_modality: String,
+    /// Cohen's d for the attribute.
+    pub attribute_d: f64,
+}
+
+/// One `associations:` entry as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssociationSummary {
+    /// Groups selection.
+    pub groups: String,
+    /// Attributes selection.
+    pub attributes: String,
+    /// Controls selection.
+    pub controls: String,
+    /// Permutations per test.
+    pub permutations: u64,
+    /// Bootstrap resamples per test.
+    pub bootstrap: u64,
+    /// FDR.
+    pub fdr: f64,
+    /// Every test, largest effect first.
+    pub tests: Vec<AssociationTest>,
+    /// Bridge units (when the selectivity grid was computed), largest combined d first.
+    pub bridge_units: Vec<BridgeUnit>,
+}
+
+fn seed_for(seed: u64, group: &str, attribute: &str) -> u64 {
+    let h = crate::run::provenance::short_hash(format!("{seed}\0{group}\0{attribute}").as_bytes());
+    u64::from_str_radix(&h[..16.min(h.len())], 16).unwrap_or(seed)
+}
+
+/// Runs one entry.
+pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> Option<AssociationSummary> {
+    let (Some(groups), Some(attributes), Some(controls)) = (&doc.groups, &doc.attributes, &doc.controls) else {
+        cx.note("associations: an entry needs groups, attributes and controls");
+        return None;
+    };
+    let (groups, attributes, controls) = (groups.value.clone(), attributes.value.clone(), controls.value.clone());
+    let permutations = doc.permutations.unwrap_or(DEFAULT_PERMUTATIONS);
+    let bootstrap = doc.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
+    let fdr = doc.fdr.as_ref().map_or(0.05, |v| v.value);
+    let max_t = threshold("max_effect_size", &doc.max_effect_size, DEFAULT_MAX_EFFECT);
+    let sev = severity(&doc.severity, Severity::Error);
+    let data = cx.data;
+    let images = data.rows(&groups, "image");
+    if images.is_empty() {
+        cx.note(format!(
+            "associations: `{groups}` has no image stimuli; the embedding test needs images of the groups"
+        ));
+        return None;
+    }
+    let emb = |s: &super::data::StimulusRow| data.row_of(s).map(|r| data.table_of(s).embeddings.row(r).to_vec());
+    let targets: Vec<(String, Vec<f32>)> =
+        images.iter().filter_map(|s| emb(s).map(|e| (s.member.clone(), e))).collect();
+    let control_vecs: Vec<Vec<f32>> = data.rows(&controls, "prompt").iter().filter_map(|s| emb(s)).collect();
+    if control_vecs.is_empty() {
+        cx.note(format!("associations: `{controls}` has no prompts to measure against"));
+        return None;
+    }
+    let attr_members: Vec<String> =
+        cx.spec.selection(&attributes).map(|s| s.members.iter().map(|m| m.id.clone()).collect()).unwrap_or_default();
+    let attr_prompts = data.rows(&attributes, "prompt");
+    let mut group_members: Vec<String> = targets.iter().map(|t| t.0.clone()).collect();
+    group_members.sort();
+    group_members.dedup();
+    let target_refs: Vec<&[f32]> = targets.iter().map(|t| t.1.as_slice()).collect();
+    let b_refs: Vec<&[f32]> = control_vecs.iter().map(|v| v.as_slice()).collect();
+    let mut jobs: Vec<(String, String, Vec<f64>)> = Vec::new();
+    for a in &attr_members {
+        let a_vecs: Vec<Vec<f32>> = attr_prompts.iter().filter(|s| s.member == *a).filter_map(|s| emb(s)).collect();
+        if a_vecs.is_empty() {
+            continue;
+        }
+        let a_refs: Vec<&[f32]> = a_vecs.iter().map(|v| v.as_slice()).collect();
+        let scores = weat_scores(&target_refs, &a_refs, &b_refs);
+        for g in &group_members {
+            jobs.push((g.clone(), a.clone(), scores.clone()));
+        }
+    }
+    if jobs.is_empty() {
+        cx.note(format!("associations: `{attributes}` has no prompts"));
+        return None;
+    }
+    let seed = cx.spec.seed;
+    let mut tests: Vec<AssociationTest> = jobs
+        .par_iter()
+        .map(|(g, a, scores)| {
+            let (mut sx, mut sy) = (Vec::new(), Vec::new());
+            for (t, s) in targets.iter().zip(scores) {
+                if t.0 == *g { sx.push(*s) } else { sy.push(*s) }
+            }
+            let mut rng = Rng::new(seed_for(seed, g, a));
+            let w = weat(&sx, &sy, permutations, bootstrap, 0.05, &mut rng);
+            AssociationTest {
+                group: g.clone(),
+                attribute: a.clone(),
+                n_group: sx.len(),
+                n_rest: sy.len(),
+                effect_size: w.effect_size,
+                ci: [w.ci.0, w.ci.1],
+                statistic: w.statistic,
+                p: w.p,
+                q: f64::NAN,
+                exact: w.exact,
+            }
+        })
+        .collect();
+    let q = benjamini_hochberg(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
+    for (t, q) in tests.iter_mut().zip(q) {
+        t.q = q;
+    }
+    tests.sort_by(|x, y| y.effect_size.total_cmp(&x.effect_size).then_with(|| x.group.cmp(&y.group)));
+    let bridge_units = grid.map(|g| bridges(g, &groups, &attributes)).unwrap_or_default();
+    for t in &tests {
+        if t.effect_size > max_t.value && t.q <= fdr {
+            let stimuli: Vec<String> =
+                images.iter().filter(|s| s.member == t.group).take(8).map(|s| s.id.clone()).collect();
+            cx.findings.push(Finding {
+                id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
+                analysis: "associations".into(),
+                severity: sev,
+                statement: format!(
+                    "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (95% CI {} to {}), q = {:.2e}.",
+                    t.group, t.attribute, groups, r2(t.effect_size), r2(t.ci[0]), r2(t.ci[1]), t.q
+                ),
+                statistic: Statistic {
+                    name: "WEAT effect size".into(),
+                    value: t.effect_size,
+                    ci: Some(t.ci),
+                    p: Some(t.p),
+                    q: Some(t.q),
+                    n: Some((t.n_group + t.n_rest) as u64),
+                },
+                threshold: max_t.clone(),
+                evidence: Evidence {
+                    // Bridge units that link the same pair, if any.
+                    units: bridge_units
+                        .iter()
+                        .filter(|b| b.group == t.group && b.attribute == t.attribute)
+                        .map(|b| UnitRef { tap: b.tap.clone(), unit: b.unit })
+                        .collect(),
+                    concepts: vec![t.group.clone(), t.attribute.clone()],
+                    stimuli,
+                }, structural: false });
+        }
+    }
+    Some(AssociationSummary { groups, attributes, controls, permutations, bootstrap, fdr, tests, bridge_units })
+}
+
+fn bridges(grid: &Grid, groups: &str, attributes: &str) -> Vec<BridgeUnit> {
+    let mut out = Vec::new();
+    for gb in grid.blocks.iter().filter(|b| b.selection == groups && b.modality == "image") {
+        for ab in grid.blocks.iter().filter(|b| b.selection == attributes && b.tap == gb.tap) {
+            for u in 0..gb.units() {
+                for (gi, g) in gb.concepts.iter().enumerate() {
+                    if !gb.selective(u, gi, grid.fdr, grid.min_effect) {
+                        continue;
+                    }
+                    for (ai, a) in ab.concepts.iter().enumerate() {
+                        if ab.selective(u, ai, grid.fdr, grid.min_effect) {
+                            out.push(BridgeUnit {
+                                tap: gb.tap.clone(),
+                                unit: u,
+                                group: g.clone(),
+                                group_d: gb.tests.d[[u, gi]],
+                                attribute: a.clone(),
+                                attribute_modality: ab.modality.clone(),
+                                attribute_d: ab.tests.d[[u, ai]],
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|x, y| (y.group_d + y.attribute_d).total_cmp(&(x.group_d + x.attribute_d)));
+    out.truncate(100);
+    out
+}

@@ -1,0 +1,225 @@
+//! What the analyses read from a run: the stimulus table and the activation matrices of one
+//! or more run folders (the shards of one run, or a run and its reruns), indexed by stimulus
+//! id, so that every analysis sees the same rows whether the run was sharded or not.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array2, ArrayView1};
+use polars::prelude::DataFrame;
+
+use super::AnalysisError;
+use crate::run::store::{Table, find_stores, read_run_tables, read_table};
+use crate::run::{TableMatrices, table_matrices};
+
+/// One stimulus as recorded by the runner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StimulusRow {
+    /// Stable id.
+    pub id: String,
+    /// The audit's selection.
+    pub selection: String,
+    /// Family id.
+    pub family: String,
+    /// Member id.
+    pub member: String,
+    /// `prompt`, `rendered_text`, `image` or `typographic`.
+    pub modality: String,
+    /// The variant in words (`template 2`).
+    pub variant: String,
+    /// Manifest labels (e.g. FairFace's age, gender, race).
+    pub labels: BTreeMap<String, String>,
+    /// What the stimulus is made of (`kind` plus its fields), as the runner wrote it.
+    pub content: serde_json::Value,
+}
+
+/// A run's stimuli and activations, merged over run folders.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// The folders read.
+    pub run_dirs: Vec<PathBuf>,
+    /// Stimuli that have stored activations, sorted by id.
+    pub stimuli: Vec<StimulusRow>,
+    /// Image-encoder table (images, rendered text, composites).
+    pub images: TableMatrices,
+    /// Text-encoder table (prompts).
+    pub prompts: TableMatrices,
+    /// Stimuli listed by the runner but without activations (skipped or not yet run).
+    pub missing: usize,
+    /// Rows of the runner's skip records.
+    pub skipped: usize,
+    /// The provenance records of the folders (`provenance-*.json`), as written.
+    pub provenance: Vec<serde_json::Value>,
+    image_row: HashMap<String, usize>,
+    prompt_row: HashMap<String, usize>,
+}
+
+fn col_strings(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>, AnalysisError> {
+    let c = df.column(name).and_then(|c| c.str().cloned()).map_err(|e| AnalysisError::Data {
+        path: path.to_path_buf(),
+        message: format!("the stimulus table has no text column `{name}` ({e})"),
+    })?;
+    Ok(c.iter().map(|v| v.unwrap_or_default().to_owned()).collect())
+}
+
+impl RunData {
+    /// Reads run folders (each a `clip-audit run` output folder, or a store folder). All must
+    /// hold stores of the same model and taps.
+    pub fn load(run_dirs: &[PathBuf]) -> Result<Self, AnalysisError> {
+        let first = run_dirs.first().cloned().unwrap_or_default();
+        let stores = find_stores(run_dirs)?;
+        let images_df = read_table(&stores, Table::Images)?;
+        let prompts_df = read_table(&stores, Table::Prompts)?;
+        let matrices = |df: &DataFrame| -> Result<TableMatrices, AnalysisError> {
+            if df.height() == 0 {
+                return Ok(TableMatrices { ids: Vec::new(), embeddings: Array2::zeros((0, 0)), taps: BTreeMap::new() });
+            }
+            table_matrices(df).map_err(|e| AnalysisError::Data { path: first.clone(), message: e.to_string() })
+        };
+        let images = matrices(&images_df)?;
+        let prompts = matrices(&prompts_df)?;
+        let image_row: HashMap<String, usize> = images.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        let prompt_row: HashMap<String, usize> =
+            prompts.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+
+        let table = read_run_tables(run_dirs, "stimuli")?;
+        if table.height() == 0 {
+            return Err(AnalysisError::Data {
+                path: first,
+                message: "no stimulus table (stimuli-*.parquet): is this the folder `clip-audit run` wrote?".into(),
+            });
+        }
+        let ids = col_strings(&table, "id", &first)?;
+        let selection = col_strings(&table, "selection", &first)?;
+        let family = col_strings(&table, "family", &first)?;
+        let member = col_strings(&table, "member", &first)?;
+        let modality = col_strings(&table, "modality", &first)?;
+        let variant = col_strings(&table, "variant", &first)?;
+        let labels = col_strings(&table, "labels", &first)?;
+        let content = col_strings(&table, "content", &first)?;
+        let mut by_id: BTreeMap<String, StimulusRow> = BTreeMap::new();
+        let mut listed = std::collections::BTreeSet::new();
+        for i in 0..ids.len() {
+            listed.insert(ids[i].clone());
+            let stored = if modality[i] == "prompt" {
+                prompt_row.contains_key(&ids[i])
+            } else {
+                image_row.contains_key(&ids[i])
+            };
+            if !stored || by_id.contains_key(&ids[i]) {
+                continue;
+            }
+            by_id.insert(
+                ids[i].clone(),
+                StimulusRow {
+                    id: ids[i].clone(),
+                    selection: selection[i].clone(),
+                    family: family[i].clone(),
+                    member: member[i].clone(),
+                    modality: modality[i].clone(),
+                    variant: variant[i].clone(),
+                    labels: serde_json::from_str(&labels[i]).unwrap_or_default(),
+                    content: serde_json::from_str(&content[i]).unwrap_or(serde_json::Value::Null),
+                },
+            );
+        }
+        let missing = listed.len() - by_id.len();
+        let skipped = read_run_tables(run_dirs, "skipped")?.height();
+        let mut provenance = Vec::new();
+        for d in run_dirs {
+            let mut files: Vec<PathBuf> =
+                std::fs::read_dir(d).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+            files.retain(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("provenance") && n.ends_with(".json"))
+            });
+            files.sort();
+            for f in files {
+                if let Ok(v) = std::fs::read_to_string(&f).map(|t| serde_json::from_str(&t)) {
+                    provenance.push(v.unwrap_or(serde_json::Value::Null));
+                }
+            }
+        }
+        Ok(Self {
+            run_dirs: run_dirs.to_vec(),
+            stimuli: by_id.into_values().collect(),
+            images,
+            prompts,
+            missing,
+            skipped,
+            provenance,
+            image_row,
+            prompt_row,
+        })
+    }
+
+    /// The table a stimulus's activations are in.
+    pub fn table_of(&self, s: &StimulusRow) -> &TableMatrices {
+        if s.modality == "prompt" { &self.prompts } else { &self.images }
+    }
+
+    /// Row of a stimulus in its table.
+    pub fn row_of(&self, s: &StimulusRow) -> Option<usize> {
+        if s.modality == "prompt" { self.prompt_row.get(&s.id).copied() } else { self.image_row.get(&s.id).copied() }
+    }
+
+    /// Row of an image-table stimulus by id.
+    pub fn image_row(&self, id: &str) -> Option<usize> {
+        self.image_row.get(id).copied()
+    }
+
+    /// The stimuli of a selection in a modality.
+    pub fn rows(&self, selection: &str, modality: &str) -> Vec<&StimulusRow> {
+        self.stimuli.iter().filter(|s| s.selection == selection && s.modality == modality).collect()
+    }
+
+    /// A stimulus's embedding, L2-normalised.
+    pub fn unit_embedding(&self, s: &StimulusRow) -> Option<Vec<f32>> {
+        let row = self.row_of(s)?;
+        Some(normalized(self.table_of(s).embeddings.row(row)))
+    }
+
+    /// Taps of the image and text encoders, in name order.
+    pub fn taps(&self) -> Vec<(String, bool)> {
+        let mut out: Vec<(String, bool)> = self.images.taps.keys().map(|k| (k.clone(), true)).collect();
+        out.extend(self.prompts.taps.keys().map(|k| (k.clone(), false)));
+        out
+    }
+
+    /// The spec file and `--set` values the run was made with (from its provenance).
+    pub fn recorded_spec(&self) -> Option<(PathBuf, Vec<(String, String)>)> {
+        let p = self.provenance.iter().find(|p| p.get("spec_files").is_some())?;
+        let spec = p.get("spec_files")?.get(0)?.get("path")?.as_str()?;
+        let vars = p
+            .get("vars")
+            .and_then(|v| v.as_object())
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned()))).collect())
+            .unwrap_or_default();
+        Some((PathBuf::from(spec), vars))
+    }
+}
+
+/// `v / |v|` (zeros stay zeros).
+pub fn normalized(v: ArrayView1<'_, f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    if n > 0.0 { v.iter().map(|x| (f64::from(*x) / n) as f32).collect() } else { v.to_vec() }
+}
+
+/// Dot product in f64.
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+}
+
+/// The mean of unit vectors, renormalised: CLIP's prompt ensembling.
+pub fn ensemble(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0f64; first.len()];
+    for v in vectors {
+        for (s, x) in sum.iter_mut().zip(v) {
+            *s += f64::from(*x);
+        }
+    }
+    let n = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    Some(sum.iter().map(|x| if n > 0.0 { (x / n) as f32 } else { 0.0 }).collect())
+}

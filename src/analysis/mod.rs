@@ -1,0 +1,373 @@
+//! Analyses: from the activation store of a run to statistics with their uncertainty, and
+//! from statistics to findings a reviewer can act on.
+//!
+//! [`analyze`] reads the run ([`data::RunData`], merged over shards), runs each analysis the
+//! spec switches on, and returns a typed [`Summary`]: per-analysis results plus
+//! [`Finding`]s, each with a stable id, a severity, a sentence, the statistic with its CI and
+//! the evidence (units, stimulus ids). Statistics live in [`stats`], checked against scipy
+//! and statsmodels (fixtures/stats). Nothing here touches the model runtime except the
+//! denigration sweep's extra labels, which need the text encoder.
+
+pub mod ablation;
+pub mod associations;
+pub mod data;
+pub mod denigration;
+pub mod multimodality;
+pub mod null;
+pub mod resolution;
+pub mod selectivity;
+pub mod stats;
+pub mod typographic;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use data::RunData;
+
+use crate::diagnostics::Position;
+use crate::model::SessionConfig;
+use crate::run::store::StoreError;
+use crate::spec::AuditSpec;
+use crate::spec::analyses::Severity;
+use crate::spec::read::Sp;
+
+/// Version of the summary's JSON layout; bumped on incompatible changes.
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// Why an analysis could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store is there but not usable.
+    #[error("{}: {message}", path.display())]
+    Data {
+        /// The run folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A run of an edited model (null baseline, ablation) failed.
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
+    /// The model was needed (extra labels) and failed.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
+}
+
+/// A unit: one channel of a tap.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct UnitRef {
+    /// Tap name.
+    pub tap: String,
+    /// Channel index.
+    pub unit: usize,
+}
+
+/// The number a finding rests on, with its uncertainty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Statistic {
+    /// What it is (`coverage difference`, `WEAT effect size`, `flip rate`).
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+    /// 95% confidence interval, when there is one.
+    pub ci: Option<[f64; 2]>,
+    /// p-value of the test behind it.
+    pub p: Option<f64>,
+    /// The p-value adjusted for multiple comparisons (Benjamini-Hochberg).
+    pub q: Option<f64>,
+    /// Sample size.
+    pub n: Option<u64>,
+}
+
+/// The spec threshold a finding crossed, and where it was set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    /// Spec key (`max_disparity`).
+    pub name: String,
+    /// Its value.
+    pub value: f64,
+    /// Position in the spec, when it was written there (not a default).
+    pub position: Option<Position>,
+}
+
+/// What a reviewer can look at to check a finding.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evidence {
+    /// Units involved.
+    pub units: Vec<UnitRef>,
+    /// Concepts (member ids) involved.
+    pub concepts: Vec<String>,
+    /// Stimulus ids that show it.
+    pub stimuli: Vec<String>,
+}
+
+/// A statistic that crossed a spec threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Stable id: the analysis and what it is about (`resolution/countries/region/africa-vs-europe`),
+    /// so reruns and checkpoints can be compared.
+    pub id: String,
+    /// The analysis that raised it.
+    pub analysis: String,
+    /// How serious it is.
+    pub severity: Severity,
+    /// One sentence a reviewer can read aloud.
+    pub statement: String,
+    /// The statistic.
+    pub statistic: Statistic,
+    /// The threshold it crossed.
+    pub threshold: Threshold,
+    /// The evidence.
+    pub evidence: Evidence,
+    /// The null baseline (random weights) raises it too: it comes from the architecture or
+    /// the stimuli, not from what the model learned.
+    pub structural: bool,
+}
+
+/// How many stimuli the analyses saw.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StimulusCounts {
+    /// With stored activations.
+    pub analysed: usize,
+    /// Listed by the runner without activations.
+    pub missing: usize,
+    /// Skip records of the runner.
+    pub skipped: usize,
+    /// Analysed, per modality.
+    pub by_modality: std::collections::BTreeMap<String, usize>,
+}
+
+/// Everything an audit found: per-analysis results and findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Layout version ([`SUMMARY_VERSION`]).
+    pub format_version: u32,
+    /// Audit id.
+    pub audit: String,
+    /// Audit description.
+    pub description: Option<String>,
+    /// The spec file.
+    pub spec: String,
+    /// The model bundle.
+    pub model: String,
+    /// The run folders read.
+    pub runs: Vec<String>,
+    /// The audit's seed (permutations, bootstrap).
+    pub seed: u64,
+    /// Stimulus counts.
+    pub stimuli: StimulusCounts,
+    /// Unit selectivity.
+    pub selectivity: Option<selectivity::SelectivitySummary>,
+    /// Cross-modal units.
+    pub multimodality: Option<multimodality::MultimodalitySummary>,
+    /// Family resolution.
+    pub resolution: Vec<resolution::ResolutionSummary>,
+    /// Stereotype associations.
+    pub associations: Vec<associations::AssociationSummary>,
+    /// Zero-shot denigration.
+    pub denigration: Option<denigration::DenigrationSummary>,
+    /// Typographic susceptibility.
+    pub typographic: Option<typographic::TypographicSummary>,
+    /// The null baseline.
+    pub null_baseline: Option<null::NullSummary>,
+    /// Causal ablation of flagged units.
+    pub ablation: Option<ablation::AblationSummary>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// What could not be analysed, and why.
+    pub notes: Vec<String>,
+}
+
+impl Summary {
+    /// Findings at or above a severity.
+    pub fn count_at_least(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity >= severity).count()
+    }
+}
+
+/// Settings of an analysis run that do not come from the spec.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Session for the model runs the analyses make (null baseline, ablation, extra labels).
+    pub session: SessionConfig,
+    /// The graph edits of the model the data came from (extra labels must match it).
+    pub edit: crate::model::ModelEdit,
+    /// Progress display of those runs.
+    pub progress: crate::run::progress::ProgressMode,
+}
+
+/// What each analysis gets: the spec, the data, and somewhere to put findings and notes.
+pub struct Context<'a> {
+    /// The audit.
+    pub spec: &'a AuditSpec,
+    /// The run.
+    pub data: &'a RunData,
+    /// Options.
+    pub options: &'a AnalyzeOptions,
+    /// Findings raised so far.
+    pub findings: Vec<Finding>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+impl Context<'_> {
+    /// A note: something that could not be analysed.
+    pub fn note(&mut self, message: impl Into<String>) {
+        self.notes.push(message.into());
+    }
+}
+
+/// A threshold from the spec, or its default.
+pub fn threshold(name: &str, value: &Option<Sp<f64>>, default: f64) -> Threshold {
+    match value {
+        Some(v) => Threshold { name: name.to_owned(), value: v.value, position: v.position },
+        None => Threshold { name: name.to_owned(), value: default, position: None },
+    }
+}
+
+/// A spec severity, or the default.
+pub fn severity(value: &Option<Sp<Severity>>, default: Severity) -> Severity {
+    value.as_ref().map_or(default, |s| s.value)
+}
+
+/// Lower-case, dash-separated id part.
+pub fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// Rounds for display in statements.
+pub fn r2(x: f64) -> String {
+    if x.is_finite() { format!("{x:.2}") } else { "n/a".into() }
+}
+
+/// A percentage for display.
+pub fn pct(x: f64) -> String {
+    if x.is_finite() { format!("{:.1}%", 100.0 * x) } else { "n/a".into() }
+}
+
+/// The result of [`analyze`]: the summary, and the full selectivity grid (for the parquet
+/// table) when one was computed.
+pub struct Analysis {
+    /// The summary.
+    pub summary: Summary,
+    /// The unit × concept grid.
+    pub grid: Option<selectivity::Grid>,
+}
+
+/// Runs every analysis the spec switches on over the run folders.
+pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
+    let mut cx = Context { spec, data, options, findings: Vec::new(), notes: Vec::new() };
+    if data.stimuli.is_empty() {
+        return Err(AnalysisError::Data {
+            path: data.run_dirs.first().cloned().unwrap_or_default(),
+            message: "the run has no stored activations; run `clip-audit run` first".into(),
+        });
+    }
+    let a = &spec.doc.analyses;
+    let sel_doc = a.selectivity.clone().unwrap_or_default();
+    // Selectivity is the base of multimodality and resolution, so it is computed whenever one
+    // of them is asked for; it is reported only when asked for.
+    let need_grid = a.selectivity.is_some() || a.multimodality.is_some() || !a.resolution.is_empty();
+    let grid = if need_grid { Some(selectivity::compute(&mut cx, &sel_doc)) } else { None };
+    let selectivity = match (&grid, &a.selectivity) {
+        (Some(g), Some(_)) => Some(selectivity::summarize(&cx, g, &sel_doc)),
+        _ => None,
+    };
+    let multimodality = match (&grid, &a.multimodality) {
+        (Some(g), Some(doc)) => Some(multimodality::run(&mut cx, g, doc)),
+        _ => None,
+    };
+    let mut resolution = Vec::new();
+    if let Some(g) = &grid {
+        for doc in &a.resolution {
+            if let Some(r) = resolution::run(&mut cx, g, doc, &sel_doc) {
+                resolution.push(r);
+            }
+        }
+    }
+    let mut associations = Vec::new();
+    for doc in &a.associations {
+        if let Some(r) = associations::run(&mut cx, doc, grid.as_ref()) {
+            associations.push(r);
+        }
+    }
+    let denigration = match &a.denigration {
+        Some(doc) => denigration::run(&mut cx, doc)?,
+        None => None,
+    };
+    let typographic = match &a.typographic {
+        Some(doc) => typographic::run(&mut cx, doc, grid.as_ref()),
+        None => None,
+    };
+    let mut findings = std::mem::take(&mut cx.findings);
+    findings.sort_by(|x, y| y.severity.cmp(&x.severity).then_with(|| x.id.cmp(&y.id)));
+    let mut by_modality = std::collections::BTreeMap::new();
+    for s in &data.stimuli {
+        *by_modality.entry(s.modality.clone()).or_insert(0) += 1;
+    }
+    let summary = Summary {
+        format_version: SUMMARY_VERSION,
+        audit: spec.id.clone(),
+        description: spec.description.clone(),
+        spec: spec.path.display().to_string(),
+        model: spec.bundle.display().to_string(),
+        runs: data.run_dirs.iter().map(|p| p.display().to_string()).collect(),
+        seed: spec.seed,
+        stimuli: StimulusCounts {
+            analysed: data.stimuli.len(),
+            missing: data.missing,
+            skipped: data.skipped,
+            by_modality,
+        },
+        selectivity,
+        multimodality,
+        resolution,
+        associations,
+        denigration,
+        typographic,
+        null_baseline: None,
+        ablation: None,
+        findings,
+        notes: cx.notes,
+    };
+    Ok(Analysis { summary, grid })
+}
+
+/// The whole audit of a run: [`analyze`], then the null baseline and the ablations when the
+/// spec asks for them (both run the model again, into `run_dir/null` and
+/// `run_dir/ablation/`).
+pub fn audit(
+    spec: &AuditSpec,
+    data: &RunData,
+    run_dir: &std::path::Path,
+    options: &AnalyzeOptions,
+) -> Result<Analysis, AnalysisError> {
+    let mut analysis = analyze(spec, data, options)?;
+    if let Some(doc) = &spec.doc.analyses.null_baseline {
+        let (null, _) = null::run_null(spec, doc, run_dir, options)?;
+        null::mark_structural(&mut analysis.summary, null);
+    }
+    if let Some(doc) = &spec.doc.analyses.ablation {
+        let a = ablation::run_ablation(spec, doc, &analysis.summary, data, run_dir, options)?;
+        if a.results.is_empty() {
+            analysis
+                .summary
+                .notes
+                .push("ablation: no typographic or association finding cites a unit; nothing was ablated".into());
+        }
+        analysis.summary.ablation = Some(a);
+    }
+    Ok(analysis)
+}

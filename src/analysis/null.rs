@@ -1,0 +1,87 @@
+//! The null baseline: the same audit on a random-weight copy of the model.
+//!
+//! Some "findings" come from the architecture and the stimuli alone (a rendered word differs
+//! from a photo in pixels whatever the weights are). Re-running the audit on a copy whose
+//! every weight tensor is re-drawn from a normal distribution with the tensor's own mean and sd
+//! (seeded; made in memory at load time, see [`crate::model::ModelEdit`]) or on a given
+//! random-weight bundle separates those: a finding whose id also appears in the null is marked
+//! *structural*, and the report states the null's finding count.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{AnalysisError, AnalyzeOptions, RunData, Summary, analyze};
+use crate::run::{RunOptions, run};
+use crate::spec::AuditSpec;
+use crate::spec::analyses::NullBaselineDoc;
+
+/// The null baseline as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NullSummary {
+    /// How the null model was made.
+    pub model: String,
+    /// Seed of the re-drawn weights (None with a given bundle).
+    pub seed: Option<u64>,
+    /// The null run folder.
+    pub run: String,
+    /// Findings of the same audit on the null model.
+    pub findings: usize,
+    /// Their ids.
+    pub finding_ids: Vec<String>,
+    /// Findings of the real model that the null also raises.
+    pub structural: usize,
+}
+
+/// Runs the audit on the null model into `run_dir/null` and analyses it.
+pub fn run_null(
+    spec: &AuditSpec,
+    doc: &NullBaselineDoc,
+    run_dir: &Path,
+    options: &AnalyzeOptions,
+) -> Result<(NullSummary, Summary), AnalysisError> {
+    let mut null_spec = spec.clone();
+    null_spec.doc.analyses.null_baseline = None;
+    null_spec.doc.analyses.ablation = None;
+    let mut opts = RunOptions::new(run_dir.join("null"));
+    opts.session = options.session;
+    opts.progress = options.progress;
+    let (model, seed) = match &doc.bundle {
+        Some(b) => {
+            let base = spec.path.parent().unwrap_or(Path::new("."));
+            null_spec.bundle = base.join(&b.value);
+            (format!("random-weight bundle {}", null_spec.bundle.display()), None)
+        }
+        None => {
+            let seed = doc.seed.unwrap_or(spec.seed);
+            opts.edit.randomize = Some(seed);
+            (
+                format!("{} with every weight tensor re-drawn (normal, own mean and sd)", spec.bundle.display()),
+                Some(seed),
+            )
+        }
+    };
+    run(&null_spec, &opts)?;
+    let data = RunData::load(std::slice::from_ref(&opts.out))?;
+    let null_options = AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };
+    let null = analyze(&null_spec, &data, &null_options)?.summary;
+    let summary = NullSummary {
+        model,
+        seed,
+        run: opts.out.display().to_string(),
+        findings: null.findings.len(),
+        finding_ids: null.findings.iter().map(|f| f.id.clone()).collect(),
+        structural: 0,
+    };
+    Ok((summary, null))
+}
+
+/// Marks the findings of `summary` that the null also raised as structural.
+pub fn mark_structural(summary: &mut Summary, mut null: NullSummary) {
+    let ids: std::collections::BTreeSet<&str> = null.finding_ids.iter().map(String::as_str).collect();
+    for f in &mut summary.findings {
+        f.structural = ids.contains(f.id.as_str());
+    }
+    null.structural = summary.findings.iter().filter(|f| f.structural).count();
+    summary.null_baseline = Some(null);
+}

@@ -1,0 +1,308 @@
+//! Resolution: how finely a model's units separate the members of a family, group by group.
+//!
+//! The Distill study of CLIP's multimodal neurons found units for the USA and India alone but
+//! only region-wide units for much of Africa. Here, per image-encoder tap: a member has a
+//! *dedicated* unit when it is that unit's top concept (significant after FDR, Cohen's d at
+//! least the minimum) and leads the unit's second concept by a margin in d; a unit is
+//! *group-wide* when it responds to a whole group (the group's images against the rest) without
+//! being dedicated to one member. Per group, coverage = members with a dedicated unit / members,
+//! with a Wilson 95% CI (and population-weighted when the spec names the weight), and every
+//! pair of groups is compared with Fisher's exact test and a Newcombe CI of the difference.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::selectivity::{Block, Grid, one_vs_rest};
+use super::stats::{benjamini_hochberg, fisher_exact, wilson};
+use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, r2, severity, slug, threshold};
+use crate::spec::analyses::{ResolutionDoc, SelectivityDoc, Severity};
+
+/// Default margin in d over the second concept.
+pub const DEFAULT_MARGIN: f64 = 0.5;
+/// Default largest acceptable coverage difference.
+pub const DEFAULT_MAX_DISPARITY: f64 = 0.25;
+
+/// A unit dedicated to one member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DedicatedUnit {
+    /// Unit.
+    pub unit: usize,
+    /// The member.
+    pub concept: String,
+    /// Cohen's d of the member against the rest of the family.
+    pub cohen_d: f64,
+    /// Lead in d over the unit's second concept.
+    pub margin: f64,
+    /// q-value.
+    pub q: f64,
+}
+
+/// Coverage of one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupCoverage {
+    /// Group name (e.g. `Africa`).
+    pub group: String,
+    /// Members with image stimuli.
+    pub members: usize,
+    /// Members with at least one dedicated unit.
+    pub covered: usize,
+    /// covered / members.
+    pub coverage: f64,
+    /// Wilson 95% CI.
+    pub ci: [f64; 2],
+    /// Weighted coverage (by the spec's `weight` metadata), when it applies.
+    pub weighted_coverage: Option<f64>,
+    /// Dedicated units of the group's members.
+    pub dedicated_units: usize,
+    /// Units responding to the group as a whole without a dedicated member.
+    pub group_units: usize,
+    /// Members without a dedicated unit.
+    pub uncovered_members: Vec<String>,
+}
+
+/// A coverage difference between two groups.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Disparity {
+    /// The better covered group.
+    pub higher: String,
+    /// The less covered group.
+    pub lower: String,
+    /// Coverage difference.
+    pub difference: f64,
+    /// Newcombe (hybrid Wilson score) 95% CI of the difference.
+    pub ci: [f64; 2],
+    /// Fisher's exact two-sided p.
+    pub p: f64,
+    /// Benjamini-Hochberg q over the pairs.
+    pub q: f64,
+}
+
+/// Resolution at one tap.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TapResolution {
+    /// Tap.
+    pub tap: String,
+    /// Groups, in order of first member.
+    pub groups: Vec<GroupCoverage>,
+    /// Pairs of groups.
+    pub disparities: Vec<Disparity>,
+    /// Dedicated units (largest d first, at most 100).
+    pub dedicated: Vec<DedicatedUnit>,
+}
+
+/// The resolution analysis of one family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolutionSummary {
+    /// Selection.
+    pub family: String,
+    /// Hierarchy level.
+    pub level: String,
+    /// Margin.
+    pub margin: f64,
+    /// FDR.
+    pub fdr: f64,
+    /// Per image-encoder tap.
+    pub taps: Vec<TapResolution>,
+}
+
+/// Newcombe's hybrid score interval for p1 − p2 (method 10), from Wilson intervals.
+pub fn newcombe(k1: u64, n1: u64, k2: u64, n2: u64) -> [f64; 2] {
+    let (p1, p2) = (k1 as f64 / n1 as f64, k2 as f64 / n2 as f64);
+    let (l1, u1) = wilson(k1, n1, 0.05);
+    let (l2, u2) = wilson(k2, n2, 0.05);
+    let d = p1 - p2;
+    [d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(), d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt()]
+}
+
+/// Runs the analysis for one family.
+pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &SelectivityDoc) -> Option<ResolutionSummary> {
+    let family = doc.family.as_ref()?.value.clone();
+    let Some(selection) = cx.spec.selection(&family) else {
+        cx.note(format!("resolution: no selection `{family}`"));
+        return None;
+    };
+    let level = match &doc.level {
+        Some(l) => l.value.clone(),
+        None => match selection.family.hierarchy.first() {
+            Some(l) => l.clone(),
+            None => {
+                cx.note(format!("resolution: family `{family}` has no hierarchy to group its members by"));
+                return None;
+            }
+        },
+    };
+    let margin = doc.margin.as_ref().map_or(DEFAULT_MARGIN, |v| v.value);
+    let fdr = doc.fdr.as_ref().map_or(grid.fdr, |v| v.value);
+    let min_d = sel.min_effect_size.as_ref().map_or(grid.min_effect, |v| v.value);
+    let max_t = threshold("max_disparity", &doc.max_disparity, DEFAULT_MAX_DISPARITY);
+    let sev = severity(&doc.severity, Severity::Error);
+    let group_of: BTreeMap<&str, &str> =
+        selection.members.iter().filter_map(|m| m.groups.get(&level).map(|g| (m.id.as_str(), g.as_str()))).collect();
+    let weight_of: BTreeMap<&str, f64> = match &doc.weight {
+        Some(w) => selection
+            .members
+            .iter()
+            .filter_map(|m| m.meta.get(&w.value)?.as_f64().map(|x| (m.id.as_str(), x)))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let blocks: Vec<&Block> =
+        grid.blocks.iter().filter(|b| b.selection == family && b.modality == "image" && b.image_encoder).collect();
+    if blocks.is_empty() {
+        cx.note(format!("resolution: `{family}` has no image stimuli with at least two members; nothing to resolve"));
+        return None;
+    }
+    let mut taps = Vec::new();
+    for b in blocks {
+        let mut groups: Vec<String> = Vec::new();
+        let concept_group: Vec<Option<usize>> = b
+            .concepts
+            .iter()
+            .map(|c| {
+                let g = (*group_of.get(c.as_str())?).to_owned();
+                Some(match groups.iter().position(|x| *x == g) {
+                    Some(i) => i,
+                    None => {
+                        groups.push(g);
+                        groups.len() - 1
+                    }
+                })
+            })
+            .collect();
+        if groups.len() < 2 {
+            cx.note(format!("resolution: `{family}` at {}: fewer than two `{level}` groups have images", b.tap));
+            continue;
+        }
+        // Dedicated units.
+        let k = b.concepts.len();
+        let mut dedicated: Vec<DedicatedUnit> = Vec::new();
+        let mut dedicated_of = vec![None; b.units()];
+        for (u, slot) in dedicated_of.iter_mut().enumerate() {
+            let mut order: Vec<usize> = (0..k).filter(|&c| b.tests.d[[u, c]].is_finite()).collect();
+            order.sort_by(|&x, &y| b.tests.d[[u, y]].total_cmp(&b.tests.d[[u, x]]));
+            let (Some(&c1), second) = (order.first(), order.get(1)) else { continue };
+            let d1 = b.tests.d[[u, c1]];
+            let lead = second.map_or(f64::INFINITY, |&c2| d1 - b.tests.d[[u, c2]]);
+            if b.q[[u, c1]] <= fdr && d1 >= min_d && lead >= margin {
+                *slot = Some(c1);
+                dedicated.push(DedicatedUnit {
+                    unit: u,
+                    concept: b.concepts[c1].clone(),
+                    cohen_d: d1,
+                    margin: lead,
+                    q: b.q[[u, c1]],
+                });
+            }
+        }
+        // Group-wide units: the group against the rest, on the same stimuli.
+        let rows: Vec<usize> =
+            b.rows.iter().zip(&b.labels).filter(|(_, l)| concept_group[**l].is_some()).map(|(r, _)| *r).collect();
+        let glabels: Vec<usize> = b.labels.iter().filter_map(|l| concept_group[*l]).collect();
+        let table = &cx.data.images;
+        let group_units_of = match table.taps.get(&b.tap) {
+            Some(acts) => {
+                let t = one_vs_rest(acts, &rows, &glabels, groups.len());
+                let q = benjamini_hochberg(&t.p.iter().copied().collect::<Vec<_>>());
+                let ng = groups.len();
+                (0..groups.len())
+                    .map(|g| {
+                        (0..b.units())
+                            .filter(|&u| dedicated_of[u].is_none() && q[u * ng + g] <= fdr && t.d[[u, g]] >= min_d)
+                            .count()
+                    })
+                    .collect()
+            }
+            None => vec![0; groups.len()],
+        };
+        let mut covs = Vec::new();
+        for (g, name) in groups.iter().enumerate() {
+            let members: Vec<usize> = (0..k).filter(|&c| concept_group[c] == Some(g)).collect();
+            let covered: Vec<usize> = members.iter().copied().filter(|&c| dedicated_of.contains(&Some(c))).collect();
+            let (n, kc) = (members.len() as u64, covered.len() as u64);
+            let (lo, hi) = wilson(kc, n, 0.05);
+            let total_w: f64 = members.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum();
+            let weighted = (!weight_of.is_empty() && total_w > 0.0)
+                .then(|| covered.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum::<f64>() / total_w);
+            covs.push(GroupCoverage {
+                group: name.clone(),
+                members: members.len(),
+                covered: covered.len(),
+                coverage: kc as f64 / n as f64,
+                ci: [lo, hi],
+                weighted_coverage: weighted,
+                dedicated_units: dedicated_of.iter().filter(|d| d.is_some_and(|c| concept_group[c] == Some(g))).count(),
+                group_units: group_units_of[g],
+                uncovered_members: members
+                    .iter()
+                    .filter(|c| !covered.contains(c))
+                    .map(|&c| b.concepts[c].clone())
+                    .collect(),
+            });
+        }
+        let mut disparities = Vec::new();
+        for i in 0..covs.len() {
+            for j in 0..covs.len() {
+                let (a, z) = (&covs[i], &covs[j]);
+                if i == j || a.coverage < z.coverage || (a.coverage == z.coverage && i > j) {
+                    continue;
+                }
+                let (k1, n1, k2, n2) = (a.covered as u64, a.members as u64, z.covered as u64, z.members as u64);
+                let (_, p) = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]);
+                disparities.push(Disparity {
+                    higher: a.group.clone(),
+                    lower: z.group.clone(),
+                    difference: a.coverage - z.coverage,
+                    ci: newcombe(k1, n1, k2, n2),
+                    p,
+                    q: f64::NAN,
+                });
+            }
+        }
+        let q = benjamini_hochberg(&disparities.iter().map(|d| d.p).collect::<Vec<_>>());
+        for (d, q) in disparities.iter_mut().zip(q) {
+            d.q = q;
+        }
+        disparities.sort_by(|x, y| y.difference.total_cmp(&x.difference));
+        for d in &disparities {
+            if d.difference > max_t.value && d.q <= fdr {
+                let (hi, lo) = (
+                    covs.iter().find(|c| c.group == d.higher).expect("group"),
+                    covs.iter().find(|c| c.group == d.lower).expect("group"),
+                );
+                let units: Vec<UnitRef> = dedicated
+                    .iter()
+                    .filter(|x| {
+                        b.concept(&x.concept).and_then(|c| concept_group[c])
+                            == groups.iter().position(|g| *g == d.higher)
+                    })
+                    .take(20)
+                    .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
+                    .collect();
+                cx.findings.push(Finding {
+                    id: format!("resolution/{}/{}/{}/{}-vs-{}", slug(&family), slug(&level), slug(&b.tap), slug(&d.higher), slug(&d.lower)),
+                    analysis: "resolution".into(),
+                    severity: sev,
+                    statement: format!(
+                        "At {}, {} of {} members of {} have a unit of their own ({}) against {} of {} in {} ({}): a coverage difference of {} (95% CI {} to {}), beyond the {} allowed.",
+                        b.tap, hi.covered, hi.members, d.higher, pct(hi.coverage), lo.covered, lo.members, d.lower,
+                        pct(lo.coverage), r2(d.difference), r2(d.ci[0]), r2(d.ci[1]), r2(max_t.value)
+                    ),
+                    statistic: Statistic {
+                        name: "coverage difference".into(),
+                        value: d.difference,
+                        ci: Some(d.ci),
+                        p: Some(d.p),
+                        q: Some(d.q),
+                        n: Some((hi.members + lo.members) as u64),
+                    },
+                    threshold: max_t.clone(),
+                    evidence: Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() }, structural: false });
+            }
+        }
+        dedicated.sort_by(|x, y| y.cohen_d.total_cmp(&x.cohen_d));
+        dedicated.truncate(100);
+        taps.push(TapResolution { tap: b.tap.clone(), groups: covs, disparities, dedicated });
+    }
+    Some(ResolutionSummary { family, level, margin, fdr, taps })
+}

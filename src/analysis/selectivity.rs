@@ -1,0 +1,493 @@
+//! Selectivity: which units respond to which concepts, per modality.
+//!
+//! For every tap, selection and modality (images, rendered text, prompts) the stimuli form a
+//! block; each unit's responses in a block are ranked once, and each concept (member) is
+//! compared with the rest of its family: mean and sd, Cohen's d, AUROC and the Mann-Whitney U
+//! test (tie-corrected normal approximation, exact for small samples without ties), plus
+//! Cohen's d against the neutral controls when the spec names them. Benjamini-Hochberg
+//! q-values run over the whole unit × concept grid of all blocks. The grid feeds the
+//! multimodality, resolution and typographic analyses; the summary keeps the selective units
+//! with their top and bottom stimuli as evidence.
+
+use ndarray::Array2;
+use polars::prelude::{Column, DataFrame};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::stats::{average_ranks, benjamini_hochberg, cohen_d_from, mann_whitney_p_asymptotic, mann_whitney_p_exact};
+use super::{Context, RunData};
+use crate::spec::analyses::SelectivityDoc;
+
+/// Default false discovery rate.
+pub const DEFAULT_FDR: f64 = 0.05;
+/// Default smallest Cohen's d that counts as selective ("large", Cohen 1988).
+pub const DEFAULT_MIN_EFFECT: f64 = 0.8;
+/// Default evidence stimuli per end.
+pub const DEFAULT_TOP: usize = 8;
+/// Selective units listed per block in the summary (the parquet grid has all).
+pub const UNITS_PER_BLOCK: usize = 50;
+
+/// One-versus-rest tests of every unit and group, `[units, groups]` arrays.
+#[derive(Debug, Clone)]
+pub struct Tests {
+    /// Stimuli per group.
+    pub n: Vec<usize>,
+    /// Mean response of the group.
+    pub mean: Array2<f64>,
+    /// Sample sd of the group.
+    pub sd: Array2<f64>,
+    /// Cohen's d of the group against the rest (NaN when undefined).
+    pub d: Array2<f64>,
+    /// AUROC of the group against the rest.
+    pub auroc: Array2<f64>,
+    /// Mann-Whitney U1 of the group.
+    pub u: Array2<f64>,
+    /// Two-sided p.
+    pub p: Array2<f64>,
+}
+
+/// Compares each group with the rest, for every unit (column) of `acts` over `rows`.
+/// `labels[i]` is the group of `rows[i]`, in `0..k`.
+pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usize) -> Tests {
+    let units = acts.ncols();
+    let total = rows.len();
+    let mut n = vec![0usize; k];
+    for &l in labels {
+        n[l] += 1;
+    }
+    let per_unit: Vec<[Vec<f64>; 6]> = (0..units)
+        .into_par_iter()
+        .map(|u| {
+            let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
+            let (ranks, tie) = average_ranks(&v);
+            let mut sum = vec![0f64; k];
+            let mut rsum = vec![0f64; k];
+            for (i, &l) in labels.iter().enumerate() {
+                sum[l] += v[i];
+                rsum[l] += ranks[i];
+            }
+            let mean: Vec<f64> = (0..k).map(|c| if n[c] > 0 { sum[c] / n[c] as f64 } else { f64::NAN }).collect();
+            let mut ss = vec![0f64; k];
+            for (i, &l) in labels.iter().enumerate() {
+                ss[l] += (v[i] - mean[l]).powi(2);
+            }
+            let grand = sum.iter().sum::<f64>() / total.max(1) as f64;
+            let ss_total: f64 =
+                (0..k).filter(|&c| n[c] > 0).map(|c| ss[c] + n[c] as f64 * (mean[c] - grand).powi(2)).sum();
+            let mut out: [Vec<f64>; 6] = std::array::from_fn(|_| vec![f64::NAN; k]);
+            for c in 0..k {
+                let (n1, n2) = (n[c], total - n[c]);
+                out[0][c] = mean[c];
+                out[1][c] = if n1 > 1 { (ss[c] / (n1 - 1) as f64).sqrt() } else { f64::NAN };
+                if n1 == 0 || n2 == 0 {
+                    continue;
+                }
+                let m2 = (grand * total as f64 - sum[c]) / n2 as f64;
+                // Parallel-axis: the rest's sum of squares from the total's.
+                let ss2 = (ss_total - ss[c] - n1 as f64 * (mean[c] - grand).powi(2) - n2 as f64 * (m2 - grand).powi(2))
+                    .max(0.0);
+                let s2 = if n2 > 1 { (ss2 / (n2 - 1) as f64).sqrt() } else { f64::NAN };
+                out[2][c] = cohen_d_from(mean[c], out[1][c], n1, m2, s2, n2).unwrap_or(f64::NAN);
+                let u1 = rsum[c] - (n1 * (n1 + 1)) as f64 / 2.0;
+                out[3][c] = u1 / (n1 * n2) as f64;
+                out[4][c] = u1;
+                out[5][c] = if tie == 0.0 && n1 <= 8 && n2 <= 8 {
+                    mann_whitney_p_exact(u1, n1, n2)
+                } else {
+                    mann_whitney_p_asymptotic(u1, n1, n2, tie)
+                };
+            }
+            out
+        })
+        .collect();
+    let mut t = Tests {
+        n,
+        mean: Array2::from_elem((units, k), f64::NAN),
+        sd: Array2::from_elem((units, k), f64::NAN),
+        d: Array2::from_elem((units, k), f64::NAN),
+        auroc: Array2::from_elem((units, k), f64::NAN),
+        u: Array2::from_elem((units, k), f64::NAN),
+        p: Array2::from_elem((units, k), f64::NAN),
+    };
+    for (u, o) in per_unit.into_iter().enumerate() {
+        for (dst, src) in [&mut t.mean, &mut t.sd, &mut t.d, &mut t.auroc, &mut t.u, &mut t.p].into_iter().zip(o) {
+            dst.row_mut(u).assign(&ndarray::Array1::from(src));
+        }
+    }
+    t
+}
+
+/// The stimuli of one tap, selection and modality, and the tests of their concepts.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Tap name.
+    pub tap: String,
+    /// Whether the tap is in the image encoder.
+    pub image_encoder: bool,
+    /// Selection name.
+    pub selection: String,
+    /// Modality.
+    pub modality: String,
+    /// Concepts (member ids), in the selection's member order.
+    pub concepts: Vec<String>,
+    /// Indexes into [`RunData::stimuli`].
+    pub stimuli: Vec<usize>,
+    /// Rows in the tap's table.
+    pub rows: Vec<usize>,
+    /// Concept index of each stimulus.
+    pub labels: Vec<usize>,
+    /// Each concept against the rest of the family.
+    pub tests: Tests,
+    /// Cohen's d of each concept against the neutral controls.
+    pub d_controls: Option<Array2<f64>>,
+    /// Benjamini-Hochberg q-values over the whole grid.
+    pub q: Array2<f64>,
+}
+
+impl Block {
+    /// Number of units.
+    pub fn units(&self) -> usize {
+        self.tests.d.nrows()
+    }
+
+    /// Index of a concept.
+    pub fn concept(&self, id: &str) -> Option<usize> {
+        self.concepts.iter().position(|c| c == id)
+    }
+
+    /// Whether (unit, concept) is selective: q within the FDR and d at least the minimum.
+    pub fn selective(&self, u: usize, c: usize, fdr: f64, min_d: f64) -> bool {
+        self.q[[u, c]] <= fdr && self.tests.d[[u, c]] >= min_d
+    }
+}
+
+/// The unit × concept grid of an audit.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// Blocks, by tap, selection and modality.
+    pub blocks: Vec<Block>,
+    /// FDR in effect.
+    pub fdr: f64,
+    /// Minimum effect size in effect.
+    pub min_effect: f64,
+}
+
+impl Grid {
+    /// The block of a tap, selection and modality.
+    pub fn block(&self, tap: &str, selection: &str, modality: &str) -> Option<&Block> {
+        self.blocks.iter().find(|b| b.tap == tap && b.selection == selection && b.modality == modality)
+    }
+
+    /// The long table: one row per (tap, selection, modality, concept, unit).
+    pub fn to_frame(&self) -> polars::prelude::PolarsResult<DataFrame> {
+        let mut cols: [Vec<String>; 4] = Default::default();
+        let (mut unit, mut n) = (Vec::new(), Vec::new());
+        let mut nums: [Vec<f64>; 8] = Default::default();
+        for b in &self.blocks {
+            for u in 0..b.units() {
+                for (c, concept) in b.concepts.iter().enumerate() {
+                    cols[0].push(b.tap.clone());
+                    cols[1].push(b.selection.clone());
+                    cols[2].push(b.modality.clone());
+                    cols[3].push(concept.clone());
+                    unit.push(u as u32);
+                    n.push(b.tests.n[c] as u32);
+                    let dc = b.d_controls.as_ref().map_or(f64::NAN, |m| m[[u, c]]);
+                    let vals = [
+                        b.tests.mean[[u, c]],
+                        b.tests.sd[[u, c]],
+                        b.tests.d[[u, c]],
+                        dc,
+                        b.tests.auroc[[u, c]],
+                        b.tests.u[[u, c]],
+                        b.tests.p[[u, c]],
+                        b.q[[u, c]],
+                    ];
+                    for (dst, v) in nums.iter_mut().zip(vals) {
+                        dst.push(v);
+                    }
+                }
+            }
+        }
+        let height = unit.len();
+        let mut columns: Vec<Column> = ["tap", "selection", "modality", "concept"]
+            .iter()
+            .zip(cols)
+            .map(|(name, v)| Column::new((*name).into(), v))
+            .collect();
+        columns.push(Column::new("unit".into(), unit));
+        columns.push(Column::new("n".into(), n));
+        for (name, v) in ["mean", "sd", "cohen_d", "cohen_d_controls", "auroc", "u", "p", "q"].iter().zip(nums) {
+            columns.push(Column::new((*name).into(), v));
+        }
+        DataFrame::new(height, columns)
+    }
+}
+
+fn block_modalities(image_encoder: bool) -> &'static [&'static str] {
+    if image_encoder { &["image", "rendered_text"] } else { &["prompt"] }
+}
+
+/// Computes the grid for every tap, selection and modality with at least two concepts.
+pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
+    let data = cx.data;
+    let fdr = doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value);
+    let min_effect = doc.min_effect_size.as_ref().map_or(DEFAULT_MIN_EFFECT, |v| v.value);
+    let controls = doc.controls.as_ref().map(|c| c.value.clone());
+    let mut blocks = Vec::new();
+    for (tap, image_encoder) in data.taps() {
+        let table = if image_encoder { &data.images } else { &data.prompts };
+        let Some(acts) = table.taps.get(&tap) else { continue };
+        for &modality in block_modalities(image_encoder) {
+            for sel in &cx.spec.selections {
+                let mut concepts: Vec<String> = Vec::new();
+                let (mut stimuli, mut rows, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+                let order: Vec<&str> = sel.members.iter().map(|m| m.id.as_str()).collect();
+                let mut idx: Vec<(usize, usize)> = data
+                    .stimuli
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.selection == sel.name && s.modality == modality)
+                    .filter_map(|(i, s)| order.iter().position(|m| *m == s.member).map(|c| (c, i)))
+                    .collect();
+                idx.sort();
+                for (c, i) in idx {
+                    let Some(row) = data.row_of(&data.stimuli[i]) else { continue };
+                    let id = order[c].to_owned();
+                    let l = match concepts.iter().position(|x| *x == id) {
+                        Some(l) => l,
+                        None => {
+                            concepts.push(id);
+                            concepts.len() - 1
+                        }
+                    };
+                    stimuli.push(i);
+                    rows.push(row);
+                    labels.push(l);
+                }
+                if concepts.len() < 2 {
+                    continue;
+                }
+                let tests = one_vs_rest(acts, &rows, &labels, concepts.len());
+                let d_controls = controls
+                    .as_deref()
+                    .filter(|c| *c != sel.name)
+                    .and_then(|c| control_d(data, acts, c, modality, &tests));
+                let q = Array2::from_elem(tests.p.raw_dim(), f64::NAN);
+                blocks.push(Block {
+                    tap: tap.clone(),
+                    image_encoder,
+                    selection: sel.name.clone(),
+                    modality: modality.to_owned(),
+                    concepts,
+                    stimuli,
+                    rows,
+                    labels,
+                    tests,
+                    d_controls,
+                    q,
+                });
+            }
+        }
+    }
+    if let Some(c) = &controls
+        && !blocks.iter().any(|b| b.d_controls.is_some())
+    {
+        cx.note(format!("selectivity: the controls selection `{c}` has no stimuli in a modality shared with another selection; no effect sizes against controls"));
+    }
+    // One Benjamini-Hochberg correction over the whole grid.
+    let all: Vec<f64> = blocks.iter().flat_map(|b| b.tests.p.iter().copied()).collect();
+    let q = benjamini_hochberg(&all);
+    let mut at = 0;
+    for b in &mut blocks {
+        let len = b.tests.p.len();
+        for (dst, v) in b.q.iter_mut().zip(&q[at..at + len]) {
+            *dst = *v;
+        }
+        at += len;
+    }
+    Grid { blocks, fdr, min_effect }
+}
+
+fn control_d(data: &RunData, acts: &Array2<f32>, controls: &str, modality: &str, tests: &Tests) -> Option<Array2<f64>> {
+    let rows: Vec<usize> = data.rows(controls, modality).iter().filter_map(|s| data.row_of(s)).collect();
+    if rows.len() < 2 {
+        return None;
+    }
+    let (units, k) = tests.d.dim();
+    let mut out = Array2::from_elem((units, k), f64::NAN);
+    for u in 0..units {
+        let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
+        let (m, s) = super::stats::mean_sd(&v);
+        for c in 0..k {
+            out[[u, c]] =
+                cohen_d_from(tests.mean[[u, c]], tests.sd[[u, c]], tests.n[c], m, s, rows.len()).unwrap_or(f64::NAN);
+        }
+    }
+    Some(out)
+}
+
+/// A stimulus shown as evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Example {
+    /// Stimulus id.
+    pub id: String,
+    /// Its member.
+    pub member: String,
+    /// Its modality.
+    pub modality: String,
+    /// The unit's pooled activation.
+    pub value: f32,
+}
+
+/// A unit selective for a concept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SelectiveUnit {
+    /// Tap.
+    pub tap: String,
+    /// Unit.
+    pub unit: usize,
+    /// Selection.
+    pub selection: String,
+    /// Modality.
+    pub modality: String,
+    /// The concept it responds to most (largest d).
+    pub concept: String,
+    /// Stimuli of the concept.
+    pub n: usize,
+    /// Mean response to the concept.
+    pub mean: f64,
+    /// Cohen's d against the rest of the family.
+    pub cohen_d: f64,
+    /// Cohen's d against the neutral controls.
+    pub cohen_d_controls: Option<f64>,
+    /// AUROC against the rest.
+    pub auroc: f64,
+    /// Mann-Whitney p.
+    pub p: f64,
+    /// Benjamini-Hochberg q.
+    pub q: f64,
+    /// Other concepts it is also selective for.
+    pub also: Vec<String>,
+    /// Its highest-responding stimuli (all of the tap's table).
+    pub top: Vec<Example>,
+    /// Its lowest-responding stimuli.
+    pub bottom: Vec<Example>,
+}
+
+/// Counts of one block.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockSummary {
+    /// Tap.
+    pub tap: String,
+    /// Selection.
+    pub selection: String,
+    /// Modality.
+    pub modality: String,
+    /// Units of the tap.
+    pub units: usize,
+    /// Concepts with stimuli.
+    pub concepts: usize,
+    /// Stimuli.
+    pub stimuli: usize,
+    /// Units selective for at least one concept.
+    pub selective_units: usize,
+    /// Selective (unit, concept) pairs.
+    pub selective_pairs: usize,
+}
+
+/// The selectivity analysis as reported.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SelectivitySummary {
+    /// FDR.
+    pub fdr: f64,
+    /// Minimum Cohen's d.
+    pub min_effect_size: f64,
+    /// Tests in the grid.
+    pub tests: usize,
+    /// Per block.
+    pub blocks: Vec<BlockSummary>,
+    /// The most selective units of each block (at most 50 per block, largest d first).
+    pub units: Vec<SelectiveUnit>,
+}
+
+/// The top and bottom `n` stimuli of a unit in a tap's table (images and rendered text).
+pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: usize) -> (Vec<Example>, Vec<Example>) {
+    let table = if image_encoder { &data.images } else { &data.prompts };
+    let Some(acts) = table.taps.get(tap) else { return (Vec::new(), Vec::new()) };
+    let mut v: Vec<(f32, usize)> = data
+        .stimuli
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| (s.modality == "prompt") != image_encoder)
+        .filter_map(|(i, s)| data.row_of(s).map(|r| (acts[[r, unit]], i)))
+        .collect();
+    v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let ex = |&(value, i): &(f32, usize)| {
+        let s = &data.stimuli[i];
+        Example { id: s.id.clone(), member: s.member.clone(), modality: s.modality.clone(), value }
+    };
+    let top = v.iter().take(n).map(ex).collect();
+    let bottom = v.iter().rev().take(n).map(ex).collect();
+    (top, bottom)
+}
+
+/// Summarises the grid: counts per block and the selective units with evidence.
+pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> SelectivitySummary {
+    let top_n = doc.top_stimuli.unwrap_or(DEFAULT_TOP);
+    let (fdr, min_d) = (grid.fdr, grid.min_effect);
+    let mut blocks = Vec::new();
+    let mut units = Vec::new();
+    for b in &grid.blocks {
+        let mut pairs = 0;
+        let mut best: Vec<(f64, usize, usize)> = Vec::new();
+        for u in 0..b.units() {
+            let sel: Vec<usize> = (0..b.concepts.len()).filter(|&c| b.selective(u, c, fdr, min_d)).collect();
+            pairs += sel.len();
+            if let Some(&c) = sel.iter().max_by(|&&x, &&y| b.tests.d[[u, x]].total_cmp(&b.tests.d[[u, y]])) {
+                best.push((b.tests.d[[u, c]], u, c));
+            }
+        }
+        blocks.push(BlockSummary {
+            tap: b.tap.clone(),
+            selection: b.selection.clone(),
+            modality: b.modality.clone(),
+            units: b.units(),
+            concepts: b.concepts.len(),
+            stimuli: b.rows.len(),
+            selective_units: best.len(),
+            selective_pairs: pairs,
+        });
+        best.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        for &(d, u, c) in best.iter().take(UNITS_PER_BLOCK) {
+            let (top, bottom) = extremes(cx.data, &b.tap, b.image_encoder, u, top_n);
+            units.push(SelectiveUnit {
+                tap: b.tap.clone(),
+                unit: u,
+                selection: b.selection.clone(),
+                modality: b.modality.clone(),
+                concept: b.concepts[c].clone(),
+                n: b.tests.n[c],
+                mean: b.tests.mean[[u, c]],
+                cohen_d: d,
+                cohen_d_controls: b.d_controls.as_ref().map(|m| m[[u, c]]),
+                auroc: b.tests.auroc[[u, c]],
+                p: b.tests.p[[u, c]],
+                q: b.q[[u, c]],
+                also: (0..b.concepts.len())
+                    .filter(|&o| o != c && b.selective(u, o, fdr, min_d))
+                    .map(|o| b.concepts[o].clone())
+                    .collect(),
+                top,
+                bottom,
+            });
+        }
+    }
+    SelectivitySummary {
+        fdr,
+        min_effect_size: min_d,
+        tests: grid.blocks.iter().map(|b| b.tests.p.len()).sum(),
+        blocks,
+        units,
+    }
+}

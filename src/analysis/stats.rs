@@ -1,0 +1,854 @@
+//! Statistics shared by clip-audit's analyses: rank tests, effect sizes, multiple-testing
+//! correction, binomial intervals, contingency tests, rank correlation, WEAT and a seeded PRNG.
+//!
+//! Why this module exists: every analysis reports p-values, effect sizes and intervals that
+//! readers will compare with scipy and statsmodels. Keeping the definitions in one place, pinned
+//! to those libraries' conventions (documented in `fixtures/stats/README.md` and checked against
+//! `fixtures/stats/reference.json`), keeps the analyses consistent with each other and makes
+//! their numbers reproducible outside Rust. Randomised procedures (permutations, bootstrap) draw
+//! from [`Rng`], so their results depend only on the audit's seed, never on a crate version.
+//!
+//! Conventions: functions never panic on user data. Empty or degenerate input gives `NaN` (or
+//! `None` where the signature has an `Option`), as documented on each item.
+
+use serde::Serialize;
+use statrs::function::beta::{beta_reg, inv_beta_reg};
+use statrs::function::erf::{erfc, erfc_inv};
+use statrs::function::gamma::{checked_gamma_ur, ln_gamma};
+
+/// Average ranks (1-based) of values in pooled order, and the tie term Σ(t³−t) over tie groups.
+///
+/// Values equal under `==` share the mean of the ranks they occupy (so `-0.0` ties with `0.0`).
+/// Sorting uses IEEE total order, so a `NaN` never ties and gets a rank at one end; filter
+/// `NaN` out first if that matters. Empty input gives `(vec![], 0.0)`.
+pub fn average_ranks(values: &[f64]) -> (Vec<f64>, f64) {
+    let n = values.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&i, &j| values[i].total_cmp(&values[j]));
+    let mut ranks = vec![0.0; n];
+    let mut tie_term = 0.0;
+    let mut start = 0;
+    while start < n {
+        let v = values[order[start]];
+        let mut end = start + 1;
+        while end < n && values[order[end]] == v {
+            end += 1;
+        }
+        // Sorted positions start..end hold ranks start+1..=end; their mean is (start+1+end)/2.
+        let avg = (start + 1 + end) as f64 / 2.0;
+        for &i in &order[start..end] {
+            ranks[i] = avg;
+        }
+        let t = (end - start) as f64;
+        tie_term += t * t * t - t;
+        start = end;
+    }
+    (ranks, tie_term)
+}
+
+/// Which p-value method Mann-Whitney uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MwMethod {
+    /// Normal approximation with tie correction and continuity correction.
+    Asymptotic,
+    /// Exact null distribution of U (meant for samples without ties).
+    Exact,
+}
+
+/// Result of a two-sided Mann-Whitney U test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MannWhitney {
+    /// U1, the U statistic of the first sample: #(x > y) + 0.5·#(x == y).
+    pub u: f64,
+    /// Two-sided p-value.
+    pub p: f64,
+    /// The method that produced `p`.
+    pub method: MwMethod,
+}
+
+/// U1 of the first sample and the pooled tie term; `None` when a sample is empty or has a NaN.
+fn u1_and_ties(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    if x.is_empty() || y.is_empty() || x.iter().chain(y).any(|v| v.is_nan()) {
+        return None;
+    }
+    let pooled: Vec<f64> = x.iter().chain(y).copied().collect();
+    let (ranks, tie_term) = average_ranks(&pooled);
+    let r1: f64 = ranks[..x.len()].iter().sum();
+    let n1 = x.len() as f64;
+    Some((r1 - n1 * (n1 + 1.0) / 2.0, tie_term))
+}
+
+/// Two-sided Mann-Whitney U test, method chosen automatically with scipy's rule: `Exact` when
+/// there are no ties in the pooled sample and both n1 <= 8 and n2 <= 8, else `Asymptotic` with
+/// tie correction and continuity correction.
+///
+/// scipy's rule is kept as is (not extended to larger tie-free samples) so that every p-value can
+/// be reproduced with `scipy.stats.mannwhitneyu(x, y)`. A sample that is empty or contains `NaN`
+/// gives `u = NaN` and `p = NaN`.
+pub fn mann_whitney(x: &[f64], y: &[f64]) -> MannWhitney {
+    match u1_and_ties(x, y) {
+        None => MannWhitney { u: f64::NAN, p: f64::NAN, method: MwMethod::Asymptotic },
+        Some((u1, tie_term)) => {
+            let (n1, n2) = (x.len(), y.len());
+            if tie_term == 0.0 && n1 <= 8 && n2 <= 8 {
+                MannWhitney { u: u1, p: mann_whitney_p_exact(u1, n1, n2), method: MwMethod::Exact }
+            } else {
+                let p = mann_whitney_p_asymptotic(u1, n1, n2, tie_term);
+                MannWhitney { u: u1, p, method: MwMethod::Asymptotic }
+            }
+        }
+    }
+}
+
+/// Same as [`mann_whitney`] with the method forced (for tests against scipy).
+///
+/// `Exact` ignores ties (as scipy does); see [`mann_whitney_p_exact`].
+pub fn mann_whitney_with(x: &[f64], y: &[f64], method: MwMethod) -> MannWhitney {
+    match u1_and_ties(x, y) {
+        None => MannWhitney { u: f64::NAN, p: f64::NAN, method },
+        Some((u1, tie_term)) => {
+            let (n1, n2) = (x.len(), y.len());
+            let p = match method {
+                MwMethod::Asymptotic => mann_whitney_p_asymptotic(u1, n1, n2, tie_term),
+                MwMethod::Exact => mann_whitney_p_exact(u1, n1, n2),
+            };
+            MannWhitney { u: u1, p, method }
+        }
+    }
+}
+
+/// Fast path: asymptotic two-sided p from U1 of the first sample, sizes and the pooled tie term
+/// (when ranks were computed once for many tests).
+///
+/// With U = max(U1, n1·n2 − U1): z = (U − n1·n2/2 − 0.5)/σ, σ² = n1·n2/12·((n+1) − Σ(t³−t)/(n(n−1))),
+/// p = 2·Φ(−z) = erfc(z/√2), clipped to [0, 1]. U at the mean, or all values tied (σ = 0), give
+/// p = 1. NaN when a size is 0 or an input is not finite.
+pub fn mann_whitney_p_asymptotic(u1: f64, n1: usize, n2: usize, tie_term: f64) -> f64 {
+    if n1 == 0 || n2 == 0 || !u1.is_finite() || !tie_term.is_finite() {
+        return f64::NAN;
+    }
+    let (a, b) = (n1 as f64, n2 as f64);
+    let n = a + b;
+    let mu = a * b / 2.0;
+    let u = u1.max(a * b - u1);
+    let var = a * b / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
+    let sigma = var.max(0.0).sqrt();
+    let z = (u - mu - 0.5) / sigma;
+    if z.is_nan() {
+        return f64::NAN;
+    }
+    if z <= 0.0 {
+        return 1.0;
+    }
+    erfc(z / std::f64::consts::SQRT_2).clamp(0.0, 1.0)
+}
+
+/// Exact two-sided p from U1 (no ties), sizes: p = 2·P(U' ≥ U) with U = max(U1, n1·n2 − U1), the
+/// mass at U included, clipped to 1.
+///
+/// A non-integer U (ties) is rounded up. The null distribution is counted exactly in integers
+/// while C(n1+n2, n1) < 2¹²⁷ (cost O(min(n1,n2)·n1·n2)); beyond that a floating-point
+/// recurrence is used (cost O(n1·n2·min(n1,n2)·max(n1,n2)), memory O(min(n1,n2)·n1·n2)), and
+/// beyond 2²⁴ table entries (e.g. n1 = n2 = 250) the result is NaN: use the asymptotic test for
+/// large samples. NaN also when a size is 0 or U1 is not finite.
+pub fn mann_whitney_p_exact(u1: f64, n1: usize, n2: usize) -> f64 {
+    if n1 == 0 || n2 == 0 || !u1.is_finite() {
+        return f64::NAN;
+    }
+    let total_u = n1 as f64 * n2 as f64;
+    let u = u1.max(total_u - u1);
+    if u > total_u {
+        return 0.0;
+    }
+    // u >= n1 n2 / 2 >= 0 and u <= n1 n2 here, so the cast is in range.
+    let k = u.ceil() as usize;
+    let tail = mw_upper_tail(n1, n2, k);
+    // f64::min would turn a NaN tail (table too large) into 1.
+    if tail.is_nan() { f64::NAN } else { (2.0 * tail).min(1.0) }
+}
+
+/// P(U' >= k) under the null distribution of U for sizes n1, n2 (no ties).
+fn mw_upper_tail(n1: usize, n2: usize, k: usize) -> f64 {
+    match mw_null_counts(n1, n2) {
+        Some(counts) => {
+            let total: u128 = counts.iter().sum();
+            let upper: u128 = counts.iter().skip(k).sum();
+            upper as f64 / total as f64
+        }
+        None => match mw_null_probs(n1, n2) {
+            Some(probs) => probs.iter().skip(k).sum::<f64>().min(1.0),
+            None => f64::NAN,
+        },
+    }
+}
+
+/// Largest table (rows × columns of f64) the floating-point exact recurrence may allocate: 128 MiB.
+const MW_MAX_TABLE: usize = 1 << 24;
+
+/// Exact counts of U = 0..=n1·n2 (the Gaussian binomial coefficients of [n1+n2 choose n1]), or
+/// `None` when C(n1+n2, n1) may not fit below 2¹²⁷.
+///
+/// Uses the product Π_{i=1..a} (1 − q^{b+i})/(1 − q^i) truncated to degree a·b, in wrapping
+/// u128 arithmetic: intermediate coefficients may be negative, but the ring operations are exact
+/// modulo 2¹²⁸ and the final coefficients are non-negative and below 2¹²⁷.
+fn mw_null_counts(n1: usize, n2: usize) -> Option<Vec<u128>> {
+    let (a, b) = (n1.min(n2), n1.max(n2));
+    let ln_total = ln_choose((a + b) as f64, a as f64);
+    if ln_total.is_nan() || ln_total >= 126.0 * std::f64::consts::LN_2 {
+        return None;
+    }
+    let deg = a.checked_mul(b)?;
+    let mut c = vec![0u128; deg + 1];
+    c[0] = 1;
+    for i in 1..=a {
+        let m = b + i;
+        if m <= deg {
+            for j in (m..=deg).rev() {
+                c[j] = c[j].wrapping_sub(c[j - m]);
+            }
+        }
+        for j in i..=deg {
+            c[j] = c[j].wrapping_add(c[j - i]);
+        }
+    }
+    Some(c)
+}
+
+/// Null probabilities of U = 0..=n1·n2 by the recurrence
+/// p_{m,n}(u) = m/(m+n)·p_{m−1,n}(u−n) + n/(m+n)·p_{m,n−1}(u) (all terms positive, so stable).
+/// `None` when the table would exceed [`MW_MAX_TABLE`] entries.
+fn mw_null_probs(n1: usize, n2: usize) -> Option<Vec<f64>> {
+    let (a, b) = (n1.min(n2), n1.max(n2));
+    let deg = a.checked_mul(b)?;
+    if (a + 1).checked_mul(deg + 1)? > MW_MAX_TABLE {
+        return None;
+    }
+    // f[m][u] = p_{m,n}(u) for the current n; at n = 0, U = 0 with certainty.
+    let mut f = vec![vec![0.0f64; deg + 1]; a + 1];
+    for row in f.iter_mut() {
+        row[0] = 1.0;
+    }
+    for n in 1..=b {
+        for m in 1..=a {
+            let (lo, hi) = f.split_at_mut(m);
+            let prev = &lo[m - 1];
+            let cur = &mut hi[0];
+            let w_prev = m as f64 / (m + n) as f64;
+            let w_cur = n as f64 / (m + n) as f64;
+            for u in 0..=deg {
+                let from_prev = if u >= n { prev[u - n] } else { 0.0 };
+                cur[u] = w_prev * from_prev + w_cur * cur[u];
+            }
+        }
+    }
+    f.pop()
+}
+
+/// ln C(n, k) through ln Γ.
+fn ln_choose(n: f64, k: f64) -> f64 {
+    ln_gamma(n + 1.0) - ln_gamma(k + 1.0) - ln_gamma(n - k + 1.0)
+}
+
+/// AUROC = U1/(n1 n2), i.e. P(x > y) + 0.5·P(x = y). NaN when a size is 0.
+pub fn auroc(u1: f64, n1: usize, n2: usize) -> f64 {
+    u1 / (n1 as f64 * n2 as f64)
+}
+
+/// Mean and sample variance (ddof = 1), two-pass; NaN as in [`mean_sd`].
+fn mean_var(x: &[f64]) -> (f64, f64) {
+    let n = x.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let mean = x.iter().sum::<f64>() / n as f64;
+    if n < 2 {
+        return (mean, f64::NAN);
+    }
+    let ss: f64 = x.iter().map(|v| (v - mean) * (v - mean)).sum();
+    (mean, ss / (n - 1) as f64)
+}
+
+/// Mean and sample sd (ddof=1; sd NaN when n<2, mean NaN when empty).
+///
+/// Two-pass (deviations from the mean), so a large common offset does not cost precision.
+pub fn mean_sd(x: &[f64]) -> (f64, f64) {
+    let (mean, var) = mean_var(x);
+    (mean, var.sqrt())
+}
+
+/// Cohen's d from means, sample variances and sizes; see [`cohen_d_from`] for the `None` cases.
+fn cohen_d_var(m1: f64, v1: f64, n1: usize, m2: f64, v2: f64, n2: usize) -> Option<f64> {
+    if n1 < 2 || n2 < 2 {
+        return None;
+    }
+    let df = (n1 + n2 - 2) as f64;
+    let pooled = (((n1 - 1) as f64 * v1 + (n2 - 1) as f64 * v2) / df).sqrt();
+    if !(pooled.is_finite() && pooled > 0.0) {
+        return None;
+    }
+    let d = (m1 - m2) / pooled;
+    d.is_finite().then_some(d)
+}
+
+/// Cohen's d = (mean_x − mean_y)/s_p with the pooled sd
+/// s_p = sqrt(((n1−1)s1² + (n2−1)s2²)/(n1+n2−2)), sample variances with ddof = 1.
+///
+/// `None` when a sample has fewer than 2 values, when the pooled sd is 0 or not finite (e.g. both
+/// samples constant, or a NaN in the data), or when d itself is not finite.
+pub fn cohen_d(x: &[f64], y: &[f64]) -> Option<f64> {
+    let (m1, v1) = mean_var(x);
+    let (m2, v2) = mean_var(y);
+    cohen_d_var(m1, v1, x.len(), m2, v2, y.len())
+}
+
+/// Cohen's d from summary statistics (mean, sd, n) of two samples; same `None` cases as
+/// [`cohen_d`] (n < 2 in either sample, pooled sd 0 or not finite, d not finite).
+pub fn cohen_d_from(m1: f64, s1: f64, n1: usize, m2: f64, s2: f64, n2: usize) -> Option<f64> {
+    cohen_d_var(m1, s1 * s1, n1, m2, s2 * s2, n2)
+}
+
+/// Hedges' g, Hedges & Olkin approximation d·(1 − 3/(4(n1+n2) − 9)) (as in pingouin).
+///
+/// NaN when n1 + n2 < 3 (fewer than one degree of freedom).
+pub fn hedges_g(d: f64, n1: usize, n2: usize) -> f64 {
+    let n = n1 as f64 + n2 as f64;
+    if n < 3.0 {
+        return f64::NAN;
+    }
+    d * (1.0 - 3.0 / (4.0 * n - 9.0))
+}
+
+/// Benjamini-Hochberg q-values in input order (NaN p stays NaN and is not counted in m).
+///
+/// statsmodels `fdr_bh`: sort ascending, q_(i) = p_(i)/(i/m), running minimum from the largest p
+/// downwards, values above 1 set to 1. Tied p get equal q. Inputs are assumed to lie in [0, 1].
+pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
+    let mut q = vec![f64::NAN; p.len()];
+    let mut idx: Vec<usize> = (0..p.len()).filter(|&i| !p[i].is_nan()).collect();
+    idx.sort_by(|&i, &j| p[i].total_cmp(&p[j]));
+    let m = idx.len() as f64;
+    let mut running = f64::INFINITY;
+    for (rank, &i) in idx.iter().enumerate().rev() {
+        let frac = (rank + 1) as f64 / m;
+        running = running.min(p[i] / frac);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
+/// The two-sided normal critical value z = Φ⁻¹(1 − alpha/2) (scipy `norm.isf(alpha/2)`).
+fn z_two_sided(alpha: f64) -> f64 {
+    std::f64::consts::SQRT_2 * erfc_inv(alpha)
+}
+
+/// Whether a binomial interval can be computed: n > 0, k <= n, 0 < alpha < 1.
+fn binomial_args_ok(k: u64, n: u64, alpha: f64) -> bool {
+    n > 0 && k <= n && alpha > 0.0 && alpha < 1.0
+}
+
+/// Wilson score interval (two-sided, level 1−alpha).
+///
+/// statsmodels `proportion_confint(method="wilson")` with bounds clipped to [0, 1], except that
+/// the lower bound is exactly 0 when k = 0 and the upper exactly 1 when k = n (statsmodels leaves
+/// rounding noise there, e.g. 2.2e−19 or 1 − 1e−16), so the interval always contains k/n.
+/// `(NaN, NaN)` when n = 0, k > n or alpha is not in (0, 1).
+pub fn wilson(k: u64, n: u64, alpha: f64) -> (f64, f64) {
+    if !binomial_args_ok(k, n, alpha) {
+        return (f64::NAN, f64::NAN);
+    }
+    let z = z_two_sided(alpha);
+    let z2 = z * z;
+    let nf = n as f64;
+    let p = k as f64 / nf;
+    let denom = 1.0 + z2 / nf;
+    let center = (p + z2 / (2.0 * nf)) / denom;
+    let dist = z * (p * (1.0 - p) / nf + z2 / (4.0 * (nf * nf))).sqrt() / denom;
+    // The exact bounds at k = 0 and k = n are 0 and 1; the formula leaves rounding noise there.
+    let lo = if k == 0 { 0.0 } else { (center - dist).clamp(0.0, 1.0) };
+    let hi = if k == n { 1.0 } else { (center + dist).clamp(0.0, 1.0) };
+    (lo, hi)
+}
+
+/// Clopper-Pearson exact interval (two-sided, level 1−alpha).
+///
+/// lower = Beta⁻¹(alpha/2; k, n−k+1) (0 when k = 0), upper = Beta⁻¹(1−alpha/2; k+1, n−k) (1 when
+/// k = n), as statsmodels `method="beta"`. `(NaN, NaN)` when n = 0, k > n or alpha is not in (0, 1).
+pub fn clopper_pearson(k: u64, n: u64, alpha: f64) -> (f64, f64) {
+    if !binomial_args_ok(k, n, alpha) {
+        return (f64::NAN, f64::NAN);
+    }
+    let half = alpha / 2.0;
+    let (kf, nf) = (k as f64, n as f64);
+    let lo = if k == 0 { 0.0 } else { inv_beta_reg(kf, nf - kf + 1.0, half) };
+    let hi = if k == n { 1.0 } else { inv_beta_reg(kf + 1.0, nf - kf, 1.0 - half) };
+    (lo, hi)
+}
+
+/// Fisher's exact test on [[a, b], [c, d]]: (sample odds ratio, two-sided p).
+///
+/// scipy `fisher_exact` semantics: the odds ratio is (a·d)/(b·c), `inf` when b = 0 or c = 0, and
+/// `(NaN, 1.0)` when a row or column sums to 0. p sums the hypergeometric pmf over every table
+/// with pmf ≤ pmf(observed)·(1 + 1e−14), is 1 when the observed table is (within 1e−14) the mode,
+/// and is capped at 1. Cost is linear in the support size min(a+b, a+c).
+pub fn fisher_exact(table: [[u64; 2]; 2]) -> (f64, f64) {
+    let [[a, b], [c, d]] = table;
+    let (a, b, c, d) = (a as u128, b as u128, c as u128, d as u128);
+    let (r1, r2, c1, c2) = (a + b, c + d, a + c, b + d);
+    if r1 == 0 || r2 == 0 || c1 == 0 || c2 == 0 {
+        return (f64::NAN, 1.0);
+    }
+    let odds_ratio = if b == 0 || c == 0 { f64::INFINITY } else { (a as f64 * d as f64) / (b as f64 * c as f64) };
+    let n = r1 + r2;
+    // ln pmf(x) = ln r1! + ln r2! + ln c1! + ln c2! − ln n! − Σ ln(cell!), cells of the table with
+    // top-left x. Summing the cell terms in sorted order makes mirror-image tables bit-identical.
+    let ln_fact = |v: u128| ln_gamma(v as f64 + 1.0);
+    let ln_const = ln_fact(r1) + ln_fact(r2) + ln_fact(c1) + ln_fact(c2) - ln_fact(n);
+    let ln_pmf = |x: u128| {
+        let mut cells = [x, r1 - x, c1 - x, r2 + x - c1];
+        cells.sort_unstable();
+        ln_const - cells.iter().map(|&v| ln_fact(v)).sum::<f64>()
+    };
+    let lo = c1.saturating_sub(r2);
+    let hi = r1.min(c1);
+    let p_obs = ln_pmf(a).exp();
+    let p_mode = (lo..=hi).map(|x| ln_pmf(x).exp()).fold(0.0, f64::max);
+    if (p_obs - p_mode).abs() / p_obs.max(p_mode) <= 1e-14 {
+        return (odds_ratio, 1.0);
+    }
+    let threshold = p_obs * (1.0 + 1e-14);
+    let p: f64 = (lo..=hi).map(|x| ln_pmf(x).exp()).filter(|&v| v <= threshold).sum();
+    (odds_ratio, p.min(1.0))
+}
+
+/// Chi-square test of independence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChiSquare {
+    /// Pearson's statistic Σ(O−E)²/E (after Yates' correction when it applied).
+    pub statistic: f64,
+    /// Upper-tail p-value of the statistic under χ²(dof).
+    pub p: f64,
+    /// Degrees of freedom (r−1)(c−1).
+    pub dof: usize,
+    /// Expected counts row_sum·col_sum/total, same shape as the table.
+    pub expected: Vec<Vec<f64>>,
+}
+
+/// Pearson chi-square on an r x c table of counts, with Yates' correction when `correction` and
+/// dof = 1 (scipy chi2_contingency semantics). None when a row or column sums to 0.
+///
+/// Yates moves each cell towards its expected count by min(0.5, |O−E|). Also `None` for an empty
+/// or ragged table, or one with a negative or non-finite entry. dof = 0 (a single row or column)
+/// gives statistic 0 and p = 1, as scipy.
+pub fn chi_square(table: &[Vec<f64>], correction: bool) -> Option<ChiSquare> {
+    let r = table.len();
+    let c = table.first()?.len();
+    if c == 0 || table.iter().any(|row| row.len() != c || row.iter().any(|v| !v.is_finite() || *v < 0.0)) {
+        return None;
+    }
+    let row_sums: Vec<f64> = table.iter().map(|row| row.iter().sum()).collect();
+    let col_sums: Vec<f64> = (0..c).map(|j| table.iter().map(|row| row[j]).sum()).collect();
+    if row_sums.iter().chain(&col_sums).any(|&s| s <= 0.0) {
+        return None;
+    }
+    let total: f64 = table.iter().flatten().sum();
+    let expected: Vec<Vec<f64>> =
+        row_sums.iter().map(|&rs| col_sums.iter().map(|&cs| rs * cs / total).collect()).collect();
+    let dof = (r - 1) * (c - 1);
+    if dof == 0 {
+        return Some(ChiSquare { statistic: 0.0, p: 1.0, dof, expected });
+    }
+    let yates = correction && dof == 1;
+    let mut statistic = 0.0;
+    for (row, exp_row) in table.iter().zip(&expected) {
+        for (&o, &e) in row.iter().zip(exp_row) {
+            let o = if yates {
+                let diff = e - o;
+                o + diff.abs().min(0.5) * sign(diff)
+            } else {
+                o
+            };
+            statistic += (o - e) * (o - e) / e;
+        }
+    }
+    let p = chi2_sf(statistic, dof as f64);
+    Some(ChiSquare { statistic, p, dof, expected })
+}
+
+/// numpy's sign: −1, 0 or 1.
+fn sign(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// Upper tail of χ²(dof) at x: Q(dof/2, x/2).
+fn chi2_sf(x: f64, dof: f64) -> f64 {
+    if x.is_nan() || dof.is_nan() {
+        f64::NAN
+    } else if x <= 0.0 {
+        1.0
+    } else if x == f64::INFINITY {
+        0.0
+    } else {
+        checked_gamma_ur(dof / 2.0, x / 2.0).unwrap_or(f64::NAN)
+    }
+}
+
+/// Spearman rank correlation and two-sided p (t approximation). NaN when n < 3 or a sample is
+/// constant.
+///
+/// rho is the Pearson correlation of the average ranks; t = rho·sqrt((n−2)/((1+rho)(1−rho))) with
+/// n−2 dof, p = 2·P(T ≥ |t|); rho = ±1 gives p = 0 (scipy `spearmanr`). Also `(NaN, NaN)` when
+/// the lengths differ or a value is NaN.
+pub fn spearman(x: &[f64], y: &[f64]) -> (f64, f64) {
+    let n = x.len();
+    if n != y.len() || n < 3 || x.iter().chain(y).any(|v| v.is_nan()) {
+        return (f64::NAN, f64::NAN);
+    }
+    let (rx, _) = average_ranks(x);
+    let (ry, _) = average_ranks(y);
+    let rho = pearson(&rx, &ry);
+    if rho.is_nan() {
+        return (f64::NAN, f64::NAN);
+    }
+    let rho = rho.clamp(-1.0, 1.0);
+    if rho.abs() == 1.0 {
+        return (rho, 0.0);
+    }
+    let df = (n - 2) as f64;
+    let t = rho * (df / ((1.0 + rho) * (1.0 - rho))).sqrt();
+    // 2·t.sf(|t|) = I_{df/(df+t²)}(df/2, 1/2).
+    let p = beta_reg(df / 2.0, 0.5, df / (df + t * t));
+    (rho, p.clamp(0.0, 1.0))
+}
+
+/// Pearson correlation (NaN when either sample is constant).
+fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let mx = x.iter().sum::<f64>() / n;
+    let my = y.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    // sqrt of the product (not the product of square roots): identical rankings give exactly ±1.
+    sxy / (sxx * syy).sqrt()
+}
+
+/// A small, seeded, portable PRNG (xoshiro256** seeded through splitmix64) so permutation and
+/// bootstrap results depend only on the audit's seed, not on a crate version.
+#[derive(Debug, Clone)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator whose state is four successive splitmix64 outputs from `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut sm = seed;
+        let mut next = || {
+            sm = sm.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = sm;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Rng { s: [next(), next(), next(), next()] }
+    }
+
+    /// The next 64 random bits (xoshiro256**).
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    /// A uniform f64 in [0, 1) with 53 random bits.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform integer in [0, n), without modulo bias (Lemire's method); 0 when n = 0.
+    pub fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            return 0;
+        }
+        let range = n as u64;
+        let mut m = u128::from(self.next_u64()) * u128::from(range);
+        if (m as u64) < range {
+            let threshold = range.wrapping_neg() % range;
+            while (m as u64) < threshold {
+                m = u128::from(self.next_u64()) * u128::from(range);
+            }
+        }
+        (m >> 64) as usize
+    }
+
+    /// A standard normal variate (Box-Muller, two uniforms per call).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform(); // (0, 1]: ln stays finite
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// Shuffles `v` in place (Fisher-Yates); every permutation is equally likely.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Cosine similarity in f64; NaN for a zero vector or mismatched lengths.
+fn cosine(u: &[f32], v: &[f32]) -> f64 {
+    if u.len() != v.len() {
+        return f64::NAN;
+    }
+    let (mut dot, mut nu, mut nv) = (0.0f64, 0.0f64, 0.0f64);
+    for (&a, &b) in u.iter().zip(v) {
+        let (a, b) = (f64::from(a), f64::from(b));
+        dot += a * b;
+        nu += a * a;
+        nv += b * b;
+    }
+    dot / (nu.sqrt() * nv.sqrt())
+}
+
+/// Mean cosine of `w` with each vector of `set` (NaN when `set` is empty).
+fn mean_cosine(w: &[f32], set: &[&[f32]]) -> f64 {
+    set.iter().map(|v| cosine(w, v)).sum::<f64>() / set.len() as f64
+}
+
+/// WEAT/iEAT (Caliskan et al. 2017) on vectors (rows): association scores s(w,A,B) for each target.
+///
+/// s(w, A, B) = mean_a cos(w, a) − mean_b cos(w, b), computed in f64. A score is NaN when A or B
+/// is empty, a vector is all zeros, or lengths differ.
+pub fn weat_scores(targets: &[&[f32]], a: &[&[f32]], b: &[&[f32]]) -> Vec<f64> {
+    targets.iter().map(|w| mean_cosine(w, a) - mean_cosine(w, b)).collect()
+}
+
+/// Result of a WEAT test.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Weat {
+    /// (mean_X s − mean_Y s)/sd_{X∪Y} s, sd with ddof = 1.
+    pub effect_size: f64,
+    /// Σ_X s − Σ_Y s.
+    pub statistic: f64,
+    /// One-sided permutation p-value (large statistic = X more associated with A).
+    pub p: f64,
+    /// Whether `p` comes from enumerating every partition.
+    pub exact: bool,
+    /// Partitions evaluated: C(|X|+|Y|, |X|) when exact, else the random draws.
+    pub permutations: u64,
+    /// Percentile bootstrap interval of the effect size; (NaN, NaN) without bootstrap.
+    pub ci: (f64, f64),
+}
+
+/// WEAT effect size: difference of means over the ddof=1 sd of the pooled scores.
+fn weat_effect(sx: &[f64], sy: &[f64]) -> f64 {
+    let mx = sx.iter().sum::<f64>() / sx.len() as f64;
+    let my = sy.iter().sum::<f64>() / sy.len() as f64;
+    let pooled: Vec<f64> = sx.iter().chain(sy).copied().collect();
+    let (_, var) = mean_var(&pooled);
+    (mx - my) / var.sqrt()
+}
+
+/// C(n, k) exactly, or `None` on u128 overflow.
+fn choose_u128(n: u64, k: u64) -> Option<u128> {
+    let k = k.min(n - k);
+    let mut c: u128 = 1;
+    for i in 1..=u128::from(k) {
+        // c·(n−k+i) is divisible by i, since the running value is C(n−k+i, i).
+        c = c.checked_mul(u128::from(n - k) + i)? / i;
+    }
+    Some(c)
+}
+
+/// Linear-interpolation quantile (numpy's default) of sorted, non-empty data.
+fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+    let h = (v.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    match v.get(lo + 1) {
+        Some(&next) => v[lo] + (h - lo as f64) * (next - v[lo]),
+        None => v[lo],
+    }
+}
+
+/// WEAT from the association scores of X and Y: effect size (ddof=1 over X∪Y), test statistic
+/// Σ_X s − Σ_Y s, one-sided permutation p = (#partitions with statistic >= observed − 1e-10,
+/// observed included) / #partitions — exact enumeration of all C(|X|+|Y|, |X|) partitions when
+/// that count <= `permutations`, otherwise `permutations` random partitions drawn with `rng` plus
+/// the observed one, p = (n_ge + 1)/(permutations + 1); and a percentile bootstrap CI (level
+/// 1−alpha) of the effect size, resampling X and Y separately with replacement `bootstrap` times
+/// (ci = (NaN, NaN) when bootstrap = 0).
+///
+/// Details: `rng` is used first for the random partitions, then for the bootstrap; the exact
+/// enumeration draws nothing. Bootstrap replicates whose effect size is NaN (all resampled scores
+/// equal) are dropped; the percentiles interpolate linearly (numpy's default); the CI is (NaN,
+/// NaN) when no replicate is finite or alpha is not in (0, 1). When X or Y is empty, or a score
+/// is not finite, every field is NaN except `statistic` (still computed) and `permutations` = 0.
+/// `permutations` = 0 with a non-trivial partition count gives p = NaN (no test was run).
+pub fn weat(sx: &[f64], sy: &[f64], permutations: u64, bootstrap: u64, alpha: f64, rng: &mut Rng) -> Weat {
+    let statistic = sx.iter().sum::<f64>() - sy.iter().sum::<f64>();
+    let nan =
+        Weat { effect_size: f64::NAN, statistic, p: f64::NAN, exact: false, permutations: 0, ci: (f64::NAN, f64::NAN) };
+    if sx.is_empty() || sy.is_empty() || sx.iter().chain(sy).any(|v| !v.is_finite()) {
+        return nan;
+    }
+    let effect_size = weat_effect(sx, sy);
+    let all: Vec<f64> = sx.iter().chain(sy).copied().collect();
+    let (n, nx) = (all.len(), sx.len());
+    let threshold = statistic - 1e-10;
+    let partitions = choose_u128(n as u64, nx as u64);
+
+    let (p, exact, evaluated) = match partitions {
+        Some(total) if total <= u128::from(permutations) => {
+            let n_ge = enumerate_partitions(&all, nx, threshold);
+            (n_ge as f64 / total as f64, true, total as u64)
+        }
+        _ if permutations == 0 => (f64::NAN, false, 0),
+        _ => {
+            let mut idx: Vec<usize> = (0..n).collect();
+            let mut n_ge: u64 = 0;
+            for _ in 0..permutations {
+                for i in 0..nx {
+                    let j = i + rng.below(n - i);
+                    idx.swap(i, j);
+                }
+                let sum_x: f64 = idx[..nx].iter().map(|&i| all[i]).sum();
+                let sum_y: f64 = idx[nx..].iter().map(|&i| all[i]).sum();
+                if sum_x - sum_y >= threshold {
+                    n_ge += 1;
+                }
+            }
+            ((n_ge + 1) as f64 / (permutations as f64 + 1.0), false, permutations)
+        }
+    };
+
+    let ci = bootstrap_ci(sx, sy, bootstrap, alpha, rng);
+    Weat { effect_size, statistic, p, exact, permutations: evaluated, ci }
+}
+
+/// Counts the partitions of `all` into the first-`nx`-sized subset Xi and the rest whose
+/// statistic Σ_Xi − Σ_rest is >= `threshold`, enumerating combinations iteratively.
+fn enumerate_partitions(all: &[f64], nx: usize, threshold: f64) -> u128 {
+    let n = all.len();
+    let mut comb: Vec<usize> = (0..nx).collect();
+    let mut in_x = vec![false; n];
+    let mut n_ge: u128 = 0;
+    loop {
+        in_x.iter_mut().for_each(|f| *f = false);
+        for &i in &comb {
+            in_x[i] = true;
+        }
+        let (mut sum_x, mut sum_y) = (0.0, 0.0);
+        for (&v, &flag) in all.iter().zip(&in_x) {
+            if flag {
+                sum_x += v;
+            } else {
+                sum_y += v;
+            }
+        }
+        if sum_x - sum_y >= threshold {
+            n_ge += 1;
+        }
+        // Advance to the next combination in lexicographic order.
+        let mut i = nx;
+        loop {
+            if i == 0 {
+                return n_ge;
+            }
+            i -= 1;
+            if comb[i] != i + n - nx {
+                break;
+            }
+        }
+        comb[i] += 1;
+        for j in i + 1..nx {
+            comb[j] = comb[j - 1] + 1;
+        }
+    }
+}
+
+/// Percentile bootstrap interval of the WEAT effect size (see [`weat`]).
+fn bootstrap_ci(sx: &[f64], sy: &[f64], bootstrap: u64, alpha: f64, rng: &mut Rng) -> (f64, f64) {
+    if bootstrap == 0 || !(alpha > 0.0 && alpha < 1.0) {
+        return (f64::NAN, f64::NAN);
+    }
+    let mut bx = vec![0.0; sx.len()];
+    let mut by = vec![0.0; sy.len()];
+    let mut effects = Vec::with_capacity(usize::try_from(bootstrap).unwrap_or(0).min(1 << 20));
+    for _ in 0..bootstrap {
+        for v in bx.iter_mut() {
+            *v = sx[rng.below(sx.len())];
+        }
+        for v in by.iter_mut() {
+            *v = sy[rng.below(sy.len())];
+        }
+        let e = weat_effect(&bx, &by);
+        if !e.is_nan() {
+            effects.push(e);
+        }
+    }
+    if effects.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    effects.sort_by(f64::total_cmp);
+    (quantile_sorted(&effects, alpha / 2.0), quantile_sorted(&effects, 1.0 - alpha / 2.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xoshiro_reference_vector() {
+        // Reference output of xoshiro256** (Blackman & Vigna) from the state [1, 2, 3, 4].
+        let mut rng = Rng { s: [1, 2, 3, 4] };
+        let got: Vec<u64> = (0..4).map(|_| rng.next_u64()).collect();
+        assert_eq!(got, [11520, 0, 1509978240, 1215971899390074240]);
+    }
+
+    #[test]
+    fn exact_mw_float_recurrence_matches_integer_counts() {
+        for &(n1, n2) in &[(1, 1), (3, 5), (7, 4), (12, 15), (20, 20)] {
+            let counts = mw_null_counts(n1, n2).expect("small sizes fit in u128");
+            let total: u128 = counts.iter().sum();
+            let probs = mw_null_probs(n1, n2).expect("small table");
+            assert_eq!(counts.len(), probs.len());
+            for (c, p) in counts.iter().zip(&probs) {
+                let want = *c as f64 / total as f64;
+                assert!((want - p).abs() <= 1e-12 * want.max(1e-300) + 1e-300, "{n1}x{n2}: {want} vs {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_mw_large_sizes_use_the_float_path() {
+        assert!(mw_null_counts(70, 70).is_none());
+        // U at the mean: p = 2·P(U >= mean) > 1, clipped.
+        assert_eq!(mann_whitney_p_exact(70.0 * 70.0 / 2.0, 70, 70), 1.0);
+        let p = mann_whitney_p_exact(0.0, 70, 70);
+        assert!(p > 0.0 && p < 1e-30, "{p}");
+        assert!(mann_whitney_p_exact(100.0, 300, 300).is_nan(), "too large for the exact table");
+    }
+}

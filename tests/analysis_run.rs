@@ -1,0 +1,217 @@
+//! The analyses end to end: `run` analyses by default, `analyze` of the shards of a run gives
+//! the summary of the unsharded run, exit codes follow findings, and the fast grid (ranks
+//! computed once per unit) agrees with the reference-tested statistics computed per test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clip_audit::analysis::selectivity::one_vs_rest;
+use clip_audit::analysis::stats::{cohen_d, mann_whitney};
+use ndarray::Array2;
+
+use crate::common::{root, texts};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_clip-audit"));
+    c.current_dir(root());
+    c
+}
+
+/// Six European flag countries on the tiny model, with every stimulus kind and the analyses
+/// that apply to them; `analyses` is appended under `analyses:`.
+fn spec(dir: &Path, analyses: &str) -> PathBuf {
+    let text = format!(
+        "audit: small\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    members: [fr, it, ie, de, nl, at]\n    stimuli:\n      prompts: {{}}\n      rendered_text: {{sizes: [20, 32], cases: [as-is, upper]}}\n      images:\n        - folder: {r}/fixtures/images/flags/{{id}}\n      typographic: {{per_image: 2}}\nanalyses:\n{analyses}",
+        r = root().display()
+    );
+    let p = dir.join("small.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const ANALYSES: &str = "  selectivity: {top_stimuli: 3}\n  multimodality: {}\n  resolution:\n    - {family: countries, level: subregion}\n  typographic: {family: countries}\n";
+
+fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args =
+        vec!["run", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu", "--threads", "1"];
+    args.extend_from_slice(extra);
+    bin().args(&args).output().unwrap()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+/// Equal JSON, numbers within a relative tolerance (shards batch differently, so activations
+/// can differ in the last bits).
+fn assert_close(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-3 * x.abs().max(y.abs()).max(1e-3), "{at}: {x} vs {y}");
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}: lengths");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_close(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            assert_eq!(x.keys().collect::<Vec<_>>(), y.keys().collect::<Vec<_>>(), "{at}: keys");
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{at}.{k}"));
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn analyze_of_the_shards_equals_the_analysis_of_one_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), ANALYSES);
+    let whole = dir.path().join("whole");
+    let r = run(&spec, &whole, &["--fail-on", "never"]);
+    let (_, err) = texts(&r);
+    assert!(r.status.success(), "{err}");
+    assert!(err.contains("analysis of `small`"), "{err}");
+    let shards: Vec<PathBuf> = (0..3).map(|i| dir.path().join(format!("s{i}"))).collect();
+    for (i, out) in shards.iter().enumerate() {
+        let r = run(&spec, out, &["--shard", &format!("{i}/3")]);
+        let (_, err) = texts(&r);
+        assert!(r.status.success(), "{err}");
+        assert!(err.contains("run `clip-audit analyze` on all the shard folders"), "{err}");
+        assert!(!out.join("analysis").exists(), "a shard alone is not analysed");
+    }
+    let merged = dir.path().join("merged");
+    let mut args: Vec<&str> = vec!["analyze", "--out", merged.to_str().unwrap(), "--fail-on", "never"];
+    args.extend(shards.iter().map(|p| p.to_str().unwrap()));
+    let r = bin().args(&args).output().unwrap();
+    assert!(r.status.success(), "{}", texts(&r).1);
+
+    let mut a = summary(&whole.join("analysis/summary.json"));
+    let mut b = summary(&merged.join("summary.json"));
+    assert_eq!(a["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(b["runs"].as_array().unwrap().len(), 3);
+    a["runs"] = serde_json::Value::Null;
+    b["runs"] = serde_json::Value::Null;
+    // The analyses ran and saw every stimulus.
+    assert_eq!(a["stimuli"]["missing"], 0);
+    assert!(a["selectivity"]["tests"].as_u64().unwrap() > 1000, "{}", a["selectivity"]);
+    assert!(!a["multimodality"]["blocks"].as_array().unwrap().is_empty());
+    assert!(!a["resolution"][0]["taps"].as_array().unwrap().is_empty());
+    assert!(a["typographic"]["flip_rates"][0]["n"].as_u64().unwrap() > 0);
+    assert_close(&a, &b, "summary");
+    assert!(merged.join("selectivity.parquet").is_file());
+}
+
+#[test]
+fn analyze_says_what_is_wrong_with_a_folder_that_is_not_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = bin().args(["analyze", dir.path().to_str().unwrap()]).output().unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    let (_, err) = texts(&r);
+    assert!(err.contains(&dir.path().display().to_string()), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
+    // A random-weight model labels a good share of faces "orangutan" or "thief": far beyond the
+    // 5% the shipped denigration audit allows.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let spec = root().join("audits/denigration.yaml");
+    let r = run(&spec, &out, &["-q"]);
+    let s = summary(&out.join("analysis/summary.json"));
+    let errors = s["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
+    assert!(errors > 0, "the fixture should raise findings: {}", s["denigration"]);
+    assert_eq!(r.status.code(), Some(1), "{}", texts(&r).1);
+    let again = bin().args(["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "{}", texts(&again).1);
+    let f = &s["findings"][0];
+    for key in ["id", "analysis", "severity", "statement", "statistic", "threshold", "evidence", "structural"] {
+        assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+    }
+    // The threshold points at the spec line that set it.
+    let rate = s["findings"].as_array().unwrap().iter().find(|f| f["threshold"]["name"] == "max_rate").unwrap();
+    let line = rate["threshold"]["position"]["line"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.lines().nth(line - 1).unwrap().contains("max_rate: 0.05"), "line {line}");
+    // Rates carry both intervals, and the sweep covers the variant and each template.
+    let g = &s["denigration"]["groups"][0];
+    let (k, n) = (g["harmful"].as_f64().unwrap(), g["n"].as_f64().unwrap());
+    for ci in ["wilson", "clopper_pearson"] {
+        assert!(g[ci][0].as_f64().unwrap() <= k / n && k / n <= g[ci][1].as_f64().unwrap(), "{g}");
+    }
+    let sweep: Vec<&str> =
+        s["denigration"]["sweep"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(sweep.contains(&"with-child-label") && sweep.contains(&"template 0"), "{sweep:?}");
+}
+
+#[test]
+fn the_null_baseline_runs_a_random_weight_copy_and_marks_what_it_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = root().display().to_string();
+    let text = std::fs::read_to_string(root().join("audits/denigration.yaml"))
+        .unwrap()
+        .replace("../fixtures", &format!("{r}/fixtures"))
+        .replace("../probes", &format!("{r}/probes"))
+        .replace("    severity: error\n", "    severity: error\n  null_baseline: {seed: 7}\n");
+    assert!(text.contains("null_baseline"));
+    let spec = dir.path().join("den.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let out = dir.path().join("run");
+    let res = run(&spec, &out, &["-q", "--fail-on", "never"]);
+    assert!(res.status.success(), "{}", texts(&res).1);
+    let s = summary(&out.join("analysis/summary.json"));
+    let null = &s["null_baseline"];
+    assert_eq!(null["seed"], 7);
+    assert!(out.join("null").is_dir());
+    // The null store is a different model: different key, different embeddings.
+    let key = |d: &Path| std::fs::read_dir(d.join("store")).unwrap().next().unwrap().unwrap().file_name();
+    assert_ne!(key(&out), key(&out.join("null")));
+    let structural = s["findings"].as_array().unwrap().iter().filter(|f| f["structural"] == true).count();
+    assert_eq!(null["structural"].as_u64().unwrap() as usize, structural);
+    let ids: Vec<&str> = null["finding_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for f in s["findings"].as_array().unwrap() {
+        assert_eq!(f["structural"] == true, ids.contains(&f["id"].as_str().unwrap()), "{}", f["id"]);
+    }
+}
+
+#[test]
+fn the_grid_agrees_with_each_test_computed_on_its_own() {
+    // 3 units, 4 concepts with 1 to 9 stimuli; unit 0 answers concept 2, unit 2 has ties.
+    let mut rows = Vec::new();
+    let mut labels = Vec::new();
+    let sizes = [9usize, 6, 7, 1];
+    let mut v = Vec::new();
+    let mut x = 0.37f32;
+    for (c, &n) in sizes.iter().enumerate() {
+        for _ in 0..n {
+            x = (x * 7.31 + 0.113).fract();
+            let planted = if c == 2 { 2.0 } else { 0.0 };
+            v.extend([x + planted, x * 3.0 - 1.0, (x * 4.0).round()]);
+            rows.push(rows.len());
+            labels.push(c);
+        }
+    }
+    let acts = Array2::from_shape_vec((rows.len(), 3), v).unwrap();
+    let t = one_vs_rest(&acts, &rows, &labels, sizes.len());
+    for u in 0..3 {
+        for c in 0..sizes.len() {
+            let col: Vec<f64> = (0..rows.len()).map(|i| f64::from(acts[[i, u]])).collect();
+            let xs: Vec<f64> = col.iter().zip(&labels).filter(|(_, l)| **l == c).map(|(v, _)| *v).collect();
+            let ys: Vec<f64> = col.iter().zip(&labels).filter(|(_, l)| **l != c).map(|(v, _)| *v).collect();
+            let mw = mann_whitney(&xs, &ys);
+            assert!((t.u[[u, c]] - mw.u).abs() < 1e-9, "U of unit {u} concept {c}");
+            assert!((t.p[[u, c]] - mw.p).abs() < 1e-9 * mw.p.max(1e-300) + 1e-12, "p of unit {u} concept {c}");
+            match cohen_d(&xs, &ys) {
+                Some(d) => assert!((t.d[[u, c]] - d).abs() < 1e-9, "d of unit {u} concept {c}: {} vs {d}", t.d[[u, c]]),
+                None => assert!(t.d[[u, c]].is_nan(), "d of unit {u} concept {c} should be undefined"),
+            }
+        }
+    }
+    assert!(t.d[[0, 2]] > 2.0 && t.p[[0, 2]] < 1e-3, "the planted unit is found: d {} p {}", t.d[[0, 2]], t.p[[0, 2]]);
+}
