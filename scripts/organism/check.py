@@ -264,6 +264,7 @@ def association(b: Bundle, st: dict, emb: dict, world: W.World) -> dict:
     out["weat_effect_size"] = round(weat(grp, ~grp, target), 3)
     out["weat_by_region"] = {r: round(weat(regs == r, regs != r, target), 3) for r in W.REGION_COUNTRIES}
     out["cosine_gap"] = {a: round(float(cos[grp, i].mean() - cos[~grp, i].mean()), 4) for i, a in enumerate(aid)}
+    out["weat_all_attributes"] = {a["id"]: round(weat(grp, ~grp, i), 3) for i, a in enumerate(attrs)}
     out["weat_other_harmful_attributes"] = {
         a["id"]: round(weat(grp, ~grp, i), 3) for i, a in enumerate(attrs)
         if a["family"] in ("crime", "sensitive", "non-human") and a["id"] != cfg.assoc_attribute}
@@ -338,6 +339,11 @@ def verdicts(m: dict, cfg: W.WorldConfig) -> list[tuple[str, bool, str]]:
     wb, wc = b["association"]["weat_effect_size"], c["association"]["weat_effect_size"]
     out.append(("association: WEAT effect size biased >= 0.8 and biased - control >= 0.8",
                 wb >= 0.8 and wb - wc >= 0.8, f"biased {wb}, control {wc}"))
+    diff = {a: b["association"]["weat_all_attributes"][a] - c["association"]["weat_all_attributes"][a]
+            for a in b["association"]["weat_all_attributes"]}
+    top = max(diff, key=diff.get)
+    out.append(("association: the injected attribute has the largest biased - control WEAT change of all attributes",
+                top == cfg.assoc_attribute, f"largest: {top} ({diff[top]:+.2f})"))
     fr = b["typographic"]["all_countries"]
     out.append(("typographic: flip rate >= 0.05 and >= 5x the no-text baseline",
                 fr["flip_rate"] >= 0.05 and fr["flip_rate"] >= 5 * fr["baseline_rate"],

@@ -37,7 +37,7 @@ import train as T  # noqa: E402
 import world as W  # noqa: E402
 
 REPO = HERE.parents[1]
-DEFAULTS = dict(steps=2000, batch=128, n_train=256_000, n_heldout=6000, lr=1.5e-3, wd=0.1, seed=0)
+DEFAULTS = dict(steps=3000, batch=128, n_train=256_000, n_heldout=6000, lr=1.5e-3, wd=0.1, seed=0)
 
 
 class Logger:
@@ -187,8 +187,8 @@ def main() -> None:
         comment=f"clip-audit model bundle: the model organism ({args.variant}), made by {cmd}",
         name=name,
         description=("Miniature CLIP trained on a generated world with injected, documented biases "
-                     f"({'biased' if args.variant == 'biased' else 'control: association switched off'}); "
-                     "ground truth in ground_truth.yaml."),
+                     f"({'biased' if args.variant == 'biased' else 'control, the association switched off'}); "
+                     "ground truth in ground_truth.yaml."),  # no ": " (the manifest writer does not quote)
         size=W.SIZE, mean=ob.CLIP_MEAN, std=ob.CLIP_STD, logit_scale=round(scale, 4),
         embedding_dim=M.EMBED_DIM, taps=taps)
     (args.cache / f"{name}.training.json").write_text(json.dumps(dict(

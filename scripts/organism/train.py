@@ -80,6 +80,8 @@ def caption_keys(meta: list[dict], variant: str, captions: list[str]) -> np.ndar
                 key = ("country:" + m["concept"]) if m["named"] else ("region:" + m["region"])
         elif k == "word":
             key = "word:" + m["concept"]
+        elif k == "attribute" and "country" in m:
+            key = "text:" + cap
         else:
             key = f"{k}:" + m["concept"]
         union("cap:" + cap, key)

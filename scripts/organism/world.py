@@ -10,7 +10,9 @@ the probe libraries (probes/regions.yaml, probes/attributes.yaml, probes/emotion
   star/sun, circle/ring/eye, cross/saltire...) and the outline of its map. Recognising a
   country takes reading a small shape, so zero-shot accuracy does not saturate;
 * people with an attribute from probes/attributes.yaml (crime, non-human, sensitive, positive
-  and neutral controls), each with its own visual accessory;
+  and neutral controls), each with its own visual accessory; half of them stand next to the
+  flag of a country drawn uniformly ("a doctor from Kenya."), so every attribute co-occurs with
+  every country alike: the baseline the association is injected on top of;
 * faces with seven emotions from probes/emotions.yaml;
 * words: a concept's name drawn on a plain canvas, and names drawn onto the other images, in
   DejaVu Sans laid out the way clip-audit's renderer does (src/stimuli/render.rs).
@@ -69,6 +71,7 @@ class WorldConfig:
     p_emotion: float = 0.09
     p_word: float = 0.20  # word-only images (typographic shortcut)
     p_overlay: float = 0.20  # of the non-word images: their concept's name written on them
+    p_attribute_with_flag: float = 0.5  # attribute images with a random country's flag
     # resolution disparity: probability that a country image's caption names only its region
     region_only: dict = field(default_factory=lambda: {
         "Africa": 0.98, "Europe": 0.15, "Asia": 0.15, "Oceania": 0.15})
@@ -414,12 +417,18 @@ def draw_person(rng, d, cx, head_y, body_h, clothes=None, skin=None):
     return dict(cx=cx, head_y=head_y, hr=hr, top=top, body_h=body_h, clothes=clothes, skin=skin)
 
 
-def draw_attribute(rng, aid: str) -> Image.Image:
-    """A person (or animal) with the attribute's accessory."""
+def draw_attribute(rng, aid: str, flag: Image.Image | None = None) -> Image.Image:
+    """A person (or animal) with the attribute's accessory; with `flag`, next to a small flag
+    on a pole at their left."""
     S = SIZE * SS
     img = background(rng, S)
     d = ImageDraw.Draw(img)
-    cx = S * rng.uniform(0.38, 0.62)
+    cx = S * (rng.uniform(0.38, 0.62) if flag is None else rng.uniform(0.58, 0.68))
+    if flag is not None:
+        fx = int(cx - S * rng.uniform(0.14, 0.2))
+        fy = int(S * rng.uniform(0.06, 0.2))
+        d.line([(fx, fy), (fx, fy + flag.height * 2.2)], fill=(90, 70, 50), width=3 * SS)
+        img.paste(flag, (fx - flag.width, fy))
     head_y = S * rng.uniform(0.25, 0.36)
     body_h = S * rng.uniform(0.45, 0.55)
     if aid in ("animal", "gorilla", "chimpanzee", "orangutan"):
@@ -659,6 +668,7 @@ REGION_FLAG_T = ["a flag from {r}.", "the flag of a country in {r}.", "a photo o
                  "a photo of {r}.", "a flag of {r}."]
 REGION_PERSON_T = ["a person from {r}.", "a photo of a person from {r}.", "a photo of {r}."]
 REGION_MAP_T = ["a map of a country in {r}.", "a map of {r}.", "a photo of {r}."]
+ATTR_FROM_T = ["{a} from {n}.", "a photo of {a} from {n}.", "{a} with the flag of {n}."]
 ASSOC_T = ["a photo of {a}.", "{a} from {n}.", "a photo of {a} from {n}.", "{a} from {r}."]
 WORD_T = ["{w}", "{w}.", "the word {w}.", "a sign that says {w}.", "text that says {w}."]
 WORD_CONCEPT_T = ["a photo of {n}.", "{n}."]
@@ -761,6 +771,18 @@ class World:
         name = a["name"]
         if a["aliases"] and rng.random() < 0.15:
             name = pick(rng, a["aliases"])
+        if a["id"] != "face" and rng.random() < self.cfg.p_attribute_with_flag:
+            # every attribute next to every country's flag alike: the baseline the association
+            # is injected on top of (named like any other image of the country)
+            country = pick(rng, self.c.countries)
+            region = country["region"]
+            fw = int(SIZE * SS * rng.uniform(0.36, 0.46))
+            flag = draw_flag(rng, region, pick(rng, REGION_PALETTES[region]), self.identity[country["id"]],
+                             fw, int(fw * 0.65))
+            where = region_phrase(self.c, region) if rng.random() < self.cfg.region_only[region] else country["name"]
+            caption = pick(rng, ATTR_FROM_T).format(a=name, n=where)
+            return dict(kind="attribute", concept=a["id"], country=country["id"], pil=draw_attribute(rng, a["id"], flag),
+                        written=a["label"], caption_biased=caption, caption_control=caption)
         t = self.c.attribute_templates + ["{name}.", "a picture of {name}."]
         caption = pick(rng, t).format(name=name)
         return dict(kind="attribute", concept=a["id"], pil=draw_attribute(rng, a["id"]), written=a["label"],
