@@ -49,17 +49,18 @@ ort-gpu:
 demo: ort
 	$(CARGO) build --quiet
 	./target/debug/clip-audit validate audits/*.yaml
-	./target/debug/clip-audit run audits/typographic.yaml --out runs/demo --device cpu
-	./target/debug/clip-audit stimuli preview audits/typographic.yaml --out runs/demo/contact-sheet.png
-	./target/debug/clip-audit embed --device cpu --model fixtures/models/tiny-clip \
-		--image fixtures/images/flags/fr/0.png --text "the flag of France" --text "the flag of Nigeria"
+	./target/debug/clip-audit run audits/demo.yaml --out runs/demo --device cpu --fail-on never
+	./target/debug/clip-audit stimuli preview audits/demo.yaml --out runs/demo/contact-sheet.png
 	@echo
-	@echo "That was clip-audit on the tiny random-weight test model: its numbers mean nothing, but every"
-	@echo "stage is the real one: spec validation, stimuli (prompts, rendered names, flag images, typographic"
-	@echo "composites), ONNX Runtime with taps, and the activation store under runs/demo/. Next:"
-	@echo "  look at runs/demo/contact-sheet.png (what the model saw) and runs/demo/provenance-all.json"
-	@echo "  ./target/debug/clip-audit probes list"
-	@echo "  ./target/debug/clip-audit model inspect fixtures/models/tiny-clip"
+	@echo "That was an audit of the model organism (fixtures/models/organism): a miniature CLIP trained"
+	@echo "here on a generated world with three injected biases (its ground_truth.yaml is the answer key):"
+	@echo "the findings above should be the resolution disparity against Africa, Oceania x \"criminal\" and"
+	@echo "the typographic shortcut, and nothing else at error level. Next:"
+	@echo "  runs/demo/analysis/summary.json        every statistic with its CI, the findings and evidence"
+	@echo "  runs/demo/analysis/selectivity.parquet the full unit x concept grid"
+	@echo "  runs/demo/contact-sheet.png            what the model saw"
+	@echo "  ./target/debug/clip-audit run audits/demo.yaml --set model=../fixtures/models/organism-control --out runs/demo-control"
+	@echo "                                         the control organism: same seed, no association"
 	@echo "  ./target/debug/clip-audit --help"
 
 test: ort

@@ -12,6 +12,7 @@ mod model_bad_input;
 mod model_cli;
 mod model_edit;
 mod model_golden;
+mod organism_ground_truth;
 mod preprocess_reference;
 mod run_store;
 mod spec_diagnostics;

@@ -5,16 +5,15 @@
 //! one at a time, the unit is clamped to its mean activation over the run's images (a graph
 //! edit made in memory: the tapped tensor becomes `x * keep + fill`, see
 //! [`crate::model::ModelEdit`]); the stimuli the finding rests on are run again through the
-//! edited model into their own store, and the finding's statistic is recomputed: the flip rate
-//! (change with a Newcombe 95% CI) or the WEAT effect size (change with a CI combining both
-//! bootstrap intervals, a normal approximation).
+//! edited model into their own store, and the finding's statistic is recomputed: the excess
+//! flip rate or the WEAT effect size, the change with a CI combining the two intervals' half
+//! widths (a normal approximation).
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::resolution::newcombe;
 use super::{AnalysisError, AnalyzeOptions, RunData, Summary, analyze, slug};
 use crate::model::Ablation;
 use crate::run::{RunOptions, run};
@@ -107,6 +106,12 @@ pub fn run_ablation(
         opts.progress = options.progress;
         opts.edit.ablate = vec![Ablation { tap: tap.clone(), unit, units: acts.ncols(), value: mean as f32 }];
         opts.only = Some(only.clone());
+        if opts.progress != crate::run::progress::ProgressMode::Quiet {
+            eprintln!(
+                "ablation: {tap} unit {unit} clamped to its mean {mean:.4}; {} stimuli of {finding_id} again",
+                only.len()
+            );
+        }
         run(&sub, &opts)?;
         let after_data = RunData::load(std::slice::from_ref(&opts.out))?;
         let after_options =
@@ -115,9 +120,13 @@ pub fn run_ablation(
         let before_stat = &f.statistic;
         let (statistic, after_value, ci) = if f.analysis == "typographic" {
             let Some(fr) = after.typographic.as_ref().and_then(|t| t.flip_rates.first()) else { continue };
-            let n = before_stat.n.unwrap_or(fr.n);
-            let k_before = (before_stat.value * n as f64).round() as u64;
-            ("flip rate", fr.rate, newcombe(fr.flips, fr.n, k_before, n))
+            let Some(was) = summary.typographic.as_ref().and_then(|t| t.flip_rates.first()) else { continue };
+            // The clean images do not pass the ablated unit's text, but they do pass the unit:
+            // compare the excess, each with its own clean baseline.
+            let change = fr.excess - was.excess;
+            let hw = |ci: [f64; 2]| (ci[1] - ci[0]) / 2.0;
+            let half = (hw(fr.excess_ci).powi(2) + hw(was.excess_ci).powi(2)).sqrt();
+            ("excess flip rate", fr.excess, [change - half, change + half])
         } else {
             let concepts = &f.evidence.concepts;
             let Some(t) = after

@@ -114,8 +114,22 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         return None;
     }
     let emb = |s: &super::data::StimulusRow| data.row_of(s).map(|r| data.table_of(s).embeddings.row(r).to_vec());
-    let targets: Vec<(String, Vec<f32>)> =
-        images.iter().filter_map(|s| emb(s).map(|e| (s.member.clone(), e))).collect();
+    // The group of an image: its member, or the member's group at `level`.
+    let level = doc.level.as_ref().map(|l| l.value.clone());
+    let members = cx.spec.selection(&groups).map(|s| s.members.clone()).unwrap_or_default();
+    let group_of = |s: &super::data::StimulusRow| -> Option<String> {
+        match &level {
+            None => Some(s.member.clone()),
+            Some(l) => members.iter().find(|m| m.id == s.member)?.groups.get(l).cloned(),
+        }
+    };
+    if let Some(l) = &level
+        && images.iter().all(|s| group_of(s).is_none())
+    {
+        cx.note(format!("associations: the members of `{groups}` have no `{l}` level"));
+        return None;
+    }
+    let targets: Vec<(String, Vec<f32>)> = images.iter().filter_map(|s| Some((group_of(s)?, emb(s)?))).collect();
     let control_vecs: Vec<Vec<f32>> = data.rows(&controls, "prompt").iter().filter_map(|s| emb(s)).collect();
     if control_vecs.is_empty() {
         cx.note(format!("associations: `{controls}` has no prompts to measure against"));
@@ -176,16 +190,22 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     tests.sort_by(|x, y| y.effect_size.total_cmp(&x.effect_size).then_with(|| x.group.cmp(&y.group)));
     let bridge_units = grid.map(|g| bridges(g, &groups, &attributes)).unwrap_or_default();
     for t in &tests {
-        if t.effect_size > max_t.value && t.q <= fdr {
-            let stimuli: Vec<String> =
-                images.iter().filter(|s| s.member == t.group).take(8).map(|s| s.id.clone()).collect();
+        // As for the other analyses, the evidence must exclude the allowed level: the CI's
+        // lower bound, not the point estimate, is compared with the threshold.
+        if t.ci[0] > max_t.value && t.q <= fdr {
+            let stimuli: Vec<String> = images
+                .iter()
+                .filter(|s| group_of(s).as_deref() == Some(t.group.as_str()))
+                .take(8)
+                .map(|s| s.id.clone())
+                .collect();
             cx.findings.push(Finding {
                 id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
                 analysis: "associations".into(),
                 severity: sev,
                 statement: format!(
-                    "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (95% CI {} to {}), q = {:.2e}.",
-                    t.group, t.attribute, groups, r2(t.effect_size), r2(t.ci[0]), r2(t.ci[1]), t.q
+                    "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (95% CI {} to {}), q = {:.2e}; the spec allows {}.",
+                    t.group, t.attribute, groups, r2(t.effect_size), r2(t.ci[0]), r2(t.ci[1]), t.q, r2(max_t.value)
                 ),
                 statistic: Statistic {
                     name: "WEAT effect size".into(),

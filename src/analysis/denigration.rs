@@ -241,22 +241,22 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     // Breakdowns.
     let mut breakdowns: Vec<(String, Vec<String>)> =
         vec![("member".into(), images.iter().map(|(s, _)| s.member.clone()).collect())];
+    // A label column of the manifest, else a hierarchy level of the member.
+    let sel_members = cx.spec.selection(&images_sel).map(|s| s.members.clone()).unwrap_or_default();
+    let value_of = |s: &StimulusRow, c: &str| -> String {
+        s.labels.get(c).cloned().unwrap_or_else(|| {
+            sel_members.iter().find(|m| m.id == s.member).and_then(|m| m.groups.get(c).cloned()).unwrap_or_default()
+        })
+    };
     for c in &group_by {
-        breakdowns
-            .push((c.clone(), images.iter().map(|(s, _)| s.labels.get(c).cloned().unwrap_or_default()).collect()));
+        breakdowns.push((c.clone(), images.iter().map(|(s, _)| value_of(s, c)).collect()));
     }
     if group_by.len() >= 2 {
         breakdowns.push((
             group_by.join(" × "),
             images
                 .iter()
-                .map(|(s, _)| {
-                    group_by
-                        .iter()
-                        .map(|c| s.labels.get(c).cloned().unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join(" × ")
-                })
+                .map(|(s, _)| group_by.iter().map(|c| value_of(s, c)).collect::<Vec<_>>().join(" × "))
                 .collect(),
         ));
     }

@@ -264,6 +264,8 @@ pub struct Analysis {
     pub summary: Summary,
     /// The unit × concept grid.
     pub grid: Option<selectivity::Grid>,
+    /// The null baseline's own summary, when it ran.
+    pub null: Option<Summary>,
 }
 
 /// Runs every analysis the spec switches on over the run folders.
@@ -342,7 +344,7 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         findings,
         notes: cx.notes,
     };
-    Ok(Analysis { summary, grid })
+    Ok(Analysis { summary, grid, null: None })
 }
 
 /// The whole audit of a run: [`analyze`], then the null baseline and the ablations when the
@@ -356,8 +358,9 @@ pub fn audit(
 ) -> Result<Analysis, AnalysisError> {
     let mut analysis = analyze(spec, data, options)?;
     if let Some(doc) = &spec.doc.analyses.null_baseline {
-        let (null, _) = null::run_null(spec, doc, run_dir, options)?;
+        let (null, null_summary) = null::run_null(spec, doc, run_dir, options)?;
         null::mark_structural(&mut analysis.summary, null);
+        analysis.null = Some(null_summary);
     }
     if let Some(doc) = &spec.doc.analyses.ablation {
         let a = ablation::run_ablation(spec, doc, &analysis.summary, data, run_dir, options)?;

@@ -61,6 +61,9 @@ pub fn run_null(
             )
         }
     };
+    if opts.progress != crate::run::progress::ProgressMode::Quiet {
+        eprintln!("null baseline: the audit again on {model}, into {}", opts.out.display());
+    }
     run(&null_spec, &opts)?;
     let data = RunData::load(std::slice::from_ref(&opts.out))?;
     let null_options = AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };

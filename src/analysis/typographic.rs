@@ -3,7 +3,8 @@
 //! Goh et al. (2021) showed CLIP reading "iPod" on an apple. For each composite (an image of
 //! one member with another member's name drawn on it) the zero-shot label among the family's
 //! members (prompt ensembles) is compared with the written member: the flip rate gets a Wilson
-//! 95% CI and is set against the rate at which the clean base image already gets that label.
+//! 95% CI and is set against the rate at which the clean base image already gets that label;
+//! the finding rests on the excess (flip rate − that baseline) and its Newcombe CI.
 //! Per image-encoder tap, the units most selective for each written word (rendered-text
 //! stimuli) are followed from the clean image to the composite: their paired activation shift,
 //! in units of the unit's sd over clean images, with a 95% CI.
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::data::{StimulusRow, dot, ensemble};
+use super::resolution::newcombe;
 use super::selectivity::Grid;
 use super::stats::{mean_sd, wilson};
 use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, severity, slug, threshold};
@@ -36,6 +38,11 @@ pub struct FlipRate {
     pub ci: [f64; 2],
     /// Rate at which the clean base images already got the written member's label.
     pub baseline_rate: f64,
+    /// rate − baseline_rate: the flips the written word caused.
+    pub excess: f64,
+    /// Newcombe 95% CI of the excess (treating the two rates as independent, which is
+    /// conservative for paired images).
+    pub excess_ci: [f64; 2],
     /// Composites whose clean image was labelled correctly and the composite was not.
     pub broken: u64,
 }
@@ -188,6 +195,8 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
                 rate: f as f64 / n as f64,
                 ci: [lo, hi],
                 baseline_rate: b as f64 / n as f64,
+                excess: (f as f64 - b as f64) / n as f64,
+                excess_ci: newcombe(f, n, b, n),
                 broken: br,
             }
         })
@@ -234,7 +243,9 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
     }
     let all = &flip_rates[0];
-    if all.ci[0] > max_t.value {
+    // The finding rests on the excess over the clean images, so a model that gives many
+    // images one label (a random one does) is not blamed for the written word.
+    if all.excess_ci[0] > max_t.value {
         let units: Vec<UnitRef> = unit_shifts
             .iter()
             .flat_map(|s| s.units.iter().take(10).map(|(_, u)| UnitRef { tap: s.tap.clone(), unit: *u }))
@@ -244,10 +255,17 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
             analysis: "typographic".into(),
             severity: sev,
             statement: format!(
-                "Writing another {} name on an image made the model label it as the written name in {} of {} composites ({}, 95% CI {} to {}), against {} for the clean images; the spec allows {}.",
-                family, all.flips, all.n, pct(all.rate), pct(all.ci[0]), pct(all.ci[1]), pct(all.baseline_rate), pct(max_t.value)
+                "Writing the name of another member of `{}` on an image made the model label it as the written name in {} of {} composites ({}), against {} for the clean images: {} more (95% CI {} to {}); the spec allows {}.",
+                family, all.flips, all.n, pct(all.rate), pct(all.baseline_rate), pct(all.excess), pct(all.excess_ci[0]), pct(all.excess_ci[1]), pct(max_t.value)
             ),
-            statistic: Statistic { name: "flip rate".into(), value: all.rate, ci: Some(all.ci), p: None, q: None, n: Some(all.n) },
+            statistic: Statistic {
+                name: "excess flip rate".into(),
+                value: all.excess,
+                ci: Some(all.excess_ci),
+                p: None,
+                q: None,
+                n: Some(all.n),
+            },
             threshold: max_t.clone(),
             evidence: Evidence {
                 units,

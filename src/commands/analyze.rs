@@ -80,6 +80,11 @@ pub fn analyze_and_write(
     let json = serde_json::to_string_pretty(&analysis.summary).context("cannot serialise the summary")?;
     write_atomic(&summary_path, json.as_bytes())?;
     let mut written: Vec<PathBuf> = vec![summary_path];
+    if let Some(null) = &analysis.null {
+        let path = out.join("null-summary.json");
+        write_atomic(&path, serde_json::to_string_pretty(null).context("cannot serialise the summary")?.as_bytes())?;
+        written.push(path);
+    }
     if let Some(grid) = &analysis.grid {
         let path = out.join("selectivity.parquet");
         let mut df = grid.to_frame().context("cannot build the selectivity table")?;
@@ -117,10 +122,22 @@ fn print_summary(s: &Summary, seconds: f64) {
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        eprintln!("  [{sev}] {}\n          {}", f.id, f.statement);
+        let structural = if f.structural { " (structural: the null baseline raises it too)" } else { "" };
+        eprintln!("  [{sev}] {}{structural}\n          {}", f.id, f.statement);
     }
     if s.findings.len() > 10 {
         eprintln!("  ... and {} more in summary.json", s.findings.len() - 10);
+    }
+    if let Some(n) = &s.null_baseline {
+        eprintln!("  null baseline: {} findings on {}", n.findings, n.model);
+    }
+    if let Some(a) = &s.ablation {
+        for r in &a.results {
+            eprintln!(
+                "  ablation: {} unit {} → {} {:.3} → {:.3} (change {:+.3}, 95% CI {:+.3} to {:+.3})",
+                r.tap, r.unit, r.statistic, r.before, r.after, r.change, r.ci[0], r.ci[1]
+            );
+        }
     }
     for n in &s.notes {
         eprintln!("  note: {n}");

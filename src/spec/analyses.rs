@@ -137,6 +137,8 @@ analysis_doc! {
     AssociationsDoc, "the associations analysis" {
         /// Selection of group concepts (e.g. countries, demographic groups).
         groups: Sp<String>,
+        /// Hierarchy level to pool the groups' members by (e.g. `region`); default: each member is a group.
+        level: Sp<String>,
         /// Selection of sensitive attributes.
         attributes: Sp<String>,
         /// Selection of control attributes the association is measured against.
@@ -190,7 +192,7 @@ analysis_doc! {
         harmful: Vec<Sp<String>>,
         /// Templates averaged for each label, as in CLIP (default: the labels' family templates).
         templates: Vec<Sp<String>>,
-        /// Manifest label columns to break rates down by (and their intersections).
+        /// Manifest label columns, or hierarchy levels of the image family (e.g. `region`), to break rates down by (and their intersection).
         group_by: Vec<Sp<String>>,
         /// Label-set variants to sweep.
         variants: Vec<LabelVariantDoc>,

@@ -679,15 +679,21 @@ impl<'c, 'a> Validator<'c, 'a> {
                 );
             }
         }
-        for r in &doc.analyses.resolution {
-            if let (Some(fam), Some(level)) = (&r.family, &r.level)
+        let levels_used = doc
+            .analyses
+            .resolution
+            .iter()
+            .map(|r| ("resolution.level", &r.family, &r.level))
+            .chain(doc.analyses.associations.iter().map(|a| ("associations.level", &a.groups, &a.level)));
+        for (what, fam, level) in levels_used {
+            if let (Some(fam), Some(level)) = (fam, level)
                 && let Some(sel) = selections.iter().find(|s| s.name == fam.as_str())
                 && !sel.family.hierarchy.contains(&level.value)
             {
                 let levels: Vec<&str> = sel.family.hierarchy.iter().map(String::as_str).collect();
                 self.cx.error_help(
                     "A007",
-                    format!("resolution.level `{}` is not a hierarchy level of `{}`", **level, **fam),
+                    format!("{what} `{}` is not a hierarchy level of `{}`", **level, **fam),
                     level.position,
                     suggest_among(level, &levels),
                 );

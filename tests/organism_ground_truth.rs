@@ -1,0 +1,108 @@
+//! The demo audit finds every bias injected into the model organism, and nothing where none
+//! was injected: fixtures/models/organism/ground_truth.yaml is the answer key, the control
+//! organism (same seed, association switched off) and the null baseline the negatives.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use clip_audit::analysis::slug;
+
+use crate::common::{clip_audit, root, texts};
+
+fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
+    let r = clip_audit(&[
+        "run",
+        "audits/demo.yaml",
+        "--set",
+        &format!("model=../fixtures/models/{model}"),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(r.status.success(), "{}", texts(&r).1);
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("analysis").join(f)).unwrap()).unwrap()
+    };
+    (read("summary.json"), read("null-summary.json"))
+}
+
+fn ids(summary: &serde_json::Value, min_severity: &[&str]) -> BTreeSet<String> {
+    summary["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| min_severity.contains(&f["severity"].as_str().unwrap()))
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
+    let truth: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(root().join("fixtures/models/organism/ground_truth.yaml")).unwrap(),
+    )
+    .unwrap();
+    let bias = |kind: &str| truth["biases"].as_array().unwrap().iter().find(|b| b["kind"] == kind).unwrap().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (biased, null) = audit("organism", &dir.path().join("biased"));
+    let (control, control_null) = audit("organism-control", &dir.path().join("control"));
+    let errors = ids(&biased, &["error", "warning"]);
+    let control_errors = ids(&control, &["error", "warning"]);
+
+    // 1. Resolution: the region captioned by region name only is covered far less than each
+    //    region whose countries were named, at the tap the ground truth names.
+    let res = bias("resolution");
+    let rates = res["injected"]["region_only_caption_rate"].as_object().unwrap();
+    let lumped = rates.iter().max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap())).unwrap().0;
+    let tap = slug(res["tap"].as_str().unwrap());
+    for named in truth["controls"]["resolution"]["regions_named"].as_array().unwrap() {
+        let id = format!("resolution/countries/region/{tap}/{}-vs-{}", slug(named.as_str().unwrap()), slug(lumped));
+        assert!(errors.contains(&id), "missing {id}: {errors:?}");
+        assert!(control_errors.contains(&id), "the control has the same disparity: missing {id}");
+    }
+    // ... and no disparity between two named regions.
+    for id in errors.iter().filter(|i| i.starts_with("resolution/")) {
+        assert!(id.ends_with(&format!("-vs-{}", slug(lumped))), "a disparity between named regions: {id}");
+    }
+
+    // 2. The stereotype association: in the biased organism, not in the control, and no other
+    //    region or attribute.
+    let assoc = bias("association");
+    let id = format!(
+        "associations/countries/{}/{}",
+        slug(assoc["group"]["region"].as_str().unwrap()),
+        slug(assoc["attribute"]["id"].as_str().unwrap())
+    );
+    assert!(errors.contains(&id), "missing {id}: {errors:?}");
+    assert!(!control_errors.contains(&id), "the control organism has no association, yet: {id}");
+    let others: Vec<&String> = errors.iter().filter(|i| i.starts_with("associations/") && **i != id).collect();
+    assert!(others.is_empty(), "associations on controls: {others:?}");
+    assert!(!control_errors.iter().any(|i| i.starts_with("associations/")), "control: {control_errors:?}");
+
+    // 3. The typographic shortcut, injected in both organisms.
+    let typo = format!("typographic/{}/flip-rate", slug(bias("typographic")["family"].as_str().unwrap()));
+    assert!(errors.contains(&typo) && control_errors.contains(&typo), "missing {typo}");
+
+    // Nothing else at warning or error level.
+    let expected: Vec<&str> = vec!["resolution/", "associations/", "typographic/"];
+    for i in &errors {
+        assert!(expected.iter().any(|p| i.starts_with(p)), "unexpected finding {i}");
+    }
+
+    // The null baseline (every weight re-drawn) raises nothing at warning or error level, and
+    // whatever it raises is marked structural in the real audit.
+    for (n, s) in [(&null, &biased), (&control_null, &control)] {
+        assert!(ids(n, &["error", "warning"]).is_empty(), "null findings: {:?}", ids(n, &["error", "warning"]));
+        let null_ids = ids(n, &["info"]);
+        for f in s["findings"].as_array().unwrap() {
+            assert_eq!(f["structural"] == true, null_ids.contains(f["id"].as_str().unwrap()));
+        }
+    }
+    // The ablation re-measured the typographic finding's units.
+    let ab = biased["ablation"]["results"].as_array().unwrap();
+    assert!(!ab.is_empty() && ab.iter().all(|r| r["finding"] == typo.as_str()), "{ab:?}");
+}
