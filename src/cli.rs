@@ -62,6 +62,14 @@ pub enum Command {
     ///
     /// Example: clip-audit analyze runs/regions-0 runs/regions-1 runs/regions-2 runs/regions-3
     Analyze(AnalyzeArgs),
+    /// Compare two reports: new, worsened, resolved and unchanged findings.
+    ///
+    /// Give two report.json (or summary.json) files, e.g. of two checkpoints of one model.
+    /// With --fail-on-regression, exit 1 when a finding is new or worse (at or above
+    /// --fail-on, default error); otherwise exit 0.
+    ///
+    /// Example: clip-audit diff reports/demo/2026-11-01T10-00-00Z/report.json reports/demo/latest/report.json
+    Diff(DiffArgs),
     /// Check audit specs and the probe libraries, model bundles and data they name.
     ///
     /// Reports every problem with file:line:column, a code, the source line and a hint.
@@ -129,6 +137,9 @@ pub struct RunArgs {
     /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Reports.
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// Device and threads.
     #[command(flatten)]
     pub runtime: RuntimeArgs,
@@ -150,6 +161,42 @@ pub enum FailOn {
     Never,
 }
 
+/// Where reports go and what they are compared with.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Folder for reports (default: the spec's outputs.dir, `reports/`); they go to
+    /// DIR/AUDIT/TIMESTAMP/ with a DIR/AUDIT/latest link.
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+    /// Write no reports (summary.json only).
+    #[arg(long)]
+    pub no_reports: bool,
+    /// A previous report.json to compare with: prints new, worsened and resolved findings.
+    #[arg(long, value_name = "REPORT")]
+    pub baseline: Option<PathBuf>,
+    /// With --baseline: fail (exit 1) only on new or worsened findings at or above --fail-on.
+    #[arg(long, requires = "baseline")]
+    pub fail_on_regression: bool,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier report.json (or summary.json).
+    pub old: PathBuf,
+    /// The later one.
+    pub new: PathBuf,
+    /// Exit 1 when a finding is new or worse.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Lowest severity that counts as a regression.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Print the diff as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `analyze`.
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -165,6 +212,9 @@ pub struct AnalyzeArgs {
     /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Reports.
+    #[command(flatten)]
+    pub reports: ReportArgs,
     /// No summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,

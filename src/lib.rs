@@ -13,6 +13,7 @@ pub mod cli;
 pub mod commands;
 pub mod diagnostics;
 pub mod model;
+pub mod report;
 pub mod run;
 pub mod spec;
 pub mod stimuli;

@@ -14,6 +14,7 @@ mod model_edit;
 mod model_golden;
 mod organism_ground_truth;
 mod preprocess_reference;
+mod report_formats;
 mod run_store;
 mod spec_diagnostics;
 mod spec_fuzz;

@@ -78,11 +78,32 @@ pub struct Disparity {
     pub q: f64,
 }
 
+/// One member at one tap, for maps and tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberResolution {
+    /// Member id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its group.
+    pub group: String,
+    /// Latitude from the probe metadata (`lat`), when present.
+    pub lat: Option<f64>,
+    /// Longitude (`lon`).
+    pub lon: Option<f64>,
+    /// Units dedicated to it.
+    pub dedicated_units: usize,
+    /// The largest Cohen's d of any unit for it.
+    pub best_d: f64,
+}
+
 /// Resolution at one tap.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TapResolution {
     /// Tap.
     pub tap: String,
+    /// Members with images.
+    pub members: Vec<MemberResolution>,
     /// Groups, in order of first member.
     pub groups: Vec<GroupCoverage>,
     /// Pairs of groups.
@@ -300,9 +321,27 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                     evidence: Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() }, structural: false });
             }
         }
+        let members = (0..k)
+            .filter_map(|c| {
+                let m = selection.members.iter().find(|m| m.id == b.concepts[c])?;
+                let coord = |key: &str| m.meta.get(key).and_then(serde_json::Value::as_f64);
+                Some(MemberResolution {
+                    id: m.id.clone(),
+                    name: m.name.clone(),
+                    group: concept_group[c].map(|g| groups[g].clone()).unwrap_or_default(),
+                    lat: coord("lat"),
+                    lon: coord("lon"),
+                    dedicated_units: dedicated_of.iter().filter(|d| **d == Some(c)).count(),
+                    best_d: (0..b.units())
+                        .map(|u| b.tests.d[[u, c]])
+                        .filter(|d| d.is_finite())
+                        .fold(f64::NAN, f64::max),
+                })
+            })
+            .collect();
         dedicated.sort_by(|x, y| y.cohen_d.total_cmp(&x.cohen_d));
         dedicated.truncate(100);
-        taps.push(TapResolution { tap: b.tap.clone(), groups: covs, disparities, dedicated });
+        taps.push(TapResolution { tap: b.tap.clone(), members, groups: covs, disparities, dedicated });
     }
     Some(ResolutionSummary { family, level, margin, fdr, taps })
 }

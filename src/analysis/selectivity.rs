@@ -396,6 +396,23 @@ pub struct BlockSummary {
     pub selective_pairs: usize,
 }
 
+/// Cohen's d of a block's most selective units for every concept, for heat maps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Heatmap {
+    /// Tap.
+    pub tap: String,
+    /// Selection.
+    pub selection: String,
+    /// Modality.
+    pub modality: String,
+    /// Units (rows), most selective first (at most 24).
+    pub units: Vec<usize>,
+    /// Concepts (columns, at most 64).
+    pub concepts: Vec<String>,
+    /// `d[row][column]`; null where undefined.
+    pub d: Vec<Vec<f64>>,
+}
+
 /// The selectivity analysis as reported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SelectivitySummary {
@@ -409,6 +426,8 @@ pub struct SelectivitySummary {
     pub blocks: Vec<BlockSummary>,
     /// The most selective units of each block (at most 50 per block, largest d first).
     pub units: Vec<SelectiveUnit>,
+    /// Heat maps of each block's most selective units.
+    pub heatmaps: Vec<Heatmap>,
 }
 
 /// The top and bottom `n` stimuli of a unit in a tap's table (images and rendered text).
@@ -438,6 +457,7 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
     let (fdr, min_d) = (grid.fdr, grid.min_effect);
     let mut blocks = Vec::new();
     let mut units = Vec::new();
+    let mut heatmaps = Vec::new();
     for b in &grid.blocks {
         let mut pairs = 0;
         let mut best: Vec<(f64, usize, usize)> = Vec::new();
@@ -459,6 +479,18 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
             selective_pairs: pairs,
         });
         best.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)));
+        if !best.is_empty() {
+            let rows: Vec<usize> = best.iter().take(24).map(|x| x.1).collect();
+            let cols = b.concepts.len().min(64);
+            heatmaps.push(Heatmap {
+                tap: b.tap.clone(),
+                selection: b.selection.clone(),
+                modality: b.modality.clone(),
+                units: rows.clone(),
+                concepts: b.concepts[..cols].to_vec(),
+                d: rows.iter().map(|&u| (0..cols).map(|c| b.tests.d[[u, c]]).collect()).collect(),
+            });
+        }
         for &(d, u, c) in best.iter().take(UNITS_PER_BLOCK) {
             let (top, bottom) = extremes(cx.data, &b.tap, b.image_encoder, u, top_n);
             units.push(SelectiveUnit {
@@ -489,5 +521,6 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
         tests: grid.blocks.iter().map(|b| b.tests.p.len()).sum(),
         blocks,
         units,
+        heatmaps,
     }
 }

@@ -6,7 +6,8 @@ use anyhow::Context as _;
 
 use super::{Outcome, session_config};
 use crate::analysis::{AnalyzeOptions, RunData, Summary, audit};
-use crate::cli::{AnalyzeArgs, FailOn};
+use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, ReportArgs};
+use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
 use crate::run::store::{write_atomic, write_parquet_atomic};
 use crate::spec::analyses::Severity;
@@ -35,6 +36,19 @@ pub fn fail_level(flag: Option<FailOn>, spec: &AuditSpec) -> Option<Severity> {
     }
 }
 
+/// Where the analysis goes and how it ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Output<'a> {
+    /// Folder for summary.json and selectivity.parquet.
+    pub dir: &'a Path,
+    /// Severity that fails the command.
+    pub fail_on: Option<Severity>,
+    /// Reports and baseline.
+    pub reports: &'a ReportArgs,
+    /// No summary on stderr.
+    pub quiet: bool,
+}
+
 /// `clip-audit analyze`.
 pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
     let data = RunData::load(&args.runs).context("cannot read the run")?;
@@ -58,7 +72,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
         progress: if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         ..AnalyzeOptions::default()
     };
-    analyze_and_write(&spec, &data, &args.runs[0], &options, &out, fail_level(args.fail_on, &spec), args.quiet)
+    let output =
+        Output { dir: &out, fail_on: fail_level(args.fail_on, &spec), reports: &args.reports, quiet: args.quiet };
+    analyze_and_write(&spec, &data, &args.runs[0], &options, &output)
 }
 
 /// Runs the analyses (and the null baseline and ablations, which run the model again under
@@ -69,10 +85,9 @@ pub fn analyze_and_write(
     data: &RunData,
     run_dir: &Path,
     options: &AnalyzeOptions,
-    out: &Path,
-    fail_on: Option<Severity>,
-    quiet: bool,
+    output: &Output<'_>,
 ) -> anyhow::Result<Outcome> {
+    let Output { dir: out, fail_on, reports, quiet } = *output;
     let started = std::time::Instant::now();
     let analysis = audit(spec, data, run_dir, options).with_context(|| format!("analysis of `{}` failed", spec.id))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -92,16 +107,71 @@ pub fn analyze_and_write(
         written.push(path);
     }
     let s = &analysis.summary;
+    let meta = ReportMeta {
+        tool: format!("clip-audit {}", crate::VERSION),
+        generated_at: crate::run::provenance::now_rfc3339(),
+        spec: spec.path.display().to_string(),
+    };
+    let mut report_dir = None;
+    if !reports.no_reports && !spec.formats.is_empty() {
+        let base = reports.reports.clone().unwrap_or_else(|| spec.output_dir.clone());
+        let (dir, files) = write_reports(s, &meta, &spec.formats, &base)?;
+        written.extend(files);
+        report_dir = Some(dir);
+    }
     if !quiet {
         print_summary(s, started.elapsed().as_secs_f64());
         for p in &written {
             eprintln!("wrote {}", p.display());
+        }
+        if let Some(dir) = &report_dir
+            && spec.formats.iter().any(|f| f == "html")
+        {
+            eprintln!("open {} in a browser", dir.join("report.html").display());
+        }
+    }
+    if let Some(old) = &reports.baseline {
+        let new: Vec<rdiff::FindingRecord> = s
+            .findings
+            .iter()
+            .map(|f| rdiff::FindingRecord {
+                id: f.id.clone(),
+                severity: crate::report::severity_name(f.severity).to_owned(),
+                statement: f.statement.clone(),
+                value: f.statistic.value.is_finite().then_some(f.statistic.value),
+                ci: f.statistic.ci,
+            })
+            .collect();
+        let d = rdiff::diff(&rdiff::read_findings(old)?, &new);
+        if !quiet {
+            eprintln!("against {}: {}", old.display(), rdiff::render(&d));
+        }
+        if reports.fail_on_regression {
+            let level = fail_on.map(crate::report::severity_name).unwrap_or("error");
+            return Ok(if fail_on.is_some() && d.regressions(level) > 0 { Outcome::Findings } else { Outcome::Pass });
         }
     }
     Ok(match fail_on {
         Some(level) if s.count_at_least(level) > 0 => Outcome::Findings,
         _ => Outcome::Pass,
     })
+}
+
+/// `clip-audit diff`.
+pub fn diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    let d = rdiff::diff(&rdiff::read_findings(&args.old)?, &rdiff::read_findings(&args.new)?);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        print!("{}", rdiff::render(&d));
+    }
+    let level = match args.fail_on {
+        FailOn::Never => return Ok(Outcome::Pass),
+        FailOn::Info => "info",
+        FailOn::Warning => "warning",
+        FailOn::Error => "error",
+    };
+    Ok(if args.fail_on_regression && d.regressions(level) > 0 { Outcome::Findings } else { Outcome::Pass })
 }
 
 fn print_summary(s: &Summary, seconds: f64) {

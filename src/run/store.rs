@@ -85,11 +85,12 @@ impl Table {
 /// which is fsync'd and then renamed over `path`.
 fn write_whole(path: &Path, fill: impl FnOnce(&std::fs::File) -> Result<(), StoreError>) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".part-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io("cannot create a file in", dir))?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".part-").suffix(".tmp");
+    // Readable like any other output file (tempfile's default is owner-only), minus the umask.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(io("cannot create a file in", dir))?;
     fill(tmp.as_file())?;
     tmp.as_file().sync_all().map_err(io("cannot write", path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {

@@ -1,0 +1,371 @@
+//! The HTML report: one self-contained file (no external assets, no scripts) with inline SVG
+//! charts: per-group rates with CI whiskers, resolution coverage per group, heat maps of the
+//! most selective units × concepts, and a world map of the members' resolution drawn as
+//! points at their capitals (coordinates from probes/regions.yaml, GeoNames, CC BY 4.0).
+//! Every untrusted string is escaped.
+
+use std::fmt::Write as _;
+
+use super::{ReportMeta, ci, escape_xml as e, num, severity_name};
+use crate::analysis::Summary;
+use crate::analysis::resolution::MemberResolution;
+use crate::analysis::selectivity::Heatmap;
+use crate::spec::analyses::Severity;
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#1d2330}\
+h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccd;padding-bottom:.2em}\
+table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:13px}td,th{border:1px solid #d8dbe3;padding:3px 7px;text-align:left;vertical-align:top}\
+th{background:#f1f3f7}.error{color:#b3261e;font-weight:600}.warning{color:#9a6700;font-weight:600}.info{color:#45556c}\
+.verdict{padding:.7em 1em;border-radius:6px;background:#f6f7fa;border:1px solid #d8dbe3}code{font-size:12px}\
+svg text{font:11px system-ui,sans-serif;fill:#1d2330}.muted{color:#667}";
+
+/// One row of an interval chart: label, value, CI.
+pub struct Interval {
+    /// Row label.
+    pub label: String,
+    /// Point estimate.
+    pub value: f64,
+    /// CI low.
+    pub lo: f64,
+    /// CI high.
+    pub hi: f64,
+}
+
+/// Horizontal bars with CI whiskers on a 0..`max` axis, with an optional threshold line.
+pub fn interval_chart(rows: &[Interval], max: f64, threshold: Option<f64>) -> String {
+    let (w, left, row_h) = (640.0, 190.0, 18.0);
+    let h = rows.len() as f64 * row_h + 30.0;
+    let max = if max > 0.0 && max.is_finite() { max } else { 1.0 };
+    let x = |v: f64| left + (v.clamp(0.0, max) / max) * (w - left - 20.0);
+    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\">");
+    for (i, r) in rows.iter().enumerate() {
+        let y = 10.0 + i as f64 * row_h;
+        let _ = write!(o, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", left - 6.0, y + 12.0, e(&r.label));
+        if r.value.is_finite() {
+            let _ = write!(
+                o,
+                "<rect x=\"{left}\" y=\"{}\" width=\"{:.1}\" height=\"12\" fill=\"#8fb3e0\"><title>{}: {} {}</title></rect>",
+                y + 2.0,
+                x(r.value) - left,
+                e(&r.label),
+                num(r.value),
+                ci([r.lo, r.hi])
+            );
+        }
+        if r.lo.is_finite() && r.hi.is_finite() {
+            let (a, b, m) = (x(r.lo), x(r.hi), y + 8.0);
+            let _ = write!(
+                o,
+                "<path d=\"M{a:.1} {m}H{b:.1}M{a:.1} {}V{}M{b:.1} {}V{}\" stroke=\"#1d2330\" fill=\"none\"/>",
+                m - 4.0,
+                m + 4.0,
+                m - 4.0,
+                m + 4.0
+            );
+        }
+    }
+    let axis_y = h - 14.0;
+    let _ = write!(o, "<path d=\"M{left} {axis_y}H{}\" stroke=\"#99a\"/>", w - 20.0);
+    for k in 0..=4 {
+        let v = max * f64::from(k) / 4.0;
+        let _ = write!(o, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x(v), h - 2.0, num(v));
+    }
+    if let Some(t) = threshold.filter(|t| t.is_finite() && *t <= max) {
+        let _ = write!(
+            o,
+            "<path d=\"M{:.1} 4V{axis_y}\" stroke=\"#b3261e\" stroke-dasharray=\"4 3\"><title>threshold {}</title></path>",
+            x(t),
+            num(t)
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+fn color(d: f64) -> String {
+    if !d.is_finite() {
+        return "#eeeeee".into();
+    }
+    let t = (d / 3.0).clamp(-1.0, 1.0);
+    let (r, g, b) = if t >= 0.0 {
+        (255.0 - 80.0 * t, 255.0 - 170.0 * t, 255.0 - 200.0 * t)
+    } else {
+        (255.0 + 200.0 * t, 255.0 + 120.0 * t, 255.0)
+    };
+    format!("#{:02x}{:02x}{:02x}", r as u8, g as u8, b as u8)
+}
+
+/// A heat map of Cohen's d, units × concepts.
+pub fn heatmap(h: &Heatmap) -> String {
+    let (cell, left, top) = (14.0, 70.0, 80.0);
+    let w = left + h.concepts.len() as f64 * cell + 10.0;
+    let ht = top + h.units.len() as f64 * cell + 10.0;
+    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{ht}\" role=\"img\">");
+    for (j, c) in h.concepts.iter().enumerate() {
+        let x = left + j as f64 * cell + 10.0;
+        let _ = write!(o, "<text transform=\"translate({x} {}) rotate(-60)\">{}</text>", top - 4.0, e(c));
+    }
+    for (i, u) in h.units.iter().enumerate() {
+        let y = top + i as f64 * cell;
+        let _ = write!(o, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">#{u}</text>", left - 4.0, y + 11.0);
+        for (j, d) in h.d.get(i).into_iter().flatten().enumerate() {
+            let _ = write!(
+                o,
+                "<rect x=\"{}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"><title>unit {u}, {}: d = {}</title></rect>",
+                left + j as f64 * cell,
+                color(*d),
+                e(&h.concepts[j]),
+                num(*d)
+            );
+        }
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// A world map (equirectangular) with each member at its coordinates: filled when it has a
+/// dedicated unit, hollow when not.
+pub fn world_map(members: &[MemberResolution]) -> String {
+    let (w, h) = (720.0, 360.0);
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\"><rect width=\"{w}\" height=\"{h}\" fill=\"#f3f6fa\"/>"
+    );
+    for k in -2..=2 {
+        let y = h / 2.0 - f64::from(k) * 30.0 / 180.0 * h;
+        let _ = write!(o, "<path d=\"M0 {y}H{w}\" stroke=\"#dde\"/>");
+    }
+    for k in -5..=5 {
+        let x = w / 2.0 + f64::from(k) * 30.0 / 360.0 * w;
+        let _ = write!(o, "<path d=\"M{x} 0V{h}\" stroke=\"#dde\"/>");
+    }
+    for m in members {
+        let (Some(lat), Some(lon)) = (m.lat, m.lon) else { continue };
+        let (x, y) = ((lon + 180.0) / 360.0 * w, (90.0 - lat) / 180.0 * h);
+        let fill = if m.dedicated_units > 0 { "#2f6fbf" } else { "none" };
+        let _ = write!(
+            o,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"#2f6fbf\" stroke-width=\"1.5\"><title>{} ({}): {} dedicated units, best d {}</title></circle>",
+            e(&m.name),
+            e(&m.group),
+            m.dedicated_units,
+            num(m.best_d)
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    o.push_str("<table><tr>");
+    for h in head {
+        let _ = write!(o, "<th>{}</th>", e(h));
+    }
+    o.push_str("</tr>");
+    for r in rows {
+        o.push_str("<tr>");
+        for c in r {
+            let _ = write!(o, "<td>{c}</td>");
+        }
+        o.push_str("</tr>");
+    }
+    o.push_str("</table>");
+}
+
+/// Renders the report.
+pub fn render(s: &Summary, meta: &ReportMeta) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>clip-audit: {}</title><style>{STYLE}</style></head><body>",
+        e(&s.audit)
+    );
+    let _ = write!(o, "<h1>clip-audit report: <code>{}</code></h1>", e(&s.audit));
+    if let Some(d) = &s.description {
+        let _ = write!(o, "<p>{}</p>", e(d));
+    }
+    let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
+    let _ = write!(
+        o,
+        "<p class=\"verdict\"><b>{} findings</b>: <span class=\"error\">{} error</span>, <span class=\"warning\">{} warning</span>, <span class=\"info\">{} info</span>{}. Model <code>{}</code>; {} stimuli analysed ({} missing, {} skipped).</p>",
+        s.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+        s.null_baseline
+            .as_ref()
+            .map(|n| format!("; the null baseline raises {}, {} shared (structural)", n.findings, n.structural))
+            .unwrap_or_default(),
+        e(&s.model),
+        s.stimuli.analysed,
+        s.stimuli.missing,
+        s.stimuli.skipped
+    );
+    if !s.findings.is_empty() {
+        o.push_str("<h2>Findings</h2>");
+        table(
+            &mut o,
+            &["severity", "finding", "statistic", "95% CI", "threshold"],
+            s.findings.iter().map(|f| {
+                vec![
+                    format!(
+                        "<span class=\"{0}\">{0}</span>{1}",
+                        severity_name(f.severity),
+                        if f.structural { " <span class=\"muted\">(structural)</span>" } else { "" }
+                    ),
+                    format!("<code>{}</code><br>{}", e(&f.id), e(&f.statement)),
+                    format!("{} = {}", e(&f.statistic.name), num(f.statistic.value)),
+                    f.statistic.ci.map(ci).unwrap_or_default(),
+                    format!(
+                        "{} = {}{}",
+                        e(&f.threshold.name),
+                        num(f.threshold.value),
+                        f.threshold.position.map(|p| format!(" (line {})", p.line)).unwrap_or_default()
+                    ),
+                ]
+            }),
+        );
+    }
+    if let Some(t) = &s.typographic {
+        let _ = write!(o, "<h2>Typographic susceptibility: <code>{}</code></h2>", e(&t.family));
+        let rows: Vec<Interval> = t
+            .flip_rates
+            .iter()
+            .map(|f| Interval { label: f.subset.clone(), value: f.excess, lo: f.excess_ci[0], hi: f.excess_ci[1] })
+            .collect();
+        let max = rows.iter().map(|r| r.hi).fold(0.05, f64::max);
+        o.push_str(
+            "<p>Excess flip rate (composites labelled as the written name, minus the clean images' rate), 95% CI.</p>",
+        );
+        o.push_str(&interval_chart(&rows, max, None));
+    }
+    for r in &s.resolution {
+        for t in &r.taps {
+            let _ = write!(
+                o,
+                "<h2>Resolution: <code>{}</code> by {} at <code>{}</code></h2>",
+                e(&r.family),
+                e(&r.level),
+                e(&t.tap)
+            );
+            let rows: Vec<Interval> = t
+                .groups
+                .iter()
+                .map(|g| Interval { label: g.group.clone(), value: g.coverage, lo: g.ci[0], hi: g.ci[1] })
+                .collect();
+            o.push_str("<p>Coverage: members with a unit of their own, Wilson 95% CI.</p>");
+            o.push_str(&interval_chart(&rows, 1.0, None));
+            if t.members.iter().any(|m| m.lat.is_some()) {
+                o.push_str("<p>Members at their capitals: filled with a dedicated unit, hollow without.</p>");
+                o.push_str(&world_map(&t.members));
+            }
+            table(
+                &mut o,
+                &["higher", "lower", "difference", "95% CI", "Fisher p", "q"],
+                t.disparities
+                    .iter()
+                    .map(|d| vec![e(&d.higher), e(&d.lower), num(d.difference), ci(d.ci), num(d.p), num(d.q)]),
+            );
+        }
+    }
+    for a in &s.associations {
+        let _ = write!(
+            o,
+            "<h2>Associations: <code>{}</code> × <code>{}</code></h2><p>WEAT effect size against <code>{}</code>, bootstrap 95% CI; the 15 largest.</p>",
+            e(&a.groups),
+            e(&a.attributes),
+            e(&a.controls)
+        );
+        let rows: Vec<Interval> = a
+            .tests
+            .iter()
+            .take(15)
+            .map(|t| Interval {
+                label: format!("{} · {}", t.group, t.attribute),
+                value: t.effect_size,
+                lo: t.ci[0],
+                hi: t.ci[1],
+            })
+            .collect();
+        let max = rows.iter().map(|r| r.hi).fold(1.0, f64::max);
+        o.push_str(&interval_chart(&rows, max, None));
+    }
+    if let Some(d) = &s.denigration {
+        let _ = write!(
+            o,
+            "<h2>Denigration: <code>{}</code></h2><p>{} of {} images got a harmful label ({}, 95% CI {}).</p>",
+            e(&d.images),
+            d.harmful,
+            d.n,
+            num(d.overall_rate),
+            ci(d.overall_ci)
+        );
+        let mut breakdowns: Vec<&str> = d.groups.iter().map(|g| g.breakdown.as_str()).collect();
+        breakdowns.dedup();
+        for b in breakdowns {
+            let rows: Vec<Interval> = d
+                .groups
+                .iter()
+                .filter(|g| g.breakdown == b)
+                .map(|g| Interval { label: g.group.clone(), value: g.rate, lo: g.wilson[0], hi: g.wilson[1] })
+                .collect();
+            let _ = write!(o, "<p>Harmful rate by {} (Wilson 95% CI).</p>", e(b));
+            o.push_str(&interval_chart(&rows, 1.0, None));
+        }
+        table(
+            &mut o,
+            &["label set", "change", "overall rate", "worst member", "its rate"],
+            d.sweep
+                .iter()
+                .map(|p| vec![e(&p.name), e(&p.detail), num(p.overall_rate), e(&p.worst_group), num(p.worst_rate)]),
+        );
+    }
+    if let Some(sel) = &s.selectivity {
+        o.push_str("<h2>Selectivity</h2>");
+        for h in sel.heatmaps.iter().filter(|h| h.modality != "prompt").take(6) {
+            let _ = write!(
+                o,
+                "<p>Cohen's d of the most selective units of <code>{}</code> for <code>{}</code> ({}).</p>",
+                e(&h.tap),
+                e(&h.selection),
+                e(&h.modality)
+            );
+            o.push_str(&heatmap(h));
+        }
+    }
+    if let Some(a) = &s.ablation {
+        o.push_str("<h2>Ablation</h2>");
+        table(
+            &mut o,
+            &["unit", "finding", "statistic", "before", "after", "change", "95% CI"],
+            a.results.iter().map(|r| {
+                vec![
+                    format!("{} #{}", e(&r.tap), r.unit),
+                    format!("<code>{}</code>", e(&r.finding)),
+                    e(&r.statistic),
+                    num(r.before),
+                    num(r.after),
+                    num(r.change),
+                    ci(r.ci),
+                ]
+            }),
+        );
+    }
+    if !s.notes.is_empty() {
+        o.push_str("<h2>Notes</h2><ul>");
+        for n in &s.notes {
+            let _ = write!(o, "<li>{}</li>", e(n));
+        }
+        o.push_str("</ul>");
+    }
+    let _ = writeln!(
+        o,
+        "<h2>Provenance</h2><ul><li>spec: <code>{}</code></li><li>model: <code>{}</code></li><li>runs: {}</li><li>seed: {}</li><li>made by {} at {}</li></ul></body></html>",
+        e(&meta.spec),
+        e(&s.model),
+        s.runs.iter().map(|r| format!("<code>{}</code>", e(r))).collect::<Vec<_>>().join(", "),
+        s.seed,
+        e(&meta.tool),
+        e(&meta.generated_at)
+    );
+    o
+}

@@ -1,0 +1,75 @@
+//! JUnit XML, so CI systems show an audit natively: one test suite per analysis, one test
+//! case per check, error-level findings as failures (warnings and infos are reported in the
+//! test case's output and do not fail it).
+
+use std::fmt::Write as _;
+
+use super::{ReportMeta, checks, escape_xml as x, num, severity_name};
+use crate::analysis::Summary;
+use crate::spec::analyses::Severity;
+
+/// Renders the report.
+pub fn render(s: &Summary, meta: &ReportMeta) -> String {
+    let all = checks(s);
+    let mut analyses: Vec<&'static str> = Vec::new();
+    for c in &all {
+        if !analyses.contains(&c.analysis) {
+            analyses.push(c.analysis);
+        }
+    }
+    let failures = |analysis: Option<&str>| {
+        s.findings.iter().filter(|f| f.severity == Severity::Error && analysis.is_none_or(|a| f.analysis == a)).count()
+    };
+    let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        o,
+        "<testsuites name=\"clip-audit {}\" tests=\"{}\" failures=\"{}\" timestamp=\"{}\">",
+        x(&s.audit),
+        all.len(),
+        failures(None),
+        x(&meta.generated_at)
+    );
+    for a in analyses {
+        let cases: Vec<_> = all.iter().filter(|c| c.analysis == a).collect();
+        let _ =
+            writeln!(o, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">", x(a), cases.len(), failures(Some(a)));
+        for c in cases {
+            let _ = write!(o, "    <testcase classname=\"{}.{}\" name=\"{}\"", x(&s.audit), x(a), x(&c.id));
+            match s.findings.iter().find(|f| f.id == c.id) {
+                None => o.push_str("/>\n"),
+                Some(f) => {
+                    o.push_str(">\n");
+                    let detail = format!(
+                        "{}\n{} = {}{}; threshold {} = {}{}",
+                        f.statement,
+                        f.statistic.name,
+                        num(f.statistic.value),
+                        f.statistic.ci.map(|c| format!(" (95% CI {} to {})", num(c[0]), num(c[1]))).unwrap_or_default(),
+                        f.threshold.name,
+                        num(f.threshold.value),
+                        f.threshold
+                            .position
+                            .map(|p| format!(" at {}:{}:{}", meta.spec, p.line, p.column))
+                            .unwrap_or_default()
+                    );
+                    if f.severity == Severity::Error {
+                        let _ = writeln!(
+                            o,
+                            "      <failure type=\"{}\" message=\"{}\">{}</failure>",
+                            severity_name(f.severity),
+                            x(&f.statement),
+                            x(&detail)
+                        );
+                    } else {
+                        let _ =
+                            writeln!(o, "      <system-out>{}: {}</system-out>", severity_name(f.severity), x(&detail));
+                    }
+                    o.push_str("    </testcase>\n");
+                }
+            }
+        }
+        o.push_str("  </testsuite>\n");
+    }
+    o.push_str("</testsuites>\n");
+    o
+}

@@ -1,0 +1,237 @@
+//! Reports: an audit's [`Summary`] rendered for the people and systems that act on it —
+//! Markdown and self-contained HTML for reviewers, JSON for tools, JUnit XML and SARIF 2.1.0
+//! for CI. Renderers are pure functions of the summary and the report metadata; none touches
+//! the model runtime or dataframes. Every untrusted string (probe names, file names, spec
+//! values) is escaped for its format. Files are written whole or not at all (temp file +
+//! rename) under `reports/<audit>/<timestamp>/`, with a `latest` link.
+
+pub mod diff;
+pub mod html;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::analysis::Summary;
+use crate::run::store::{StoreError, write_atomic};
+use crate::spec::analyses::Severity;
+
+/// Version of the JSON report layout.
+pub const REPORT_VERSION: u32 = 1;
+
+/// What a report says about itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportMeta {
+    /// The tool and version.
+    pub tool: String,
+    /// When the report was made (UTC, RFC 3339).
+    pub generated_at: String,
+    /// The audit spec, as given.
+    pub spec: String,
+}
+
+/// The JSON report: metadata and the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report<'a> {
+    /// Layout version ([`REPORT_VERSION`]).
+    pub format_version: u32,
+    /// Metadata.
+    pub meta: &'a ReportMeta,
+    /// The audit's summary.
+    pub summary: &'a Summary,
+}
+
+/// The JSON report text.
+pub fn json(summary: &Summary, meta: &ReportMeta) -> String {
+    let r = Report { format_version: REPORT_VERSION, meta, summary };
+    serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A check the audit made: one per thing a finding could be about. JUnit lists each as a
+/// test case; a finding with the same id is its failure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// The analysis.
+    pub analysis: &'static str,
+    /// The id a finding about it would have.
+    pub id: String,
+    /// What was checked, in words.
+    pub what: String,
+}
+
+fn slug(s: &str) -> String {
+    crate::analysis::slug(s)
+}
+
+/// Every check of the summary, analysis by analysis, in report order.
+pub fn checks(s: &Summary) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(m) = &s.multimodality {
+        for b in &m.blocks {
+            out.push(Check {
+                analysis: "multimodality",
+                id: format!("multimodality/{}/{}/word-units", slug(&b.tap), slug(&b.selection)),
+                what: format!("units of {} that read names of {} without their images", b.tap, b.selection),
+            });
+        }
+    }
+    for r in &s.resolution {
+        for t in &r.taps {
+            for d in &t.disparities {
+                out.push(Check {
+                    analysis: "resolution",
+                    id: format!(
+                        "resolution/{}/{}/{}/{}-vs-{}",
+                        slug(&r.family),
+                        slug(&r.level),
+                        slug(&t.tap),
+                        slug(&d.higher),
+                        slug(&d.lower)
+                    ),
+                    what: format!("coverage of {} against {} at {}", d.higher, d.lower, t.tap),
+                });
+            }
+        }
+    }
+    for a in &s.associations {
+        for t in &a.tests {
+            out.push(Check {
+                analysis: "associations",
+                id: format!("associations/{}/{}/{}", slug(&a.groups), slug(&t.group), slug(&t.attribute)),
+                what: format!("association of {} with {}", t.group, t.attribute),
+            });
+        }
+    }
+    if let Some(d) = &s.denigration {
+        for g in &d.groups {
+            for kind in ["rate", "ratio"] {
+                out.push(Check {
+                    analysis: "denigration",
+                    id: format!("denigration/{}/{}/{}/{kind}", slug(&d.images), slug(&g.breakdown), slug(&g.group)),
+                    what: format!("harmful-label {kind} of {} = {}", g.breakdown, g.group),
+                });
+            }
+        }
+    }
+    if let Some(t) = &s.typographic {
+        out.push(Check {
+            analysis: "typographic",
+            id: format!("typographic/{}/flip-rate", slug(&t.family)),
+            what: format!("label flips caused by names written on {} images", t.family),
+        });
+    }
+    out
+}
+
+/// A severity in words.
+pub fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Error => "error",
+    }
+}
+
+/// A number for tables: 3 significant decimals, `n/a` when undefined.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        "n/a".into()
+    } else if x != 0.0 && x.abs() < 1e-3 {
+        format!("{x:.2e}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// A CI for tables.
+pub fn ci(c: [f64; 2]) -> String {
+    format!("[{}, {}]", num(c[0]), num(c[1]))
+}
+
+/// The report formats clip-audit writes, with their file names.
+pub const FILES: [(&str, &str); 5] = [
+    ("markdown", "report.md"),
+    ("html", "report.html"),
+    ("json", "report.json"),
+    ("junit", "junit.xml"),
+    ("sarif", "report.sarif"),
+];
+
+/// Renders one format.
+pub fn render(format: &str, s: &Summary, meta: &ReportMeta) -> Option<String> {
+    Some(match format {
+        "markdown" => markdown::render(s, meta),
+        "html" => html::render(s, meta),
+        "json" => json(s, meta),
+        "junit" => junit::render(s, meta),
+        "sarif" => sarif::render(s, meta),
+        _ => return None,
+    })
+}
+
+/// Writes the asked formats into `base/<audit>/<timestamp>/` (each file through a temp file
+/// and a rename) and points `base/<audit>/latest` at that folder. Returns the folder and the
+/// files.
+pub fn write_reports(
+    s: &Summary,
+    meta: &ReportMeta,
+    formats: &[String],
+    base: &Path,
+) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
+    let stamp = meta.generated_at.replace(':', "-");
+    let audit_dir = base.join(&s.audit);
+    let mut dir = audit_dir.join(&stamp);
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = audit_dir.join(format!("{stamp}-{n}"));
+    }
+    std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        action: "cannot create the report folder",
+        path: dir.clone(),
+        source,
+    })?;
+    let mut files = Vec::new();
+    for (format, file) in FILES {
+        if !formats.iter().any(|f| f == format) {
+            continue;
+        }
+        if let Some(text) = render(format, s, meta) {
+            let path = dir.join(file);
+            write_atomic(&path, text.as_bytes())?;
+            files.push(path);
+        }
+    }
+    // `latest`: a new link renamed over the old one, so it is never missing.
+    #[cfg(unix)]
+    {
+        let tmp = audit_dir.join(format!(".latest-{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let target = dir.file_name().map(PathBuf::from).unwrap_or_default();
+        if std::os::unix::fs::symlink(&target, &tmp).is_ok() {
+            let _ = std::fs::rename(&tmp, audit_dir.join("latest"));
+        }
+    }
+    Ok((dir, files))
+}
+
+/// Escapes text for HTML and XML (element content and attribute values).
+pub fn escape_xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // XML 1.0 allows only these control characters.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
