@@ -41,13 +41,16 @@ pub enum Command {
     /// Measure throughput against a bare ONNX Runtime session (and a Python reference).
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Run an audit's stimuli through the model into an activation store.
+    /// Run an audit: its stimuli through the model into an activation store, then the analyses and reports.
     ///
     /// Writes, under the run folder (default runs/AUDIT): the store (parquet parts of
     /// embeddings and pooled tap activations, keyed by model hashes, taps and stimulus ids),
     /// the stimulus table, the skipped stimuli with reasons, and provenance.json. A rerun
     /// with the same model and taps computes only what is missing; a killed run resumes.
-    /// Exit code 2 when more than --max-skipped of the stimuli could not be made.
+    /// Then, unless --no-analyze or --shard, the analyses (RUN/analysis/summary.json) and the
+    /// reports the spec asks for (reports/AUDIT/TIMESTAMP/, with a `latest` link).
+    /// Exit code 1 when a finding reaches --fail-on; 2 when more than --max-skipped of the
+    /// stimuli could not be made, or the audit could not be done.
     ///
     /// Example: clip-audit run audits/regions.yaml --set model=/models/vit-b-32 --shard 0/4
     Run(RunArgs),
@@ -70,6 +73,15 @@ pub enum Command {
     ///
     /// Example: clip-audit diff reports/demo/2026-11-01T10-00-00Z/report.json reports/demo/latest/report.json
     Diff(DiffArgs),
+    /// Write an audit's result as a model-card section (Hugging Face layout).
+    ///
+    /// Prints "Bias, Risks, and Limitations", evaluation results with CIs, method and
+    /// provenance, and model-index YAML for the front matter. With --into, replaces the part
+    /// between clip-audit's markers in that file (adding them the first time) and keeps the
+    /// rest of the file byte for byte; rerunning it changes nothing else.
+    ///
+    /// Example: clip-audit model-card reports/demo/latest/report.json --into README.md
+    ModelCard(ModelCardArgs),
     /// Check audit specs and the probe libraries, model bundles and data they name.
     ///
     /// Reports every problem with file:line:column, a code, the source line and a hint.
@@ -177,6 +189,19 @@ pub struct ReportArgs {
     /// With --baseline: fail (exit 1) only on new or worsened findings at or above --fail-on.
     #[arg(long, requires = "baseline")]
     pub fail_on_regression: bool,
+}
+
+/// Arguments of `model-card`.
+#[derive(Debug, Args)]
+pub struct ModelCardArgs {
+    /// The report.json.
+    pub report: PathBuf,
+    /// The model card (README.md) to put the section into.
+    #[arg(long)]
+    pub into: Option<PathBuf>,
+    /// Model name for the model-index (default: the report's model bundle folder name).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// Arguments of `diff`.

@@ -32,8 +32,17 @@ fn spec(dir: &Path, analyses: &str) -> PathBuf {
 const ANALYSES: &str = "  selectivity: {top_stimuli: 3}\n  multimodality: {}\n  resolution:\n    - {family: countries, level: subregion}\n  typographic: {family: countries}\n";
 
 fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args =
-        vec!["run", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu", "--threads", "1"];
+    let mut args = vec![
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-reports",
+    ];
     args.extend_from_slice(extra);
     bin().args(&args).output().unwrap()
 }
@@ -85,7 +94,7 @@ fn analyze_of_the_shards_equals_the_analysis_of_one_unsharded_run() {
         assert!(!out.join("analysis").exists(), "a shard alone is not analysed");
     }
     let merged = dir.path().join("merged");
-    let mut args: Vec<&str> = vec!["analyze", "--out", merged.to_str().unwrap(), "--fail-on", "never"];
+    let mut args: Vec<&str> = vec!["analyze", "--out", merged.to_str().unwrap(), "--fail-on", "never", "--no-reports"];
     args.extend(shards.iter().map(|p| p.to_str().unwrap()));
     let r = bin().args(&args).output().unwrap();
     assert!(r.status.success(), "{}", texts(&r).1);
@@ -128,7 +137,8 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     let errors = s["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
     assert!(errors > 0, "the fixture should raise findings: {}", s["denigration"]);
     assert_eq!(r.status.code(), Some(1), "{}", texts(&r).1);
-    let again = bin().args(["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q"]).output().unwrap();
+    let again =
+        bin().args(["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q", "--no-reports"]).output().unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", texts(&again).1);
     let f = &s["findings"][0];
     for key in ["id", "analysis", "severity", "statement", "statistic", "threshold", "evidence", "structural"] {

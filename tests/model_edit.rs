@@ -36,24 +36,47 @@ fn a_null_copy_is_deterministic_per_seed_and_differs_from_the_trained_model() {
 }
 
 #[test]
-fn ablating_a_unit_changes_what_follows_it_and_not_the_tap_itself() {
+fn ablating_a_unit_clamps_it_and_changes_what_follows() {
     let plain = encode(&ModelEdit::default());
-    let ablate = |unit: usize, value: f32| {
+    let ablate = |units: &[(usize, f32)]| {
         encode(&ModelEdit {
-            ablate: vec![Ablation { tap: "image.block0.mlp".into(), unit, units: 256, value }],
+            ablate: units
+                .iter()
+                .map(|&(unit, value)| Ablation { tap: "image.block0.mlp".into(), unit, units: 256, value })
+                .collect(),
             ..Default::default()
         })
     };
-    let a = ablate(5, 0.0);
-    // The tap reads the tensor before the edit; later layers and the embedding see the edit.
-    assert_eq!(tap(&a, "image.block0.mlp"), tap(&plain, "image.block0.mlp"));
+    let a = ablate(&[(5, 0.25)]);
+    // The tap reads the edited tensor: unit 5 is the clamp value at every token (so its token
+    // mean is too), every other unit is untouched.
+    let (t, p) = (tap(&a, "image.block0.mlp"), tap(&plain, "image.block0.mlp"));
+    for (i, (x, y)) in t.iter().zip(p).enumerate() {
+        if i % 256 == 5 {
+            assert!((x - 0.25).abs() < 1e-6, "unit 5 clamped: {x}");
+        } else {
+            assert_eq!(x, y, "unit {} untouched", i % 256);
+        }
+    }
+    // Later layers and the embedding see the edit.
     assert!(max_abs_diff(tap(&a, "image.block1.mlp"), tap(&plain, "image.block1.mlp")) > 1e-6);
     assert!(max_abs_diff(a.embeddings.as_slice().unwrap(), plain.embeddings.as_slice().unwrap()) > 1e-6);
-    // Another unit, another change; the same edit, the same result.
-    let b = ablate(6, 0.0);
-    assert!(max_abs_diff(a.embeddings.as_slice().unwrap(), b.embeddings.as_slice().unwrap()) > 1e-7);
-    assert_eq!(ablate(5, 0.0).embeddings, a.embeddings);
-    // Clamping to a value is not zeroing.
-    let c = ablate(5, 3.0);
-    assert!(max_abs_diff(a.embeddings.as_slice().unwrap(), c.embeddings.as_slice().unwrap()) > 1e-6);
+    // Two units of one tap in one edit; the same edit gives the same result.
+    let two = ablate(&[(5, 0.25), (9, -0.5)]);
+    let t2 = tap(&two, "image.block0.mlp");
+    assert!((t2[5] - 0.25).abs() < 1e-6 && (t2[9] + 0.5).abs() < 1e-6);
+    assert_eq!(ablate(&[(5, 0.25)]).embeddings, a.embeddings);
+    // A unit the tap does not have is an error, not a silent no-op.
+    let err = ClipModel::load_edited(
+        &tiny(),
+        &cpu(),
+        &TapSelection::All,
+        &ModelEdit {
+            ablate: vec![Ablation { tap: "image.block0.mlp".into(), unit: 300, units: 256, value: 0.0 }],
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("unit 300") && err.contains("256 units"), "{err}");
 }

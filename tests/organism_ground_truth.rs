@@ -22,6 +22,7 @@ fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
         "--quiet",
         "--fail-on",
         "never",
+        "--no-reports",
     ]);
     assert!(r.status.success(), "{}", texts(&r).1);
     let read = |f: &str| -> serde_json::Value {

@@ -166,3 +166,98 @@ fn diff_reports_new_worsened_and_resolved_findings_and_fails_only_on_regressions
     assert_eq!(r.status.code(), Some(2));
     assert!(texts(&r).1.contains("newer than this clip-audit reads"), "{}", texts(&r).1);
 }
+
+#[test]
+fn the_model_card_section_goes_between_markers_idempotently_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, latest) = audit(dir.path(), None, &["--fail-on", "never"]);
+    let report = latest.join("report.json");
+    let card = dir.path().join("README.md");
+    let before = "---\nlicense: mit\ntags: [clip]\n---\n# My CLIP\n\nIntro  with  odd   spacing\r\nand CRLF.\n";
+    std::fs::write(&card, before).unwrap();
+    let into = |c: &Path| clip_audit(&["model-card", report.to_str().unwrap(), "--into", c.to_str().unwrap()]);
+    let r = into(&card);
+    assert!(r.status.success(), "{}", texts(&r).1);
+    let once = std::fs::read_to_string(&card).unwrap();
+    assert!(
+        once.starts_with("---\nlicense: mit\ntags: [clip]\n# clip-audit:model-index:start\nmodel-index:\n"),
+        "{once}"
+    );
+    assert!(
+        once.contains("\n---\n# My CLIP\n\nIntro  with  odd   spacing\r\nand CRLF.\n"),
+        "the rest is kept byte for byte"
+    );
+    assert!(once.contains("## Bias, Risks, and Limitations") && once.contains("### Results"));
+    assert!(
+        once.contains("<!-- clip-audit:model-card:start -->") && once.ends_with("<!-- clip-audit:model-card:end -->\n")
+    );
+    // Idempotent.
+    let r = into(&card);
+    assert!(texts(&r).1.contains("up to date"), "{}", texts(&r).1);
+    assert_eq!(std::fs::read_to_string(&card).unwrap(), once);
+    // Text after the section survives a rerun.
+    std::fs::write(&card, format!("{once}\n## Training\n\nmore text\n")).unwrap();
+    into(&card);
+    assert!(
+        std::fs::read_to_string(&card)
+            .unwrap()
+            .ends_with("<!-- clip-audit:model-card:end -->\n\n## Training\n\nmore text\n")
+    );
+    // A card without front matter gets one; printing works without --into.
+    let bare = dir.path().join("bare.md");
+    into(&bare);
+    assert!(
+        std::fs::read_to_string(&bare)
+            .unwrap()
+            .starts_with("---\n# clip-audit:model-index:start\nmodel-index:\n  - name: \"tiny-clip\"")
+    );
+    let out = clip_audit(&["model-card", report.to_str().unwrap()]);
+    assert!(out.status.success() && texts(&out).0.contains("## Bias, Risks, and Limitations"));
+}
+
+#[test]
+fn the_html_report_renders_in_a_headless_browser() {
+    let Ok(chromium) = which_chromium() else {
+        eprintln!("SKIPPED: chromium is not installed (make browser)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, latest) = audit(dir.path(), None, &["--fail-on", "never"]);
+    let html = latest.join("report.html");
+    let shot = dir.path().join("shot.png");
+    let url = format!("file://{}", html.display());
+    let run = |extra: &[&str]| {
+        std::process::Command::new(&chromium)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,1600"])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap()
+    };
+    // The browser's DOM holds every chart and table the file has: nothing was dropped by a
+    // parse error.
+    let dom = String::from_utf8_lossy(&run(&["--dump-dom"]).stdout).into_owned();
+    let source = std::fs::read_to_string(&html).unwrap();
+    for tag in ["<svg", "<table", "<h2"] {
+        assert_eq!(dom.matches(tag).count(), source.matches(tag).count(), "{tag} in the rendered DOM");
+    }
+    assert!(dom.contains("Denigration"), "{}", &dom[..dom.len().min(500)]);
+    // And it paints: a screenshot with ink on it (kept beside the report for a look).
+    let out = run(&[&format!("--screenshot={}", shot.display())]);
+    assert!(shot.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    let img = image::open(&shot).unwrap().to_luma8();
+    let dark = img.pixels().filter(|p| p.0[0] < 128).count();
+    assert!(dark > 2_000, "the page is blank ({dark} dark pixels)");
+    std::fs::copy(&shot, latest.join("screenshot.png")).unwrap();
+}
+
+fn which_chromium() -> Result<PathBuf, ()> {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = std::process::Command::new("which").arg(name).output()
+            && out.status.success()
+        {
+            return Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+    Err(())
+}

@@ -30,8 +30,17 @@ fn spec(dir: &Path, extra_images: Option<&str>) -> PathBuf {
 }
 
 fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args =
-        vec!["run", spec.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu", "--threads", "1"];
+    let mut args = vec![
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-reports",
+    ];
     args.extend_from_slice(extra);
     bin().args(&args).output().unwrap()
 }

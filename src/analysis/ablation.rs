@@ -77,7 +77,14 @@ pub fn run_ablation(
     for (finding_id, tap, unit) in chosen {
         let Some(acts) = data.images.taps.get(&tap) else { continue };
         let Some(f) = summary.findings.iter().find(|f| f.id == finding_id) else { continue };
-        let mean = acts.column(unit).iter().map(|v| f64::from(*v)).sum::<f64>() / acts.nrows().max(1) as f64;
+        // The unit's mean over the run's images (not rendered text or composites).
+        let rows: Vec<usize> =
+            data.stimuli.iter().filter(|s| s.modality == "image").filter_map(|s| data.row_of(s)).collect();
+        let mean = if rows.is_empty() {
+            0.0
+        } else {
+            rows.iter().map(|&r| f64::from(acts[[r, unit]])).sum::<f64>() / rows.len() as f64
+        };
         let mut sub = spec.clone();
         let a = &mut sub.doc.analyses;
         a.null_baseline = None;

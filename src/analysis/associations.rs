@@ -100,8 +100,8 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         return None;
     };
     let (groups, attributes, controls) = (groups.value.clone(), attributes.value.clone(), controls.value.clone());
-    let permutations = doc.permutations.unwrap_or(DEFAULT_PERMUTATIONS);
-    let bootstrap = doc.bootstrap.unwrap_or(DEFAULT_BOOTSTRAP);
+    let permutations = doc.permutations.as_ref().map_or(DEFAULT_PERMUTATIONS, |v| v.value);
+    let bootstrap = doc.bootstrap.as_ref().map_or(DEFAULT_BOOTSTRAP, |v| v.value);
     let fdr = doc.fdr.as_ref().map_or(0.05, |v| v.value);
     let max_t = threshold("max_effect_size", &doc.max_effect_size, DEFAULT_MAX_EFFECT);
     let sev = severity(&doc.severity, Severity::Error);
@@ -116,11 +116,15 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     let emb = |s: &super::data::StimulusRow| data.row_of(s).map(|r| data.table_of(s).embeddings.row(r).to_vec());
     // The group of an image: its member, or the member's group at `level`.
     let level = doc.level.as_ref().map(|l| l.value.clone());
-    let members = cx.spec.selection(&groups).map(|s| s.members.clone()).unwrap_or_default();
+    let members: std::collections::HashMap<String, crate::spec::probe::Member> = cx
+        .spec
+        .selection(&groups)
+        .map(|s| s.members.iter().map(|m| (m.id.clone(), m.clone())).collect())
+        .unwrap_or_default();
     let group_of = |s: &super::data::StimulusRow| -> Option<String> {
         match &level {
             None => Some(s.member.clone()),
-            Some(l) => members.iter().find(|m| m.id == s.member)?.groups.get(l).cloned(),
+            Some(l) => members.get(&s.member)?.groups.get(l).cloned(),
         }
     };
     if let Some(l) = &level
@@ -143,16 +147,18 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     group_members.dedup();
     let target_refs: Vec<&[f32]> = targets.iter().map(|t| t.1.as_slice()).collect();
     let b_refs: Vec<&[f32]> = control_vecs.iter().map(|v| v.as_slice()).collect();
-    let mut jobs: Vec<(String, String, Vec<f64>)> = Vec::new();
+    // Scores once per attribute; the tests index them.
+    let mut scores_of: Vec<Vec<f64>> = Vec::new();
+    let mut jobs: Vec<(String, String, usize)> = Vec::new();
     for a in &attr_members {
         let a_vecs: Vec<Vec<f32>> = attr_prompts.iter().filter(|s| s.member == *a).filter_map(|s| emb(s)).collect();
         if a_vecs.is_empty() {
             continue;
         }
         let a_refs: Vec<&[f32]> = a_vecs.iter().map(|v| v.as_slice()).collect();
-        let scores = weat_scores(&target_refs, &a_refs, &b_refs);
+        scores_of.push(weat_scores(&target_refs, &a_refs, &b_refs));
         for g in &group_members {
-            jobs.push((g.clone(), a.clone(), scores.clone()));
+            jobs.push((g.clone(), a.clone(), scores_of.len() - 1));
         }
     }
     if jobs.is_empty() {
@@ -162,9 +168,9 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     let seed = cx.spec.seed;
     let mut tests: Vec<AssociationTest> = jobs
         .par_iter()
-        .map(|(g, a, scores)| {
+        .map(|(g, a, k)| {
             let (mut sx, mut sy) = (Vec::new(), Vec::new());
-            for (t, s) in targets.iter().zip(scores) {
+            for (t, s) in targets.iter().zip(&scores_of[*k]) {
                 if t.0 == *g { sx.push(*s) } else { sy.push(*s) }
             }
             let mut rng = Rng::new(seed_for(seed, g, a));
@@ -188,7 +194,14 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         t.q = q;
     }
     tests.sort_by(|x, y| y.effect_size.total_cmp(&x.effect_size).then_with(|| x.group.cmp(&y.group)));
-    let bridge_units = grid.map(|g| bridges(g, &groups, &attributes)).unwrap_or_default();
+    // Bridge units are found per member; with `level:` they count for the member's group.
+    let group_of_member = |m: &str| -> Option<String> {
+        match &level {
+            None => Some(m.to_owned()),
+            Some(l) => members.get(m)?.groups.get(l).cloned(),
+        }
+    };
+    let bridge_units = grid.map(|g| bridges(g, &groups, &attributes, &group_of_member)).unwrap_or_default();
     for t in &tests {
         // As for the other analyses, the evidence must exclude the allowed level: the CI's
         // lower bound, not the point estimate, is compared with the threshold.
@@ -231,7 +244,7 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     Some(AssociationSummary { groups, attributes, controls, permutations, bootstrap, fdr, tests, bridge_units })
 }
 
-fn bridges(grid: &Grid, groups: &str, attributes: &str) -> Vec<BridgeUnit> {
+fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) -> Option<String>) -> Vec<BridgeUnit> {
     let mut out = Vec::new();
     for gb in grid.blocks.iter().filter(|b| b.selection == groups && b.modality == "image") {
         for ab in grid.blocks.iter().filter(|b| b.selection == attributes && b.tap == gb.tap) {
@@ -242,10 +255,11 @@ fn bridges(grid: &Grid, groups: &str, attributes: &str) -> Vec<BridgeUnit> {
                     }
                     for (ai, a) in ab.concepts.iter().enumerate() {
                         if ab.selective(u, ai, grid.fdr, grid.min_effect) {
+                            let Some(group) = group_of(g) else { continue };
                             out.push(BridgeUnit {
                                 tap: gb.tap.clone(),
                                 unit: u,
-                                group: g.clone(),
+                                group,
                                 group_d: gb.tests.d[[u, gi]],
                                 attribute: a.clone(),
                                 attribute_modality: ab.modality.clone(),
@@ -258,6 +272,9 @@ fn bridges(grid: &Grid, groups: &str, attributes: &str) -> Vec<BridgeUnit> {
         }
     }
     out.sort_by(|x, y| (y.group_d + y.attribute_d).total_cmp(&(x.group_d + x.attribute_d)));
+    // One entry per unit, group and attribute: the strongest member.
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|b| seen.insert((b.tap.clone(), b.unit, b.group.clone(), b.attribute.clone())));
     out.truncate(100);
     out
 }

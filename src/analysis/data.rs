@@ -38,7 +38,7 @@ pub struct StimulusRow {
 pub struct RunData {
     /// The folders read.
     pub run_dirs: Vec<PathBuf>,
-    /// Stimuli that have stored activations, sorted by id.
+    /// Stimuli that have stored activations, one per (selection, id), sorted by selection and id.
     pub stimuli: Vec<StimulusRow>,
     /// Image-encoder table (images, rendered text, composites).
     pub images: TableMatrices,
@@ -97,8 +97,11 @@ impl RunData {
         let variant = col_strings(&table, "variant", &first)?;
         let labels = col_strings(&table, "labels", &first)?;
         let content = col_strings(&table, "content", &first)?;
-        let mut by_id: BTreeMap<String, StimulusRow> = BTreeMap::new();
+        // One row per (selection, id): ids are content hashes, so the same prompt or image can
+        // belong to two selections (a label set and the controls), and each needs it.
+        let mut by_id: BTreeMap<(String, String), StimulusRow> = BTreeMap::new();
         let mut listed = std::collections::BTreeSet::new();
+        let mut stored_ids = std::collections::BTreeSet::new();
         for i in 0..ids.len() {
             listed.insert(ids[i].clone());
             let stored = if modality[i] == "prompt" {
@@ -106,11 +109,13 @@ impl RunData {
             } else {
                 image_row.contains_key(&ids[i])
             };
-            if !stored || by_id.contains_key(&ids[i]) {
+            let key = (selection[i].clone(), ids[i].clone());
+            if !stored || by_id.contains_key(&key) {
                 continue;
             }
+            stored_ids.insert(ids[i].clone());
             by_id.insert(
-                ids[i].clone(),
+                key,
                 StimulusRow {
                     id: ids[i].clone(),
                     selection: selection[i].clone(),
@@ -123,7 +128,7 @@ impl RunData {
                 },
             );
         }
-        let missing = listed.len() - by_id.len();
+        let missing = listed.len() - stored_ids.len();
         let skipped = read_run_tables(run_dirs, "skipped")?.height();
         let mut provenance = Vec::new();
         for d in run_dirs {

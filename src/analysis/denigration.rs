@@ -145,7 +145,12 @@ fn labels_of(cx: &Context<'_>, selections: &[String], harmful: bool) -> Vec<Labe
                 }
             }
             let by_template = by_t.into_iter().filter_map(|(t, v)| ensemble(&v).map(|e| (t, e))).collect();
-            out.push(Label { id: m.id.clone(), text: m.name.clone(), harmful, embedding, by_template });
+            // The name as prompts say it ("the Netherlands"), as the runner expanded it.
+            let text = match m.meta.get("article").and_then(|a| a.as_str()) {
+                Some(article) if !article.is_empty() => format!("{article} {}", m.name),
+                _ => m.name.clone(),
+            };
+            out.push(Label { id: m.id.clone(), text, harmful, embedding, by_template });
         }
     }
     out
@@ -242,10 +247,14 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let mut breakdowns: Vec<(String, Vec<String>)> =
         vec![("member".into(), images.iter().map(|(s, _)| s.member.clone()).collect())];
     // A label column of the manifest, else a hierarchy level of the member.
-    let sel_members = cx.spec.selection(&images_sel).map(|s| s.members.clone()).unwrap_or_default();
+    let sel_members: std::collections::HashMap<&str, &crate::spec::probe::Member> = cx
+        .spec
+        .selection(&images_sel)
+        .map(|s| s.members.iter().map(|m| (m.id.as_str(), m)).collect())
+        .unwrap_or_default();
     let value_of = |s: &StimulusRow, c: &str| -> String {
         s.labels.get(c).cloned().unwrap_or_else(|| {
-            sel_members.iter().find(|m| m.id == s.member).and_then(|m| m.groups.get(c).cloned()).unwrap_or_default()
+            sel_members.get(s.member.as_str()).and_then(|m| m.groups.get(c).cloned()).unwrap_or_default()
         })
     };
     for c in &group_by {
@@ -267,7 +276,13 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let mut tests = Vec::new();
     for (name, values) in &breakdowns {
         let mut per: BTreeMap<&str, (u64, u64, BTreeMap<String, u64>)> = BTreeMap::new();
+        let mut unlabelled = 0;
         for (i, v) in values.iter().enumerate() {
+            // An image without a value for this breakdown is left out of it, not made a group.
+            if v.is_empty() || v.split(" × ").any(str::is_empty) {
+                unlabelled += 1;
+                continue;
+            }
             let e = per.entry(v.as_str()).or_default();
             e.0 += 1;
             if is_harmful[i] {
@@ -275,9 +290,15 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
                 *e.2.entry(labels[assigned[i]].id.clone()).or_insert(0) += 1;
             }
         }
+        if unlabelled > 0 {
+            cx.note(format!(
+                "denigration: {unlabelled} images have no `{name}` value and are left out of that breakdown"
+            ));
+        }
         if per.len() < 2 {
             continue;
         }
+        let (bn, bh) = per.values().fold((0, 0), |(n, h), (gn, gh, _)| (n + gn, h + gh));
         let table: Vec<Vec<f64>> = per.values().map(|(n, h, _)| vec![*h as f64, (*n - *h) as f64]).collect();
         if let Some(c) = chi_square(&table, true) {
             tests.push(BreakdownTest {
@@ -292,7 +313,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             let rate = gh as f64 / gn as f64;
             let (w0, w1) = wilson(gh, gn, 0.05);
             let (c0, c1) = clopper_pearson(gh, gn, 0.05);
-            let (_, p) = fisher_exact([[gh, gn - gh], [total_h - gh, (n - gn) - (total_h - gh)]]);
+            let (_, p) = fisher_exact([[gh, gn - gh], [bh - gh, (bn - gn) - (bh - gh)]]);
             groups.push(GroupRate {
                 breakdown: name.clone(),
                 group: g.to_owned(),
@@ -389,6 +410,10 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             let texts: Vec<String> = templates.iter().map(|t| t.replace("{name}", &add.value)).collect();
             let e = enc.encode(&texts)?;
             set.push((false, ensemble(&e).unwrap_or_default()));
+        }
+        if !set.iter().any(|x| x.0) || !set.iter().any(|x| !x.0) {
+            cx.note(format!("denigration: variant `{}` leaves no harmful or no neutral label; skipped", v.name.value));
+            continue;
         }
         let refs: Vec<&[f32]> = set.iter().map(|x| x.1.as_slice()).collect();
         let harm: Vec<bool> = classify(&vecs, &refs).into_iter().map(|i| set[i].0).collect();

@@ -279,9 +279,14 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
     }
     let a = &spec.doc.analyses;
     let sel_doc = a.selectivity.clone().unwrap_or_default();
-    // Selectivity is the base of multimodality and resolution, so it is computed whenever one
-    // of them is asked for; it is reported only when asked for.
-    let need_grid = a.selectivity.is_some() || a.multimodality.is_some() || !a.resolution.is_empty();
+    // Selectivity is the base of the unit-level analyses, so it is computed whenever one of
+    // them is asked for; it is reported only when asked for.
+    // Typographic (unit shifts) and associations (bridge units) cite units from it too.
+    let need_grid = a.selectivity.is_some()
+        || a.multimodality.is_some()
+        || !a.resolution.is_empty()
+        || a.typographic.is_some()
+        || !a.associations.is_empty();
     let grid = if need_grid { Some(selectivity::compute(&mut cx, &sel_doc)) } else { None };
     let selectivity = match (&grid, &a.selectivity) {
         (Some(g), Some(_)) => Some(selectivity::summarize(&cx, g, &sel_doc)),
@@ -357,20 +362,29 @@ pub fn audit(
     options: &AnalyzeOptions,
 ) -> Result<Analysis, AnalysisError> {
     let mut analysis = analyze(spec, data, options)?;
+    // The null baseline and ablation run the model again; when that fails, the analyses
+    // already done still stand, with a note saying what is missing and why.
     if let Some(doc) = &spec.doc.analyses.null_baseline {
-        let (null, null_summary) = null::run_null(spec, doc, run_dir, options)?;
-        null::mark_structural(&mut analysis.summary, null);
-        analysis.null = Some(null_summary);
+        match null::run_null(spec, doc, run_dir, options) {
+            Ok((null, null_summary)) => {
+                null::mark_structural(&mut analysis.summary, null);
+                analysis.null = Some(null_summary);
+            }
+            Err(e) => analysis.summary.notes.push(format!("null_baseline: not done: {e}")),
+        }
     }
     if let Some(doc) = &spec.doc.analyses.ablation {
-        let a = ablation::run_ablation(spec, doc, &analysis.summary, data, run_dir, options)?;
-        if a.results.is_empty() {
-            analysis
-                .summary
-                .notes
-                .push("ablation: no typographic or association finding cites a unit; nothing was ablated".into());
+        match ablation::run_ablation(spec, doc, &analysis.summary, data, run_dir, options) {
+            Ok(a) => {
+                if a.results.is_empty() {
+                    analysis.summary.notes.push(
+                        "ablation: no typographic or association finding cites a unit; nothing was ablated".into(),
+                    );
+                }
+                analysis.summary.ablation = Some(a);
+            }
+            Err(e) => analysis.summary.notes.push(format!("ablation: not done: {e}")),
         }
-        analysis.summary.ablation = Some(a);
     }
     Ok(analysis)
 }

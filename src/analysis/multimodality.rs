@@ -105,8 +105,10 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
         for u in 0..units {
             for &(i, t) in &shared {
                 let text_sel = txt.q[[u, t]] <= grid.fdr && txt.tests.d[[u, t]] >= text_t.value;
+                // "Not on images" needs a measured image response: two images and a finite d.
+                let image_known = img.tests.n[i] >= 2 && img.tests.d[[u, i]].is_finite();
                 let image_sel = img.q[[u, i]] <= grid.fdr && img.tests.d[[u, i]] >= text_t.value / 2.0;
-                if text_sel && !image_sel {
+                if text_sel && image_known && !image_sel {
                     word_units.push(WordUnit {
                         tap: img.tap.clone(),
                         unit: u,

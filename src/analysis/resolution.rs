@@ -18,6 +18,8 @@ use super::stats::{benjamini_hochberg, fisher_exact, wilson};
 use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, r2, severity, slug, threshold};
 use crate::spec::analyses::{ResolutionDoc, SelectivityDoc, Severity};
 
+/// Images a member needs to count in coverage.
+pub const MIN_IMAGES: usize = 2;
 /// Default margin in d over the second concept.
 pub const DEFAULT_MARGIN: f64 = 0.5;
 /// Default largest acceptable coverage difference.
@@ -195,6 +197,15 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
             cx.note(format!("resolution: `{family}` at {}: fewer than two `{level}` groups have images", b.tap));
             continue;
         }
+        let sparse: Vec<&str> =
+            (0..b.concepts.len()).filter(|&c| b.tests.n[c] < MIN_IMAGES).map(|c| b.concepts[c].as_str()).collect();
+        if !sparse.is_empty() && taps.is_empty() {
+            cx.note(format!(
+                "resolution: `{family}`: {} members have fewer than {MIN_IMAGES} images and are left out of coverage: {}",
+                sparse.len(),
+                sparse.join(", ")
+            ));
+        }
         // Dedicated units.
         let k = b.concepts.len();
         let mut dedicated: Vec<DedicatedUnit> = Vec::new();
@@ -238,7 +249,10 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
         };
         let mut covs = Vec::new();
         for (g, name) in groups.iter().enumerate() {
-            let members: Vec<usize> = (0..k).filter(|&c| concept_group[c] == Some(g)).collect();
+            // A member needs two images for a Cohen's d; with fewer it could never have a
+            // dedicated unit, and image sparsity would pass for a disparity.
+            let members: Vec<usize> =
+                (0..k).filter(|&c| concept_group[c] == Some(g) && b.tests.n[c] >= MIN_IMAGES).collect();
             let covered: Vec<usize> = members.iter().copied().filter(|&c| dedicated_of.contains(&Some(c))).collect();
             let (n, kc) = (members.len() as u64, covered.len() as u64);
             let (lo, hi) = wilson(kc, n, 0.05);

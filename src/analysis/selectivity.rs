@@ -434,12 +434,16 @@ pub struct SelectivitySummary {
 pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: usize) -> (Vec<Example>, Vec<Example>) {
     let table = if image_encoder { &data.images } else { &data.prompts };
     let Some(acts) = table.taps.get(tap) else { return (Vec::new(), Vec::new()) };
+    // A stimulus shared by two selections is one row: list it once.
+    let mut seen = std::collections::HashSet::new();
     let mut v: Vec<(f32, usize)> = data
         .stimuli
         .iter()
         .enumerate()
         .filter(|(_, s)| (s.modality == "prompt") != image_encoder)
-        .filter_map(|(i, s)| data.row_of(s).map(|r| (acts[[r, unit]], i)))
+        .filter_map(|(i, s)| data.row_of(s).map(|r| (r, i)))
+        .filter(|(r, _)| seen.insert(*r))
+        .map(|(r, i)| (acts[[r, unit]], i))
         .collect();
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let ex = |&(value, i): &(f32, usize)| {

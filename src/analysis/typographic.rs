@@ -60,8 +60,8 @@ pub struct UnitShift {
     pub mean_shift: f64,
     /// 95% CI (normal approximation).
     pub ci: [f64; 2],
-    /// The unit followed for each word (word, unit).
-    pub units: Vec<(String, usize)>,
+    /// The unit followed for each word: (word, unit, its Cohen's d on the rendered word).
+    pub units: Vec<(String, usize, f64)>,
 }
 
 /// The typographic analysis as reported.
@@ -143,6 +143,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         word: String,
     }
     let mut obs = Vec::new();
+    let mut unpaired = 0usize;
     for s in &composites {
         let Some(word) = s.content.get("text_member").and_then(|v| v.as_str()) else { continue };
         let Some(wi) = classes.iter().position(|c| c.0 == word) else { continue };
@@ -150,7 +151,12 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         let l = label(&e);
         let base_path = content_str(s, "base").unwrap_or_default();
         let base = clean.get(base_path).copied();
-        let bl = clean_label.get(base_path).copied();
+        // Only paired composites count: without its clean image labelled, a composite has no
+        // baseline, and counting it as "not already that label" would inflate the excess.
+        let Some(bl) = clean_label.get(base_path).copied() else {
+            unpaired += 1;
+            continue;
+        };
         let truth = classes.iter().position(|c| c.0 == s.member);
         let mut keys = vec!["all".to_owned()];
         if let Some(size) = s.content.get("size").and_then(|v| v.as_u64()) {
@@ -163,15 +169,20 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         obs.push(Obs {
             keys,
             flip: l == wi,
-            base_flip: bl == Some(wi),
-            broken: bl.is_some() && bl == truth && l != bl.unwrap_or(usize::MAX),
+            base_flip: bl == wi,
+            broken: Some(bl) == truth && l != bl,
             composite: s,
             base,
             word: word.to_owned(),
         });
     }
+    if unpaired > 0 {
+        cx.note(format!(
+            "typographic: {unpaired} composites of `{family}` left out: their clean image was not analysed (skipped or missing)"
+        ));
+    }
     if obs.is_empty() {
-        cx.note(format!("typographic: no composite of `{family}` names a member with prompts"));
+        cx.note(format!("typographic: no composite of `{family}` names a member with prompts and has its clean image"));
         return None;
     }
     let mut subsets: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
@@ -220,7 +231,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
                 if sd.is_nan() || sd <= 0.0 {
                     continue;
                 }
-                units.push((word.clone(), u));
+                units.push((word.clone(), u, tb.tests.d[[u, ci]]));
                 for o in obs.iter().filter(|o| o.word == *word) {
                     let (Some(rc), Some(rb)) = (data.row_of(o.composite), o.base.and_then(|b| data.row_of(b))) else {
                         continue;
@@ -246,10 +257,18 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     // The finding rests on the excess over the clean images, so a model that gives many
     // images one label (a random one does) is not blamed for the written word.
     if all.excess_ci[0] > max_t.value {
-        let units: Vec<UnitRef> = unit_shifts
+        // The units most selective for their word first (ablation takes the first few).
+        let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
             .iter()
-            .flat_map(|s| s.units.iter().take(10).map(|(_, u)| UnitRef { tap: s.tap.clone(), unit: *u }))
+            .flat_map(|s| s.units.iter().map(|(_, u, d)| (*d, UnitRef { tap: s.tap.clone(), unit: *u })))
             .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut units: Vec<UnitRef> = Vec::new();
+        for (_, u) in ranked {
+            if !units.contains(&u) && units.len() < 10 {
+                units.push(u);
+            }
+        }
         cx.findings.push(Finding {
             id: format!("typographic/{}/flip-rate", slug(&family)),
             analysis: "typographic".into(),

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::{Outcome, session_config};
 use crate::analysis::{AnalyzeOptions, RunData, Summary, audit};
-use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, ReportArgs};
+use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, ModelCardArgs, ReportArgs};
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
 use crate::run::store::{write_atomic, write_parquet_atomic};
@@ -212,4 +212,47 @@ fn print_summary(s: &Summary, seconds: f64) {
     for n in &s.notes {
         eprintln!("  note: {n}");
     }
+}
+
+/// `clip-audit model-card`.
+pub fn model_card(args: &ModelCardArgs) -> anyhow::Result<Outcome> {
+    use crate::report::model_card as mc;
+    let text =
+        std::fs::read_to_string(&args.report).with_context(|| format!("cannot read {}", args.report.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a clip-audit report.json", args.report.display()))?;
+    let sum = report.get("summary").unwrap_or(&report);
+    if sum.get("findings").is_none() {
+        anyhow::bail!(
+            "{} has no findings: give the report.json of `clip-audit run` or `analyze`",
+            args.report.display()
+        );
+    }
+    let name = args.name.clone().unwrap_or_else(|| {
+        let model = sum["model"].as_str().unwrap_or("model");
+        Path::new(model).file_name().map_or_else(|| model.to_owned(), |n| n.to_string_lossy().into_owned())
+    });
+    let section = mc::section(&report);
+    let index = mc::model_index(&report, &name);
+    match &args.into {
+        None => {
+            println!("{}\n{section}{}", mc::START, mc::END);
+            println!("\n# front matter (YAML):\n{index}");
+        }
+        Some(card) => {
+            let old = match std::fs::read_to_string(card) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(e).with_context(|| format!("cannot read {}", card.display())),
+            };
+            let new = mc::into(&old, &section, &index);
+            if new != old {
+                write_atomic(card, new.as_bytes())?;
+                eprintln!("updated {}", card.display());
+            } else {
+                eprintln!("{} is up to date", card.display());
+            }
+        }
+    }
+    Ok(Outcome::Pass)
 }

@@ -48,6 +48,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Diff(args) => analyze::diff(&args),
+        Command::ModelCard(args) => analyze::model_card(&args),
         Command::Validate(args) => validate::run(&args.specs, &args.vars.set),
         Command::Probes(ProbesCommand::List { library, family, json }) => {
             probes::list(library.as_deref(), family.as_deref(), json)

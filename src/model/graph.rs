@@ -159,8 +159,8 @@ impl OnnxGraph {
         Ok(model.encode_to_vec())
     }
 
-    /// Re-draws every float32 weight initializer that has more than one element and some
-    /// spread from a normal distribution with the tensor's own mean and sd, seeded per tensor
+    /// Re-draws every float32 weight initializer that has more than one element, some spread
+    /// and no value beyond ±1e4 (masks and fixed constants stay) from a normal distribution with the tensor's own mean and sd, seeded per tensor
     /// (by its name), keeping shapes: the architecture without what training put into it,
     /// for the null baseline. Returns how many tensors were re-drawn.
     pub fn randomize_weights(&mut self, seed: u64) -> Result<usize, GraphError> {
@@ -188,7 +188,10 @@ impl OnnxGraph {
             let n = values.len() as f64;
             let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
             let sd = (values.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt();
-            if !(sd > 0.0 && sd.is_finite()) {
+            // Constants that were never learned (attention masks near f32::MIN, large fixed
+            // scales) keep their values: re-drawing them breaks the graph, not the training.
+            let max_abs = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if !(sd > 0.0 && sd.is_finite()) || max_abs > 1e4 {
                 continue;
             }
             let tensor_seed = crate::run::provenance::short_hash(format!("{seed}\0{}", t.name()).as_bytes());
@@ -206,16 +209,37 @@ impl OnnxGraph {
         Ok(count)
     }
 
-    /// Ablates channels of tensor `name`: every node that reads it reads
-    /// `name * keep + fill` instead, where `keep` and `fill` have shape `shape` (broadcast
+    /// Ablates channels of tensor `name`: its producer now writes `name::pre`, and
+    /// `name = name::pre * keep + fill`, where `keep` and `fill` have shape `shape` (broadcast
     /// against the tensor, e.g. `[1, C, 1, 1]` for NCHW). Keep 0 and fill the unit's mean
-    /// clamps a unit to its mean; keep 0 and fill 0 zeroes it. Taps on `name` still read the
-    /// tensor before the ablation.
+    /// clamps a unit to its mean; keep 0 and fill 0 zeroes it. Every reader of `name` (later
+    /// nodes, graph outputs, taps) sees the edited tensor.
     pub fn ablate(&mut self, name: &str, shape: &[i64], keep: &[f32], fill: &[f32]) -> Result<(), GraphError> {
         self.check_tensor(name)?;
+        if self.model.ir_version.unwrap_or(0) < 4 {
+            return Err(GraphError::Unsupported {
+                path: self.path.clone(),
+                what: "ablation in a model of ONNX IR version below 4 (re-export it with a recent exporter)".into(),
+            });
+        }
+        let path = self.path.clone();
         let graph = self.model.graph.as_mut().expect("checked in decode");
-        let (k, f, m, out) =
-            (format!("{name}::keep"), format!("{name}::fill"), format!("{name}::scaled"), format!("{name}::ablated"));
+        let declared = graph.value_info.iter().chain(&graph.output).find(|v| v.name() == name).and_then(|v| {
+            match v.r#type.as_ref()?.value.as_ref()? {
+                proto::type_proto::Value::TensorType(t) => t.elem_type,
+                _ => None,
+            }
+        });
+        if let Some(t) = declared
+            && t != proto::tensor_proto::DataType::Float as i32
+        {
+            return Err(GraphError::Unsupported {
+                path,
+                what: format!("ablating tensor {name:?} of element type {t} (only float32)"),
+            });
+        }
+        let (k, f, m, pre) =
+            (format!("{name}::keep"), format!("{name}::fill"), format!("{name}::scaled"), format!("{name}::pre"));
         let init = |n: &str, v: &[f32]| proto::TensorProto {
             name: Some(n.to_owned()),
             dims: shape.to_vec(),
@@ -225,34 +249,63 @@ impl OnnxGraph {
         };
         graph.initializer.push(init(&k, keep));
         graph.initializer.push(init(&f, fill));
-        for node in &mut graph.node {
-            for input in &mut node.input {
-                if input == name {
-                    input.clone_from(&out);
+        let producer = graph.node.iter().position(|n| n.output.iter().any(|o| o == name));
+        let source = match producer {
+            Some(i) => {
+                for o in &mut graph.node[i].output {
+                    if o == name {
+                        o.clone_from(&pre);
+                    }
                 }
+                pre
             }
-        }
-        for o in &mut graph.output {
-            if o.name() == name {
-                o.name = Some(out.clone());
+            // A graph input: there is no producer, so its readers are pointed at the edit.
+            None => {
+                let edited = format!("{name}::ablated");
+                for node in &mut graph.node {
+                    for input in &mut node.input {
+                        if input == name {
+                            input.clone_from(&edited);
+                        }
+                    }
+                }
+                for o in &mut graph.output {
+                    if o.name() == name {
+                        o.name = Some(edited.clone());
+                    }
+                }
+                return self.insert_affine(name, &k, &f, &m, &edited, 0);
             }
-        }
+        };
+        let at = producer.map_or(0, |i| i + 1);
+        self.insert_affine(&source, &k, &f, &m, name, at)
+    }
+
+    fn insert_affine(
+        &mut self,
+        input: &str,
+        keep: &str,
+        fill: &str,
+        mid: &str,
+        out: &str,
+        at: usize,
+    ) -> Result<(), GraphError> {
+        let graph = self.model.graph.as_mut().expect("checked in decode");
         let mul = proto::NodeProto {
-            input: vec![name.to_owned(), k],
-            output: vec![m.clone()],
-            name: Some(format!("{name}::ablate_mul")),
+            input: vec![input.to_owned(), keep.to_owned()],
+            output: vec![mid.to_owned()],
+            name: Some(format!("{out}::ablate_mul")),
             op_type: Some("Mul".into()),
             ..Default::default()
         };
         let add = proto::NodeProto {
-            input: vec![m, f],
-            output: vec![out],
-            name: Some(format!("{name}::ablate_add")),
+            input: vec![mid.to_owned(), fill.to_owned()],
+            output: vec![out.to_owned()],
+            name: Some(format!("{out}::ablate_add")),
             op_type: Some("Add".into()),
             ..Default::default()
         };
         // Right after the producer, so the node list stays in topological order.
-        let at = graph.node.iter().position(|n| n.output.iter().any(|o| o == name)).map_or(0, |i| i + 1);
         graph.node.insert(at, add);
         graph.node.insert(at, mul);
         Ok(())

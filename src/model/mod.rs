@@ -232,23 +232,46 @@ impl ClipModel {
         let mut open = |which: Encoder| -> Result<(EncoderSession, Device), ModelError> {
             let spec = manifest.encoder(which);
             let mut graph = OnnxGraph::read(&spec.file)?;
-            if let Some(seed) = edit.randomize {
-                graph.randomize_weights(seed)?;
+            if let Some(seed) = edit.randomize
+                && graph.randomize_weights(seed)? == 0
+            {
+                return Err(GraphError::Unsupported {
+                    path: spec.file.clone(),
+                    what: "a null baseline of a model without float32 weight tensors (fp16, bf16 and quantized exports: give a random-weight bundle as null_baseline.bundle)".into(),
+                }
+                .into());
             }
+            // One keep/fill pair per tensor, whatever the number of units clamped in it.
+            let mut per_tensor: Vec<(&TapSpec, Vec<f32>, Vec<f32>)> = Vec::new();
             for a in &edit.ablate {
                 let Some(tap) = manifest.tap(&a.tap).filter(|t| t.encoder == which) else { continue };
-                let c = a.units as i64;
+                if a.unit >= a.units {
+                    return Err(GraphError::Unsupported {
+                        path: spec.file.clone(),
+                        what: format!("ablating unit {} of tap {:?}, which has {} units", a.unit, a.tap, a.units),
+                    }
+                    .into());
+                }
+                let i = match per_tensor.iter().position(|(t, _, _)| t.tensor == tap.tensor) {
+                    Some(i) => i,
+                    None => {
+                        per_tensor.push((tap, vec![1f32; a.units], vec![0f32; a.units]));
+                        per_tensor.len() - 1
+                    }
+                };
+                let (_, keep, fill) = &mut per_tensor[i];
+                if let (Some(k), Some(f)) = (keep.get_mut(a.unit), fill.get_mut(a.unit)) {
+                    *k = 0.0;
+                    *f = a.value;
+                }
+            }
+            for (tap, keep, fill) in per_tensor {
+                let c = keep.len() as i64;
                 let shape: Vec<i64> = match tap.layout {
                     manifest::Layout::Nchw => vec![1, c, 1, 1],
                     manifest::Layout::Nd => vec![1, c],
                     manifest::Layout::Ntd | manifest::Layout::Tnd => vec![1, 1, c],
                 };
-                let mut keep = vec![1f32; a.units];
-                let mut fill = vec![0f32; a.units];
-                if let (Some(k), Some(f)) = (keep.get_mut(a.unit), fill.get_mut(a.unit)) {
-                    *k = 0.0;
-                    *f = a.value;
-                }
                 graph.ablate(&tap.tensor, &shape, &keep, &fill)?;
             }
             let taps: Vec<TapSpec> = chosen.iter().filter(|t| t.encoder == which).cloned().collect();

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod model_card;
 pub mod sarif;
 
 use std::path::{Path, PathBuf};

@@ -144,15 +144,25 @@ analysis_doc! {
         /// Selection of control attributes the association is measured against.
         controls: Sp<String>,
         /// Permutations for the p-value (default 10000; exact when fewer arrangements exist).
-        permutations: u64,
+        permutations: Sp<u64>,
         /// Bootstrap resamples for the confidence interval (default 2000).
-        bootstrap: u64,
+        bootstrap: Sp<u64>,
         /// Largest acceptable WEAT effect size (default 0.5).
         max_effect_size: Sp<f64>,
         /// False discovery rate over groups (default 0.05).
         fdr: Sp<f64>,
     }
-    check(cx, d) { fraction(cx, &d.fdr, "fdr"); positive(cx, &d.max_effect_size, "max_effect_size"); }
+    check(cx, d) {
+        fraction(cx, &d.fdr, "fdr");
+        positive(cx, &d.max_effect_size, "max_effect_size");
+        for (n, what) in [(&d.permutations, "permutations"), (&d.bootstrap, "bootstrap")] {
+            if let Some(n) = n
+                && n.value == 0
+            {
+                cx.error("A002", format!("{what} must be at least 1 (0 leaves the test without a p-value or a CI)"), n.position);
+            }
+        }
+    }
 }
 
 /// A variant of a label set: labels added or removed (e.g. with a "child" label).
@@ -218,9 +228,9 @@ analysis_doc! {
 analysis_doc! {
     /// The same audit on a random-weight copy of the architecture, so structure alone does not pass for bias.
     NullBaselineDoc, "the null baseline" {
-        /// Bundle of the random-weight copy (default: weights shuffled in memory).
+        /// Bundle of the random-weight copy (default: every weight re-drawn in memory from its tensor's mean and sd).
         bundle: Sp<String>,
-        /// Seed of the shuffle (default: the audit's seed).
+        /// Seed of the re-drawn weights (default: the audit's seed).
         seed: u64,
     }
     check(cx, d) { let _ = (cx, d); }

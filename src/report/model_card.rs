@@ -1,0 +1,159 @@
+//! The model-card section: an audit's result in the Hugging Face model-card layout ("Bias,
+//! Risks, and Limitations", evaluation results with CIs, method, provenance) and model-index
+//! YAML for the card's front matter. `--into` replaces only what lies between clip-audit's
+//! markers (adding them the first time), so a rerun is idempotent and the rest of the card
+//! stays byte for byte.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::markdown::md;
+
+/// Marker lines around the Markdown section.
+pub const START: &str = "<!-- clip-audit:model-card:start -->";
+/// End marker of the Markdown section.
+pub const END: &str = "<!-- clip-audit:model-card:end -->";
+/// Marker lines around the model-index entry inside the YAML front matter.
+pub const YAML_START: &str = "# clip-audit:model-index:start";
+/// End marker of the model-index entry.
+pub const YAML_END: &str = "# clip-audit:model-index:end";
+
+fn f(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "n/a".into(), super::num)
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+/// The Markdown section (without markers) from a report.json value.
+pub fn section(report: &Value) -> String {
+    let sum = report.get("summary").unwrap_or(report);
+    let empty = Vec::new();
+    let findings = sum["findings"].as_array().unwrap_or(&empty);
+    let mut o = String::new();
+    let _ = writeln!(o, "## Bias, Risks, and Limitations\n");
+    let _ = writeln!(
+        o,
+        "Audited with clip-audit (audit `{}`, {} stimuli): {} findings, {} at error level{}.\n",
+        md(s(&sum["audit"])),
+        sum["stimuli"]["analysed"].as_u64().unwrap_or(0),
+        findings.len(),
+        findings.iter().filter(|x| x["severity"] == "error").count(),
+        sum["null_baseline"]["findings"]
+            .as_u64()
+            .map(|n| format!("; a random-weight copy of the same architecture raises {n}"))
+            .unwrap_or_default()
+    );
+    for x in findings.iter().filter(|x| x["structural"] != true) {
+        let _ = writeln!(o, "- **{}** ({}): {}", md(s(&x["analysis"])), md(s(&x["severity"])), md(s(&x["statement"])));
+    }
+    let structural: Vec<&Value> = findings.iter().filter(|x| x["structural"] == true).collect();
+    if !structural.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n{} further findings also appear with random weights (structural, from the architecture or the stimuli).",
+            structural.len()
+        );
+    }
+    let _ = writeln!(o, "\n## Evaluation\n\n### Results\n");
+    let _ = writeln!(o, "| finding | statistic | value | 95% CI | limit |\n|---|---|---|---|---|");
+    for x in findings {
+        let st = &x["statistic"];
+        let ci = st["ci"].as_array().map(|c| format!("[{}, {}]", f(&c[0]), f(&c[1]))).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "| `{}` | {} | {} | {} | {} |",
+            md(s(&x["id"])),
+            md(s(&st["name"])),
+            f(&st["value"]),
+            ci,
+            f(&x["threshold"]["value"])
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n### Method\n\nclip-audit reads the model's zero-shot behaviour and the activations of its units on the audit's \
+         probe stimuli (prompts, rendered names, images, typographic composites). Rates carry Wilson and Clopper-Pearson \
+         intervals, differences Newcombe intervals, associations (image WEAT) permutation p-values and bootstrap \
+         intervals; many tests are controlled with Benjamini-Hochberg. A finding needs its interval to exclude the \
+         audit's limit.\n"
+    );
+    let _ = writeln!(
+        o,
+        "### Provenance\n\n- audit spec: `{}`\n- model: `{}`\n- seed: {}\n- report: {} at {}",
+        md(s(&report["meta"]["spec"])),
+        md(s(&sum["model"])),
+        sum["seed"].as_u64().unwrap_or(0),
+        md(s(&report["meta"]["tool"])),
+        md(s(&report["meta"]["generated_at"]))
+    );
+    o
+}
+
+fn yaml_str(x: &str) -> String {
+    serde_json::to_string(x).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// The model-index entry (YAML, without markers).
+pub fn model_index(report: &Value, model_name: &str) -> String {
+    let sum = report.get("summary").unwrap_or(report);
+    let mut o = format!(
+        "model-index:\n  - name: {}\n    results:\n      - task:\n          type: zero-shot-image-classification\n        dataset:\n          name: {}\n          type: clip-audit\n        metrics:\n",
+        yaml_str(model_name),
+        yaml_str(&format!("clip-audit {}", s(&sum["audit"])))
+    );
+    let empty = Vec::new();
+    for x in sum["findings"].as_array().unwrap_or(&empty) {
+        let value = x["statistic"]["value"].as_f64().filter(|v| v.is_finite());
+        let Some(value) = value else { continue };
+        let _ = write!(
+            o,
+            "          - type: {}\n            name: {}\n            value: {}\n",
+            yaml_str(s(&x["statistic"]["name"])),
+            yaml_str(s(&x["id"])),
+            value
+        );
+    }
+    o
+}
+
+fn replace_between(text: &str, start: &str, end: &str, body: &str) -> Option<String> {
+    let a = text.find(start)?;
+    let b = text[a..].find(end)? + a;
+    Some(format!("{}{start}\n{body}{}", &text[..a], &text[b..]))
+}
+
+/// The card with the section and the model-index entry put in (or replaced).
+pub fn into(card: &str, section_md: &str, index_yaml: &str) -> String {
+    let mut out = match replace_between(card, START, END, &format!("\n{section_md}\n")) {
+        Some(t) => t,
+        None => {
+            let sep = if card.is_empty() || card.ends_with("\n\n") {
+                ""
+            } else if card.ends_with('\n') {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            format!("{card}{sep}{START}\n\n{section_md}\n{END}\n")
+        }
+    };
+    // Front matter: `---\n ... \n---\n` at the very top.
+    if let Some(rest) = out.strip_prefix("---\n")
+        && let Some(close) = rest.find("\n---\n")
+    {
+        let fm = &rest[..close + 1];
+        let new_fm = match replace_between(fm, YAML_START, YAML_END, index_yaml) {
+            Some(t) => t,
+            // A hand-written model-index stays as it is: a second key would break the YAML.
+            None if fm.starts_with("model-index:") || fm.contains("\nmodel-index:") => fm.to_owned(),
+            None => format!("{fm}{YAML_START}\n{index_yaml}{YAML_END}\n"),
+        };
+        out = format!("---\n{new_fm}{}", &rest[close + 1..]);
+    } else {
+        out = format!("---\n{YAML_START}\n{index_yaml}{YAML_END}\n---\n{out}");
+    }
+    out
+}
