@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use super::tables::{self, Cell, Table};
 use super::{ReportMeta, ci, escape_xml as e, num, severity_name};
 use crate::analysis::Summary;
 use crate::analysis::resolution::MemberResolution;
@@ -155,6 +156,21 @@ pub fn world_map(members: &[MemberResolution]) -> String {
     o
 }
 
+fn shared(o: &mut String, t: &Table) {
+    let cell = |c: &Cell| match c {
+        Cell::Text(s) => e(s),
+        Cell::Code(s) => format!("<code>{}</code>", e(s)),
+        Cell::CodeThenText(a, b) => format!("<code>{}</code><br>{}", e(a), e(b)),
+        Cell::Num(s) => e(s),
+        Cell::Severity(sev, structural) => format!(
+            "<span class=\"{0}\">{0}</span>{1}",
+            severity_name(*sev),
+            if *structural { " <span class=\"muted\">(structural)</span>" } else { "" }
+        ),
+    };
+    table(o, &t.head, t.rows.iter().map(|r| r.iter().map(cell).collect()));
+}
+
 fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     o.push_str("<table><tr>");
     for h in head {
@@ -202,28 +218,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     );
     if !s.findings.is_empty() {
         o.push_str("<h2>Findings</h2>");
-        table(
-            &mut o,
-            &["severity", "finding", "statistic", "95% CI", "threshold"],
-            s.findings.iter().map(|f| {
-                vec![
-                    format!(
-                        "<span class=\"{0}\">{0}</span>{1}",
-                        severity_name(f.severity),
-                        if f.structural { " <span class=\"muted\">(structural)</span>" } else { "" }
-                    ),
-                    format!("<code>{}</code><br>{}", e(&f.id), e(&f.statement)),
-                    format!("{} = {}", e(&f.statistic.name), num(f.statistic.value)),
-                    f.statistic.ci.map(ci).unwrap_or_default(),
-                    format!(
-                        "{} = {}{}",
-                        e(&f.threshold.name),
-                        num(f.threshold.value),
-                        f.threshold.position.map(|p| format!(" (line {})", p.line)).unwrap_or_default()
-                    ),
-                ]
-            }),
-        );
+        shared(&mut o, &tables::findings(s));
     }
     if let Some(t) = &s.typographic {
         let _ = write!(o, "<h2>Typographic susceptibility: <code>{}</code></h2>", e(&t.family));
@@ -258,13 +253,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                 o.push_str("<p>Members at their capitals: filled with a dedicated unit, hollow without.</p>");
                 o.push_str(&world_map(&t.members));
             }
-            table(
-                &mut o,
-                &["higher", "lower", "difference", "95% CI", "Fisher p", "q"],
-                t.disparities
-                    .iter()
-                    .map(|d| vec![e(&d.higher), e(&d.lower), num(d.difference), ci(d.ci), num(d.p), num(d.q)]),
-            );
+            shared(&mut o, &tables::disparities(t));
         }
     }
     for a in &s.associations {
@@ -311,13 +300,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
             let _ = write!(o, "<p>Harmful rate by {} (Wilson 95% CI).</p>", e(b));
             o.push_str(&interval_chart(&rows, 1.0, None));
         }
-        table(
-            &mut o,
-            &["label set", "change", "overall rate", "worst member", "its rate"],
-            d.sweep
-                .iter()
-                .map(|p| vec![e(&p.name), e(&p.detail), num(p.overall_rate), e(&p.worst_group), num(p.worst_rate)]),
-        );
+        shared(&mut o, &tables::sweep(d));
     }
     if let Some(sel) = &s.selectivity {
         o.push_str("<h2>Selectivity</h2>");
@@ -334,21 +317,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     }
     if let Some(a) = &s.ablation {
         o.push_str("<h2>Ablation</h2>");
-        table(
-            &mut o,
-            &["unit", "finding", "statistic", "before", "after", "change", "95% CI"],
-            a.results.iter().map(|r| {
-                vec![
-                    format!("{} #{}", e(&r.tap), r.unit),
-                    format!("<code>{}</code>", e(&r.finding)),
-                    e(&r.statistic),
-                    num(r.before),
-                    num(r.after),
-                    num(r.change),
-                    ci(r.ci),
-                ]
-            }),
-        );
+        shared(&mut o, &tables::ablation(a));
     }
     if !s.notes.is_empty() {
         o.push_str("<h2>Notes</h2><ul>");
@@ -367,5 +336,9 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
         e(&meta.tool),
         e(&meta.generated_at)
     );
+    // One block per line, so the file reads and diffs well (escaped text holds no tags).
+    for tag in ["</tr>", "</table>", "</p>", "</svg>", "</h1>", "</h2>", "</li>"] {
+        o = o.replace(tag, &format!("{tag}\n"));
+    }
     o
 }

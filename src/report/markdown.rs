@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::tables::{self, Cell, Table};
 use super::{ReportMeta, ci, num, severity_name};
 use crate::analysis::Summary;
 use crate::spec::analyses::Severity;
@@ -25,6 +26,19 @@ pub fn md(s: &str) -> String {
         }
     }
     out
+}
+
+fn shared(out: &mut String, t: &Table) {
+    let cell = |c: &Cell| match c {
+        Cell::Text(s) => md(s),
+        Cell::Code(s) => format!("`{}`", md(s)),
+        Cell::CodeThenText(a, b) => format!("`{}`<br>{}", md(a), md(b)),
+        Cell::Num(s) => s.clone(),
+        Cell::Severity(sev, structural) => {
+            format!("{}{}", severity_name(*sev), if *structural { " (structural)" } else { "" })
+        }
+    };
+    table(out, &t.head, t.rows.iter().map(|r| r.iter().map(cell).collect()));
 }
 
 fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
@@ -65,25 +79,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     );
     if !s.findings.is_empty() {
         o.push_str("## Findings\n\n");
-        table(
-            &mut o,
-            &["severity", "finding", "statistic", "95% CI", "q", "threshold"],
-            s.findings.iter().map(|f| {
-                vec![
-                    format!("{}{}", severity_name(f.severity), if f.structural { " (structural)" } else { "" }),
-                    format!("`{}`<br>{}", md(&f.id), md(&f.statement)),
-                    format!("{} = {}", md(&f.statistic.name), num(f.statistic.value)),
-                    f.statistic.ci.map(ci).unwrap_or_default(),
-                    f.statistic.q.map(num).unwrap_or_default(),
-                    format!(
-                        "{} = {}{}",
-                        md(&f.threshold.name),
-                        num(f.threshold.value),
-                        f.threshold.position.map(|p| format!(" (spec line {})", p.line)).unwrap_or_default()
-                    ),
-                ]
-            }),
-        );
+        shared(&mut o, &tables::findings(s));
     }
     if let Some(t) = &s.typographic {
         let _ = writeln!(o, "## Typographic susceptibility: `{}`\n", md(&t.family));
@@ -143,13 +139,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                     ]
                 }),
             );
-            table(
-                &mut o,
-                &["higher", "lower", "difference", "95% CI", "Fisher p", "q"],
-                t.disparities
-                    .iter()
-                    .map(|d| vec![md(&d.higher), md(&d.lower), num(d.difference), ci(d.ci), num(d.p), num(d.q)]),
-            );
+            shared(&mut o, &tables::disparities(t));
         }
     }
     for a in &s.associations {
@@ -207,13 +197,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
             }),
         );
         let _ = writeln!(o, "Sweep (overall rate from {} to {}):\n", num(d.sweep_spread[0]), num(d.sweep_spread[1]));
-        table(
-            &mut o,
-            &["label set", "change", "overall rate", "worst member", "its rate"],
-            d.sweep
-                .iter()
-                .map(|p| vec![md(&p.name), md(&p.detail), num(p.overall_rate), md(&p.worst_group), num(p.worst_rate)]),
-        );
+        shared(&mut o, &tables::sweep(d));
     }
     if let Some(m) = &s.multimodality {
         o.push_str("## Multimodality\n\n");
@@ -260,22 +244,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     }
     if let Some(a) = &s.ablation {
         o.push_str("## Ablation\n\n");
-        table(
-            &mut o,
-            &["unit", "finding", "clamped to", "statistic", "before", "after", "change", "95% CI"],
-            a.results.iter().map(|r| {
-                vec![
-                    format!("{} #{}", md(&r.tap), r.unit),
-                    format!("`{}`", md(&r.finding)),
-                    num(f64::from(r.clamped_to)),
-                    md(&r.statistic),
-                    num(r.before),
-                    num(r.after),
-                    num(r.change),
-                    ci(r.ci),
-                ]
-            }),
-        );
+        shared(&mut o, &tables::ablation(a));
     }
     if !s.notes.is_empty() {
         o.push_str("## Notes\n\n");

@@ -11,6 +11,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model_card;
 pub mod sarif;
+pub mod tables;
 
 use std::path::{Path, PathBuf};
 
