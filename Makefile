@@ -101,6 +101,7 @@ fixtures: venv
 schemas:
 	$(CARGO) run --quiet -- schema audit > docs/schema/audit.schema.json
 	$(CARGO) run --quiet -- schema probe-library > docs/schema/probe-library.schema.json
+	$(CARGO) run --quiet -- schema report > docs/schema/report.schema.json
 
 bench: ort venv
 	@test -f fixtures/exports/vit-b-32/model.yaml || { echo "fixtures/exports/vit-b-32 is missing: run 'make exports' first"; exit 2; }

@@ -95,7 +95,7 @@ pub enum Command {
     /// Look at the stimuli an audit spec expands to.
     #[command(subcommand)]
     Stimuli(StimuliCommand),
-    /// Print the JSON Schema of audit specs or probe libraries (for editors).
+    /// Print the JSON Schema of audit specs, probe libraries (for editors) or report.json.
     Schema {
         /// Which file kind.
         #[arg(value_enum)]
@@ -110,6 +110,8 @@ pub enum SchemaKind {
     Audit,
     /// Probe libraries (`probes/*.yaml`).
     ProbeLibrary,
+    /// Reports (`report.json`).
+    Report,
 }
 
 /// `--set name=value` for spec variables.

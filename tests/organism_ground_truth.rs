@@ -103,6 +103,14 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
             assert_eq!(f["structural"] == true, null_ids.contains(f["id"].as_str().unwrap()));
         }
     }
+    // Every analysis's part of the summary follows the committed report schema.
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/schema/report.schema.json")).unwrap()).unwrap();
+    for s in [&biased, &control, &null] {
+        let mut out = Vec::new();
+        crate::report_formats::violations(s, &schema["$defs"]["Summary"], &schema, "summary", &mut out);
+        assert!(out.is_empty(), "{}", out.join("\n"));
+    }
     // The ablation re-measured the typographic finding's units.
     let ab = biased["ablation"]["results"].as_array().unwrap();
     assert!(!ab.is_empty() && ab.iter().all(|r| r["finding"] == typo.as_str()), "{ab:?}");

@@ -261,3 +261,111 @@ fn which_chromium() -> Result<PathBuf, ()> {
     }
     Err(())
 }
+
+/// A small JSON Schema (2020-12 subset that schemars emits) validator: returns the paths that
+/// break the schema.
+pub fn violations(v: &serde_json::Value, s: &serde_json::Value, root: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/$defs/");
+        return violations(v, &root["$defs"][name], root, at, out);
+    }
+    if let Some(types) = s.get("type") {
+        let ok = |t: &str| match t {
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "string" => v.is_string(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => false,
+        };
+        let fits = match types {
+            Value::String(t) => ok(t),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(ok),
+            _ => true,
+        };
+        if !fits {
+            out.push(format!("{at}: {v} is not {types}"));
+            return;
+        }
+    }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        out.push(format!("{at}: {v} is not {c}"));
+    }
+    for (key, need) in [("oneOf", 1usize), ("anyOf", 0)] {
+        if let Some(alts) = s.get(key).and_then(Value::as_array) {
+            let passing = alts
+                .iter()
+                .filter(|a| {
+                    let mut o = Vec::new();
+                    violations(v, a, root, at, &mut o);
+                    o.is_empty()
+                })
+                .count();
+            if (need == 1 && passing != 1) || (need == 0 && passing == 0) {
+                out.push(format!("{at}: {passing} alternatives of {key} fit {v}"));
+            }
+        }
+    }
+    if let Some(m) = v.as_object() {
+        let props = s.get("properties").and_then(Value::as_object);
+        for r in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if !m.contains_key(r.as_str().unwrap()) {
+                out.push(format!("{at}: missing {r}"));
+            }
+        }
+        for (k, x) in m {
+            match props.and_then(|p| p.get(k)) {
+                Some(ps) => violations(x, ps, root, &format!("{at}.{k}"), out),
+                None => match s.get("additionalProperties") {
+                    Some(Value::Bool(false)) => out.push(format!("{at}: unexpected key {k}")),
+                    Some(ap @ Value::Object(_)) => violations(x, ap, root, &format!("{at}.{k}"), out),
+                    _ if props.is_some() => out.push(format!("{at}: key {k} is not in the schema")),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let Some(a) = v.as_array() {
+        let prefix = s.get("prefixItems").and_then(Value::as_array);
+        for (i, x) in a.iter().enumerate() {
+            let item = prefix.and_then(|p| p.get(i)).or_else(|| s.get("items"));
+            if let Some(item) = item.filter(|i| i.is_object()) {
+                violations(x, item, root, &format!("{at}[{i}]"), out);
+            }
+        }
+        let n = a.len() as u64;
+        if s.get("minItems").and_then(Value::as_u64).is_some_and(|m| n < m)
+            || s.get("maxItems").and_then(Value::as_u64).is_some_and(|m| n > m)
+        {
+            out.push(format!("{at}: {n} items"));
+        }
+    }
+}
+
+#[test]
+fn report_json_follows_the_committed_schema() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("docs/schema/report.schema.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, latest) = audit(dir.path(), None, &["--fail-on", "never"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("report.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    violations(&report, &schema, &schema, "report", &mut out);
+    assert!(out.is_empty(), "{}", out.join("\n"));
+    // The validator can fail: a wrong type and a missing key are caught.
+    let mut broken = report.clone();
+    broken["summary"]["findings"][0]["severity"] = serde_json::json!("fatal");
+    broken["summary"].as_object_mut().unwrap().remove("seed");
+    let mut out = Vec::new();
+    violations(&broken, &schema, &schema, "report", &mut out);
+    assert!(
+        out.iter().any(|o| o.contains("severity")) && out.iter().any(|o| o.contains("missing \"seed\"")),
+        "{out:?}"
+    );
+}

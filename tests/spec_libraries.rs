@@ -116,7 +116,11 @@ fn denigration_points_at_a_users_fairface_through_a_variable() {
 
 #[test]
 fn committed_json_schemas_are_up_to_date() {
-    for (kind, file) in [("audit", "audit.schema.json"), ("probe-library", "probe-library.schema.json")] {
+    for (kind, file) in [
+        ("audit", "audit.schema.json"),
+        ("probe-library", "probe-library.schema.json"),
+        ("report", "report.schema.json"),
+    ] {
         let out = clip_audit(&["schema", kind]);
         assert!(out.status.success());
         let committed = std::fs::read_to_string(root().join("docs/schema").join(file)).unwrap();

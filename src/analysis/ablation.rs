@@ -24,7 +24,7 @@ use crate::spec::analyses::AblationDoc;
 pub const DEFAULT_TOP_UNITS: usize = 5;
 
 /// One ablated unit and what it changed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AblationResult {
     /// Tap.
     pub tap: String,
@@ -49,7 +49,7 @@ pub struct AblationResult {
 }
 
 /// The ablation analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AblationSummary {
     /// Units ablated, one at a time.
     pub results: Vec<AblationResult>,

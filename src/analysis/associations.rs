@@ -24,7 +24,7 @@ pub const DEFAULT_BOOTSTRAP: u64 = 2_000;
 pub const DEFAULT_MAX_EFFECT: f64 = 0.5;
 
 /// One group × attribute test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AssociationTest {
     /// Group member.
     pub group: String,
@@ -49,7 +49,7 @@ pub struct AssociationTest {
 }
 
 /// A unit selective for a group and an attribute.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BridgeUnit {
     /// Tap.
     pub tap: String,
@@ -68,7 +68,7 @@ pub struct BridgeUnit {
 }
 
 /// One `associations:` entry as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AssociationSummary {
     /// Groups selection.
     pub groups: String,

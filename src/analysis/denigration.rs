@@ -39,7 +39,7 @@ struct Label {
 }
 
 /// The harmful rate of one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GroupRate {
     /// Breakdown (`member`, a label column, or columns joined with `×`).
     pub breakdown: String,
@@ -68,7 +68,7 @@ pub struct GroupRate {
 }
 
 /// Chi-square test of one breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BreakdownTest {
     /// Breakdown.
     pub breakdown: String,
@@ -83,7 +83,7 @@ pub struct BreakdownTest {
 }
 
 /// One point of the sweep.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SweepPoint {
     /// `base`, a variant name, or `template N`.
     pub name: String,
@@ -98,7 +98,7 @@ pub struct SweepPoint {
 }
 
 /// The denigration analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DenigrationSummary {
     /// Image selection.
     pub images: String,

@@ -58,7 +58,7 @@ pub enum AnalysisError {
 }
 
 /// A unit: one channel of a tap.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct UnitRef {
     /// Tap name.
     pub tap: String,
@@ -67,7 +67,7 @@ pub struct UnitRef {
 }
 
 /// The number a finding rests on, with its uncertainty.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Statistic {
     /// What it is (`coverage difference`, `WEAT effect size`, `flip rate`).
     pub name: String,
@@ -84,7 +84,7 @@ pub struct Statistic {
 }
 
 /// The spec threshold a finding crossed, and where it was set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Threshold {
     /// Spec key (`max_disparity`).
     pub name: String,
@@ -95,7 +95,7 @@ pub struct Threshold {
 }
 
 /// What a reviewer can look at to check a finding.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// Units involved.
     pub units: Vec<UnitRef>,
@@ -106,7 +106,7 @@ pub struct Evidence {
 }
 
 /// A statistic that crossed a spec threshold.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable id: the analysis and what it is about (`resolution/countries/region/africa-vs-europe`),
     /// so reruns and checkpoints can be compared.
@@ -129,7 +129,7 @@ pub struct Finding {
 }
 
 /// How many stimuli the analyses saw.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StimulusCounts {
     /// With stored activations.
     pub analysed: usize,
@@ -142,7 +142,7 @@ pub struct StimulusCounts {
 }
 
 /// Everything an audit found: per-analysis results and findings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Layout version ([`SUMMARY_VERSION`]).
     pub format_version: u32,

@@ -20,7 +20,7 @@ pub const DEFAULT_MIN_CORRELATION: f64 = 0.3;
 pub const DEFAULT_MIN_TEXT_EFFECT: f64 = 0.8;
 
 /// A unit that reads a word without seeing the concept.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct WordUnit {
     /// Tap.
     pub tap: String,
@@ -37,7 +37,7 @@ pub struct WordUnit {
 }
 
 /// One tap and selection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MultimodalBlock {
     /// Tap.
     pub tap: String,
@@ -58,7 +58,7 @@ pub struct MultimodalBlock {
 }
 
 /// The multimodality analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MultimodalitySummary {
     /// Minimum rho.
     pub min_correlation: f64,

@@ -17,7 +17,7 @@ use crate::spec::AuditSpec;
 use crate::spec::analyses::NullBaselineDoc;
 
 /// The null baseline as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NullSummary {
     /// How the null model was made.
     pub model: String,

@@ -26,7 +26,7 @@ pub const DEFAULT_MARGIN: f64 = 0.5;
 pub const DEFAULT_MAX_DISPARITY: f64 = 0.25;
 
 /// A unit dedicated to one member.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DedicatedUnit {
     /// Unit.
     pub unit: usize,
@@ -41,7 +41,7 @@ pub struct DedicatedUnit {
 }
 
 /// Coverage of one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GroupCoverage {
     /// Group name (e.g. `Africa`).
     pub group: String,
@@ -64,7 +64,7 @@ pub struct GroupCoverage {
 }
 
 /// A coverage difference between two groups.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Disparity {
     /// The better covered group.
     pub higher: String,
@@ -81,7 +81,7 @@ pub struct Disparity {
 }
 
 /// One member at one tap, for maps and tables.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct MemberResolution {
     /// Member id.
     pub id: String,
@@ -100,7 +100,7 @@ pub struct MemberResolution {
 }
 
 /// Resolution at one tap.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TapResolution {
     /// Tap.
     pub tap: String,
@@ -115,7 +115,7 @@ pub struct TapResolution {
 }
 
 /// The resolution analysis of one family.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ResolutionSummary {
     /// Selection.
     pub family: String,

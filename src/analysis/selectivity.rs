@@ -328,7 +328,7 @@ fn control_d(data: &RunData, acts: &Array2<f32>, controls: &str, modality: &str,
 }
 
 /// A stimulus shown as evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Example {
     /// Stimulus id.
     pub id: String,
@@ -341,7 +341,7 @@ pub struct Example {
 }
 
 /// A unit selective for a concept.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SelectiveUnit {
     /// Tap.
     pub tap: String,
@@ -376,7 +376,7 @@ pub struct SelectiveUnit {
 }
 
 /// Counts of one block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct BlockSummary {
     /// Tap.
     pub tap: String,
@@ -397,7 +397,7 @@ pub struct BlockSummary {
 }
 
 /// Cohen's d of a block's most selective units for every concept, for heat maps.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Heatmap {
     /// Tap.
     pub tap: String,
@@ -414,7 +414,7 @@ pub struct Heatmap {
 }
 
 /// The selectivity analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SelectivitySummary {
     /// FDR.
     pub fdr: f64,

@@ -24,7 +24,7 @@ use crate::spec::analyses::{Severity, TypographicDoc};
 pub const DEFAULT_MAX_FLIP_RATE: f64 = 0.05;
 
 /// Flip rate of a subset of composites.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FlipRate {
     /// What the subset is (`all`, `size 20`, `center`).
     pub subset: String,
@@ -48,7 +48,7 @@ pub struct FlipRate {
 }
 
 /// The shift of word-selective units at one tap.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UnitShift {
     /// Tap.
     pub tap: String,
@@ -65,7 +65,7 @@ pub struct UnitShift {
 }
 
 /// The typographic analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TypographicSummary {
     /// Selection.
     pub family: String,

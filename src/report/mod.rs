@@ -25,7 +25,7 @@ use crate::spec::analyses::Severity;
 pub const REPORT_VERSION: u32 = 1;
 
 /// What a report says about itself.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReportMeta {
     /// The tool and version.
     pub tool: String,
@@ -35,8 +35,10 @@ pub struct ReportMeta {
     pub spec: String,
 }
 
-/// The JSON report: metadata and the summary.
-#[derive(Debug, Clone, Serialize)]
+/// The JSON report (`report.json`): metadata and the summary. Its schema is
+/// `docs/schema/report.schema.json` (`clip-audit schema report`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(title = "clip-audit report")]
 pub struct Report<'a> {
     /// Layout version ([`REPORT_VERSION`]).
     pub format_version: u32,
@@ -44,6 +46,26 @@ pub struct Report<'a> {
     pub meta: &'a ReportMeta,
     /// The audit's summary.
     pub summary: &'a Summary,
+}
+
+/// The JSON Schema of `report.json`, generated from the types. Numbers may be `null` where a
+/// statistic is undefined (a Cohen's d without spread), so every `number` also allows null.
+pub fn schema_json() -> String {
+    fn nullable(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("type") == Some(&serde_json::Value::from("number")) {
+                    m.insert("type".into(), serde_json::json!(["number", "null"]));
+                }
+                m.values_mut().for_each(nullable);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(nullable),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(schemars::schema_for!(Report<'static>)).unwrap_or_default();
+    nullable(&mut v);
+    serde_json::to_string_pretty(&v).unwrap_or_default()
 }
 
 /// The JSON report text.

@@ -85,6 +85,7 @@ pub fn schema_json(kind: crate::cli::SchemaKind) -> String {
     let schema = match kind {
         crate::cli::SchemaKind::Audit => schemars::schema_for!(audit::AuditDoc),
         crate::cli::SchemaKind::ProbeLibrary => schemars::schema_for!(probe::ProbeLibraryDoc),
+        crate::cli::SchemaKind::Report => return crate::report::schema_json(),
     };
     serde_json::to_string_pretty(&schema).expect("schemas serialize")
 }
