@@ -10,7 +10,7 @@ VENV        := .venv-scripts
 VPY         := $(VENV)/bin/python
 CARGO       ?= cargo
 
-.PHONY: help demo test ort ort-gpu browser venv exports fixtures schemas bench clean-ort
+.PHONY: help demo test ort ort-gpu test-tools venv exports fixtures schemas bench clean-ort
 
 help:
 	@echo "make demo      build clip-audit and run it on the embedded tiny model"
@@ -60,20 +60,21 @@ demo: ort
 	@echo "  reports/demo/latest/report.md          the same as Markdown; junit.xml and report.sarif for CI"
 	@echo "  runs/demo/analysis/summary.json        every statistic with its CI, the findings and evidence"
 	@echo "  runs/demo/analysis/selectivity.parquet the full unit x concept grid"
+	@echo "  ./target/debug/clip-audit tui reports/demo/latest   browse the findings in the terminal, record decisions"
 	@echo "  ./target/debug/clip-audit model-card reports/demo/latest/report.json   a model-card section"
 	@echo "  runs/demo/contact-sheet.png            what the model saw"
 	@echo "  ./target/debug/clip-audit run audits/demo.yaml --set model=../fixtures/models/organism-control --out runs/demo-control"
 	@echo "                                         the control organism: same seed, no association"
 	@echo "  ./target/debug/clip-audit --help"
 
-# Headless Chromium (Debian package) renders the HTML report in a test. Installed when
-# missing and apt-get can (root); otherwise that test says SKIPPED.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null && echo "installed chromium"; } || \
-		echo "warning: chromium is not installed; the HTML rendering test will be SKIPPED"
+# Test tools from Debian packages: headless Chromium renders the HTML report, tmux drives
+# the TUI. Installed when missing and apt-get can (root); otherwise those tests say SKIPPED.
+test-tools:
+	@for t in chromium tmux; do command -v $$t >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$t >/dev/null && echo "installed $$t"; } || \
+		echo "warning: $$t is not installed; the tests that need it will be SKIPPED"; done
 
-test: ort browser
+test: ort test-tools
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet

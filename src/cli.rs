@@ -82,6 +82,18 @@ pub enum Command {
     ///
     /// Example: clip-audit model-card reports/demo/latest/report.json --into README.md
     ModelCard(ModelCardArgs),
+    /// Browse a report in the terminal and record review decisions.
+    ///
+    /// Views: findings (sort, filter, search), a unit's evidence, a family's heat map and
+    /// resolution, the map, denigration rates. `c`/`d` confirm or dismiss the selected finding
+    /// with a note, saved to review.json beside the report; later reports, diffs and model
+    /// cards show the decisions. `?` lists the keys.
+    ///
+    /// Example: clip-audit tui reports/demo/latest
+    Tui {
+        /// A report folder or report.json (default: the newest reports/*/latest).
+        report: Option<PathBuf>,
+    },
     /// Check audit specs and the probe libraries, model bundles and data they name.
     ///
     /// Reports every problem with file:line:column, a code, the source line and a hint.

@@ -17,6 +17,7 @@ pub mod report;
 pub mod run;
 pub mod spec;
 pub mod stimuli;
+pub mod tui;
 
 /// The version printed in `--version` and recorded in provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -218,7 +218,7 @@ fn the_model_card_section_goes_between_markers_idempotently_and_keeps_the_rest()
 #[test]
 fn the_html_report_renders_in_a_headless_browser() {
     let Ok(chromium) = which_chromium() else {
-        eprintln!("SKIPPED: chromium is not installed (make browser)");
+        eprintln!("SKIPPED: chromium is not installed (make test-tools)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -264,7 +264,13 @@ fn which_chromium() -> Result<PathBuf, ()> {
 
 /// A small JSON Schema (2020-12 subset that schemars emits) validator: returns the paths that
 /// break the schema.
-pub fn violations(v: &serde_json::Value, s: &serde_json::Value, root: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+pub fn violations(
+    v: &serde_json::Value,
+    s: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
     use serde_json::Value;
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
         let name = r.trim_start_matches("#/$defs/");

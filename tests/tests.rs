@@ -21,3 +21,4 @@ mod spec_fuzz;
 mod spec_libraries;
 mod stimuli_expansion;
 mod tokenizer_reference;
+mod tui;

@@ -111,6 +111,7 @@ pub fn analyze_and_write(
         tool: format!("clip-audit {}", crate::VERSION),
         generated_at: crate::run::provenance::now_rfc3339(),
         spec: spec.path.display().to_string(),
+        reviews: Vec::new(),
     };
     let mut report_dir = None;
     if !reports.no_reports && !spec.formats.is_empty() {
@@ -140,6 +141,7 @@ pub fn analyze_and_write(
                 statement: f.statement.clone(),
                 value: f.statistic.value.is_finite().then_some(f.statistic.value),
                 ci: f.statistic.ci,
+                review: None,
             })
             .collect();
         let d = rdiff::diff(&rdiff::read_findings(old)?, &new);
@@ -232,7 +234,8 @@ pub fn model_card(args: &ModelCardArgs) -> anyhow::Result<Outcome> {
         let model = sum["model"].as_str().unwrap_or("model");
         Path::new(model).file_name().map_or_else(|| model.to_owned(), |n| n.to_string_lossy().into_owned())
     });
-    let section = mc::section(&report);
+    let reviews = crate::report::review::Review::load(args.report.parent().unwrap_or(Path::new(".")))?;
+    let section = mc::section(&report, &reviews.decisions);
     let index = mc::model_index(&report, &name);
     match &args.into {
         None => {

@@ -49,6 +49,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Analyze(args) => analyze::run(&args),
         Command::Diff(args) => analyze::diff(&args),
         Command::ModelCard(args) => analyze::model_card(&args),
+        Command::Tui { report } => {
+            crate::tui::run(report.as_deref())?;
+            Ok(Outcome::Pass)
+        }
         Command::Validate(args) => validate::run(&args.specs, &args.vars.set),
         Command::Probes(ProbesCommand::List { library, family, json }) => {
             probes::list(library.as_deref(), family.as_deref(), json)

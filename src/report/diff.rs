@@ -19,6 +19,8 @@ pub struct FindingRecord {
     pub value: Option<f64>,
     /// Its CI.
     pub ci: Option<[f64; 2]>,
+    /// The review decision recorded beside the report, in words.
+    pub review: Option<String>,
 }
 
 fn rank(severity: &str) -> u8 {
@@ -49,6 +51,7 @@ pub fn read_findings(path: &Path) -> anyhow::Result<Vec<FindingRecord>> {
         .or_else(|| v.get("findings"))
         .and_then(|f| f.as_array())
         .ok_or_else(|| anyhow::anyhow!("{} has no findings list: is it a clip-audit report?", path.display()))?;
+    let reviews = super::review::Review::load(path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
     Ok(findings
         .iter()
         .map(|f| {
@@ -64,6 +67,9 @@ pub fn read_findings(path: &Path) -> anyhow::Result<Vec<FindingRecord>> {
                 statement: s("statement"),
                 value: stat.and_then(|s| s.get("value")).and_then(|x| x.as_f64()),
                 ci,
+                review: reviews
+                    .get(&s("id"))
+                    .map(|d| format!("{} by {} at {}: {}", super::review::verdict_name(d.verdict), d.by, d.at, d.note)),
             }
         })
         .collect())
@@ -127,11 +133,15 @@ pub fn render(d: &Diff) -> String {
     for f in &d.new {
         o.push_str(&format!("  new       [{}] {}: {}\n", f.severity, f.id, f.statement));
     }
+    let review = |f: &FindingRecord| f.review.as_ref().map(|r| format!(" (reviewed: {r})")).unwrap_or_default();
     for (a, b) in &d.worsened {
-        o.push_str(&format!("  worsened  [{}] {}: {} -> {}\n", b.severity, b.id, v(a), v(b)));
+        o.push_str(&format!("  worsened  [{}] {}: {} -> {}{}\n", b.severity, b.id, v(a), v(b), review(a)));
     }
     for f in &d.resolved {
-        o.push_str(&format!("  resolved  [{}] {}\n", f.severity, f.id));
+        o.push_str(&format!("  resolved  [{}] {}{}\n", f.severity, f.id, review(f)));
+    }
+    for (a, b) in d.unchanged.iter().filter(|(a, _)| a.review.is_some()) {
+        o.push_str(&format!("  unchanged [{}] {}{}\n", b.severity, b.id, review(a)));
     }
     o
 }

@@ -218,7 +218,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     );
     if !s.findings.is_empty() {
         o.push_str("<h2>Findings</h2>");
-        shared(&mut o, &tables::findings(s));
+        shared(&mut o, &tables::findings(s, &meta.reviews));
     }
     if let Some(t) = &s.typographic {
         let _ = write!(o, "<h2>Typographic susceptibility: <code>{}</code></h2>", e(&t.family));

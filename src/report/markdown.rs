@@ -79,7 +79,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     );
     if !s.findings.is_empty() {
         o.push_str("## Findings\n\n");
-        shared(&mut o, &tables::findings(s));
+        shared(&mut o, &tables::findings(s, &meta.reviews));
     }
     if let Some(t) = &s.typographic {
         let _ = writeln!(o, "## Typographic susceptibility: `{}`\n", md(&t.family));

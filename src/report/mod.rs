@@ -10,6 +10,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model_card;
+pub mod review;
 pub mod sarif;
 pub mod tables;
 
@@ -33,6 +34,8 @@ pub struct ReportMeta {
     pub generated_at: String,
     /// The audit spec, as given.
     pub spec: String,
+    /// Review decisions carried over from the audit's previous report (by finding id).
+    pub reviews: Vec<review::Decision>,
 }
 
 /// The JSON report (`report.json`): metadata and the summary. Its schema is
@@ -207,6 +210,11 @@ pub fn write_reports(
 ) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
     let stamp = meta.generated_at.replace(':', "-");
     let audit_dir = base.join(&s.audit);
+    // Decisions on findings that are still there carry over from the previous report.
+    let previous = review::Review::load(&audit_dir.join("latest")).unwrap_or_default();
+    let mut meta = meta.clone();
+    meta.reviews = previous.decisions.into_iter().filter(|d| s.findings.iter().any(|f| f.id == d.finding)).collect();
+    let meta = &meta;
     let mut dir = audit_dir.join(&stamp);
     let mut n = 1;
     while dir.exists() {
@@ -219,6 +227,10 @@ pub fn write_reports(
         source,
     })?;
     let mut files = Vec::new();
+    if !meta.reviews.is_empty() {
+        let r = review::Review { format_version: 1, decisions: meta.reviews.clone() };
+        files.push(r.save(&dir)?);
+    }
     for (format, file) in FILES {
         if !formats.iter().any(|f| f == format) {
             continue;

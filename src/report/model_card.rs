@@ -27,8 +27,9 @@ fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_default()
 }
 
-/// The Markdown section (without markers) from a report.json value.
-pub fn section(report: &Value) -> String {
+/// The Markdown section (without markers) from a report.json value and the review decisions
+/// beside it.
+pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
     let sum = report.get("summary").unwrap_or(report);
     let empty = Vec::new();
     let findings = sum["findings"].as_array().unwrap_or(&empty);
@@ -47,7 +48,27 @@ pub fn section(report: &Value) -> String {
             .unwrap_or_default()
     );
     for x in findings.iter().filter(|x| x["structural"] != true) {
-        let _ = writeln!(o, "- **{}** ({}): {}", md(s(&x["analysis"])), md(s(&x["severity"])), md(s(&x["statement"])));
+        let review = reviews
+            .iter()
+            .rev()
+            .find(|d| d.finding == s(&x["id"]))
+            .map(|d| {
+                format!(
+                    " *Review: {} by {} ({}): {}*",
+                    super::review::verdict_name(d.verdict),
+                    md(&d.by),
+                    md(&d.at),
+                    md(&d.note)
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "- **{}** ({}): {}{review}",
+            md(s(&x["analysis"])),
+            md(s(&x["severity"])),
+            md(s(&x["statement"]))
+        );
     }
     let structural: Vec<&Value> = findings.iter().filter(|x| x["structural"] == true).collect();
     if !structural.is_empty() {

@@ -1,6 +1,7 @@
 //! Tables shared by the Markdown and HTML reports: built once from the summary, with each
 //! cell marked as untrusted text, code or a number, and escaped by the renderer for its format.
 
+use super::review::{Decision, verdict_name};
 use super::{ci, num};
 use crate::analysis::Summary;
 use crate::analysis::ablation::AblationSummary;
@@ -36,9 +37,9 @@ fn t(s: &str) -> Cell {
     Cell::Text(s.to_owned())
 }
 
-/// The findings, most severe first.
-pub fn findings(s: &Summary) -> Table {
-    Table {
+/// The findings, most severe first, with the review decision when there is one.
+pub fn findings(s: &Summary, reviews: &[Decision]) -> Table {
+    let mut t = Table {
         head: vec!["severity", "finding", "statistic", "95% CI", "q", "threshold"],
         rows: s
             .findings
@@ -59,7 +60,21 @@ pub fn findings(s: &Summary) -> Table {
                 ]
             })
             .collect(),
+    };
+    if !reviews.is_empty() {
+        t.head.push("review");
+        for (row, f) in t.rows.iter_mut().zip(&s.findings) {
+            row.push(Cell::Text(
+                reviews
+                    .iter()
+                    .rev()
+                    .find(|d| d.finding == f.id)
+                    .map(|d| format!("{} by {} at {}: {}", verdict_name(d.verdict), d.by, d.at, d.note))
+                    .unwrap_or_default(),
+            ));
+        }
     }
+    t
 }
 
 /// Coverage differences between groups at one tap.

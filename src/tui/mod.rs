@@ -1,0 +1,741 @@
+//! The terminal UI for fairness reviews: `clip-audit tui` opens a report and lets a reviewer
+//! walk from each finding to its evidence (units, families, the map, denigration rates) and
+//! record a decision (confirmed or dismissed, with a note) into `review.json` beside the report.
+//!
+//! The app is a state machine ([`App`]) over the report JSON, drawn by pure functions of that
+//! state, so tests drive it with key events and render it on ratatui's `TestBackend`. The
+//! terminal is restored on exit, on error and on panic (ratatui's init installs the hook);
+//! Ctrl-C quits like `q`. Nothing slow runs on the UI thread: the report is read once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
+use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap};
+use serde_json::Value;
+
+use crate::report::review::{Review, Verdict, verdict_name};
+
+/// The views, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// All findings.
+    Findings,
+    /// One unit's evidence.
+    Unit,
+    /// A family's units × concepts and its resolution.
+    Family,
+    /// Members on a world map.
+    Map,
+    /// Harmful-label rates per group.
+    Denigration,
+}
+
+const VIEWS: [(View, &str); 5] = [
+    (View::Findings, "1 Findings"),
+    (View::Unit, "2 Unit"),
+    (View::Family, "3 Family"),
+    (View::Map, "4 Map"),
+    (View::Denigration, "5 Denigration"),
+];
+
+/// How findings are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Most severe first (the report's order).
+    Severity,
+    /// Largest statistic first.
+    Effect,
+    /// Smallest q first.
+    Q,
+}
+
+/// What the keyboard is typing into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Input {
+    None,
+    Search(String),
+    Note(Verdict, String),
+}
+
+/// The app state.
+pub struct App {
+    report: Value,
+    dir: PathBuf,
+    /// The current view.
+    pub view: View,
+    sort: Sort,
+    filter: Option<String>,
+    search: String,
+    input: Input,
+    help: bool,
+    finding: usize,
+    unit: usize,
+    family: usize,
+    review: Review,
+    /// The last status message (saved, errors).
+    pub status: String,
+    /// Set when the user quits.
+    pub quit: bool,
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_default()
+}
+
+fn f(v: &Value) -> String {
+    v.as_f64().map_or_else(|| "n/a".into(), crate::report::num)
+}
+
+fn arr(v: &Value) -> &[Value] {
+    v.as_array().map_or(&[], Vec::as_slice)
+}
+
+/// Finds the report: a report.json, a report folder, or (none given) the newest
+/// `reports/*/latest/report.json`.
+pub fn locate(path: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match path {
+        Some(p) if p.is_dir() => Ok(p.join("report.json")),
+        Some(p) => Ok(p.to_path_buf()),
+        None => {
+            let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir("reports")
+                .map_err(|_| anyhow::anyhow!("no reports/ folder here: give a report folder or report.json"))?
+                .flatten()
+                .map(|e| e.path().join("latest").join("report.json"))
+                .filter(|p| p.is_file())
+                .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
+                .collect();
+            found.sort();
+            found
+                .pop()
+                .map(|x| x.1)
+                .ok_or_else(|| anyhow::anyhow!("no report under reports/: run `clip-audit run SPEC` first"))
+        }
+    }
+}
+
+impl App {
+    /// Opens a report.json.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let report: Value = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{} is not a clip-audit report ({e})", path.display()))?;
+        match report.get("format_version").and_then(Value::as_u64) {
+            Some(v) if v == u64::from(crate::report::REPORT_VERSION) => {}
+            Some(v) => anyhow::bail!(
+                "{} has report format {v}; this clip-audit reads format {}: open it with the clip-audit that wrote it, or run the audit again",
+                path.display(),
+                crate::report::REPORT_VERSION
+            ),
+            None => anyhow::bail!("{} is not a clip-audit report.json (no format_version)", path.display()),
+        }
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let review = Review::load(&dir)?;
+        Ok(Self {
+            report,
+            dir,
+            view: View::Findings,
+            sort: Sort::Severity,
+            filter: None,
+            search: String::new(),
+            input: Input::None,
+            help: false,
+            finding: 0,
+            unit: 0,
+            family: 0,
+            review,
+            status: String::new(),
+            quit: false,
+        })
+    }
+
+    fn summary(&self) -> &Value {
+        &self.report["summary"]
+    }
+
+    /// Indexes of the findings shown, in display order.
+    pub fn shown(&self) -> Vec<usize> {
+        let all = arr(&self.summary()["findings"]);
+        let needle = self.search.to_lowercase();
+        let mut idx: Vec<usize> = (0..all.len())
+            .filter(|&i| self.filter.as_deref().is_none_or(|a| s(&all[i]["analysis"]) == a))
+            .filter(|&i| {
+                needle.is_empty()
+                    || s(&all[i]["id"]).to_lowercase().contains(&needle)
+                    || s(&all[i]["statement"]).to_lowercase().contains(&needle)
+            })
+            .collect();
+        let num = |i: usize, k: &str| all[i]["statistic"][k].as_f64().unwrap_or(f64::NAN);
+        match self.sort {
+            Sort::Severity => {}
+            Sort::Effect => idx.sort_by(|&a, &b| num(b, "value").total_cmp(&num(a, "value"))),
+            Sort::Q => idx.sort_by(|&a, &b| {
+                let (x, y) = (num(a, "q"), num(b, "q"));
+                x.is_nan().cmp(&y.is_nan()).then(x.total_cmp(&y))
+            }),
+        }
+        idx
+    }
+
+    fn selected(&self) -> Option<&Value> {
+        let shown = self.shown();
+        shown.get(self.finding.min(shown.len().saturating_sub(1))).map(|&i| &self.summary()["findings"][i])
+    }
+
+    fn units(&self) -> &[Value] {
+        arr(&self.summary()["selectivity"]["units"])
+    }
+
+    fn heatmaps(&self) -> &[Value] {
+        arr(&self.summary()["selectivity"]["heatmaps"])
+    }
+
+    fn analyses(&self) -> Vec<String> {
+        let mut a: Vec<String> =
+            arr(&self.summary()["findings"]).iter().map(|x| s(&x["analysis"]).to_owned()).collect();
+        a.sort();
+        a.dedup();
+        a
+    }
+
+    /// Handles one key.
+    pub fn key(&mut self, k: KeyEvent) {
+        if k.kind != KeyEventKind::Press {
+            return;
+        }
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            self.quit = true;
+            return;
+        }
+        match &mut self.input {
+            Input::Search(text) => {
+                match k.code {
+                    KeyCode::Enter => {
+                        self.search = text.clone();
+                        self.input = Input::None;
+                        self.finding = 0;
+                    }
+                    KeyCode::Esc => self.input = Input::None,
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) => text.push(c),
+                    _ => {}
+                }
+                return;
+            }
+            Input::Note(verdict, text) => {
+                match k.code {
+                    KeyCode::Enter => {
+                        let (verdict, note) = (*verdict, text.clone());
+                        self.input = Input::None;
+                        self.decide(verdict, &note);
+                    }
+                    KeyCode::Esc => self.input = Input::None,
+                    KeyCode::Backspace => {
+                        text.pop();
+                    }
+                    KeyCode::Char(c) => text.push(c),
+                    _ => {}
+                }
+                return;
+            }
+            Input::None => {}
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char(c @ '1'..='5') => self.view = VIEWS[(c as u8 - b'1') as usize].0,
+            KeyCode::Tab => {
+                let i = VIEWS.iter().position(|v| v.0 == self.view).unwrap_or(0);
+                self.view = VIEWS[(i + 1) % VIEWS.len()].0;
+            }
+            KeyCode::Down | KeyCode::Char('j') => self.step(1),
+            KeyCode::Up | KeyCode::Char('k') => self.step(-1),
+            KeyCode::Right | KeyCode::Char('l') if self.view == View::Family => self.family += 1,
+            KeyCode::Left | KeyCode::Char('h') if self.view == View::Family => {
+                self.family = self.family.saturating_sub(1)
+            }
+            KeyCode::Char('s') if self.view == View::Findings => {
+                self.sort = match self.sort {
+                    Sort::Severity => Sort::Effect,
+                    Sort::Effect => Sort::Q,
+                    Sort::Q => Sort::Severity,
+                };
+            }
+            KeyCode::Char('f') if self.view == View::Findings => {
+                let a = self.analyses();
+                self.filter = match &self.filter {
+                    None => a.first().cloned(),
+                    Some(cur) => a.iter().position(|x| x == cur).and_then(|i| a.get(i + 1)).cloned(),
+                };
+                self.finding = 0;
+            }
+            KeyCode::Char('/') if self.view == View::Findings => self.input = Input::Search(String::new()),
+            KeyCode::Char('c') if self.view == View::Findings && self.selected().is_some() => {
+                self.input = Input::Note(Verdict::Confirmed, String::new());
+            }
+            KeyCode::Char('d') if self.view == View::Findings && self.selected().is_some() => {
+                self.input = Input::Note(Verdict::Dismissed, String::new());
+            }
+            KeyCode::Enter if self.view == View::Findings => self.follow(),
+            _ => {}
+        }
+    }
+
+    fn step(&mut self, d: isize) {
+        let shown = self.shown().len();
+        let (cur, len) = match self.view {
+            View::Findings => (&mut self.finding, shown),
+            View::Unit => (&mut self.unit, arr(&self.report["summary"]["selectivity"]["units"]).len()),
+            _ => (&mut self.family, arr(&self.report["summary"]["selectivity"]["heatmaps"]).len()),
+        };
+        if len > 0 {
+            *cur = (*cur as isize + d).clamp(0, len as isize - 1) as usize;
+        }
+    }
+
+    /// Enter on a finding: open the first unit it cites.
+    fn follow(&mut self) {
+        let Some(f) = self.selected() else { return };
+        let Some(u) = arr(&f["evidence"]["units"]).first().cloned() else {
+            self.status = "this finding cites no unit".into();
+            return;
+        };
+        match self.units().iter().position(|x| x["tap"] == u["tap"] && x["unit"] == u["unit"]) {
+            Some(i) => {
+                self.unit = i;
+                self.view = View::Unit;
+            }
+            None => {
+                self.status = format!("unit {} #{} is not among the summary's selective units", s(&u["tap"]), u["unit"])
+            }
+        }
+    }
+
+    fn decide(&mut self, verdict: Verdict, note: &str) {
+        let Some(id) = self.selected().map(|f| s(&f["id"]).to_owned()) else { return };
+        self.review.decide(&id, verdict, note);
+        self.status = match self.review.save(&self.dir) {
+            Ok(p) => format!("{} {id}; saved to {}", verdict_name(verdict), p.display()),
+            Err(e) => format!("could not save the review: {e}"),
+        };
+    }
+
+    /// Draws the whole screen.
+    pub fn draw(&self, frame: &mut Frame<'_>) {
+        let [tabs, body, footer] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(2)]).areas(frame.area());
+        let titles: Vec<&str> = VIEWS.iter().map(|v| v.1).collect();
+        let sel = VIEWS.iter().position(|v| v.0 == self.view).unwrap_or(0);
+        frame.render_widget(
+            Tabs::new(titles).select(sel).highlight_style(Style::new().add_modifier(Modifier::REVERSED)).divider(" "),
+            tabs,
+        );
+        match self.view {
+            View::Findings => self.draw_findings(frame, body),
+            View::Unit => self.draw_unit(frame, body),
+            View::Family => self.draw_family(frame, body),
+            View::Map => self.draw_map(frame, body),
+            View::Denigration => self.draw_denigration(frame, body),
+        }
+        let keys = match (&self.input, self.view) {
+            (Input::Search(t), _) => format!("search: {t}_   Enter apply · Esc cancel"),
+            (Input::Note(v, t), _) => format!("{} — note: {t}_   Enter save · Esc cancel", verdict_name(*v)),
+            (_, View::Findings) => {
+                "j/k move · Enter unit · s sort · f filter · / search · c confirm · d dismiss · ? help · q quit".into()
+            }
+            (_, View::Family) => "h/l heat map · j/k heat map · 1-5 views · ? help · q quit".into(),
+            _ => "j/k move · 1-5 or Tab views · ? help · q quit".into(),
+        };
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::from(self.status.clone()).style(Style::new().fg(Color::Yellow)),
+                Line::from(keys),
+            ]),
+            footer,
+        );
+        if self.help {
+            let area = centered(frame.area(), 64, 16);
+            frame.render_widget(Clear, area);
+            frame.render_widget(
+                Paragraph::new(HELP)
+                    .block(Block::bordered().title(" keys (any key closes) "))
+                    .wrap(Wrap { trim: false }),
+                area,
+            );
+        }
+    }
+
+    fn draw_findings(&self, frame: &mut Frame<'_>, area: Rect) {
+        let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
+        let all = arr(&self.summary()["findings"]);
+        let shown = self.shown();
+        let rows: Vec<Row> = shown
+            .iter()
+            .map(|&i| {
+                let x = &all[i];
+                let sev = s(&x["severity"]);
+                let color = match sev {
+                    "error" => Color::Red,
+                    "warning" => Color::Yellow,
+                    _ => Color::Gray,
+                };
+                let review = self.review.get(s(&x["id"])).map_or("", |d| verdict_name(d.verdict));
+                Row::new(vec![
+                    Cell::from(sev.to_owned()).style(Style::new().fg(color)),
+                    Cell::from(s(&x["id"]).to_owned()),
+                    Cell::from(f(&x["statistic"]["value"])),
+                    Cell::from(f(&x["statistic"]["q"])),
+                    Cell::from(review),
+                ])
+            })
+            .collect();
+        let title = format!(
+            " {} findings of {} · sort {:?}{}{} ",
+            shown.len(),
+            all.len(),
+            self.sort,
+            self.filter.as_ref().map(|a| format!(" · {a}")).unwrap_or_default(),
+            if self.search.is_empty() { String::new() } else { format!(" · /{}", self.search) }
+        );
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Min(20),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(["sev", "finding", "value", "q", "review"]).style(Style::new().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::bordered().title(title));
+        let mut state =
+            TableState::default().with_selected((!shown.is_empty()).then(|| self.finding.min(shown.len() - 1)));
+        frame.render_stateful_widget(table, list, &mut state);
+        let text = match self.selected() {
+            None => vec![Line::from("no finding matches")],
+            Some(x) => {
+                let mut l = vec![Line::from(s(&x["statement"]).to_owned())];
+                let units: Vec<String> =
+                    arr(&x["evidence"]["units"]).iter().map(|u| format!("{} #{}", s(&u["tap"]), u["unit"])).collect();
+                if !units.is_empty() {
+                    l.push(Line::from(format!("units: {}", units.join(", "))));
+                }
+                if let Some(d) = self.review.get(s(&x["id"])) {
+                    l.push(Line::from(format!("{} by {} at {}: {}", verdict_name(d.verdict), d.by, d.at, d.note)));
+                }
+                l
+            }
+        };
+        frame.render_widget(
+            Paragraph::new(text).wrap(Wrap { trim: true }).block(Block::bordered().title(" finding ")),
+            detail,
+        );
+    }
+
+    fn draw_unit(&self, frame: &mut Frame<'_>, area: Rect) {
+        let units = self.units();
+        let Some(u) = units.get(self.unit.min(units.len().saturating_sub(1))) else {
+            frame
+                .render_widget(Paragraph::new("the report has no selective units (is selectivity in the spec?)"), area);
+            return;
+        };
+        let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+        let mut lines = vec![
+            Line::from(Span::styled(
+                format!("{} #{}", s(&u["tap"]), u["unit"]),
+                Style::new().add_modifier(Modifier::BOLD),
+            )),
+            Line::from(format!("{} · {} · {}", s(&u["selection"]), s(&u["modality"]), s(&u["concept"]))),
+            Line::from(format!("Cohen's d {} · AUROC {} · q {}", f(&u["cohen_d"]), f(&u["auroc"]), f(&u["q"]))),
+            Line::from(format!("mean {} over {} stimuli", f(&u["mean"]), u["n"])),
+        ];
+        let also: Vec<&str> = arr(&u["also"]).iter().map(s).collect();
+        if !also.is_empty() {
+            lines.push(Line::from(format!("also: {}", also.join(", "))));
+        }
+        let cited: Vec<&str> = arr(&self.summary()["findings"])
+            .iter()
+            .filter(|x| arr(&x["evidence"]["units"]).iter().any(|e| e["tap"] == u["tap"] && e["unit"] == u["unit"]))
+            .map(|x| s(&x["id"]))
+            .collect();
+        lines.push(Line::from(format!("cited by: {}", if cited.is_empty() { "-".into() } else { cited.join(", ") })));
+        lines.push(Line::from(""));
+        lines.push(Line::from("top stimuli").style(Style::new().add_modifier(Modifier::BOLD)));
+        for x in arr(&u["top"]).iter().take(5) {
+            lines.push(Line::from(format!(
+                "  {:>8} {} {} {}",
+                f(&x["value"]),
+                &s(&x["id"])[..8.min(s(&x["id"]).len())],
+                s(&x["member"]),
+                s(&x["modality"])
+            )));
+        }
+        lines.push(Line::from("bottom stimuli").style(Style::new().add_modifier(Modifier::BOLD)));
+        for x in arr(&u["bottom"]).iter().take(5) {
+            lines.push(Line::from(format!(
+                "  {:>8} {} {} {}",
+                f(&x["value"]),
+                &s(&x["id"])[..8.min(s(&x["id"]).len())],
+                s(&x["member"]),
+                s(&x["modality"])
+            )));
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(Block::bordered().title(format!(
+                " unit {} of {} ",
+                self.unit + 1,
+                units.len()
+            ))),
+            left,
+        );
+        // Its Cohen's d per concept, from the heat map of its block.
+        let heat = self
+            .heatmaps()
+            .iter()
+            .find(|h| h["tap"] == u["tap"] && h["selection"] == u["selection"] && h["modality"] == u["modality"]);
+        let mut bars: Vec<Line> = Vec::new();
+        if let Some(h) = heat
+            && let Some(row) = arr(&h["units"]).iter().position(|x| *x == u["unit"])
+        {
+            let ds = arr(&h["d"][row]);
+            let width = right.width.saturating_sub(22) as f64;
+            let max = ds.iter().filter_map(Value::as_f64).fold(1.0_f64, |m, d| m.max(d.abs()));
+            let mut pairs: Vec<(&str, f64)> =
+                arr(&h["concepts"]).iter().zip(ds).map(|(c, d)| (s(c), d.as_f64().unwrap_or(f64::NAN))).collect();
+            pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (c, d) in pairs.iter().take(right.height.saturating_sub(2) as usize) {
+                let n = if d.is_finite() { ((d.abs() / max) * width).round() as usize } else { 0 };
+                let bar = if *d >= 0.0 { "█".repeat(n) } else { "░".repeat(n) };
+                bars.push(Line::from(format!("{c:>12} {:>6} {bar}", f(&Value::from(*d)))));
+            }
+        } else {
+            bars.push(Line::from("no per-concept responses for this unit in the report"));
+        }
+        frame.render_widget(
+            Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept (░ negative) ")),
+            right,
+        );
+    }
+
+    fn draw_family(&self, frame: &mut Frame<'_>, area: Rect) {
+        let [top, bottom] = Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
+        let heats = self.heatmaps();
+        match heats.get(self.family.min(heats.len().saturating_sub(1))) {
+            None => frame.render_widget(Paragraph::new("no heat maps in the report"), top),
+            Some(h) => {
+                let concepts = arr(&h["concepts"]);
+                let cols = ((top.width.saturating_sub(10)) / 2) as usize;
+                let mut lines = vec![Line::from(format!(
+                    "{:>8} {}",
+                    "unit",
+                    concepts
+                        .iter()
+                        .take(cols)
+                        .map(|c| s(c).chars().next().unwrap_or(' ').to_string() + " ")
+                        .collect::<String>()
+                ))];
+                for (r, unit) in arr(&h["units"]).iter().enumerate().take(top.height.saturating_sub(3) as usize) {
+                    let mut spans = vec![Span::raw(format!("{:>8} ", format!("#{unit}")))];
+                    for d in arr(&h["d"][r]).iter().take(cols) {
+                        spans.push(Span::styled("  ", Style::new().bg(heat_color(d.as_f64().unwrap_or(f64::NAN)))));
+                    }
+                    lines.push(Line::from(spans));
+                }
+                let title = format!(
+                    " {} · {} · {} ({} of {}; h/l) ",
+                    s(&h["tap"]),
+                    s(&h["selection"]),
+                    s(&h["modality"]),
+                    self.family.min(heats.len() - 1) + 1,
+                    heats.len()
+                );
+                frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), top);
+            }
+        }
+        let mut rows = Vec::new();
+        for r in arr(&self.summary()["resolution"]) {
+            for t in arr(&r["taps"]).iter().take(1) {
+                for g in arr(&t["groups"]) {
+                    rows.push(Row::new(vec![
+                        format!("{} ({})", s(&g["group"]), s(&t["tap"])),
+                        format!("{}/{}", g["covered"], g["members"]),
+                        f(&g["coverage"]),
+                        format!("[{}, {}]", f(&g["ci"][0]), f(&g["ci"][1])),
+                        g["group_units"].to_string(),
+                    ]));
+                }
+            }
+        }
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Min(18),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(16),
+                Constraint::Length(11),
+            ],
+        )
+        .header(
+            Row::new(["group", "covered", "cover", "95% CI", "group-wide"])
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::bordered().title(" resolution coverage "));
+        frame.render_widget(table, bottom);
+    }
+
+    fn draw_map(&self, frame: &mut Frame<'_>, area: Rect) {
+        let res = arr(&self.summary()["resolution"]);
+        let members: Vec<&Value> =
+            res.iter().flat_map(|r| arr(&r["taps"]).iter().take(1)).flat_map(|t| arr(&t["members"])).collect();
+        let point = |m: &Value| Some((m["lon"].as_f64()?, m["lat"].as_f64()?));
+        let with: Vec<(f64, f64)> = members
+            .iter()
+            .filter(|m| m["dedicated_units"].as_u64().unwrap_or(0) > 0)
+            .filter_map(|m| point(m))
+            .collect();
+        let without: Vec<(f64, f64)> = members
+            .iter()
+            .filter(|m| m["dedicated_units"].as_u64().unwrap_or(0) == 0)
+            .filter_map(|m| point(m))
+            .collect();
+        let title = if members.is_empty() {
+            " no resolution analysis with coordinates in this report ".to_owned()
+        } else {
+            format!(
+                " members at their capitals: {} with a unit of their own (green), {} without (red) ",
+                with.len(),
+                without.len()
+            )
+        };
+        let canvas = Canvas::default()
+            .block(Block::bordered().title(title))
+            .x_bounds([-180.0, 180.0])
+            .y_bounds([-90.0, 90.0])
+            .paint(|ctx| {
+                ctx.draw(&Map { color: Color::DarkGray, resolution: MapResolution::High });
+                ctx.draw(&Points { coords: &without, color: Color::Red });
+                ctx.draw(&Points { coords: &with, color: Color::Green });
+            });
+        frame.render_widget(canvas, area);
+    }
+
+    fn draw_denigration(&self, frame: &mut Frame<'_>, area: Rect) {
+        let d = &self.summary()["denigration"];
+        if d.is_null() {
+            frame.render_widget(Paragraph::new("the report has no denigration analysis"), area);
+            return;
+        }
+        let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(8)]).areas(area);
+        let width = top.width.saturating_sub(44) as f64;
+        let mut lines = vec![Line::from(format!(
+            "{} of {} images got a harmful label ({}); bars: rate, ├ ┤ 95% Wilson CI",
+            d["harmful"],
+            d["n"],
+            f(&d["overall_rate"])
+        ))];
+        for g in arr(&d["groups"]).iter().take(top.height.saturating_sub(3) as usize) {
+            let rate = g["rate"].as_f64().unwrap_or(0.0);
+            let (lo, hi) = (g["wilson"][0].as_f64().unwrap_or(0.0), g["wilson"][1].as_f64().unwrap_or(0.0));
+            let pos = |x: f64| (x.clamp(0.0, 1.0) * width).round() as usize;
+            let mut bar: Vec<char> = vec![' '; pos(1.0) + 1];
+            for c in bar.iter_mut().take(pos(rate)) {
+                *c = '█';
+            }
+            bar[pos(lo)] = '├';
+            bar[pos(hi)] = '┤';
+            lines.push(Line::from(format!(
+                "{:>22} {:>5} {:>6} {}",
+                format!("{}={}", s(&g["breakdown"]), s(&g["group"])).chars().take(22).collect::<String>(),
+                g["n"],
+                f(&g["rate"]),
+                bar.into_iter().collect::<String>()
+            )));
+        }
+        frame
+            .render_widget(Paragraph::new(lines).block(Block::bordered().title(" harmful-label rate per group ")), top);
+        let rows: Vec<Row> = arr(&d["sweep"])
+            .iter()
+            .map(|p| {
+                Row::new(vec![
+                    s(&p["name"]).to_owned(),
+                    f(&p["overall_rate"]),
+                    s(&p["worst_group"]).to_owned(),
+                    f(&p["worst_rate"]),
+                ])
+            })
+            .collect();
+        frame.render_widget(
+            Table::new(rows, [Constraint::Min(16), Constraint::Length(8), Constraint::Min(12), Constraint::Length(8)])
+                .header(
+                    Row::new(["label set", "overall", "worst member", "its rate"])
+                        .style(Style::new().add_modifier(Modifier::BOLD)),
+                )
+                .block(Block::bordered().title(" label-set and template sweep ")),
+            bottom,
+        );
+    }
+}
+
+const HELP: &str = "1-5, Tab   views: findings, unit, family, map, denigration
+j/k, ↑/↓   move
+Enter      (findings) open the first unit the finding cites
+s          (findings) sort: severity, value, q
+f          (findings) filter by analysis (repeat to cycle, back to all)
+/          (findings) search ids and statements
+c / d      (findings) confirm / dismiss with a note (Enter saves to review.json)
+h/l        (family) previous / next heat map
+?          this help
+q, Esc, Ctrl-C  quit";
+
+fn heat_color(d: f64) -> Color {
+    if !d.is_finite() {
+        return Color::DarkGray;
+    }
+    let t = (d / 3.0).clamp(-1.0, 1.0);
+    if t >= 0.0 {
+        Color::Rgb(255, (255.0 - 170.0 * t) as u8, (255.0 - 200.0 * t) as u8)
+    } else {
+        Color::Rgb((255.0 + 200.0 * t) as u8, (255.0 + 120.0 * t) as u8, 255)
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// Runs the UI on the terminal until the user quits.
+pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
+    let report = locate(path)?;
+    let mut app = App::load(&report)?;
+    app.status = format!("{} · ? for keys", report.display());
+    let mut terminal = ratatui::init();
+    let result = (|| -> anyhow::Result<()> {
+        while !app.quit {
+            terminal.draw(|f| app.draw(f))?;
+            if event::poll(Duration::from_millis(250))?
+                && let Event::Key(k) = event::read()?
+            {
+                app.key(k);
+            }
+        }
+        Ok(())
+    })();
+    ratatui::restore();
+    result
+}

@@ -1,0 +1,241 @@
+//! The terminal UI: every view rendered on ratatui's TestBackend from real reports (snapshots),
+//! at 80x24 and after a resize; key handling (sort, filter, search, follow a finding to its
+//! unit); review decisions saved and carried into later reports, diffs and model cards; a
+//! scripted session under tmux; a report from another format version refused clearly.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clip_audit::tui::{App, View};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::common::{clip_audit, root, texts};
+
+/// Runs an audit on the tiny model with reports into `dir/reports`; returns the report folder.
+fn report(dir: &Path, spec: &Path, set: &[&str]) -> PathBuf {
+    let (out, reports) = (dir.join("run"), dir.join("reports"));
+    let mut args = vec![
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--fail-on",
+        "never",
+    ];
+    args.extend_from_slice(set);
+    let r = clip_audit(&args);
+    assert!(r.status.success(), "{}", texts(&r).1);
+    let audits: Vec<PathBuf> = std::fs::read_dir(dir.join("reports")).unwrap().flatten().map(|e| e.path()).collect();
+    audits[0].join("latest")
+}
+
+fn flags_spec(dir: &Path) -> PathBuf {
+    let text = format!(
+        "audit: flags\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    members: [fr, it, ie, de, nl, at, ng, ru]\n    stimuli:\n      prompts: {{}}\n      rendered_text: {{sizes: [20, 32], cases: [as-is, upper]}}\n      images:\n        - folder: {r}/fixtures/images/flags/{{id}}\n      typographic: {{per_image: 2}}\nanalyses:\n  selectivity: {{top_stimuli: 3}}\n  multimodality: {{}}\n  resolution:\n    - {{family: countries, level: region}}\n  typographic: {{family: countries}}\n",
+        r = root().display()
+    );
+    let p = dir.join("flags.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn keys(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| app.draw(f)).unwrap();
+    t.backend().to_string()
+}
+
+#[test]
+fn every_view_renders_at_80x24_and_after_a_resize() {
+    let dir = tempfile::tempdir().unwrap();
+    let den = report(&dir.path().join("den"), &root().join("audits/denigration.yaml"), &[]);
+    let flags = report(&dir.path().join("flags"), &flags_spec(dir.path()), &[]);
+    let mut a = App::load(&den.join("report.json")).unwrap();
+    insta::assert_snapshot!("tui_findings", screen(&a, 80, 24));
+    keys(&mut a, "5");
+    insta::assert_snapshot!("tui_denigration", screen(&a, 80, 24));
+    keys(&mut a, "?");
+    insta::assert_snapshot!("tui_help", screen(&a, 80, 24));
+    let mut b = App::load(&flags.join("report.json")).unwrap();
+    keys(&mut b, "2");
+    insta::assert_snapshot!("tui_unit", screen(&b, 80, 24));
+    keys(&mut b, "3");
+    insta::assert_snapshot!("tui_family", screen(&b, 80, 24));
+    keys(&mut b, "4");
+    let map = screen(&b, 80, 24);
+    assert!(map.contains("with a unit of their own"), "{map}");
+    insta::assert_snapshot!("tui_map", map);
+    // Any size renders, down to tiny, without panicking; bigger shows more.
+    for (w, h) in [(120, 40), (40, 10), (10, 3), (1, 1)] {
+        for v in "12345".chars() {
+            keys(&mut b, &v.to_string());
+            let _ = screen(&b, w, h);
+            keys(&mut a, &v.to_string());
+            let _ = screen(&a, w, h);
+        }
+    }
+    keys(&mut b, "1");
+    assert_eq!(b.view, View::Findings);
+}
+
+#[test]
+fn keys_sort_filter_search_and_follow_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let den = report(&dir.path().join("den"), &root().join("audits/denigration.yaml"), &[]);
+    let mut a = App::load(&den.join("report.json")).unwrap();
+    let all = a.shown().len();
+    assert!(all > 5);
+    keys(&mut a, "/");
+    keys(&mut a, "gender");
+    key(&mut a, KeyCode::Enter);
+    let some = a.shown().len();
+    assert!(some > 0 && some < all, "{some} of {all}");
+    assert!(screen(&a, 100, 30).contains("/gender"));
+    keys(&mut a, "/");
+    key(&mut a, KeyCode::Enter);
+    assert_eq!(a.shown().len(), all, "an empty search shows everything");
+    keys(&mut a, "s");
+    assert!(screen(&a, 100, 30).contains("sort Effect"));
+    keys(&mut a, "f");
+    assert!(screen(&a, 100, 30).contains("· denigration"));
+    a.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(a.quit, "Ctrl-C quits");
+}
+
+#[test]
+fn a_decision_is_saved_and_shown_by_later_reports_diffs_and_model_cards() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = root().join("audits/denigration.yaml");
+    let den = report(&dir.path().join("den"), &spec, &[]);
+    let first = std::fs::canonicalize(&den).unwrap();
+    let mut a = App::load(&den.join("report.json")).unwrap();
+    keys(&mut a, "c");
+    keys(&mut a, "chance level for 16 labels");
+    key(&mut a, KeyCode::Enter);
+    assert!(a.status.contains("saved to"), "{}", a.status);
+    let review: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(den.join("review.json")).unwrap()).unwrap();
+    let d = &review["decisions"][0];
+    assert_eq!(d["verdict"], "confirmed");
+    assert_eq!(d["note"], "chance level for 16 labels");
+    let id = d["finding"].as_str().unwrap().to_owned();
+    assert!(screen(&a, 100, 30).contains("confirmed"));
+    // A reopened app shows it.
+    let b = App::load(&den.join("report.json")).unwrap();
+    assert!(screen(&b, 100, 30).contains("confirmed"));
+    // The next report of the audit carries it.
+    let r = clip_audit(&[
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        dir.path().join("den/run").to_str().unwrap(),
+        "--reports",
+        dir.path().join("den/reports").to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+        "--fail-on",
+        "never",
+    ]);
+    assert!(r.status.success());
+    let latest = std::fs::canonicalize(dir.path().join("den/reports/denigration/latest")).unwrap();
+    assert_ne!(first, latest, "a new report folder");
+    let md = std::fs::read_to_string(latest.join("report.md")).unwrap();
+    assert!(md.contains("chance level for 16 labels"), "the Markdown report shows the decision");
+    assert!(latest.join("review.json").is_file());
+    // The diff and the model card show it.
+    let old = first.join("report.json");
+    let out = clip_audit(&["diff", old.to_str().unwrap(), latest.join("report.json").to_str().unwrap()]);
+    assert!(texts(&out).0.contains(&format!("{id} (reviewed: confirmed by")), "{}", texts(&out).0);
+    let card = clip_audit(&["model-card", latest.join("report.json").to_str().unwrap()]);
+    assert!(texts(&card).0.contains("*Review: confirmed by"), "{}", texts(&card).0);
+}
+
+#[test]
+fn a_report_of_another_format_version_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("report.json");
+    std::fs::write(&p, r#"{"format_version": 7, "summary": {"findings": []}}"#).unwrap();
+    let err = App::load(&p).err().unwrap().to_string();
+    assert!(err.contains("report format 7") && err.contains("reads format 1"), "{err}");
+    let out = clip_audit(&["tui", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("report format 7"));
+}
+
+fn tmux(args: &[&str]) -> std::process::Output {
+    Command::new("tmux").args(args).output().unwrap()
+}
+
+#[test]
+fn a_scripted_session_under_tmux_navigates_every_view_and_records_a_decision() {
+    if Command::new("tmux").arg("-V").output().map(|o| !o.status.success()).unwrap_or(true) {
+        eprintln!("SKIPPED: tmux is not installed (make test-tools)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let den = report(&dir.path().join("den"), &root().join("audits/denigration.yaml"), &[]);
+    let session = format!("clip-audit-test-{}", std::process::id());
+    let sock = dir.path().join("tmux.sock");
+    let sock = sock.to_str().unwrap();
+    let bin = env!("CARGO_BIN_EXE_clip-audit");
+    let cmd = format!("{bin} tui {}; echo EXITED $?; sleep 30", den.display());
+    let start = tmux(&["-S", sock, "new-session", "-d", "-s", &session, "-x", "100", "-y", "30", &cmd]);
+    assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
+    let pane = |what: &str| -> String {
+        for _ in 0..50 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let out = tmux(&["-S", sock, "capture-pane", "-p", "-t", &session]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.contains(what) {
+                return text;
+            }
+        }
+        let out = tmux(&["-S", sock, "capture-pane", "-p", "-t", &session]);
+        panic!("`{what}` never appeared:\n{}", String::from_utf8_lossy(&out.stdout));
+    };
+    let send = |k: &[&str]| {
+        let mut a = vec!["-S", sock, "send-keys", "-t", session.as_str()];
+        a.extend_from_slice(k);
+        assert!(tmux(&a).status.success());
+    };
+    pane("findings of");
+    send(&["2"]);
+    pane("selective units");
+    send(&["3"]);
+    pane("no heat maps");
+    send(&["4"]);
+    pane("no resolution analysis");
+    send(&["5"]);
+    pane("harmful-label rate per group");
+    send(&["?"]);
+    pane("keys (any key closes)");
+    send(&["x", "1", "d"]);
+    pane("dismissed — note:");
+    send(&["-l", "random weights"]);
+    send(&["Enter"]);
+    pane("saved to");
+    send(&["q"]);
+    let after = pane("EXITED 0");
+    assert!(!after.contains("findings of"), "the terminal is restored: {after}");
+    let _ = tmux(&["-S", sock, "kill-server"]);
+    let review = std::fs::read_to_string(den.join("review.json")).unwrap();
+    assert!(review.contains("\"dismissed\"") && review.contains("random weights"), "{review}");
+}
