@@ -239,3 +239,35 @@ fn a_scripted_session_under_tmux_navigates_every_view_and_records_a_decision() {
     let review = std::fs::read_to_string(den.join("review.json")).unwrap();
     assert!(review.contains("\"dismissed\"") && review.contains("random weights"), "{review}");
 }
+
+#[test]
+fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_images_from_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    // A loose selectivity threshold, so that the random model has image units to show.
+    let spec = flags_spec(dir.path());
+    let loose = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("selectivity: {top_stimuli: 3}", "selectivity: {top_stimuli: 3, fdr: 0.5, min_effect_size: 0.3}");
+    std::fs::write(&spec, loose).unwrap();
+    let flags = report(&dir.path().join("flags"), &spec, &[]);
+    let mut b = App::load(&flags.join("report.json")).unwrap();
+    keys(&mut b, "2");
+    // Without the worker (as in the snapshots) there are none.
+    assert!(!screen(&b, 100, 40).contains("top images"));
+    b.start_thumbnails();
+    // A unit whose top or bottom stimuli include an image file (`<member> image` in its list).
+    let image_row = regex::Regex::new(r" [a-z]{2} image +│").unwrap();
+    let mut found = false;
+    for _ in 0..300 {
+        let s = screen(&b, 100, 40);
+        if image_row.is_match(&s) {
+            b.wait_thumbnails(std::time::Duration::from_secs(10));
+            let s = screen(&b, 100, 40);
+            assert!(s.contains(" images") && s.matches('▀').count() >= 8 * 4, "{s}");
+            found = true;
+            break;
+        }
+        keys(&mut b, "j");
+    }
+    assert!(found, "some unit of the flags report has an image among its top stimuli");
+}

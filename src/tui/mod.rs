@@ -21,6 +21,8 @@ use serde_json::Value;
 
 use crate::report::review::{Review, Verdict, verdict_name};
 
+pub mod thumbs;
+
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -82,6 +84,7 @@ pub struct App {
     pub status: String,
     /// Set when the user quits.
     pub quit: bool,
+    thumbs: std::cell::RefCell<thumbs::Thumbnails>,
 }
 
 fn s(v: &Value) -> &str {
@@ -151,7 +154,20 @@ impl App {
             review,
             status: String::new(),
             quit: false,
+            thumbs: std::cell::RefCell::new(thumbs::Thumbnails::default()),
         })
+    }
+
+    /// Starts the worker that decodes the images of evidence stimuli (from the run folders the
+    /// report names) for thumbnails; without it, views show no thumbnails.
+    pub fn start_thumbnails(&mut self) {
+        let runs: Vec<PathBuf> = arr(&self.summary()["runs"]).iter().map(|r| PathBuf::from(s(r))).collect();
+        self.thumbs.borrow_mut().start(runs);
+    }
+
+    /// Waits up to `timeout` for the thumbnails asked for so far (for tests and scripts).
+    pub fn wait_thumbnails(&self, timeout: Duration) {
+        self.thumbs.borrow_mut().wait(timeout);
     }
 
     fn summary(&self) -> &Value {
@@ -493,6 +509,16 @@ impl App {
                 s(&x["modality"])
             )));
         }
+        // Thumbnails of the image files among the top and bottom stimuli, drawn with half
+        // blocks once the worker has decoded them.
+        for end in ["top", "bottom"] {
+            let ids: Vec<String> = arr(&u[end]).iter().take(4).map(|x| s(&x["id"]).to_owned()).collect();
+            let thumbs = self.thumbs.borrow_mut().lines(&ids, 8);
+            if !thumbs.is_empty() {
+                lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
+                lines.extend(thumbs);
+            }
+        }
         frame.render_widget(
             Paragraph::new(lines).block(Block::bordered().title(format!(
                 " unit {} of {} ",
@@ -723,6 +749,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
     let report = locate(path)?;
     let mut app = App::load(&report)?;
+    app.start_thumbnails();
     app.status = format!("{} · ? for keys", report.display());
     let mut terminal = ratatui::init();
     let result = (|| -> anyhow::Result<()> {

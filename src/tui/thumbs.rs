@@ -1,0 +1,133 @@
+//! Thumbnails of evidence stimuli, drawn with Unicode half blocks (two pixels per cell, the
+//! upper as foreground and the lower as background colour), which every colour terminal shows.
+//! Images are found through the run's stimulus table (the report names its run folders) and
+//! decoded on a worker thread, so the UI never waits on the disk or the decoder.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+
+/// An image as rows of (upper, lower) pixel pairs.
+type Cells = Vec<Vec<([u8; 3], [u8; 3])>>;
+
+/// The thumbnail cache and its worker.
+#[derive(Default)]
+pub struct Thumbnails {
+    ask: Option<Sender<(String, u16)>>,
+    done: Option<Receiver<(String, Option<Cells>)>>,
+    ready: HashMap<String, Option<Cells>>,
+    asked: HashSet<String>,
+}
+
+impl Thumbnails {
+    /// Starts the worker over the run folders.
+    pub fn start(&mut self, runs: Vec<PathBuf>) {
+        let (ask_tx, ask_rx) = channel::<(String, u16)>();
+        let (done_tx, done_rx) = channel();
+        std::thread::spawn(move || {
+            // The stimulus table: id -> image path (other kinds have no file to show).
+            let paths: HashMap<String, PathBuf> = crate::run::store::read_run_tables(&runs, "stimuli")
+                .ok()
+                .and_then(|df| {
+                    let ids = df.column("id").ok()?.str().ok()?.clone();
+                    let content = df.column("content").ok()?.str().ok()?.clone();
+                    Some(
+                        ids.iter()
+                            .zip(content.iter())
+                            .filter_map(|(id, c)| {
+                                let v: serde_json::Value = serde_json::from_str(c?).ok()?;
+                                if v["kind"] != "image" {
+                                    return None;
+                                }
+                                Some((id?.to_owned(), PathBuf::from(v["path"].as_str()?)))
+                            })
+                            .collect(),
+                    )
+                })
+                .unwrap_or_default();
+            for (id, width) in ask_rx {
+                let cells = paths.get(&id).and_then(|p| decode(p, width));
+                if done_tx.send((id, cells)).is_err() {
+                    break;
+                }
+            }
+        });
+        self.ask = Some(ask_tx);
+        self.done = Some(done_rx);
+    }
+
+    fn drain(&mut self) {
+        if let Some(rx) = &self.done {
+            while let Ok((id, cells)) = rx.try_recv() {
+                self.ready.insert(id, cells);
+            }
+        }
+    }
+
+    /// Waits until every asked thumbnail is in, or the timeout.
+    pub fn wait(&mut self, timeout: Duration) {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end && self.asked.iter().any(|id| !self.ready.contains_key(id)) {
+            if let Some(rx) = &self.done
+                && let Ok((id, cells)) = rx.recv_timeout(Duration::from_millis(20))
+            {
+                self.ready.insert(id, cells);
+            }
+        }
+    }
+
+    /// Lines showing the thumbnails of `ids` side by side, `width` cells each; asks the
+    /// worker for those it has not decoded yet. Empty without a worker or images.
+    pub fn lines(&mut self, ids: &[String], width: u16) -> Vec<Line<'static>> {
+        if self.ask.is_none() {
+            return Vec::new();
+        }
+        self.drain();
+        for id in ids {
+            if self.asked.insert(id.clone())
+                && let Some(tx) = &self.ask
+            {
+                let _ = tx.send((id.clone(), width));
+            }
+        }
+        let shown: Vec<&Cells> = ids.iter().filter_map(|id| self.ready.get(id).and_then(Option::as_ref)).collect();
+        let rows = shown.iter().map(|c| c.len()).max().unwrap_or(0);
+        (0..rows)
+            .map(|r| {
+                let mut spans = Vec::new();
+                for cells in &shown {
+                    for &(top, bottom) in cells.get(r).into_iter().flatten() {
+                        let style = Style::new().fg(rgb(top)).bg(rgb(bottom));
+                        spans.push(Span::styled("▀", style));
+                    }
+                    spans.push(Span::raw(" "));
+                }
+                Line::from(spans)
+            })
+            .collect()
+    }
+}
+
+fn rgb(p: [u8; 3]) -> Color {
+    Color::Rgb(p[0], p[1], p[2])
+}
+
+/// Decodes and shrinks an image to `width` cells (and as many half-block rows as keep its shape).
+fn decode(path: &std::path::Path, width: u16) -> Option<Cells> {
+    let img = image::open(path).ok()?.to_rgb8();
+    let w = u32::from(width.max(1));
+    let h = ((img.height() as f64 / img.width().max(1) as f64) * f64::from(w)).round().max(2.0) as u32;
+    let small = image::imageops::thumbnail(&img, w, h + h % 2);
+    let rows = small.height() / 2;
+    Some(
+        (0..rows)
+            .map(|r| {
+                (0..small.width()).map(|x| (small.get_pixel(x, 2 * r).0, small.get_pixel(x, 2 * r + 1).0)).collect()
+            })
+            .collect(),
+    )
+}
