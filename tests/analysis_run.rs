@@ -3,19 +3,12 @@
 //! computed once per unit) agrees with the reference-tested statistics computed per test.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use clip_audit::analysis::selectivity::one_vs_rest;
 use clip_audit::analysis::stats::{cohen_d, mann_whitney};
 use ndarray::Array2;
 
-use crate::common::{root, texts};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clip-audit"));
-    c.current_dir(root());
-    c
-}
+use crate::common::{clip_audit, root, run, texts};
 
 /// Six European flag countries on the tiny model, with every stimulus kind and the analyses
 /// that apply to them; `analyses` is appended under `analyses:`.
@@ -30,22 +23,6 @@ fn spec(dir: &Path, analyses: &str) -> PathBuf {
 }
 
 const ANALYSES: &str = "  selectivity: {top_stimuli: 3}\n  multimodality: {}\n  resolution:\n    - {family: countries, level: subregion}\n  typographic: {family: countries}\n";
-
-fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--no-reports",
-    ];
-    args.extend_from_slice(extra);
-    bin().args(&args).output().unwrap()
-}
 
 fn summary(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
@@ -96,7 +73,7 @@ fn analyze_of_the_shards_equals_the_analysis_of_one_unsharded_run() {
     let merged = dir.path().join("merged");
     let mut args: Vec<&str> = vec!["analyze", "--out", merged.to_str().unwrap(), "--fail-on", "never", "--no-reports"];
     args.extend(shards.iter().map(|p| p.to_str().unwrap()));
-    let r = bin().args(&args).output().unwrap();
+    let r = clip_audit(&args);
     assert!(r.status.success(), "{}", texts(&r).1);
 
     let mut a = summary(&whole.join("analysis/summary.json"));
@@ -118,7 +95,7 @@ fn analyze_of_the_shards_equals_the_analysis_of_one_unsharded_run() {
 #[test]
 fn analyze_says_what_is_wrong_with_a_folder_that_is_not_a_run() {
     let dir = tempfile::tempdir().unwrap();
-    let r = bin().args(["analyze", dir.path().to_str().unwrap()]).output().unwrap();
+    let r = clip_audit(&["analyze", dir.path().to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(2));
     let (_, err) = texts(&r);
     assert!(err.contains(&dir.path().display().to_string()), "{err}");
@@ -137,8 +114,7 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     let errors = s["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "error").count();
     assert!(errors > 0, "the fixture should raise findings: {}", s["denigration"]);
     assert_eq!(r.status.code(), Some(1), "{}", texts(&r).1);
-    let again =
-        bin().args(["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q", "--no-reports"]).output().unwrap();
+    let again = clip_audit(&["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q", "--no-reports"]);
     assert_eq!(again.status.code(), Some(0), "{}", texts(&again).1);
     let f = &s["findings"][0];
     for key in ["id", "analysis", "severity", "statement", "statistic", "threshold", "evidence", "structural"] {

@@ -63,3 +63,20 @@ pub fn tiny_copy() -> tempfile::TempDir {
     }
     dir
 }
+
+/// `clip-audit run SPEC --out OUT` on the CPU with one thread and no reports, plus `extra`.
+pub fn run(spec: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        spec.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--no-reports",
+    ];
+    args.extend_from_slice(extra);
+    clip_audit(&args)
+}

@@ -8,7 +8,7 @@ use clip_audit::run::store::{Table, find_stores, read_run_tables, read_table};
 use clip_audit::run::table_matrices;
 use polars::prelude::*;
 
-use crate::common::{root, texts};
+use crate::common::{root, run, texts};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_clip-audit"));
@@ -27,22 +27,6 @@ fn spec(dir: &Path, extra_images: Option<&str>) -> PathBuf {
     let p = dir.join("small.yaml");
     std::fs::write(&p, text).unwrap();
     p
-}
-
-fn run(spec: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--no-reports",
-    ];
-    args.extend_from_slice(extra);
-    bin().args(&args).output().unwrap()
 }
 
 fn table(out: &Path, t: Table) -> DataFrame {

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::selectivity::{Block, Grid, one_vs_rest};
-use super::stats::{benjamini_hochberg, fisher_exact, wilson};
+use super::stats::{benjamini_hochberg, fisher_exact, newcombe, wilson};
 use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, r2, severity, slug, threshold};
 use crate::spec::analyses::{ResolutionDoc, SelectivityDoc, Severity};
 
@@ -127,15 +127,6 @@ pub struct ResolutionSummary {
     pub fdr: f64,
     /// Per image-encoder tap.
     pub taps: Vec<TapResolution>,
-}
-
-/// Newcombe's hybrid score interval for p1 − p2 (method 10), from Wilson intervals.
-pub fn newcombe(k1: u64, n1: u64, k2: u64, n2: u64) -> [f64; 2] {
-    let (p1, p2) = (k1 as f64 / n1 as f64, k2 as f64 / n2 as f64);
-    let (l1, u1) = wilson(k1, n1, 0.05);
-    let (l2, u2) = wilson(k2, n2, 0.05);
-    let d = p1 - p2;
-    [d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(), d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt()]
 }
 
 /// Runs the analysis for one family.

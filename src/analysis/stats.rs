@@ -818,6 +818,15 @@ fn bootstrap_ci(sx: &[f64], sy: &[f64], bootstrap: u64, alpha: f64, rng: &mut Rn
     (quantile_sorted(&effects, alpha / 2.0), quantile_sorted(&effects, 1.0 - alpha / 2.0))
 }
 
+/// Newcombe's hybrid score interval for p1 − p2 (method 10), from Wilson intervals.
+pub fn newcombe(k1: u64, n1: u64, k2: u64, n2: u64) -> [f64; 2] {
+    let (p1, p2) = (k1 as f64 / n1 as f64, k2 as f64 / n2 as f64);
+    let (l1, u1) = wilson(k1, n1, 0.05);
+    let (l2, u2) = wilson(k2, n2, 0.05);
+    let d = p1 - p2;
+    [d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(), d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

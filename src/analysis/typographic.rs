@@ -14,9 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::data::{StimulusRow, dot, ensemble};
-use super::resolution::newcombe;
 use super::selectivity::Grid;
-use super::stats::{mean_sd, wilson};
+use super::stats::{mean_sd, newcombe, wilson};
 use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, severity, slug, threshold};
 use crate::spec::analyses::{Severity, TypographicDoc};
 

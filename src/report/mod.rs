@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::analysis::Summary;
+use crate::analysis::{Summary, slug};
 use crate::run::store::{StoreError, write_atomic};
 use crate::spec::analyses::Severity;
 
@@ -87,10 +87,6 @@ pub struct Check {
     pub id: String,
     /// What was checked, in words.
     pub what: String,
-}
-
-fn slug(s: &str) -> String {
-    crate::analysis::slug(s)
 }
 
 /// Every check of the summary, analysis by analysis, in report order.

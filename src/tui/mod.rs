@@ -228,40 +228,25 @@ impl App {
             self.quit = true;
             return;
         }
-        match &mut self.input {
-            Input::Search(text) => {
-                match k.code {
-                    KeyCode::Enter => {
-                        self.search = text.clone();
-                        self.input = Input::None;
+        // A line being typed (search or note): the same editing keys for both.
+        if let Input::Search(text) | Input::Note(_, text) = &mut self.input {
+            match k.code {
+                KeyCode::Enter => match std::mem::replace(&mut self.input, Input::None) {
+                    Input::Search(t) => {
+                        self.search = t;
                         self.finding = 0;
                     }
-                    KeyCode::Esc => self.input = Input::None,
-                    KeyCode::Backspace => {
-                        text.pop();
-                    }
-                    KeyCode::Char(c) => text.push(c),
-                    _ => {}
+                    Input::Note(verdict, note) => self.decide(verdict, &note),
+                    Input::None => {}
+                },
+                KeyCode::Esc => self.input = Input::None,
+                KeyCode::Backspace => {
+                    text.pop();
                 }
-                return;
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
             }
-            Input::Note(verdict, text) => {
-                match k.code {
-                    KeyCode::Enter => {
-                        let (verdict, note) = (*verdict, text.clone());
-                        self.input = Input::None;
-                        self.decide(verdict, &note);
-                    }
-                    KeyCode::Esc => self.input = Input::None,
-                    KeyCode::Backspace => {
-                        text.pop();
-                    }
-                    KeyCode::Char(c) => text.push(c),
-                    _ => {}
-                }
-                return;
-            }
-            Input::None => {}
+            return;
         }
         if self.help {
             self.help = false;
