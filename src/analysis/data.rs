@@ -194,8 +194,12 @@ impl RunData {
 
     /// The spec file and `--set` values the run was made with (from its provenance).
     pub fn recorded_spec(&self) -> Option<(PathBuf, Vec<(String, String)>)> {
-        let p = self.provenance.iter().find(|p| p.get("spec_files").is_some())?;
-        let spec = p.get("spec_files")?.get(0)?.get("path")?.as_str()?;
+        let p = self.provenance.iter().find(|p| p.get("spec").is_some() || p.get("spec_files").is_some())?;
+        // Runs from before `spec` was recorded list the spec first among `spec_files`.
+        let spec = match p.get("spec") {
+            Some(s) => s.as_str()?,
+            None => p.get("spec_files")?.get(0)?.get("path")?.as_str()?,
+        };
         let vars = p
             .get("vars")
             .and_then(|v| v.as_object())

@@ -282,6 +282,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         audit: spec.id.clone(),
         started_at,
         finished_at: provenance::now_rfc3339(),
+        spec: spec.path.display().to_string(),
         spec_files: provenance::hash_files(&spec.files),
         model: provenance::ModelProvenance {
             bundle: spec.bundle.clone(),

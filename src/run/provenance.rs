@@ -156,6 +156,8 @@ pub struct Provenance {
     pub started_at: String,
     /// End.
     pub finished_at: String,
+    /// The audit spec's path, as given (what `analyze` reloads when no `--spec` is passed).
+    pub spec: String,
     /// Spec, libraries, manifests and their hashes.
     pub spec_files: Vec<FileHash>,
     /// The model.

@@ -529,7 +529,8 @@ pub struct AuditSpec {
     pub formats: Vec<String>,
     /// Lowest severity that fails the audit.
     pub fail_on: Severity,
-    /// Every file the spec depends on (spec, libraries, manifests), for provenance.
+    /// Every file the spec depends on, for provenance: the spec first, then its libraries and
+    /// manifests, sorted.
     pub files: Vec<PathBuf>,
     /// The spec text.
     pub source_text: String,
@@ -563,8 +564,12 @@ impl AuditSpec {
             .and_then(|doc| Validator::new(path, &mut cx).validate(doc, vars, text));
         match spec {
             Some(mut spec) if cx.problems.is_empty() => {
+                // The spec stays first; the files it names follow, sorted, once each.
+                let first = spec.files.remove(0);
+                spec.files.retain(|f| *f != first);
                 spec.files.sort();
                 spec.files.dedup();
+                spec.files.insert(0, first);
                 Ok(spec)
             }
             _ => {
