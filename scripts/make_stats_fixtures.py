@@ -20,6 +20,9 @@ Sections of the output (all two-sided unless noted, alpha = 0.05):
   spearman      scipy.stats.spearmanr (average ranks for ties; t-distribution p).
   weat          WEAT effect size (Caliskan et al. 2017) and the exact one-sided
                 permutation p-value over all equal-size partitions of X u Y (brute force).
+  cohen_d_ci    pingouin.compute_esci(eftype="cohen"): the 95 % CI of an independent-samples
+                Cohen's d, d +- t(0.975, n1+n2-2) * sqrt((n1+n2)/(n1 n2) + d^2/(2(n1+n2)))
+                (Hedges & Olkin's standard error; R effsize cohen.d with noncentral=FALSE).
 No bootstrap fixture: the bootstrap is random.
 
 Non-finite outputs are written as the strings "inf", "-inf", "nan" (JSON has no
@@ -28,7 +31,7 @@ such numbers). Random inputs are rounded to 4 decimals so that they parse exactl
 round-trip repr of the float64 result. The conventions the Rust side must reproduce
 are listed in the output under "conventions" and in fixtures/stats/README.md.
 
-Run (from the repository root; needs numpy, scipy, statsmodels in .venv-scripts):
+Run (from the repository root; needs numpy, scipy, statsmodels, pingouin in .venv-scripts):
     .venv-scripts/bin/python scripts/make_stats_fixtures.py
     .venv-scripts/bin/python scripts/make_stats_fixtures.py --check   # verify, don't write
 """
@@ -279,6 +282,23 @@ def auroc_cohen_cases(rng):
     return cases
 
 
+def cohen_d_ci_cases():
+    import pingouin
+
+    cases = []
+    for d, n1, n2, note in [
+        (0.0, 10, 10, "no effect, 10 vs 10"),
+        (0.8, 8, 232, "one concept's 8 images against the rest of a 30-concept family"),
+        (-1.3, 20, 40, "negative d"),
+        (3.5, 5, 5, "large d, tiny samples (df = 8)"),
+        (0.25, 2, 2, "smallest defined case (df = 2)"),
+        (1.1, 500, 9500, "large samples"),
+    ]:
+        ci = pingouin.compute_esci(stat=d, nx=n1, ny=n2, eftype="cohen", confidence=0.95, decimals=15)
+        cases.append({"note": note, "d": num(d), "n1": n1, "n2": n2, "ci": nums(ci)})
+    return cases
+
+
 def bh_cases(rng):
     vectors = [
         ("unsorted, typical", [0.04, 0.001, 0.3, 0.012, 0.5, 0.0005, 0.049, 0.9, 0.02, 0.07]),
@@ -500,11 +520,12 @@ def dumps(obj, indent=0) -> str:
 def build() -> dict:
     rng = np.random.default_rng(SEED)
     import pandas
+    import pingouin
 
     producer = (
         f"scripts/make_stats_fixtures.py (numpy seed {SEED}); python {platform.python_version()}, "
         f"numpy {np.__version__}, scipy {scipy.__version__}, statsmodels {statsmodels.__version__}, "
-        f"pandas {pandas.__version__}"
+        f"pandas {pandas.__version__}, pingouin {pingouin.__version__}"
     )
     out = {"producer": producer, "conventions": CONVENTIONS}
     # one generator, consumed in this fixed order
@@ -516,6 +537,7 @@ def build() -> dict:
     out["chi2"] = chi2_cases(rng)
     out["spearman"] = spearman_cases(rng)
     out["weat"] = weat_cases(rng)
+    out["cohen_d_ci"] = cohen_d_ci_cases()
     return out
 
 

@@ -136,6 +136,21 @@ fn auroc_and_effect_sizes_match_numpy() {
 }
 
 #[test]
+fn cohen_d_confidence_intervals_match_pingouin() {
+    for case in cases(&fixture(), "cohen_d_ci") {
+        let what = note(&case);
+        let n = |k: &str| case[k].as_u64().unwrap() as usize;
+        let got = cohen_d_ci(num(&case["d"]), n("n1"), n("n2"), 0.05);
+        let want = nums(&case["ci"]);
+        close(got[0], want[0], REL, 1e-14, &format!("{what}: lower"));
+        close(got[1], want[1], REL, 1e-14, &format!("{what}: upper"));
+    }
+    assert!(cohen_d_ci(f64::NAN, 5, 5, 0.05)[0].is_nan());
+    assert!(cohen_d_ci(1.0, 1, 1, 0.05)[1].is_nan(), "no degree of freedom");
+    assert!(cohen_d_ci(1.0, 0, 9, 0.05)[0].is_nan());
+}
+
+#[test]
 fn benjamini_hochberg_matches_statsmodels() {
     for case in cases(&fixture(), "bh") {
         let what = note(&case);

@@ -240,34 +240,76 @@ fn a_scripted_session_under_tmux_navigates_every_view_and_records_a_decision() {
     assert!(review.contains("\"dismissed\"") && review.contains("random weights"), "{review}");
 }
 
-#[test]
-fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_images_from_a_worker() {
-    let dir = tempfile::tempdir().unwrap();
-    // A loose selectivity threshold, so that the random model has image units to show.
-    let spec = flags_spec(dir.path());
+/// The flags audit with a loose selectivity threshold, so that the random model has image
+/// units to show.
+fn loose_flags_report(dir: &Path) -> PathBuf {
+    let spec = flags_spec(dir);
     let loose = std::fs::read_to_string(&spec)
         .unwrap()
         .replace("selectivity: {top_stimuli: 3}", "selectivity: {top_stimuli: 3, fdr: 0.5, min_effect_size: 0.3}");
     std::fs::write(&spec, loose).unwrap();
-    let flags = report(&dir.path().join("flags"), &spec, &[]);
-    let mut b = App::load(&flags.join("report.json")).unwrap();
+    report(&dir.join("flags"), &spec, &[])
+}
+
+#[test]
+fn the_map_colours_members_by_the_selected_units_response_to_their_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = App::load(&loose_flags_report(dir.path()).join("report.json")).unwrap();
+    keys(&mut b, "4");
+    // On an image unit the map colours each member by that unit's d for its images.
+    let mut shown = false;
+    for _ in 0..300 {
+        keys(&mut b, "j");
+        let mut t = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        t.draw(|f| b.draw(f)).unwrap();
+        let text = screen(&b, 120, 40);
+        if text.contains("Cohen's d of each member's images") {
+            let colours: std::collections::HashSet<String> = t
+                .backend()
+                .buffer()
+                .content()
+                .iter()
+                .filter(|c| matches!(c.fg, ratatui::style::Color::Rgb(..)))
+                .map(|c| format!("{:?}", c.fg))
+                .collect();
+            assert!(colours.len() >= 3, "members in several colours: {colours:?}\n{text}");
+            shown = true;
+            break;
+        }
+    }
+    assert!(shown, "some unit of the flags report is an image unit");
+}
+
+#[test]
+fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_stimuli_from_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = App::load(&loose_flags_report(dir.path()).join("report.json")).unwrap();
     keys(&mut b, "2");
     // Without the worker (as in the snapshots) there are none.
     assert!(!screen(&b, 100, 40).contains("top images"));
     b.start_thumbnails();
-    // A unit whose top or bottom stimuli include an image file (`<member> image` in its list).
-    let image_row = regex::Regex::new(r" [a-z]{2} image +│").unwrap();
+    // A unit whose top and bottom stimuli include both an image file and rendered text (rows
+    // `<member> image` and `<member> rendered_text` in its lists): each of its six listed
+    // stimuli is drawn, the rendered text redrawn from its stored content, 8 x 4 cells each.
+    let row = |kind: &str| regex::Regex::new(&format!(r" [a-z]{{2}} {kind} +│")).unwrap();
+    let (image_row, text_row) = (row("image"), row("rendered_text"));
     let mut found = false;
     for _ in 0..300 {
         let s = screen(&b, 100, 40);
-        if image_row.is_match(&s) {
+        if image_row.is_match(&s) && text_row.is_match(&s) {
             b.wait_thumbnails(std::time::Duration::from_secs(10));
             let s = screen(&b, 100, 40);
-            assert!(s.contains(" images") && s.matches('▀').count() >= 8 * 4, "{s}");
+            // Under each heading, one thumbnail (a run of 8 half blocks) per listed stimulus.
+            for end in ["top images", "bottom images"] {
+                let lines: Vec<&str> = s.lines().collect();
+                let at = lines.iter().position(|l| l.contains(end)).unwrap_or_else(|| panic!("no {end}: {s}"));
+                let thumbs: Vec<&str> = lines[at + 1].split(['│', ' ']).filter(|w| w.contains('▀')).collect();
+                assert_eq!(thumbs, ["▀▀▀▀▀▀▀▀"; 3], "{end}: {s}");
+            }
             found = true;
             break;
         }
         keys(&mut b, "j");
     }
-    assert!(found, "some unit of the flags report has an image among its top stimuli");
+    assert!(found, "some unit of the flags report has an image and rendered text among its top and bottom stimuli");
 }

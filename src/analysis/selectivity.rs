@@ -14,7 +14,9 @@ use polars::prelude::{Column, DataFrame};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::stats::{average_ranks, benjamini_hochberg, cohen_d_from, mann_whitney_p_asymptotic, mann_whitney_p_exact};
+use super::stats::{
+    average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic, mann_whitney_p_exact,
+};
 use super::{Context, RunData};
 use crate::spec::analyses::SelectivityDoc;
 
@@ -373,6 +375,48 @@ pub struct SelectiveUnit {
     pub top: Vec<Example>,
     /// Its lowest-responding stimuli.
     pub bottom: Vec<Example>,
+    /// Its response to every concept, per modality of its tap and selection (at most 64
+    /// concepts each), for the per-concept bar chart with CIs of the unit view.
+    pub responses: Vec<ConceptResponses>,
+}
+
+/// A unit's response to each concept of one modality, each concept against the rest of that
+/// modality's stimuli.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ConceptResponses {
+    /// Modality.
+    pub modality: String,
+    /// Concepts (member ids), in the selection's order.
+    pub concepts: Vec<String>,
+    /// Stimuli of each concept.
+    pub n: Vec<usize>,
+    /// Mean response to each concept.
+    pub mean: Vec<f64>,
+    /// Cohen's d of each concept against the rest; null where undefined.
+    pub d: Vec<f64>,
+    /// 95% CI of each d (Hedges & Olkin's standard error, t quantile).
+    pub ci: Vec<[f64; 2]>,
+}
+
+/// Unit `u`'s responses in every block of `tap` and `selection`.
+fn responses(grid: &Grid, tap: &str, selection: &str, u: usize) -> Vec<ConceptResponses> {
+    grid.blocks
+        .iter()
+        .filter(|b| b.tap == tap && b.selection == selection && u < b.units())
+        .map(|b| {
+            let cols = b.concepts.len().min(64);
+            let n: Vec<usize> = b.tests.n[..cols].to_vec();
+            let d: Vec<f64> = (0..cols).map(|c| b.tests.d[[u, c]]).collect();
+            ConceptResponses {
+                modality: b.modality.clone(),
+                concepts: b.concepts[..cols].to_vec(),
+                mean: (0..cols).map(|c| b.tests.mean[[u, c]]).collect(),
+                ci: (0..cols).map(|c| cohen_d_ci(d[c], n[c], b.rows.len() - n[c], 0.05)).collect(),
+                n,
+                d,
+            }
+        })
+        .collect()
 }
 
 /// Counts of one block.
@@ -516,6 +560,7 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
                     .collect(),
                 top,
                 bottom,
+                responses: responses(grid, &b.tap, &b.selection, u),
             });
         }
     }

@@ -319,6 +319,25 @@ pub fn hedges_g(d: f64, n1: usize, n2: usize) -> f64 {
     d * (1.0 - 3.0 / (4.0 * n - 9.0))
 }
 
+/// The (1 − `alpha`) CI of an independent-samples Cohen's d: d ± t(1 − α/2, n1+n2−2)·se with
+/// Hedges & Olkin's standard error se = sqrt((n1+n2)/(n1·n2) + d²/(2(n1+n2))), as pingouin's
+/// `compute_esci` and R's `effsize::cohen.d(noncentral = FALSE)`.
+///
+/// NaN bounds when d is not finite or a sample is empty or there is no degree of freedom.
+pub fn cohen_d_ci(d: f64, n1: usize, n2: usize, alpha: f64) -> [f64; 2] {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let (a, b) = (n1 as f64, n2 as f64);
+    let Ok(t) = StudentsT::new(0.0, 1.0, a + b - 2.0) else {
+        return [f64::NAN; 2];
+    };
+    if !d.is_finite() || n1 == 0 || n2 == 0 {
+        return [f64::NAN; 2];
+    }
+    let se = ((a + b) / (a * b) + d * d / (2.0 * (a + b))).sqrt();
+    let half = t.inverse_cdf(1.0 - alpha / 2.0) * se;
+    [d - half, d + half]
+}
+
 /// Benjamini-Hochberg q-values in input order (NaN p stays NaN and is not counted in m).
 ///
 /// statsmodels `fdr_bh`: sort ascending, q_(i) = p_(i)/(i/m), running minimum from the largest p

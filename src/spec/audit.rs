@@ -278,7 +278,7 @@ fn read_audit(node: &Node, vars: BTreeMap<String, Option<String>>, cx: &mut Ctx<
 }
 
 /// A text position on a canvas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Placement {
     /// Middle.

@@ -54,8 +54,8 @@ impl Modality {
     }
 }
 
-/// What a stimulus is made of.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a stimulus is made of (the stimulus table's `content` column holds it as JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Content {
     /// Text for the text tower.
@@ -540,17 +540,27 @@ pub fn materialize(stimulus: &Stimulus) -> Result<RgbImage, MaterializeError> {
 /// The image and, for typographic composites, the fraction of its pixels the attack text
 /// (with its outline) covers, which the store records with the activations.
 pub fn materialize_with_coverage(stimulus: &Stimulus) -> Result<(RgbImage, Option<f64>), MaterializeError> {
-    match &stimulus.content {
-        Content::Prompt { .. } => Err(MaterializeError::NotAnImage(stimulus.id.clone())),
-        Content::RenderedText { text, canvas, size, placement, color, background } => {
-            Ok((render::render_text(text, *canvas, *size, *placement, *color, *background).0, None))
-        }
-        Content::Image { path } => Ok((preprocess::load_rgb(path)?, None)),
-        Content::Typographic { base, text, size, placement, color, outline, opacity, image_size, .. } => {
-            let img = preprocess::resize_and_crop(&preprocess::load_rgb(base)?, *image_size);
-            let (out, coverage) = render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32);
-            Ok((out, Some(coverage)))
-        }
+    stimulus.content.image()?.ok_or_else(|| MaterializeError::NotAnImage(stimulus.id.clone()))
+}
+
+impl Content {
+    /// The image this content stands for and, for typographic composites, the fraction of its
+    /// pixels the text covers; `None` for prompts. Also used to show stored stimuli again
+    /// (the TUI's thumbnails), from the `content` column of a run's stimulus table.
+    pub fn image(&self) -> Result<Option<(RgbImage, Option<f64>)>, crate::model::ImageError> {
+        Ok(Some(match self {
+            Content::Prompt { .. } => return Ok(None),
+            Content::RenderedText { text, canvas, size, placement, color, background } => {
+                (render::render_text(text, *canvas, *size, *placement, *color, *background).0, None)
+            }
+            Content::Image { path } => (preprocess::load_rgb(path)?, None),
+            Content::Typographic { base, text, size, placement, color, outline, opacity, image_size, .. } => {
+                let img = preprocess::resize_and_crop(&preprocess::load_rgb(base)?, *image_size);
+                let (out, coverage) =
+                    render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32);
+                (out, Some(coverage))
+            }
+        }))
     }
 }
 

@@ -297,7 +297,7 @@ impl App {
         let shown = self.shown().len();
         let (cur, len) = match self.view {
             View::Findings => (&mut self.finding, shown),
-            View::Unit => (&mut self.unit, arr(&self.report["summary"]["selectivity"]["units"]).len()),
+            View::Unit | View::Map => (&mut self.unit, arr(&self.report["summary"]["selectivity"]["units"]).len()),
             _ => (&mut self.family, arr(&self.report["summary"]["selectivity"]["heatmaps"]).len()),
         };
         if len > 0 {
@@ -356,6 +356,7 @@ impl App {
                 "j/k move · Enter unit · s sort · f filter · / search · c confirm · d dismiss · ? help · q quit".into()
             }
             (_, View::Family) => "h/l heat map · j/k heat map · 1-5 views · ? help · q quit".into(),
+            (_, View::Map) => "j/k unit shown · 1-5 views · ? help · q quit".into(),
             _ => "j/k move · 1-5 or Tab views · ? help · q quit".into(),
         };
         frame.render_widget(
@@ -512,31 +513,51 @@ impl App {
             ))),
             left,
         );
-        // Its Cohen's d per concept, from the heat map of its block.
-        let heat = self
-            .heatmaps()
-            .iter()
-            .find(|h| h["tap"] == u["tap"] && h["selection"] == u["selection"] && h["modality"] == u["modality"]);
+        // Its Cohen's d per concept with 95% CIs: one line per concept and modality, concepts
+        // in the order of its d in its own modality.
+        let blocks = arr(&u["responses"]);
+        let own = blocks.iter().find(|b| b["modality"] == u["modality"]).or(blocks.first());
         let mut bars: Vec<Line> = Vec::new();
-        if let Some(h) = heat
-            && let Some(row) = arr(&h["units"]).iter().position(|x| *x == u["unit"])
-        {
-            let ds = arr(&h["d"][row]);
-            let width = right.width.saturating_sub(22) as f64;
-            let max = ds.iter().filter_map(Value::as_f64).fold(1.0_f64, |m, d| m.max(d.abs()));
-            let mut pairs: Vec<(&str, f64)> =
-                arr(&h["concepts"]).iter().zip(ds).map(|(c, d)| (s(c), d.as_f64().unwrap_or(f64::NAN))).collect();
-            pairs.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (c, d) in pairs.iter().take(right.height.saturating_sub(2) as usize) {
-                let n = if d.is_finite() { ((d.abs() / max) * width).round() as usize } else { 0 };
-                let bar = if *d >= 0.0 { "█".repeat(n) } else { "░".repeat(n) };
-                bars.push(Line::from(format!("{c:>12} {:>6} {bar}", f(&Value::from(*d)))));
+        if let Some(own) = own {
+            let mut order: Vec<usize> = (0..arr(&own["concepts"]).len()).collect();
+            let d_of = |b: &Value, c: usize| b["d"][c].as_f64().unwrap_or(f64::NAN);
+            order.sort_by(|&x, &y| d_of(own, y).total_cmp(&d_of(own, x)));
+            let mut rest: Vec<&Value> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
+            rest.insert(0, own);
+            let per = rest.len().max(1);
+            let concepts = (right.height.saturating_sub(2) as usize / per).max(1);
+            // Rows to draw: (label, modality, d, ci).
+            let mut rows: Vec<(String, &str, f64, [f64; 2])> = Vec::new();
+            for &c in order.iter().take(concepts) {
+                let concept = s(&own["concepts"][c]);
+                for (i, b) in rest.iter().enumerate() {
+                    let Some(k) = arr(&b["concepts"]).iter().position(|x| s(x) == concept) else { continue };
+                    let ci = [b["ci"][k][0].as_f64().unwrap_or(f64::NAN), b["ci"][k][1].as_f64().unwrap_or(f64::NAN)];
+                    let label = if i == 0 { concept.to_owned() } else { String::new() };
+                    rows.push((label, modality_short(s(&b["modality"])), d_of(b, k), ci));
+                }
+            }
+            let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
+            for (_, _, d, ci) in &rows {
+                for x in [*d, ci[0], ci[1]].into_iter().filter(|x| x.is_finite()) {
+                    lo = lo.min(x);
+                    hi = hi.max(x);
+                }
+            }
+            let width = right.width.saturating_sub(28) as usize;
+            for (label, modality, d, ci) in rows {
+                let label: String = label.chars().take(10).collect();
+                bars.push(Line::from(format!(
+                    "{label:>10} {modality} {:>6} {}",
+                    f(&Value::from(d)),
+                    ci_bar(d, ci, lo, hi, width)
+                )));
             }
         } else {
             bars.push(Line::from("no per-concept responses for this unit in the report"));
         }
         frame.render_widget(
-            Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept (░ negative) ")),
+            Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept: █ d ├─┤ 95% CI │ 0 ")),
             right,
         );
     }
@@ -613,33 +634,59 @@ impl App {
         let members: Vec<&Value> =
             res.iter().flat_map(|r| arr(&r["taps"]).iter().take(1)).flat_map(|t| arr(&t["members"])).collect();
         let point = |m: &Value| Some((m["lon"].as_f64()?, m["lat"].as_f64()?));
-        let with: Vec<(f64, f64)> = members
-            .iter()
-            .filter(|m| m["dedicated_units"].as_u64().unwrap_or(0) > 0)
-            .filter_map(|m| point(m))
-            .collect();
-        let without: Vec<(f64, f64)> = members
-            .iter()
-            .filter(|m| m["dedicated_units"].as_u64().unwrap_or(0) == 0)
-            .filter_map(|m| point(m))
-            .collect();
-        let title = if members.is_empty() {
-            " no resolution analysis with coordinates in this report ".to_owned()
+        // The selected unit's d for each member's images, when it was measured on them.
+        let units = self.units();
+        let unit = units.get(self.unit.min(units.len().saturating_sub(1)));
+        let response = unit.and_then(|u| {
+            arr(&u["responses"]).iter().find(|b| {
+                b["modality"] == "image" && arr(&b["concepts"]).iter().any(|c| members.iter().any(|m| m["id"] == *c))
+            })
+        });
+        let title;
+        // (point, colour) of each member with coordinates.
+        let mut points: Vec<((f64, f64), Color)> = Vec::new();
+        if let (Some(u), Some(b)) = (unit, response) {
+            for m in &members {
+                let Some(p) = point(m) else { continue };
+                let d = arr(&b["concepts"])
+                    .iter()
+                    .position(|c| *c == m["id"])
+                    .and_then(|k| b["d"][k].as_f64())
+                    .unwrap_or(f64::NAN);
+                points.push((p, heat_color(d)));
+            }
+            title = format!(
+                " {} #{} (j/k unit): Cohen's d of each member's images, white 0 to red 3+, blue below 0 ",
+                s(&u["tap"]),
+                u["unit"]
+            );
         } else {
-            format!(
-                " members at their capitals: {} with a unit of their own (green), {} without (red) ",
-                with.len(),
-                without.len()
-            )
-        };
+            let mut with = 0;
+
+            for m in &members {
+                let Some(p) = point(m) else { continue };
+                let dedicated = m["dedicated_units"].as_u64().unwrap_or(0) > 0;
+                with += usize::from(dedicated);
+                points.push((p, if dedicated { Color::Green } else { Color::Red }));
+            }
+            title = if members.is_empty() {
+                " no resolution analysis with coordinates in this report ".to_owned()
+            } else {
+                format!(
+                    " members: {with} with a unit of their own (green), {} without (red) · j/k to an image unit: its d ",
+                    points.len() - with
+                )
+            };
+        }
         let canvas = Canvas::default()
             .block(Block::bordered().title(title))
             .x_bounds([-180.0, 180.0])
             .y_bounds([-90.0, 90.0])
             .paint(|ctx| {
                 ctx.draw(&Map { color: Color::DarkGray, resolution: MapResolution::High });
-                ctx.draw(&Points { coords: &without, color: Color::Red });
-                ctx.draw(&Points { coords: &with, color: Color::Green });
+                for (p, color) in &points {
+                    ctx.draw(&Points { coords: std::slice::from_ref(p), color: *color });
+                }
             });
         frame.render_widget(canvas, area);
     }
@@ -709,8 +756,50 @@ f          (findings) filter by analysis (repeat to cycle, back to all)
 /          (findings) search ids and statements
 c / d      (findings) confirm / dismiss with a note (Enter saves to review.json)
 h/l        (family) previous / next heat map
+j/k        (unit, map) previous / next unit; the map colours members by its d
 ?          this help
 q, Esc, Ctrl-C  quit";
+
+/// Three letters for a modality in the unit view.
+fn modality_short(m: &str) -> &'static str {
+    match m {
+        "image" => "img",
+        "rendered_text" => "txt",
+        "typographic" => "typ",
+        "prompt" => "prm",
+        _ => "   ",
+    }
+}
+
+/// A bar of `width` cells on the axis [`lo`, `hi`] (which contains 0): the bar from zero to
+/// `d` (█ positive, ▒ negative), the CI as ├─┤ beyond it, `│` at zero.
+fn ci_bar(d: f64, ci: [f64; 2], lo: f64, hi: f64, width: usize) -> String {
+    if width < 3 || hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+        return String::new();
+    }
+    let pos = |x: f64| (((x - lo) / (hi - lo)).clamp(0.0, 1.0) * (width - 1) as f64).round() as usize;
+    let mut cells = vec![' '; width];
+    let zero = pos(0.0);
+    if ci[0].is_finite() && ci[1].is_finite() {
+        let (a, b) = (pos(ci[0]), pos(ci[1]));
+        for c in &mut cells[a..=b] {
+            *c = '─';
+        }
+        cells[a] = '├';
+        cells[b] = '┤';
+    }
+    if d.is_finite() {
+        let (a, b) = if d >= 0.0 { (zero, pos(d)) } else { (pos(d), zero) };
+        let fill = if d >= 0.0 { '█' } else { '▒' };
+        for c in &mut cells[a..=b] {
+            *c = fill;
+        }
+    }
+    if cells[zero] == ' ' || cells[zero] == '─' {
+        cells[zero] = '│';
+    }
+    cells.into_iter().collect()
+}
 
 fn heat_color(d: f64) -> Color {
     if !d.is_finite() {
@@ -750,4 +839,20 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
     })();
     ratatui::restore();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ci_bar;
+
+    #[test]
+    fn a_ci_bar_draws_the_effect_its_interval_and_zero_on_one_axis() {
+        // Axis -1..3 over 9 cells: 0.5 per cell, zero at cell 2.
+        assert_eq!(ci_bar(2.0, [1.0, 3.0], -1.0, 3.0, 9), "  █████─┤");
+        assert_eq!(ci_bar(0.5, [-0.5, 1.5], -1.0, 3.0, 9), " ├██─┤   ");
+        assert_eq!(ci_bar(-1.0, [-1.0, 0.0], -1.0, 3.0, 9), "▒▒▒      ");
+        // Undefined d: the axis alone.
+        assert_eq!(ci_bar(f64::NAN, [f64::NAN; 2], -1.0, 3.0, 9), "  │      ");
+        assert_eq!(ci_bar(1.0, [0.0, 2.0], 0.0, 0.0, 9), "", "no axis");
+    }
 }

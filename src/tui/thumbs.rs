@@ -1,7 +1,8 @@
 //! Thumbnails of evidence stimuli, drawn with Unicode half blocks (two pixels per cell, the
 //! upper as foreground and the lower as background colour), which every colour terminal shows.
-//! Images are found through the run's stimulus table (the report names its run folders) and
-//! decoded on a worker thread, so the UI never waits on the disk or the decoder.
+//! Stimuli are found through the run's stimulus table (the report names its run folders) and
+//! made again from their stored content (image files decoded, rendered text and typographic
+//! composites redrawn) on a worker thread, so the UI never waits on the disk or the decoder.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
+
+use crate::stimuli::Content;
 
 /// An image as rows of (upper, lower) pixel pairs.
 type Cells = Vec<Vec<([u8; 3], [u8; 3])>>;
@@ -29,8 +32,8 @@ impl Thumbnails {
         let (ask_tx, ask_rx) = channel::<(String, u16)>();
         let (done_tx, done_rx) = channel();
         std::thread::spawn(move || {
-            // The stimulus table: id -> image path (other kinds have no file to show).
-            let paths: HashMap<String, PathBuf> = crate::run::store::read_run_tables(&runs, "stimuli")
+            // The stimulus table: id -> content (prompts have no image to show).
+            let contents: HashMap<String, Content> = crate::run::store::read_run_tables(&runs, "stimuli")
                 .ok()
                 .and_then(|df| {
                     let ids = df.column("id").ok()?.str().ok()?.clone();
@@ -39,18 +42,16 @@ impl Thumbnails {
                         ids.iter()
                             .zip(content.iter())
                             .filter_map(|(id, c)| {
-                                let v: serde_json::Value = serde_json::from_str(c?).ok()?;
-                                if v["kind"] != "image" {
-                                    return None;
-                                }
-                                Some((id?.to_owned(), PathBuf::from(v["path"].as_str()?)))
+                                let content: Content = serde_json::from_str(c?).ok()?;
+                                let id = id?.to_owned();
+                                (!matches!(content, Content::Prompt { .. })).then_some((id, content))
                             })
                             .collect(),
                     )
                 })
                 .unwrap_or_default();
             for (id, width) in ask_rx {
-                let cells = paths.get(&id).and_then(|p| decode(p, width));
+                let cells = contents.get(&id).and_then(|c| c.image().ok().flatten()).map(|(img, _)| cells(&img, width));
                 if done_tx.send((id, cells)).is_err() {
                     break;
                 }
@@ -116,18 +117,13 @@ fn rgb(p: [u8; 3]) -> Color {
     Color::Rgb(p[0], p[1], p[2])
 }
 
-/// Decodes and shrinks an image to `width` cells (and as many half-block rows as keep its shape).
-fn decode(path: &std::path::Path, width: u16) -> Option<Cells> {
-    let img = image::open(path).ok()?.to_rgb8();
+/// Shrinks an image to `width` cells (and as many half-block rows as keep its shape).
+fn cells(img: &image::RgbImage, width: u16) -> Cells {
     let w = u32::from(width.max(1));
     let h = ((img.height() as f64 / img.width().max(1) as f64) * f64::from(w)).round().max(2.0) as u32;
-    let small = image::imageops::thumbnail(&img, w, h + h % 2);
+    let small = image::imageops::thumbnail(img, w, h + h % 2);
     let rows = small.height() / 2;
-    Some(
-        (0..rows)
-            .map(|r| {
-                (0..small.width()).map(|x| (small.get_pixel(x, 2 * r).0, small.get_pixel(x, 2 * r + 1).0)).collect()
-            })
-            .collect(),
-    )
+    (0..rows)
+        .map(|r| (0..small.width()).map(|x| (small.get_pixel(x, 2 * r).0, small.get_pixel(x, 2 * r + 1).0)).collect())
+        .collect()
 }
