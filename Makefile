@@ -13,7 +13,7 @@ CARGO       ?= cargo
 .PHONY: help demo test ort ort-gpu test-tools venv exports fixtures schemas bench clean-ort
 
 help:
-	@echo "make demo      build clip-audit and run it on the embedded tiny model"
+	@echo "make demo      build clip-audit and audit the model organism (fixtures/models/organism)"
 	@echo "make test      fmt, clippy, docs and all tests (installs ONNX Runtime first)"
 	@echo "make ort       install libonnxruntime.so $(ORT_VERSION) into $(ORT_DIR)/lib (from the PyPI wheel)"
 	@echo "make ort-gpu   the CUDA build (onnxruntime-gpu) into $(ORT_DIR)/gpu; use with ORT_DYLIB_PATH"

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clip_audit::tui::graphics::Protocol;
 use clip_audit::tui::{App, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -306,6 +307,26 @@ fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_stimuli_from_a_worker() 
                 let thumbs: Vec<&str> = lines[at + 1].split(['│', ' ']).filter(|w| w.contains('▀')).collect();
                 assert_eq!(thumbs, ["▀▀▀▀▀▀▀▀"; 3], "{end}: {s}");
             }
+            // Each drawn thumbnail is recorded where its half blocks are, and a kitty terminal
+            // gets its pixels placed there (after the images of the last frame are cleared).
+            let mut t = Terminal::new(TestBackend::new(100, 40)).unwrap();
+            t.draw(|f| b.draw(f)).unwrap();
+            let spots = b.placements();
+            assert_eq!(spots.len(), 6, "{spots:?}");
+            for p in &spots {
+                for y in p.area.top()..p.area.bottom() {
+                    let row: String = (p.area.left()..p.area.right())
+                        .map(|x| t.backend().buffer()[(x, y)].symbol().to_owned())
+                        .collect();
+                    assert!(row.chars().all(|c| c == '▀'), "{p:?}: {row}");
+                }
+            }
+            let kitty = b.graphics(Protocol::Kitty);
+            assert!(kitty.starts_with(clip_audit::tui::graphics::KITTY_CLEAR));
+            assert_eq!(kitty.matches("\x1b_Ga=T,f=24").count(), 6);
+            let at = format!("\x1b[{};{}H", spots[0].area.y + 1, spots[0].area.x + 1);
+            assert!(kitty.contains(&at), "placed at the first thumbnail's cell");
+            assert!(b.graphics(Protocol::HalfBlocks).is_empty());
             found = true;
             break;
         }

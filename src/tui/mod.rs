@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::report::review::{Review, Verdict, verdict_name};
 
+pub mod graphics;
 pub mod thumbs;
 
 /// The views, in tab order.
@@ -85,6 +86,8 @@ pub struct App {
     /// Set when the user quits.
     pub quit: bool,
     thumbs: std::cell::RefCell<thumbs::Thumbnails>,
+    /// Thumbnails the last frame drew, for terminals with a graphics protocol.
+    placements: std::cell::RefCell<Vec<graphics::Placement>>,
 }
 
 fn s(v: &Value) -> &str {
@@ -155,6 +158,7 @@ impl App {
             status: String::new(),
             quit: false,
             thumbs: std::cell::RefCell::new(thumbs::Thumbnails::default()),
+            placements: std::cell::RefCell::default(),
         })
     }
 
@@ -163,6 +167,27 @@ impl App {
     pub fn start_thumbnails(&mut self) {
         let runs: Vec<PathBuf> = arr(&self.summary()["runs"]).iter().map(|r| PathBuf::from(s(r))).collect();
         self.thumbs.borrow_mut().start(runs);
+    }
+
+    /// The thumbnails the last frame drew, and the cells each took.
+    pub fn placements(&self) -> Vec<graphics::Placement> {
+        self.placements.borrow().clone()
+    }
+
+    /// The escapes that show the last frame's thumbnails at full detail with `protocol`
+    /// (after clearing the images of earlier frames); empty for half blocks.
+    pub fn graphics(&self, protocol: graphics::Protocol) -> String {
+        if protocol == graphics::Protocol::HalfBlocks {
+            return String::new();
+        }
+        let thumbs = self.thumbs.borrow();
+        let mut out = graphics::KITTY_CLEAR.to_owned();
+        for p in self.placements.borrow().iter() {
+            if let Some(img) = thumbs.image(&p.id) {
+                out.push_str(&graphics::kitty_place(img, p.area));
+            }
+        }
+        out
     }
 
     /// Waits up to `timeout` for the thumbnails asked for so far (for tests and scripts).
@@ -334,6 +359,7 @@ impl App {
 
     /// Draws the whole screen.
     pub fn draw(&self, frame: &mut Frame<'_>) {
+        self.placements.borrow_mut().clear();
         let [tabs, body, footer] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(2)]).areas(frame.area());
         let titles: Vec<&str> = VIEWS.iter().map(|v| v.1).collect();
@@ -367,6 +393,8 @@ impl App {
             footer,
         );
         if self.help {
+            // The overlay would sit under placed images.
+            self.placements.borrow_mut().clear();
             let area = centered(frame.area(), 64, 16);
             frame.render_widget(Clear, area);
             frame.render_widget(
@@ -495,13 +523,25 @@ impl App {
                 s(&x["modality"])
             )));
         }
-        // Thumbnails of the image files among the top and bottom stimuli, drawn with half
-        // blocks once the worker has decoded them.
+        // Thumbnails of the top and bottom stimuli, drawn with half blocks once the worker has
+        // made them; those wholly inside the panel are also recorded for graphics protocols.
+        let inner = Block::bordered().inner(left);
         for end in ["top", "bottom"] {
             let ids: Vec<String> = arr(&u[end]).iter().take(4).map(|x| s(&x["id"]).to_owned()).collect();
-            let thumbs = self.thumbs.borrow_mut().lines(&ids, 8);
+            let (thumbs, spots) = self.thumbs.borrow_mut().lines(&ids, 8);
             if !thumbs.is_empty() {
                 lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
+                let first = inner.y + lines.len() as u16;
+                for spot in spots {
+                    let area = Rect::new(inner.x + spot.column, first, spot.width, spot.rows);
+                    if area.width > 0
+                        && inner.contains(area.as_position())
+                        && area.bottom() <= inner.bottom()
+                        && area.right() <= inner.right()
+                    {
+                        self.placements.borrow_mut().push(graphics::Placement { id: spot.id, area });
+                    }
+                }
                 lines.extend(thumbs);
             }
         }
@@ -825,10 +865,21 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
     let mut app = App::load(&report)?;
     app.start_thumbnails();
     app.status = format!("{} · ? for keys", report.display());
+    let protocol = graphics::detect(|k| std::env::var(k).ok());
     let mut terminal = ratatui::init();
     let result = (|| -> anyhow::Result<()> {
+        // What the graphics escapes last drew, so that unchanged images are not sent again.
+        let mut shown = String::new();
         while !app.quit {
             terminal.draw(|f| app.draw(f))?;
+            let escapes = app.graphics(protocol);
+            if escapes != shown {
+                use std::io::Write as _;
+                let mut out = std::io::stdout().lock();
+                out.write_all(escapes.as_bytes())?;
+                out.flush()?;
+                shown = escapes;
+            }
             if event::poll(Duration::from_millis(250))?
                 && let Event::Key(k) = event::read()?
             {
@@ -837,6 +888,10 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
         }
         Ok(())
     })();
+    if protocol == graphics::Protocol::Kitty {
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(graphics::KITTY_CLEAR.as_bytes());
+    }
     ratatui::restore();
     result
 }

@@ -17,12 +17,36 @@ use crate::stimuli::Content;
 /// An image as rows of (upper, lower) pixel pairs.
 type Cells = Vec<Vec<([u8; 3], [u8; 3])>>;
 
+/// A decoded thumbnail: its half-block cells and its pixels (at most [`PIXELS`] a side) for
+/// terminals with a graphics protocol.
+pub struct Thumb {
+    cells: Cells,
+    /// The image, shrunk.
+    pub image: image::RgbImage,
+}
+
+/// Largest side of the pixels kept for graphics protocols.
+const PIXELS: u32 = 128;
+
+/// Where a thumbnail sits among the lines [`Thumbnails::lines`] returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spot {
+    /// Stimulus id.
+    pub id: String,
+    /// First column (from the start of the lines).
+    pub column: u16,
+    /// Width in cells.
+    pub width: u16,
+    /// Height in lines.
+    pub rows: u16,
+}
+
 /// The thumbnail cache and its worker.
 #[derive(Default)]
 pub struct Thumbnails {
     ask: Option<Sender<(String, u16)>>,
-    done: Option<Receiver<(String, Option<Cells>)>>,
-    ready: HashMap<String, Option<Cells>>,
+    done: Option<Receiver<(String, Option<Thumb>)>>,
+    ready: HashMap<String, Option<Thumb>>,
     asked: HashSet<String>,
 }
 
@@ -51,8 +75,11 @@ impl Thumbnails {
                 })
                 .unwrap_or_default();
             for (id, width) in ask_rx {
-                let cells = contents.get(&id).and_then(|c| c.image().ok().flatten()).map(|(img, _)| cells(&img, width));
-                if done_tx.send((id, cells)).is_err() {
+                let thumb = contents.get(&id).and_then(|c| c.image().ok().flatten()).map(|(img, _)| Thumb {
+                    cells: cells(&img, width),
+                    image: image::imageops::thumbnail(&img, PIXELS.min(img.width()), PIXELS.min(img.height())),
+                });
+                if done_tx.send((id, thumb)).is_err() {
                     break;
                 }
             }
@@ -81,11 +108,17 @@ impl Thumbnails {
         }
     }
 
-    /// Lines showing the thumbnails of `ids` side by side, `width` cells each; asks the
-    /// worker for those it has not decoded yet. Empty without a worker or images.
-    pub fn lines(&mut self, ids: &[String], width: u16) -> Vec<Line<'static>> {
+    /// The pixels of a decoded thumbnail.
+    pub fn image(&self, id: &str) -> Option<&image::RgbImage> {
+        self.ready.get(id)?.as_ref().map(|t| &t.image)
+    }
+
+    /// Lines showing the thumbnails of `ids` side by side, `width` cells each, and where each
+    /// one sits; asks the worker for those it has not decoded yet. Empty without a worker or
+    /// images.
+    pub fn lines(&mut self, ids: &[String], width: u16) -> (Vec<Line<'static>>, Vec<Spot>) {
         if self.ask.is_none() {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         self.drain();
         for id in ids {
@@ -95,21 +128,36 @@ impl Thumbnails {
                 let _ = tx.send((id.clone(), width));
             }
         }
-        let shown: Vec<&Cells> = ids.iter().filter_map(|id| self.ready.get(id).and_then(Option::as_ref)).collect();
+        let shown: Vec<(&String, &Cells)> =
+            ids.iter().filter_map(|id| Some((id, &self.ready.get(id)?.as_ref()?.cells))).collect();
+        let mut spots = Vec::new();
+        let mut column = 0u16;
+        for (id, cells) in &shown {
+            let w = cells.first().map_or(0, Vec::len) as u16;
+            spots.push(Spot { id: (*id).clone(), column, width: w, rows: cells.len() as u16 });
+            column += w + 1;
+        }
+        let shown: Vec<&Cells> = shown.into_iter().map(|x| x.1).collect();
         let rows = shown.iter().map(|c| c.len()).max().unwrap_or(0);
-        (0..rows)
+        let lines = (0..rows)
             .map(|r| {
                 let mut spans = Vec::new();
                 for cells in &shown {
-                    for &(top, bottom) in cells.get(r).into_iter().flatten() {
-                        let style = Style::new().fg(rgb(top)).bg(rgb(bottom));
-                        spans.push(Span::styled("▀", style));
+                    match cells.get(r) {
+                        Some(row) => {
+                            for &(top, bottom) in row {
+                                spans.push(Span::styled("▀", Style::new().fg(rgb(top)).bg(rgb(bottom))));
+                            }
+                        }
+                        // A shorter thumbnail: blank cells keep the next one in its column.
+                        None => spans.push(Span::raw(" ".repeat(cells.first().map_or(0, Vec::len)))),
                     }
                     spans.push(Span::raw(" "));
                 }
                 Line::from(spans)
             })
-            .collect()
+            .collect();
+        (lines, spots)
     }
 }
 
