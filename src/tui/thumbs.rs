@@ -17,7 +17,7 @@ use crate::stimuli::Content;
 /// An image as rows of (upper, lower) pixel pairs.
 type Cells = Vec<Vec<([u8; 3], [u8; 3])>>;
 
-/// A decoded thumbnail: its half-block cells and its pixels (at most [`PIXELS`] a side) for
+/// A decoded thumbnail: its half-block cells and its pixels (at most 128 a side) for
 /// terminals with a graphics protocol.
 pub struct Thumb {
     cells: Cells,
