@@ -92,6 +92,19 @@ fn analyze_of_the_shards_equals_the_analysis_of_one_unsharded_run() {
     assert!(a["typographic"]["flip_rates"][0]["n"].as_u64().unwrap() > 0);
     assert_close(&a, &b, "summary");
     assert!(merged.join("selectivity.parquet").is_file());
+
+    // A run from before provenance named its spec: the spec is the listed file that declares
+    // the run's audit id, wherever it sorts.
+    let prov = whole.join("provenance-all.json");
+    let mut p: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&prov).unwrap()).unwrap();
+    assert!(p.as_object_mut().unwrap().remove("spec").is_some());
+    // ... and listed its files sorted by path.
+    p["spec_files"].as_array_mut().unwrap().sort_by_key(|f| f["path"].as_str().unwrap().to_owned());
+    assert!(p["spec_files"][0]["path"].as_str().unwrap().ends_with("model.yaml"), "{}", p["spec_files"]);
+    std::fs::write(&prov, serde_json::to_string(&p).unwrap()).unwrap();
+    let old = dir.path().join("old");
+    let r = clip_audit(&["analyze", whole.to_str().unwrap(), "--out", old.to_str().unwrap(), "-q", "--no-reports"]);
+    assert!(r.status.success(), "{}", texts(&r).1);
 }
 
 #[test]
@@ -202,4 +215,35 @@ fn the_grid_agrees_with_each_test_computed_on_its_own() {
         }
     }
     assert!(t.d[[0, 2]] > 2.0 && t.p[[0, 2]] < 1e-3, "the planted unit is found: d {} p {}", t.d[[0, 2]], t.p[[0, 2]]);
+}
+
+#[test]
+fn a_units_responses_keep_its_own_concept_beyond_64_concepts_with_a_ci_around_each_d() {
+    // All 195 countries as prompts: the text taps' units see 195 concepts.
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "audit: many\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    stimuli:\n      prompts: {{}}\nanalyses:\n  selectivity: {{top_stimuli: 1}}\n",
+        r = root().display()
+    );
+    let spec = dir.path().join("many.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let out = dir.path().join("run");
+    let r = run(&spec, &out, &["--fail-on", "never"]);
+    assert!(r.status.success(), "{}", texts(&r).1);
+    let s = summary(&out.join("analysis/summary.json"));
+    let units = s["selectivity"]["units"].as_array().unwrap();
+    assert!(!units.is_empty());
+    for u in units {
+        let r = &u["responses"][0];
+        let concepts: Vec<&str> = r["concepts"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        assert_eq!(concepts.len(), 64, "{}", u["unit"]);
+        assert!(concepts.contains(&u["concept"].as_str().unwrap()), "its own concept is kept");
+        let distinct: std::collections::HashSet<&&str> = concepts.iter().collect();
+        assert_eq!(distinct.len(), 64);
+        for (k, ci) in r["ci"].as_array().unwrap().iter().enumerate() {
+            let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+            let dk = r["d"][k].as_f64().unwrap();
+            assert!(lo < dk && dk < hi, "{lo} < {dk} < {hi}");
+        }
+    }
 }

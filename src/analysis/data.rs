@@ -195,10 +195,16 @@ impl RunData {
     /// The spec file and `--set` values the run was made with (from its provenance).
     pub fn recorded_spec(&self) -> Option<(PathBuf, Vec<(String, String)>)> {
         let p = self.provenance.iter().find(|p| p.get("spec").is_some() || p.get("spec_files").is_some())?;
-        // Runs from before `spec` was recorded list the spec first among `spec_files`.
+        // Runs from before `spec` was recorded list it among `spec_files` (sorted by path with
+        // its libraries and manifests): the file that declares the run's audit id.
         let spec = match p.get("spec") {
             Some(s) => s.as_str()?,
-            None => p.get("spec_files")?.get(0)?.get("path")?.as_str()?,
+            None => {
+                let audit = format!("audit: {}", p.get("audit")?.as_str()?);
+                p.get("spec_files")?.as_array()?.iter().filter_map(|f| f.get("path")?.as_str()).find(|path| {
+                    std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l.trim_end() == audit))
+                })?
+            }
         };
         let vars = p
             .get("vars")

@@ -375,8 +375,9 @@ pub struct SelectiveUnit {
     pub top: Vec<Example>,
     /// Its lowest-responding stimuli.
     pub bottom: Vec<Example>,
-    /// Its response to every concept, per modality of its tap and selection (at most 64
-    /// concepts each), for the per-concept bar chart with CIs of the unit view.
+    /// Its response to every concept, per modality of its tap and selection (beyond 64
+    /// concepts: its own and the 63 with the largest |d|), for the unit view's bar chart with
+    /// CIs and the map.
     pub responses: Vec<ConceptResponses>,
 }
 
@@ -398,20 +399,40 @@ pub struct ConceptResponses {
     pub ci: Vec<[f64; 2]>,
 }
 
-/// Unit `u`'s responses in every block of `tap` and `selection`.
-fn responses(grid: &Grid, tap: &str, selection: &str, u: usize) -> Vec<ConceptResponses> {
+/// Concepts kept per modality in a unit's responses.
+const RESPONSES_KEPT: usize = 64;
+
+/// Unit `u`'s responses in every block of `tap` and `selection`: every concept when there are
+/// at most [`RESPONSES_KEPT`], otherwise `concept` (the unit's own) and those with the largest
+/// |d|, in the selection's order.
+fn responses(grid: &Grid, tap: &str, selection: &str, u: usize, concept: &str) -> Vec<ConceptResponses> {
     grid.blocks
         .iter()
         .filter(|b| b.tap == tap && b.selection == selection && u < b.units())
         .map(|b| {
-            let cols = b.concepts.len().min(64);
-            let n: Vec<usize> = b.tests.n[..cols].to_vec();
-            let d: Vec<f64> = (0..cols).map(|c| b.tests.d[[u, c]]).collect();
+            let mut cols: Vec<usize> = (0..b.concepts.len()).collect();
+            if cols.len() > RESPONSES_KEPT {
+                let size = |c: usize| {
+                    let d = b.tests.d[[u, c]].abs();
+                    if b.concepts[c] == concept {
+                        f64::INFINITY
+                    } else if d.is_nan() {
+                        -1.0
+                    } else {
+                        d
+                    }
+                };
+                cols.sort_by(|&x, &y| size(y).total_cmp(&size(x)).then(x.cmp(&y)));
+                cols.truncate(RESPONSES_KEPT);
+                cols.sort_unstable();
+            }
+            let n: Vec<usize> = cols.iter().map(|&c| b.tests.n[c]).collect();
+            let d: Vec<f64> = cols.iter().map(|&c| b.tests.d[[u, c]]).collect();
             ConceptResponses {
                 modality: b.modality.clone(),
-                concepts: b.concepts[..cols].to_vec(),
-                mean: (0..cols).map(|c| b.tests.mean[[u, c]]).collect(),
-                ci: (0..cols).map(|c| cohen_d_ci(d[c], n[c], b.rows.len() - n[c], 0.05)).collect(),
+                concepts: cols.iter().map(|&c| b.concepts[c].clone()).collect(),
+                mean: cols.iter().map(|&c| b.tests.mean[[u, c]]).collect(),
+                ci: d.iter().zip(&n).map(|(&d, &n)| cohen_d_ci(d, n, b.rows.len().saturating_sub(n), 0.05)).collect(),
                 n,
                 d,
             }
@@ -560,7 +581,7 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
                     .collect(),
                 top,
                 bottom,
-                responses: responses(grid, &b.tap, &b.selection, u),
+                responses: responses(grid, &b.tap, &b.selection, u, &b.concepts[c]),
             });
         }
     }

@@ -3,7 +3,7 @@
 //! the real pixels placed over those cells, so a reviewer sees the stimulus at full detail.
 //! The protocol is chosen from the environment (a terminal query would race the key reader)
 //! and can be forced with `CLIP_AUDIT_GRAPHICS=kitty|halfblocks`. Inside tmux or screen the
-//! escapes would not reach the terminal, so half blocks are used there.
+//! escapes would not reach the terminal (nor inside zellij), so half blocks are used there.
 
 use std::fmt::Write as _;
 
@@ -28,7 +28,7 @@ pub fn detect(env: impl Fn(&str) -> Option<String>) -> Protocol {
         _ => {}
     }
     let term = env("TERM").unwrap_or_default();
-    if env("TMUX").is_some() || term.starts_with("screen") || term.starts_with("tmux") {
+    if env("TMUX").is_some() || env("ZELLIJ").is_some() || term.starts_with("screen") || term.starts_with("tmux") {
         return Protocol::HalfBlocks;
     }
     let program = env("TERM_PROGRAM").unwrap_or_default();
@@ -76,7 +76,8 @@ pub fn kitty_place(img: &RgbImage, area: Rect) -> String {
                 area.height
             );
         } else {
-            let _ = write!(out, "\x1b_Gm={more};{chunk}\x1b\\");
+            // q=2 again: some terminals answer continuation chunks unless told not to.
+            let _ = write!(out, "\x1b_Gm={more},q=2;{chunk}\x1b\\");
         }
     }
     out
@@ -103,6 +104,7 @@ mod tests {
             Protocol::HalfBlocks
         );
         assert_eq!(detect(env(&[("CLIP_AUDIT_GRAPHICS", "kitty")])), Protocol::Kitty);
+        assert_eq!(detect(env(&[("TERM_PROGRAM", "WezTerm"), ("ZELLIJ", "0")])), Protocol::HalfBlocks);
     }
 
     #[test]
@@ -113,7 +115,7 @@ mod tests {
         assert!(out.starts_with("\x1b[6;4H\x1b_Ga=T,f=24,s=40,v=40,c=8,r=4,C=1,q=2,m=1;"), "{out:.60}");
         let parts: Vec<&str> = out.split("\x1b\\").filter(|p| !p.is_empty()).collect();
         assert_eq!(parts.len(), 2);
-        assert!(parts[1].starts_with("\x1b_Gm=0;"));
+        assert!(parts[1].starts_with("\x1b_Gm=0,q=2;"));
         let payload: String = parts.iter().map(|p| p.rsplit_once(';').map_or("", |x| x.1)).collect();
         let bytes = base64::engine::general_purpose::STANDARD.decode(payload).unwrap();
         assert_eq!(bytes, img.as_raw().as_slice());

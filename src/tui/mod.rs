@@ -531,9 +531,9 @@ impl App {
             let (thumbs, spots) = self.thumbs.borrow_mut().lines(&ids, 8);
             if !thumbs.is_empty() {
                 lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
-                let first = inner.y + lines.len() as u16;
+                let first = inner.y.saturating_add(u16::try_from(lines.len()).unwrap_or(u16::MAX));
                 for spot in spots {
-                    let area = Rect::new(inner.x + spot.column, first, spot.width, spot.rows);
+                    let area = Rect::new(inner.x.saturating_add(spot.column), first, spot.width, spot.rows);
                     if area.width > 0
                         && inner.contains(area.as_position())
                         && area.bottom() <= inner.bottom()
@@ -561,7 +561,9 @@ impl App {
         if let Some(own) = own {
             let mut order: Vec<usize> = (0..arr(&own["concepts"]).len()).collect();
             let d_of = |b: &Value, c: usize| b["d"][c].as_f64().unwrap_or(f64::NAN);
-            order.sort_by(|&x, &y| d_of(own, y).total_cmp(&d_of(own, x)));
+            // Largest d first; undefined ones last.
+            let key = |c: usize| Some(d_of(own, c)).filter(|d| d.is_finite()).unwrap_or(f64::NEG_INFINITY);
+            order.sort_by(|&x, &y| key(y).total_cmp(&key(x)));
             let mut rest: Vec<&Value> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
             rest.insert(0, own);
             let per = rest.len().max(1);
@@ -693,10 +695,11 @@ impl App {
                     .position(|c| *c == m["id"])
                     .and_then(|k| b["d"][k].as_f64())
                     .unwrap_or(f64::NAN);
-                points.push((p, heat_color(d)));
+                // Members without a measured d in light grey (the map itself is dark grey).
+                points.push((p, if d.is_finite() { heat_color(d) } else { Color::Gray }));
             }
             title = format!(
-                " {} #{} (j/k unit): Cohen's d of each member's images, white 0 to red 3+, blue below 0 ",
+                " {} #{} (j/k unit): Cohen's d of each member's images, white 0 to red 3+, blue below 0, grey n/a ",
                 s(&u["tap"]),
                 u["unit"]
             );
@@ -821,7 +824,7 @@ fn ci_bar(d: f64, ci: [f64; 2], lo: f64, hi: f64, width: usize) -> String {
     let mut cells = vec![' '; width];
     let zero = pos(0.0);
     if ci[0].is_finite() && ci[1].is_finite() {
-        let (a, b) = (pos(ci[0]), pos(ci[1]));
+        let (a, b) = (pos(ci[0].min(ci[1])), pos(ci[0].max(ci[1])));
         for c in &mut cells[a..=b] {
             *c = '─';
         }
@@ -880,10 +883,14 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
                 out.flush()?;
                 shown = escapes;
             }
-            if event::poll(Duration::from_millis(250))?
-                && let Event::Key(k) = event::read()?
-            {
-                app.key(k);
+            if event::poll(Duration::from_millis(250))? {
+                match event::read()? {
+                    Event::Key(k) => app.key(k),
+                    // The redraw after a resize clears the screen, and the terminal drops its
+                    // images with it: send them again.
+                    Event::Resize(..) => shown.clear(),
+                    _ => {}
+                }
             }
         }
         Ok(())
