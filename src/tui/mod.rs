@@ -705,7 +705,6 @@ impl App {
             );
         } else {
             let mut with = 0;
-
             for m in &members {
                 let Some(p) = point(m) else { continue };
                 let dedicated = m["dedicated_units"].as_u64().unwrap_or(0) > 0;
