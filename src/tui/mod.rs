@@ -870,24 +870,24 @@ pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
     let protocol = graphics::detect(|k| std::env::var(k).ok());
     let mut terminal = ratatui::init();
     let result = (|| -> anyhow::Result<()> {
-        // What the graphics escapes last drew, so that unchanged images are not sent again.
-        let mut shown = String::new();
+        // The placements last sent, so that unchanged images are neither encoded nor sent again.
+        let mut shown: Option<Vec<graphics::Placement>> = None;
         while !app.quit {
             terminal.draw(|f| app.draw(f))?;
-            let escapes = app.graphics(protocol);
-            if escapes != shown {
+            let now = app.placements();
+            if protocol != graphics::Protocol::HalfBlocks && shown.as_ref() != Some(&now) {
                 use std::io::Write as _;
                 let mut out = std::io::stdout().lock();
-                out.write_all(escapes.as_bytes())?;
+                out.write_all(app.graphics(protocol).as_bytes())?;
                 out.flush()?;
-                shown = escapes;
+                shown = Some(now);
             }
             if event::poll(Duration::from_millis(250))? {
                 match event::read()? {
                     Event::Key(k) => app.key(k),
                     // The redraw after a resize clears the screen, and the terminal drops its
                     // images with it: send them again.
-                    Event::Resize(..) => shown.clear(),
+                    Event::Resize(..) => shown = None,
                     _ => {}
                 }
             }
