@@ -64,6 +64,25 @@ pub fn tiny_copy() -> tempfile::TempDir {
     dir
 }
 
+/// `clip-audit run SPEC` on the CPU, quietly, with the run in `dir/run` and the reports under
+/// `dir/reports`, plus `extra`.
+pub fn run_with_reports(spec: &str, dir: &Path, extra: &[&str]) -> Output {
+    let (out, reports) = (dir.join("run"), dir.join("reports"));
+    let mut args = vec![
+        "run",
+        spec,
+        "--out",
+        out.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    clip_audit(&args)
+}
+
 /// `clip-audit run SPEC --out OUT` on the CPU with one thread and no reports, plus `extra`.
 pub fn run(spec: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![

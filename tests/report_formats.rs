@@ -4,30 +4,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{clip_audit, root, texts};
+use crate::common::{clip_audit, root, run_with_reports, texts};
 
 /// Runs the denigration audit on the tiny model with reports into `dir/reports`; `fairface`
 /// overrides the manifest folder.
 fn audit(dir: &Path, fairface: Option<&Path>, extra: &[&str]) -> (std::process::Output, PathBuf) {
-    let out = dir.join("run");
-    let reports = dir.join("reports");
     let set = fairface.map(|f| format!("fairface={}", f.display()));
-    let mut args = vec![
-        "run",
-        "audits/denigration.yaml",
-        "--out",
-        out.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--quiet",
-    ];
+    let mut args: Vec<&str> = Vec::new();
     if let Some(s) = &set {
         args.extend(["--set", s.as_str()]);
     }
     args.extend_from_slice(extra);
-    (clip_audit(&args), reports.join("denigration").join("latest"))
+    (run_with_reports("audits/denigration.yaml", dir, &args), dir.join("reports/denigration/latest"))
 }
 
 fn filtered(text: &str, dir: &Path) -> String {

@@ -12,26 +12,13 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::common::{clip_audit, root, texts};
+use crate::common::{clip_audit, root, run_with_reports, texts};
 
 /// Runs an audit on the tiny model with reports into `dir/reports`; returns the report folder.
 fn report(dir: &Path, spec: &Path, set: &[&str]) -> PathBuf {
-    let (out, reports) = (dir.join("run"), dir.join("reports"));
-    let mut args = vec![
-        "run",
-        spec.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--reports",
-        reports.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--quiet",
-        "--fail-on",
-        "never",
-    ];
+    let mut args = vec!["--fail-on", "never"];
     args.extend_from_slice(set);
-    let r = clip_audit(&args);
+    let r = run_with_reports(spec.to_str().unwrap(), dir, &args);
     assert!(r.status.success(), "{}", texts(&r).1);
     let audits: Vec<PathBuf> = std::fs::read_dir(dir.join("reports")).unwrap().flatten().map(|e| e.path()).collect();
     audits[0].join("latest")
