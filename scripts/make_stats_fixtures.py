@@ -20,6 +20,11 @@ Sections of the output (all two-sided unless noted, alpha = 0.05):
   spearman      scipy.stats.spearmanr (average ranks for ties; t-distribution p).
   weat          WEAT effect size (Caliskan et al. 2017) and the exact one-sided
                 permutation p-value over all equal-size partitions of X u Y (brute force).
+  mann_whitney_permutation
+                scipy.stats.permutation_test(statistic=U1, permutation_type="independent",
+                alternative="two-sided", n_resamples=inf): the exact two-sided permutation p of
+                the Mann-Whitney U over every split of the pooled sample, ties included (what
+                clip-audit's selectivity grid uses when a group has at most 8 stimuli).
   cohen_d_ci    pingouin.compute_esci(eftype="cohen"): the 95 % CI of an independent-samples
                 Cohen's d, d +- t(0.975, n1+n2-2) * sqrt((n1+n2)/(n1 n2) + d^2/(2(n1+n2)))
                 (Hedges & Olkin's standard error; R effsize cohen.d with noncentral=FALSE).
@@ -282,6 +287,29 @@ def auroc_cohen_cases(rng):
     return cases
 
 
+def mann_whitney_permutation_cases(rng):
+    def u1(x, y, axis=-1):
+        return st.mannwhitneyu(x, y, axis=axis).statistic
+
+    cases = []
+
+    def add(x, y, note):
+        x, y = rnd(x), rnd(y)
+        r = st.permutation_test((x, y), u1, permutation_type="independent", alternative="two-sided",
+                                n_resamples=np.inf, vectorized=True)
+        cases.append({"note": note, "x": nums(x), "y": nums(y), "u": num(float(u1(x, y))), "p": num(float(r.pvalue)),
+                      "asymptotic_p": num(float(st.mannwhitneyu(x, y, method="asymptotic").pvalue))})
+
+    add([1.0, 1.2], [0.0] * 20 + [0.3, 0.5], "ReLU unit: two renderings above 20 zeros")
+    add([0.0, 0.7], [0.0] * 18 + [0.3, 0.5, 0.9], "one rendering tied with the zeros")
+    add([0.0, 0.0, 0.0], [0.0] * 15, "everything tied")
+    add(rng.normal(1.0, 1.0, 3), rng.normal(0.0, 1.0, 17), "no ties, 3 vs 17")
+    add(np.round(rng.normal(0.0, 1.0, 12), 0), np.round(rng.normal(2.0, 1.0, 4), 0), "heavy ties, small second sample")
+    add(rng.normal(0.5, 1.0, 8), np.concatenate([np.zeros(6), rng.normal(0.0, 1.0, 8)]), "8 vs 14 with a tie group")
+    add([5.0, 7.5], [1.0, 2.0, 3.0, 4.0, 6.0, 7.0, 7.5], "two stimuli, one tied with the rest")
+    return cases
+
+
 def cohen_d_ci_cases():
     import pingouin
 
@@ -538,6 +566,7 @@ def build() -> dict:
     out["spearman"] = spearman_cases(rng)
     out["weat"] = weat_cases(rng)
     out["cohen_d_ci"] = cohen_d_ci_cases()
+    out["mann_whitney_permutation"] = mann_whitney_permutation_cases(np.random.default_rng([SEED, 9]))
     return out
 
 

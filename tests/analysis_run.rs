@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clip_audit::analysis::selectivity::one_vs_rest;
+use clip_audit::analysis::selectivity::{EXACT_MAX_GROUP, one_vs_rest};
 use clip_audit::analysis::stats::{cohen_d, mann_whitney};
 use ndarray::Array2;
 
@@ -181,6 +181,49 @@ fn the_null_baseline_runs_a_random_weight_copy_and_marks_what_it_shares() {
     }
 }
 
+/// Two-sided exact permutation p of Mann-Whitney's U for the stimuli labelled `c` against the
+/// rest, by enumerating every split of `values` (twice the smaller tail, clipped to 1).
+fn permutation_p(values: &[f64], labels: &[usize], c: usize) -> f64 {
+    let n = values.len();
+    // U1 of a subset x against its complement y = #(x > y) + 0.5 #(x == y). With w_i = #(v_i > v_j)
+    // + 0.5 #(v_i == v_j, j != i) over all j, the pairs inside the subset add m(m-1)/2 in all, so
+    // U1 = sum of w over the subset - m(m-1)/2.
+    let w: Vec<f64> = (0..n)
+        .map(|i| {
+            (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    if values[i] > values[j] {
+                        1.0
+                    } else if values[i] == values[j] {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                })
+                .sum()
+        })
+        .collect();
+    let m = labels.iter().filter(|&&l| l == c).count();
+    let within = (m * m.saturating_sub(1)) as f64 / 2.0;
+    let observed: f64 = (0..n).filter(|&i| labels[i] == c).map(|i| w[i]).sum::<f64>() - within;
+    let (mut le, mut ge, mut total) = (0u64, 0u64, 0u64);
+    let mut idx: Vec<usize> = (0..m).collect();
+    loop {
+        let u = idx.iter().map(|&i| w[i]).sum::<f64>() - within;
+        le += u64::from(u <= observed + 1e-9);
+        ge += u64::from(u >= observed - 1e-9);
+        total += 1;
+        // next m-combination of 0..n in lexicographic order
+        let Some(k) = (0..m).rev().find(|&k| idx[k] < n - m + k) else { break };
+        idx[k] += 1;
+        for j in k + 1..m {
+            idx[j] = idx[j - 1] + 1;
+        }
+    }
+    (2.0 * le.min(ge) as f64 / total as f64).min(1.0)
+}
+
 #[test]
 fn the_grid_agrees_with_each_test_computed_on_its_own() {
     // 3 units, 4 concepts with 1 to 9 stimuli; unit 0 answers concept 2, unit 2 has ties.
@@ -207,7 +250,14 @@ fn the_grid_agrees_with_each_test_computed_on_its_own() {
             let ys: Vec<f64> = col.iter().zip(&labels).filter(|(_, l)| **l != c).map(|(v, _)| *v).collect();
             let mw = mann_whitney(&xs, &ys);
             assert!((t.u[[u, c]] - mw.u).abs() < 1e-9, "U of unit {u} concept {c}");
-            assert!((t.p[[u, c]] - mw.p).abs() < 1e-9 * mw.p.max(1e-300) + 1e-12, "p of unit {u} concept {c}");
+            // Small groups: the exact permutation p, here by enumerating every split; larger
+            // ones: scipy's asymptotic test.
+            let p = if xs.len().min(ys.len()) <= EXACT_MAX_GROUP { permutation_p(&col, &labels, c) } else { mw.p };
+            assert!(
+                (t.p[[u, c]] - p).abs() < 1e-9 * p.max(1e-300) + 1e-12,
+                "p of unit {u} concept {c}: {} vs {p}",
+                t.p[[u, c]]
+            );
             match cohen_d(&xs, &ys) {
                 Some(d) => assert!((t.d[[u, c]] - d).abs() < 1e-9, "d of unit {u} concept {c}: {} vs {d}", t.d[[u, c]]),
                 None => assert!(t.d[[u, c]].is_nan(), "d of unit {u} concept {c} should be undefined"),

@@ -70,6 +70,42 @@ fn close(got: f64, want: f64, rel: f64, abs: f64, what: &str) {
 }
 
 #[test]
+fn exact_rank_sum_null_matches_scipy_permutation_test() {
+    for case in cases(&fixture(), "mann_whitney_permutation") {
+        let what = note(&case);
+        let (x, y) = (nums(&case["x"]), nums(&case["y"]));
+        let pooled: Vec<f64> = x.iter().chain(&y).copied().collect();
+        let (ranks, _) = average_ranks(&pooled);
+        let n1 = x.len() as f64;
+        let r1: f64 = ranks[..x.len()].iter().sum();
+        assert_eq!(r1 - n1 * (n1 + 1.0) / 2.0, num(&case["u"]), "{what}: U1");
+        // Either side gives the same p: the null of the first sample's rank sum, and of the second's.
+        let null = RankSumNull::new(&ranks, x.len()).expect("small enough");
+        close(null.p_two_sided(r1), num(&case["p"]), REL, 0.0, &format!("{what}: p"));
+        let r2: f64 = ranks[x.len()..].iter().sum();
+        let other = RankSumNull::new(&ranks, y.len()).expect("small enough");
+        close(other.p_two_sided(r2), num(&case["p"]), REL, 0.0, &format!("{what}: p of the other side"));
+    }
+}
+
+#[test]
+fn exact_rank_sum_null_equals_the_exact_test_without_ties() {
+    // Without ties the conditional null is the classical exact distribution of U.
+    for (n1, n2) in [(1, 5), (2, 9), (3, 3), (4, 12), (8, 8)] {
+        let ranks: Vec<f64> = (1..=n1 + n2).map(|r| r as f64).collect();
+        let null = RankSumNull::new(&ranks, n1).unwrap();
+        let min = (n1 * (n1 + 1) / 2) as f64;
+        for u in 0..=n1 * n2 {
+            let want = mann_whitney_p_exact(u as f64, n1, n2);
+            close(null.p_two_sided(min + u as f64), want, 1e-12, 0.0, &format!("n1 {n1}, n2 {n2}, U {u}"));
+        }
+    }
+    // And it declines what it cannot do: an empty or whole-pool group.
+    assert!(RankSumNull::new(&[1.0, 2.0], 0).is_none());
+    assert!(RankSumNull::new(&[1.0, 2.0], 2).is_none());
+}
+
+#[test]
 fn mann_whitney_matches_scipy() {
     for case in cases(&fixture(), "mann_whitney") {
         let what = note(&case);

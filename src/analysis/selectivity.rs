@@ -3,7 +3,8 @@
 //! For every tap, selection and modality (images, rendered text, prompts) the stimuli form a
 //! block; each unit's responses in a block are ranked once, and each concept (member) is
 //! compared with the rest of its family: mean and sd, Cohen's d, AUROC and the Mann-Whitney U
-//! test (tie-corrected normal approximation, exact for small samples without ties), plus
+//! test (exact permutation p, ties included, when the concept has at most eight stimuli; the
+//! tie-corrected normal approximation otherwise), plus
 //! Cohen's d against the neutral controls when the spec names them. Benjamini-Hochberg
 //! q-values run over the whole unit × concept grid of all blocks. The grid feeds the
 //! multimodality, resolution and typographic analyses; the summary keeps the selective units
@@ -15,7 +16,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::stats::{
-    average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic, mann_whitney_p_exact,
+    RankSumNull, average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic,
 };
 use super::{Context, RunData};
 use crate::spec::analyses::SelectivityDoc;
@@ -24,6 +25,10 @@ use crate::spec::analyses::SelectivityDoc;
 pub const DEFAULT_FDR: f64 = 0.05;
 /// Default smallest Cohen's d that counts as selective ("large", Cohen 1988).
 pub const DEFAULT_MIN_EFFECT: f64 = 0.8;
+/// Largest group (a concept's stimuli, or the rest) whose Mann-Whitney p is exact: counted over
+/// every split of the block's stimuli, ties included ([`RankSumNull`]), as scipy's
+/// `permutation_test` would; larger groups use the tie-corrected normal approximation.
+pub const EXACT_MAX_GROUP: usize = 8;
 /// Default evidence stimuli per end.
 pub const DEFAULT_TOP: usize = 8;
 /// Selective units listed per block in the summary (the parquet grid has all).
@@ -77,6 +82,8 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
             let ss_total: f64 =
                 (0..k).filter(|&c| n[c] > 0).map(|c| ss[c] + n[c] as f64 * (mean[c] - grand).powi(2)).sum();
             let mut out: [Vec<f64>; 6] = std::array::from_fn(|_| vec![f64::NAN; k]);
+            let rank_total = (total * (total + 1)) as f64 / 2.0;
+            let mut nulls: Vec<(usize, Option<RankSumNull>)> = Vec::new();
             for c in 0..k {
                 let (n1, n2) = (n[c], total - n[c]);
                 out[0][c] = mean[c];
@@ -93,11 +100,18 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
                 let u1 = rsum[c] - (n1 * (n1 + 1)) as f64 / 2.0;
                 out[3][c] = u1 / (n1 * n2) as f64;
                 out[4][c] = u1;
-                out[5][c] = if tie == 0.0 && n1 <= 8 && n2 <= 8 {
-                    mann_whitney_p_exact(u1, n1, n2)
-                } else {
-                    mann_whitney_p_asymptotic(u1, n1, n2, tie)
-                };
+                // The smaller side's rank sum against its exact null (conditional on ties) when
+                // that side is small; the normal approximation otherwise.
+                let small = n1.min(n2);
+                let exact = (small <= EXACT_MAX_GROUP).then(|| {
+                    let i = nulls.iter().position(|(m, _)| *m == small).unwrap_or_else(|| {
+                        nulls.push((small, RankSumNull::new(&ranks, small)));
+                        nulls.len() - 1
+                    });
+                    let rank_sum = if n1 <= n2 { rsum[c] } else { rank_total - rsum[c] };
+                    nulls[i].1.as_ref().map(|null| null.p_two_sided(rank_sum))
+                });
+                out[5][c] = exact.flatten().unwrap_or_else(|| mann_whitney_p_asymptotic(u1, n1, n2, tie));
             }
             out
         })
