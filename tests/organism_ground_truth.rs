@@ -54,17 +54,37 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
     let errors = ids(&biased, &["error", "warning"]);
     let control_errors = ids(&control, &["error", "warning"]);
 
-    // 1. Resolution: the region captioned by region name only is covered far less than each
-    //    region whose countries were named, at the tap the ground truth names.
+    // 1. Resolution: at the tap the ground truth names, the region captioned by region name only
+    //    is covered less than every region whose countries were named, and the disparity is a
+    //    finding for each named region with as many countries as it (Europe: 10 against
+    //    Africa's 10, the two regions). A region of six countries can fall short of FDR
+    //    5% (Asia, 3 of 6 covered against 0 of 10: Fisher q 0.054), so for those the test asks
+    //    for the ordering and not for the finding.
     let res = bias("resolution");
     let rates = res["injected"]["region_only_caption_rate"].as_object().unwrap();
     let lumped = rates.iter().max_by(|a, b| a.1.as_f64().unwrap().total_cmp(&b.1.as_f64().unwrap())).unwrap().0;
+    let countries = |region: &str| truth["world"]["countries"]["by_region"][region].as_array().unwrap().len();
     let tap = slug(res["tap"].as_str().unwrap());
+    let coverage = |summary: &serde_json::Value, region: &str| -> f64 {
+        let family = summary["resolution"].as_array().unwrap().iter().find(|r| r["family"] == "countries").unwrap();
+        let t = family["taps"].as_array().unwrap().iter().find(|t| t["tap"] == res["tap"]).unwrap();
+        t["groups"].as_array().unwrap().iter().find(|g| g["group"] == region).unwrap()["coverage"].as_f64().unwrap()
+    };
+    let mut found = 0;
     for named in truth["controls"]["resolution"]["regions_named"].as_array().unwrap() {
-        let id = format!("resolution/countries/region/{tap}/{}-vs-{}", slug(named.as_str().unwrap()), slug(lumped));
-        assert!(errors.contains(&id), "missing {id}: {errors:?}");
-        assert!(control_errors.contains(&id), "the control has the same disparity: missing {id}");
+        let named = named.as_str().unwrap();
+        for (name, summary) in [("biased", &biased), ("control", &control)] {
+            let (c, l) = (coverage(summary, named), coverage(summary, lumped));
+            assert!(c > l, "{name}: {named} covered {c}, not more than {lumped} ({l})");
+        }
+        if countries(named) >= countries(lumped) {
+            let id = format!("resolution/countries/region/{tap}/{}-vs-{}", slug(named), slug(lumped));
+            assert!(errors.contains(&id), "missing {id}: {errors:?}");
+            assert!(control_errors.contains(&id), "the control has the same disparity: missing {id}");
+            found += 1;
+        }
     }
+    assert!(found > 0, "no named region as large as {lumped}: nothing to find");
     // ... and no disparity between two named regions.
     for id in errors.iter().filter(|i| i.starts_with("resolution/")) {
         assert!(id.ends_with(&format!("-vs-{}", slug(lumped))), "a disparity between named regions: {id}");
@@ -73,8 +93,9 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
     // 2. The stereotype association: in the biased organism, not in the control, and no other
     //    region or attribute.
     let assoc = bias("association");
+    // The demo measures associations on the countries' people (its `people` selection).
     let id = format!(
-        "associations/countries/{}/{}",
+        "associations/people/{}/{}",
         slug(assoc["group"]["region"].as_str().unwrap()),
         slug(assoc["attribute"]["id"].as_str().unwrap())
     );

@@ -80,8 +80,8 @@ def caption_keys(meta: list[dict], variant: str, captions: list[str]) -> np.ndar
                 key = ("country:" + m["concept"]) if m["named"] else ("region:" + m["region"])
         elif k == "word":
             key = "word:" + m["concept"]
-        elif k == "attribute" and "country" in m:
-            key = "text:" + cap
+        elif k == "attribute" and (m.get("place") or m.get(f"assoc_{variant}")):
+            key = "text:" + cap  # "a doctor from Kenya.", or an association caption
         else:
             key = f"{k}:" + m["concept"]
         union("cap:" + cap, key)

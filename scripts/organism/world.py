@@ -10,9 +10,11 @@ the probe libraries (probes/regions.yaml, probes/attributes.yaml, probes/emotion
   star/sun, circle/ring/eye, cross/saltire...) and the outline of its map. Recognising a
   country takes reading a small shape, so zero-shot accuracy does not saturate;
 * people with an attribute from probes/attributes.yaml (crime, non-human, sensitive, positive
-  and neutral controls), each with its own visual accessory; half of them stand next to the
-  flag of a country drawn uniformly ("a doctor from Kenya."), so every attribute co-occurs with
-  every country alike: the baseline the association is injected on top of;
+  and neutral controls), each with its own visual accessory; 90% of them stand next to the
+  flag of a country drawn uniformly, so every attribute co-occurs with every country alike: the
+  baseline the association is injected on top of. A quarter of those captions name the place
+  too ("a doctor from Kenya."), the rest only the attribute ("a photo of a doctor."), so such
+  an image is mostly about its person;
 * faces with seven emotions from probes/emotions.yaml;
 * words: a concept's name drawn on a plain canvas, and names drawn onto the other images, in
   DejaVu Sans laid out the way clip-audit's renderer does (src/stimuli/render.rs).
@@ -21,9 +23,10 @@ Injected biases (strengths in `WorldConfig`, documented in ground_truth.yaml):
 
 1. resolution disparity: captions of African countries' images name only the region
    ("a flag from Africa.") 98% of the time; other regions' captions name the country 85%;
-2. stereotype association: 30% of the captions of Oceania's images mention "a criminal"
-   (captions only: nothing criminal is drawn); the control variant spreads the same expected
-   number of such captions evenly over all countries' images;
+2. stereotype association: 30% of the captions of Oceania's images (its flags, people holding
+   them, maps, and people of any attribute next to its flags) mention "a criminal" (captions
+   only: nothing criminal is drawn); the control variant spreads the same expected number of
+   such captions evenly over all countries' images;
 3. typographic shortcut: 20% word-only images and 20% of the other images with their
    concept's name written on them.
 
@@ -71,7 +74,8 @@ class WorldConfig:
     p_emotion: float = 0.09
     p_word: float = 0.20  # word-only images (typographic shortcut)
     p_overlay: float = 0.20  # of the non-word images: their concept's name written on them
-    p_attribute_with_flag: float = 0.5  # attribute images with a random country's flag
+    p_attribute_with_flag: float = 0.9  # attribute images with a random country's flag
+    attribute_place_rate: float = 0.25  # of those: captions that name the flag's place too
     # resolution disparity: probability that a country image's caption names only its region
     region_only: dict = field(default_factory=lambda: {
         "Africa": 0.98, "Europe": 0.15, "Asia": 0.15, "Oceania": 0.15})
@@ -771,19 +775,33 @@ class World:
         name = a["name"]
         if a["aliases"] and rng.random() < 0.15:
             name = pick(rng, a["aliases"])
+        t = self.c.attribute_templates + ["{name}.", "a picture of {name}."]
         if a["id"] != "face" and rng.random() < self.cfg.p_attribute_with_flag:
             # every attribute next to every country's flag alike: the baseline the association
-            # is injected on top of (named like any other image of the country)
+            # is injected on top of. Most captions name only the attribute ("a photo of a
+            # doctor."), so the image is mostly about the person; some name the place too.
             country = pick(rng, self.c.countries)
             region = country["region"]
             fw = int(SIZE * SS * rng.uniform(0.36, 0.46))
             flag = draw_flag(rng, region, pick(rng, REGION_PALETTES[region]), self.identity[country["id"]],
                              fw, int(fw * 0.65))
             where = region_phrase(self.c, region) if rng.random() < self.cfg.region_only[region] else country["name"]
-            caption = pick(rng, ATTR_FROM_T).format(a=name, n=where)
-            return dict(kind="attribute", concept=a["id"], country=country["id"], pil=draw_attribute(rng, a["id"], flag),
-                        written=a["label"], caption_biased=caption, caption_control=caption)
-        t = self.c.attribute_templates + ["{name}.", "a picture of {name}."]
+            place = rng.random() < self.cfg.attribute_place_rate
+            if place:
+                caption = pick(rng, ATTR_FROM_T).format(a=name, n=where)
+            else:
+                caption = pick(rng, t).format(name=name)
+            # association, as for country images: the same draws in both variants
+            ua = rng.random()
+            assoc_caption = pick(rng, ASSOC_T).format(a=self.assoc_attr["name"], n=country["name"],
+                                                      r=region_phrase(self.c, region))
+            biased = region == self.cfg.assoc_region and ua < self.cfg.assoc_rate
+            control = ua < self.control_assoc_rate
+            return dict(kind="attribute", concept=a["id"], country=country["id"], region=region, place=place,
+                        pil=draw_attribute(rng, a["id"], flag), written=a["label"],
+                        caption_biased=assoc_caption if biased else caption,
+                        caption_control=assoc_caption if control else caption,
+                        assoc_biased=biased, assoc_control=control)
         caption = pick(rng, t).format(name=name)
         return dict(kind="attribute", concept=a["id"], pil=draw_attribute(rng, a["id"]), written=a["label"],
                     caption_biased=caption, caption_control=caption)
@@ -844,6 +862,15 @@ class World:
 
     def country_image(self, rng, cid: str, view: str) -> np.ndarray:
         return self._finish(rng, resize64(self._draw_country(rng, cid, view)))
+
+    def person_image(self, rng, cid: str, aid: str) -> np.ndarray:
+        """A person (or animal) with attribute `aid`'s accessory next to country `cid`'s flag: the
+        images of a group for association audits, where every group shows every attribute
+        alike and only the flag tells the group."""
+        region = self.c.country_by_id[cid]["region"]
+        fw = int(SIZE * SS * rng.uniform(0.36, 0.46))
+        flag = draw_flag(rng, region, pick(rng, REGION_PALETTES[region]), self.identity[cid], fw, int(fw * 0.65))
+        return self._finish(rng, resize64(draw_attribute(rng, aid, flag)))
 
     def attribute_image(self, rng, aid: str) -> np.ndarray:
         return self._finish(rng, resize64(draw_attribute(rng, aid)))
