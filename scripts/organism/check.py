@@ -269,7 +269,8 @@ def association(b: Bundle, st: dict, emb: dict, world: W.World, images: str = "p
     cos = E @ A.T  # [N, attributes]
     target = aid.index(cfg.assoc_attribute)
     controls = [i for i, a in enumerate(attrs) if a["family"] == "neutral-controls"]
-    out = {"images": images, "n_images": int(len(E))}
+    out = {"images": images, "n_images": int(len(E)),
+           "per_country_and_attribute": N_PEOPLE_PER_PAIR if images == "people" else None}
 
     def weat(x_mask, y_mask, t):
         s = cos[:, t] - cos[:, controls].mean(1)

@@ -92,12 +92,6 @@ def _pair(a: dict) -> str:
     return f"{p['region']} x {p['attribute']} {p['weat_effect_size']}"
 
 
-def check_people_per_pair() -> int:
-    import check
-
-    return check.N_PEOPLE_PER_PAIR
-
-
 def _typo(r: dict) -> dict:
     t = r["typographic"]
     return {k: dict(flip_rate=v["flip_rate"], baseline_rate=v["baseline_rate"], source_kept=v["source_kept"],
@@ -185,8 +179,9 @@ def ground_truth(m: dict, world: W.World) -> dict:
                              "people (WEAT effect size clearly positive); control: near zero; no other region x "
                              "attribute pair above 0.5 in either organism"),
                 "measure": ("image embeddings of held-out people next to a country's flag, "
-                            f"{check_people_per_pair()} per country and attribute (every attribute but face, in every "
-                            "region alike; fixtures/organism-images/people holds the audit's set); attribute prompts = "
+                            f"{b['association']['per_country_and_attribute']} per country and attribute (every "
+                            "attribute but face, in every region alike; fixtures/organism-images/people holds the "
+                            "audit's set); attribute prompts = "
                             "mean of the attributes.yaml templates; WEAT-style effect size: s(x) = cos(x, attribute) - "
                             "mean cos(x, neutral controls), (mean s over the group - mean s over the other regions) / "
                             "SD of s; zero-shot rate = share of the images whose top label among the 19 attribute "
@@ -357,7 +352,7 @@ def readme(m: dict, world: W.World, path: Path, variant: str) -> str:
                  f"{uk[reg]['median_within_region_d']} |")
     ab, ak = b["association"], k["association"]
     L += ["", f"**Association** of {cfg.assoc_region} with '{attr['name']}' (embeddings of people next to a "
-          f"country's flag, {check_people_per_pair()} per country and attribute, vs attribute prompts; WEAT-style "
+          f"country's flag, {ab['per_country_and_attribute']} per country and attribute, vs attribute prompts; WEAT-style "
           "effect size against the neutral control attributes, as the demo audit measures it):", "",
           "| | biased | control |", "|---|---|---|",
           f"| WEAT effect size, {cfg.assoc_region} vs other regions | {ab['weat_effect_size']} | {ak['weat_effect_size']} |",

@@ -262,7 +262,6 @@ const RANK_SUM_MAX_WORK: usize = 1 << 25;
 /// tail, the observed value included, clipped to 1.
 #[derive(Debug, Clone)]
 pub struct RankSumNull {
-    m: usize,
     /// P(2·rank sum = s), s = 0..=2·m·N.
     probs: Vec<f64>,
 }
@@ -305,7 +304,7 @@ impl RankSumNull {
         for &(w, t) in &groups {
             for k in (0..m).rev() {
                 for c in 1..=t.min(m - k) {
-                    let weight = binomial(t, c);
+                    let weight = choose_u128(t as u64, c as u64)? as f64;
                     let shift = c * w;
                     let (lo, hi) = ways.split_at_mut(k + c);
                     let (from, to) = (&lo[k], &mut hi[0]);
@@ -324,12 +323,7 @@ impl RankSumNull {
             return None;
         }
         probs.iter_mut().for_each(|p| *p /= total);
-        Some(Self { m, probs })
-    }
-
-    /// Group size the null was built for.
-    pub fn group_size(&self) -> usize {
-        self.m
+        Some(Self { probs })
     }
 
     /// Two-sided p of a group of `m` whose ranks sum to `rank_sum`: twice the smaller tail, the
@@ -344,12 +338,6 @@ impl RankSumNull {
         let upper: f64 = self.probs.iter().skip(d).sum();
         (2.0 * lower.min(upper)).min(1.0)
     }
-}
-
-/// C(n, k) as f64 (exact while below 2⁵³).
-fn binomial(n: usize, k: usize) -> f64 {
-    let k = k.min(n - k);
-    (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
 }
 
 /// ln C(n, k) through ln Γ.
