@@ -297,3 +297,51 @@ fn a_units_responses_keep_its_own_concept_beyond_64_concepts_with_a_ci_around_ea
         }
     }
 }
+
+#[test]
+fn word_units_must_respond_to_their_name_written_onto_images_too() {
+    use clip_audit::analysis::multimodality::{WordUnit, Written, confirm};
+    // Shifts (composite minus clean image) of 3 units on composites naming fr (12), it (12) and
+    // ie (1): unit 0 rises whenever "fr" is written; unit 1 ignores the writing.
+    let concepts: Vec<String> = ["fr", "it", "ie"].map(String::from).to_vec();
+    let (mut v, mut labels) = (Vec::new(), Vec::new());
+    let mut x = 0.21f32;
+    for (c, n) in [(0usize, 12usize), (1, 12), (2, 1)] {
+        for _ in 0..n {
+            x = (x * 5.77 + 0.31).fract();
+            v.extend([x + if c == 0 { 3.0 } else { 0.0 }, x - 0.5, x * 2.0]);
+            labels.push(c);
+        }
+    }
+    let rows: Vec<usize> = (0..labels.len()).collect();
+    let shifts = Array2::from_shape_vec((labels.len(), 3), v).unwrap();
+    let written = Written { concepts, composites: labels.len(), tests: one_vs_rest(&shifts, &rows, &labels, 3) };
+    let candidate = |unit: usize, concept: &str| WordUnit {
+        tap: "image.mlp".into(),
+        unit,
+        concept: concept.into(),
+        cohen_d_text: 2.0,
+        q_text: 0.01,
+        cohen_d_image: 0.1,
+        cohen_d_written: None,
+        q_written: None,
+    };
+    let candidates = vec![candidate(0, "fr"), candidate(1, "fr"), candidate(2, "ie")];
+
+    let (kept, rejected) = confirm(candidates.clone(), Some(&written), 0.05, 0.8);
+    assert_eq!(rejected, 1, "the unit that ignores the written word is not a word unit");
+    assert_eq!(kept.iter().map(|w| w.unit).collect::<Vec<_>>(), [0, 2]);
+    let reader = &kept[0];
+    let d = written.tests.d[[0, 0]];
+    assert!(d > 2.0 && reader.cohen_d_written == Some(d), "{reader:?}");
+    // q: Benjamini-Hochberg over the two candidates that could be tested (units 0 and 1 on fr).
+    let q = clip_audit::analysis::stats::benjamini_hochberg(&[written.tests.p[[0, 0]], written.tests.p[[1, 0]]]);
+    assert_eq!(reader.q_written, Some(q[0]));
+    assert!(q[0] <= 0.05 && q[1] > 0.05, "{q:?}");
+    // "ie" is written on one composite only: kept, marked untested.
+    assert_eq!((kept[1].cohen_d_written, kept[1].q_written), (None, None));
+
+    // Without composites every candidate stands, untested.
+    let (kept, rejected) = confirm(candidates.clone(), None, 0.05, 0.8);
+    assert_eq!((kept, rejected), (candidates, 0));
+}

@@ -78,6 +78,13 @@ fn every_view_renders_at_80x24_and_after_a_resize() {
     }
     assert!(map.contains("with a unit of their own"), "{map}");
     insta::assert_snapshot!("tui_map", map);
+    // Enter on a finding opens the first unit it cites (listed in the summary even when it is
+    // not among its block's 50 most selective), and the unit names the finding.
+    keys(&mut b, "1");
+    key(&mut b, KeyCode::Enter);
+    assert_eq!(b.view, View::Unit, "{}", b.status);
+    let unit = screen(&b, 80, 24);
+    assert!(unit.contains("cited by: multimodality/"), "{unit}");
     // Any size renders, down to tiny, without panicking; bigger shows more.
     for (w, h) in [(120, 40), (40, 10), (10, 3), (1, 1)] {
         for v in "12345".chars() {

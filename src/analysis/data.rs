@@ -33,6 +33,13 @@ pub struct StimulusRow {
     pub content: serde_json::Value,
 }
 
+impl StimulusRow {
+    /// A string field of the content (`path`, `base`, `text_member`, `placement`).
+    pub fn content_str(&self, key: &str) -> Option<&str> {
+        self.content.get(key)?.as_str()
+    }
+}
+
 /// A run's stimuli and activations, merged over run folders.
 #[derive(Debug, Clone)]
 pub struct RunData {
@@ -177,6 +184,12 @@ impl RunData {
     /// The stimuli of a selection in a modality.
     pub fn rows(&self, selection: &str, modality: &str) -> Vec<&StimulusRow> {
         self.stimuli.iter().filter(|s| s.selection == selection && s.modality == modality).collect()
+    }
+
+    /// A selection's images by file path: the clean image a typographic composite's `base`
+    /// names.
+    pub fn images_by_path(&self, selection: &str) -> HashMap<&str, &StimulusRow> {
+        self.rows(selection, "image").into_iter().filter_map(|s| s.content_str("path").map(|p| (p, s))).collect()
     }
 
     /// A stimulus's embedding, L2-normalised.

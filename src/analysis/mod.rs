@@ -288,10 +288,6 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         || a.typographic.is_some()
         || !a.associations.is_empty();
     let grid = if need_grid { Some(selectivity::compute(&mut cx, &sel_doc)) } else { None };
-    let selectivity = match (&grid, &a.selectivity) {
-        (Some(g), Some(_)) => Some(selectivity::summarize(&cx, g, &sel_doc)),
-        _ => None,
-    };
     let multimodality = match (&grid, &a.multimodality) {
         (Some(g), Some(doc)) => Some(multimodality::run(&mut cx, g, doc)),
         _ => None,
@@ -317,6 +313,12 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
     let typographic = match &a.typographic {
         Some(doc) => typographic::run(&mut cx, doc, grid.as_ref()),
         None => None,
+    };
+    // Summarised last, so that it lists every unit a finding cites.
+    let cited: Vec<UnitRef> = cx.findings.iter().flat_map(|f| f.evidence.units.iter().cloned()).collect();
+    let selectivity = match (&grid, &a.selectivity) {
+        (Some(g), Some(_)) => Some(selectivity::summarize(&cx, g, &sel_doc, &cited)),
+        _ => None,
     };
     let mut findings = std::mem::take(&mut cx.findings);
     findings.sort_by(|x, y| y.severity.cmp(&x.severity).then_with(|| x.id.cmp(&y.id)));

@@ -5,11 +5,17 @@
 //! Per image-encoder tap and selection with both image and rendered-text stimuli, each unit's
 //! mean responses over the shared concepts are rank-correlated (Spearman) between the two
 //! modalities; units whose rendered-text selectivity for a concept has no counterpart in its
-//! images are flagged.
+//! images are word-unit candidates. A random network has those too: some unit's pattern of
+//! weights matches the glyphs of one long name on a blank canvas. Reading means the response
+//! survives the word being written onto other pictures, so where the selection has typographic
+//! composites a candidate must also respond to its concept's name written onto images of
+//! other members (each composite against its own clean image), or it is not reported.
 
+use ndarray::Array2;
 use serde::Serialize;
 
-use super::selectivity::Grid;
+use super::data::RunData;
+use super::selectivity::{Grid, Tests, one_vs_rest};
 use super::stats::{benjamini_hochberg, spearman};
 use super::{Context, Evidence, Finding, Statistic, UnitRef, severity, slug, threshold};
 use crate::spec::analyses::{MultimodalityDoc, Severity};
@@ -34,6 +40,90 @@ pub struct WordUnit {
     pub q_text: f64,
     /// Cohen's d on images of the concept.
     pub cohen_d_image: f64,
+    /// Cohen's d of the shift the concept's name causes when written onto other images
+    /// (composite minus its clean image, against composites naming other members); None when
+    /// fewer than two composites write the name.
+    pub cohen_d_written: Option<f64>,
+    /// q of that shift (Benjamini-Hochberg over the block's candidates that could be tested).
+    pub q_written: Option<f64>,
+}
+
+/// The shift that writing each concept's name onto other images causes in every unit.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The concepts, in the order of `tests`' groups.
+    pub concepts: Vec<String>,
+    /// Composites paired with their clean image and naming one of the concepts.
+    pub composites: usize,
+    /// Per unit and concept: the shifts of composites naming it against those naming the others.
+    pub tests: Tests,
+}
+
+impl Written {
+    /// Measures the shifts on the selection's typographic composites at one tap: each
+    /// composite's response minus its clean image's, grouped by the member its text names
+    /// (composites naming none of `concepts`, or whose clean image has no activations, are left
+    /// out). None when fewer than two concepts are written.
+    pub fn measure(data: &RunData, acts: &Array2<f32>, selection: &str, concepts: &[String]) -> Option<Self> {
+        let clean = data.images_by_path(selection);
+        let mut shifts: Vec<f32> = Vec::new();
+        let mut labels = Vec::new();
+        for s in data.rows(selection, "typographic") {
+            let Some(c) = s.content_str("text_member").and_then(|m| concepts.iter().position(|x| x == m)) else {
+                continue;
+            };
+            let base = s.content_str("base").and_then(|p| clean.get(p)).and_then(|b| data.row_of(b));
+            let (Some(rc), Some(rb)) = (data.row_of(s), base) else { continue };
+            shifts.extend(acts.row(rc).iter().zip(acts.row(rb)).map(|(x, y)| x - y));
+            labels.push(c);
+        }
+        let mut seen = labels.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() < 2 {
+            return None;
+        }
+        let shifts = Array2::from_shape_vec((labels.len(), acts.ncols()), shifts).ok()?;
+        let rows: Vec<usize> = (0..labels.len()).collect();
+        Some(Self {
+            concepts: concepts.to_vec(),
+            composites: labels.len(),
+            tests: one_vs_rest(&shifts, &rows, &labels, concepts.len()),
+        })
+    }
+}
+
+/// Keeps the word-unit candidates that reading explains. With `written`, a candidate whose
+/// concept is written on at least two composites is kept when its shift there is large
+/// (d ≥ `min_d`) and significant (Benjamini-Hochberg q ≤ `fdr` over the candidates tested);
+/// one whose concept is written on fewer is kept untested (`cohen_d_written` None), as is every
+/// candidate without composites. Returns the kept units and how many the composites rejected.
+pub fn confirm(
+    mut candidates: Vec<WordUnit>,
+    written: Option<&Written>,
+    fdr: f64,
+    min_d: f64,
+) -> (Vec<WordUnit>, usize) {
+    let Some(w) = written else { return (candidates, 0) };
+    let at = |c: &WordUnit| -> Option<usize> {
+        let k = w.concepts.iter().position(|x| *x == c.concept)?;
+        (w.tests.n[k] >= 2 && w.tests.p[[c.unit, k]].is_finite()).then_some(k)
+    };
+    let tested: Vec<(usize, usize)> =
+        candidates.iter().enumerate().filter_map(|(i, c)| at(c).map(|k| (i, k))).collect();
+    let q = benjamini_hochberg(&tested.iter().map(|&(i, k)| w.tests.p[[candidates[i].unit, k]]).collect::<Vec<_>>());
+    for (&(i, k), q) in tested.iter().zip(q) {
+        let c = &mut candidates[i];
+        c.cohen_d_written = Some(w.tests.d[[c.unit, k]]);
+        c.q_written = Some(q);
+    }
+    let before = candidates.len();
+    candidates.retain(|c| match (c.cohen_d_written, c.q_written) {
+        (Some(d), Some(q)) => q <= fdr && d >= min_d,
+        _ => true,
+    });
+    let rejected = before - candidates.len();
+    (candidates, rejected)
 }
 
 /// One tap and selection.
@@ -53,7 +143,13 @@ pub struct MultimodalBlock {
     pub median_rho: f64,
     /// The most correlated units: (unit, rho, q), at most 20.
     pub top_units: Vec<(usize, f64, f64)>,
-    /// Units that respond to written names without the images.
+    /// Typographic composites that measured the names written onto other images (0: the word
+    /// units rest on blank renderings alone).
+    pub composites: usize,
+    /// Unit-concept pairs that respond to a rendered name on a blank canvas but not when it is
+    /// written onto other images: glyph patterns rather than reading, left out of `word_units`.
+    pub not_reading: usize,
+    /// Units that respond to written names without the images (at most 50, largest text d first).
     pub word_units: Vec<WordUnit>,
 }
 
@@ -101,7 +197,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             (0..units).filter(|&u| rho_p[u].0.is_finite()).map(|u| (u, rho_p[u].0, q[u])).collect();
         ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         let multimodal = ranked.iter().filter(|x| x.1 >= min_rho && x.2 <= 0.05).count();
-        let mut word_units = Vec::new();
+        let mut candidates = Vec::new();
         for u in 0..units {
             for &(i, t) in &shared {
                 let text_sel = txt.q[[u, t]] <= grid.fdr && txt.tests.d[[u, t]] >= text_t.value;
@@ -109,16 +205,38 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
                 let image_known = img.tests.n[i] >= 2 && img.tests.d[[u, i]].is_finite();
                 let image_sel = img.q[[u, i]] <= grid.fdr && img.tests.d[[u, i]] >= text_t.value / 2.0;
                 if text_sel && image_known && !image_sel {
-                    word_units.push(WordUnit {
+                    candidates.push(WordUnit {
                         tap: img.tap.clone(),
                         unit: u,
                         concept: img.concepts[i].clone(),
                         cohen_d_text: txt.tests.d[[u, t]],
                         q_text: txt.q[[u, t]],
                         cohen_d_image: img.tests.d[[u, i]],
+                        cohen_d_written: None,
+                        q_written: None,
                     });
                 }
             }
+        }
+        let shared_concepts: Vec<String> = shared.iter().map(|&(i, _)| img.concepts[i].clone()).collect();
+        let written = cx
+            .data
+            .images
+            .taps
+            .get(&img.tap)
+            .and_then(|acts| Written::measure(cx.data, acts, &img.selection, &shared_concepts));
+        if written.is_none() && !candidates.is_empty() {
+            cx.note(format!(
+                "multimodality: {} / {}: no typographic composites write two or more of its concepts' names, so word units rest on blank renderings alone (a random network's glyph detectors pass that test too); add `typographic:` stimuli to confirm them",
+                img.tap, img.selection
+            ));
+        }
+        let (mut word_units, not_reading) = confirm(candidates, written.as_ref(), grid.fdr, text_t.value);
+        if not_reading > 0 {
+            cx.note(format!(
+                "multimodality: {} / {}: {not_reading} unit-concept pairs respond to a name on a blank canvas but not when it is written onto other images; not counted as word units",
+                img.tap, img.selection
+            ));
         }
         word_units.sort_by(|x, y| y.cohen_d_text.total_cmp(&x.cohen_d_text));
         if !word_units.is_empty() {
@@ -129,12 +247,20 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             concepts.sort();
             concepts.dedup();
             let frac = unit_ids.len() as f64 / units as f64;
+            let untested = word_units.iter().filter(|w| w.cohen_d_written.is_none()).count();
+            let how = if untested == 0 {
+                "on a blank canvas and written onto other images".to_owned()
+            } else if untested == word_units.len() {
+                "on a blank canvas; no composite tested them written onto other images".to_owned()
+            } else {
+                format!("on a blank canvas, and written onto other images for all but {untested} unit-concept pairs")
+            };
             cx.findings.push(Finding {
                 id: format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection)),
                 analysis: "multimodality".into(),
                 severity: sev,
                 statement: format!(
-                    "{} of {} units of {} respond to the written names of {} {} concepts (Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
+                    "{} of {} units of {} respond to the written names of {} {} concepts ({how}, Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
                     unit_ids.len(),
                     units,
                     img.tap,
@@ -166,6 +292,8 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             multimodal_units: multimodal,
             median_rho,
             top_units: ranked.into_iter().take(20).collect(),
+            composites: written.as_ref().map_or(0, |w| w.composites),
+            not_reading,
             word_units,
         });
     }

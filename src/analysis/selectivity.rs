@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::stats::{
     RankSumNull, average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic,
 };
-use super::{Context, RunData};
+use super::{Context, RunData, UnitRef};
 use crate::spec::analyses::SelectivityDoc;
 
 /// Default false discovery rate.
@@ -503,7 +503,8 @@ pub struct SelectivitySummary {
     pub tests: usize,
     /// Per block.
     pub blocks: Vec<BlockSummary>,
-    /// The most selective units of each block (at most 50 per block, largest d first).
+    /// The most selective units of each block (at most 50 per block, largest d first), then
+    /// every other unit a finding cites, by its most selective concept.
     pub units: Vec<SelectiveUnit>,
     /// Heat maps of each block's most selective units.
     pub heatmaps: Vec<Heatmap>,
@@ -534,8 +535,11 @@ pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: 
     (top, bottom)
 }
 
-/// Summarises the grid: counts per block and the selective units with evidence.
-pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> SelectivitySummary {
+/// Summarises the grid: counts per block and the selective units with evidence: each block's
+/// most selective, then every unit in `cited` (the findings' evidence) not listed yet, by its
+/// most selective concept in any block of its tap, so that a reviewer can open every unit a
+/// finding names.
+pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc, cited: &[UnitRef]) -> SelectivitySummary {
     let top_n = doc.top_stimuli.unwrap_or(DEFAULT_TOP);
     let (fdr, min_d) = (grid.fdr, grid.min_effect);
     let mut blocks = Vec::new();
@@ -574,29 +578,23 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
                 d: rows.iter().map(|&u| (0..cols).map(|c| b.tests.d[[u, c]]).collect()).collect(),
             });
         }
-        for &(d, u, c) in best.iter().take(UNITS_PER_BLOCK) {
-            let (top, bottom) = extremes(cx.data, &b.tap, b.image_encoder, u, top_n);
-            units.push(SelectiveUnit {
-                tap: b.tap.clone(),
-                unit: u,
-                selection: b.selection.clone(),
-                modality: b.modality.clone(),
-                concept: b.concepts[c].clone(),
-                n: b.tests.n[c],
-                mean: b.tests.mean[[u, c]],
-                cohen_d: d,
-                cohen_d_controls: b.d_controls.as_ref().map(|m| m[[u, c]]),
-                auroc: b.tests.auroc[[u, c]],
-                p: b.tests.p[[u, c]],
-                q: b.q[[u, c]],
-                also: (0..b.concepts.len())
-                    .filter(|&o| o != c && b.selective(u, o, fdr, min_d))
-                    .map(|o| b.concepts[o].clone())
-                    .collect(),
-                top,
-                bottom,
-                responses: responses(grid, &b.tap, &b.selection, u, &b.concepts[c]),
-            });
+        for &(_, u, c) in best.iter().take(UNITS_PER_BLOCK) {
+            units.push(selective_unit(cx, grid, b, u, c, top_n));
+        }
+    }
+    for r in cited {
+        if units.iter().any(|x| x.tap == r.tap && x.unit == r.unit) {
+            continue;
+        }
+        let best = grid
+            .blocks
+            .iter()
+            .filter(|b| b.tap == r.tap && r.unit < b.units())
+            .flat_map(|b| (0..b.concepts.len()).map(move |c| (b, c)))
+            .filter(|(b, c)| b.selective(r.unit, *c, fdr, min_d))
+            .max_by(|x, y| x.0.tests.d[[r.unit, x.1]].total_cmp(&y.0.tests.d[[r.unit, y.1]]));
+        if let Some((b, c)) = best {
+            units.push(selective_unit(cx, grid, b, r.unit, c, top_n));
         }
     }
     SelectivitySummary {
@@ -606,5 +604,33 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc) -> Selecti
         blocks,
         units,
         heatmaps,
+    }
+}
+
+/// One unit's entry in the summary: its concept `c` in block `b`, with evidence stimuli and its
+/// responses to every concept.
+fn selective_unit(cx: &Context<'_>, grid: &Grid, b: &Block, u: usize, c: usize, top_n: usize) -> SelectiveUnit {
+    let (fdr, min_d) = (grid.fdr, grid.min_effect);
+    let (top, bottom) = extremes(cx.data, &b.tap, b.image_encoder, u, top_n);
+    SelectiveUnit {
+        tap: b.tap.clone(),
+        unit: u,
+        selection: b.selection.clone(),
+        modality: b.modality.clone(),
+        concept: b.concepts[c].clone(),
+        n: b.tests.n[c],
+        mean: b.tests.mean[[u, c]],
+        cohen_d: b.tests.d[[u, c]],
+        cohen_d_controls: b.d_controls.as_ref().map(|m| m[[u, c]]),
+        auroc: b.tests.auroc[[u, c]],
+        p: b.tests.p[[u, c]],
+        q: b.q[[u, c]],
+        also: (0..b.concepts.len())
+            .filter(|&o| o != c && b.selective(u, o, fdr, min_d))
+            .map(|o| b.concepts[o].clone())
+            .collect(),
+        top,
+        bottom,
+        responses: responses(grid, &b.tap, &b.selection, u, &b.concepts[c]),
     }
 }

@@ -78,10 +78,6 @@ pub struct TypographicSummary {
     pub unit_shifts: Vec<UnitShift>,
 }
 
-fn content_str<'a>(s: &'a StimulusRow, key: &str) -> Option<&'a str> {
-    s.content.get(key)?.as_str()
-}
-
 /// Runs the analysis.
 pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> Option<TypographicSummary> {
     let family = doc.family.as_ref()?.value.clone();
@@ -119,8 +115,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
         best.1
     };
-    let clean: HashMap<&str, &StimulusRow> =
-        data.rows(&family, "image").into_iter().filter_map(|s| content_str(s, "path").map(|p| (p, s))).collect();
+    let clean = data.images_by_path(&family);
     let mut clean_label: HashMap<&str, usize> = HashMap::new();
     let (mut correct, mut total_clean) = (0u64, 0u64);
     for (p, s) in &clean {
@@ -148,7 +143,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         let Some(wi) = classes.iter().position(|c| c.0 == word) else { continue };
         let Some(e) = data.unit_embedding(s) else { continue };
         let l = label(&e);
-        let base_path = content_str(s, "base").unwrap_or_default();
+        let base_path = s.content_str("base").unwrap_or_default();
         let base = clean.get(base_path).copied();
         // Only paired composites count: without its clean image labelled, a composite has no
         // baseline, and counting it as "not already that label" would inflate the excess.
@@ -161,7 +156,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         if let Some(size) = s.content.get("size").and_then(|v| v.as_u64()) {
             keys.push(format!("size {size}"));
         }
-        if let Some(p) = content_str(s, "placement") {
+        if let Some(p) = s.content_str("placement") {
             keys.push(format!("placement {p}"));
         }
         keys.push(format!("written {word}"));
