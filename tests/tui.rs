@@ -81,6 +81,10 @@ fn every_view_renders_at_80x24_and_after_a_resize() {
     // Enter on a finding opens the first unit it cites (listed in the summary even when it is
     // not among its block's 50 most selective), and the unit names the finding.
     keys(&mut b, "1");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(flags.join("report.json")).unwrap()).unwrap();
+    let first = &report["summary"]["findings"][b.shown()[0]];
+    assert!(first["id"].as_str().unwrap().starts_with("multimodality/"), "{first}");
     key(&mut b, KeyCode::Enter);
     assert_eq!(b.view, View::Unit, "{}", b.status);
     let unit = screen(&b, 80, 24);

@@ -42,7 +42,7 @@ pub struct WordUnit {
     pub cohen_d_image: f64,
     /// Cohen's d of the shift the concept's name causes when written onto other images
     /// (composite minus its clean image, against composites naming other members); None when
-    /// fewer than two composites write the name.
+    /// the selection has no composites to test it on (the blank-canvas rule alone).
     pub cohen_d_written: Option<f64>,
     /// q of that shift (Benjamini-Hochberg over the block's candidates that could be tested).
     pub q_written: Option<f64>,
@@ -93,37 +93,42 @@ impl Written {
     }
 }
 
-/// Keeps the word-unit candidates that reading explains. With `written`, a candidate whose
-/// concept is written on at least two composites is kept when its shift there is large
+/// What the composites made of the word-unit candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirmation {
+    /// The word units: confirmed on composites, or every candidate when there are none.
+    pub kept: Vec<WordUnit>,
+    /// Candidates tested on composites whose shift was too small or not significant.
+    pub unconfirmed: usize,
+    /// Candidates whose concept fewer than two composites write, so they could not be tested.
+    pub untested: usize,
+}
+
+/// Keeps the word-unit candidates that reading explains. With `written`, a candidate is kept
+/// when its concept is written on at least two composites and its shift there is large
 /// (d ≥ `min_d`) and significant (Benjamini-Hochberg q ≤ `fdr` over the candidates tested);
-/// one whose concept is written on fewer is kept untested (`cohen_d_written` None), as is every
-/// candidate without composites. Returns the kept units and how many the composites rejected.
-pub fn confirm(
-    mut candidates: Vec<WordUnit>,
-    written: Option<&Written>,
-    fdr: f64,
-    min_d: f64,
-) -> (Vec<WordUnit>, usize) {
-    let Some(w) = written else { return (candidates, 0) };
+/// the others are counted, not kept. Without composites every candidate is kept
+/// (`cohen_d_written` None): the blank-canvas rule alone.
+pub fn confirm(mut candidates: Vec<WordUnit>, written: Option<&Written>, fdr: f64, min_d: f64) -> Confirmation {
+    let Some(w) = written else { return Confirmation { kept: candidates, unconfirmed: 0, untested: 0 } };
     let at = |c: &WordUnit| -> Option<usize> {
         let k = w.concepts.iter().position(|x| *x == c.concept)?;
         (w.tests.n[k] >= 2 && w.tests.p[[c.unit, k]].is_finite()).then_some(k)
     };
     let tested: Vec<(usize, usize)> =
         candidates.iter().enumerate().filter_map(|(i, c)| at(c).map(|k| (i, k))).collect();
+    let untested = candidates.len() - tested.len();
     let q = benjamini_hochberg(&tested.iter().map(|&(i, k)| w.tests.p[[candidates[i].unit, k]]).collect::<Vec<_>>());
     for (&(i, k), q) in tested.iter().zip(q) {
         let c = &mut candidates[i];
         c.cohen_d_written = Some(w.tests.d[[c.unit, k]]);
         c.q_written = Some(q);
     }
-    let before = candidates.len();
-    candidates.retain(|c| match (c.cohen_d_written, c.q_written) {
-        (Some(d), Some(q)) => q <= fdr && d >= min_d,
-        _ => true,
-    });
-    let rejected = before - candidates.len();
-    (candidates, rejected)
+    let kept: Vec<WordUnit> = candidates
+        .into_iter()
+        .filter(|c| matches!((c.cohen_d_written, c.q_written), (Some(d), Some(q)) if q <= fdr && d >= min_d))
+        .collect();
+    Confirmation { unconfirmed: tested.len() - kept.len(), untested, kept }
 }
 
 /// One tap and selection.
@@ -146,9 +151,11 @@ pub struct MultimodalBlock {
     /// Typographic composites that measured the names written onto other images (0: the word
     /// units rest on blank renderings alone).
     pub composites: usize,
-    /// Unit-concept pairs that respond to a rendered name on a blank canvas but not when it is
-    /// written onto other images: glyph patterns rather than reading, left out of `word_units`.
-    pub not_reading: usize,
+    /// Candidate unit-concept pairs (selective for a rendered name on a blank canvas, not for
+    /// the images) that the composites could not confirm: left out of `word_units`.
+    pub unconfirmed: usize,
+    /// Candidate pairs whose concept fewer than two composites write: untested, left out.
+    pub untested: usize,
     /// Units that respond to written names without the images (at most 50, largest text d first).
     pub word_units: Vec<WordUnit>,
 }
@@ -231,10 +238,17 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
                 img.tap, img.selection
             ));
         }
-        let (mut word_units, not_reading) = confirm(candidates, written.as_ref(), grid.fdr, text_t.value);
-        if not_reading > 0 {
+        let Confirmation { kept: mut word_units, unconfirmed, untested } =
+            confirm(candidates, written.as_ref(), grid.fdr, text_t.value);
+        if unconfirmed > 0 {
             cx.note(format!(
-                "multimodality: {} / {}: {not_reading} unit-concept pairs respond to a name on a blank canvas but not when it is written onto other images; not counted as word units",
+                "multimodality: {} / {}: {unconfirmed} unit-concept pairs respond to a name on a blank canvas but could not be confirmed written onto other images (shift d < {} or q > {}); not counted as word units",
+                img.tap, img.selection, text_t.value, grid.fdr
+            ));
+        }
+        if untested > 0 {
+            cx.note(format!(
+                "multimodality: {} / {}: {untested} unit-concept pairs respond to a name on a blank canvas, but fewer than two composites write it, so they were not tested and are not counted as word units; write every name (typographic `per_image`) to test them",
                 img.tap, img.selection
             ));
         }
@@ -247,13 +261,10 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             concepts.sort();
             concepts.dedup();
             let frac = unit_ids.len() as f64 / units as f64;
-            let untested = word_units.iter().filter(|w| w.cohen_d_written.is_none()).count();
-            let how = if untested == 0 {
-                "on a blank canvas and written onto other images".to_owned()
-            } else if untested == word_units.len() {
-                "on a blank canvas; no composite tested them written onto other images".to_owned()
+            let how = if written.is_some() {
+                "on a blank canvas and written onto other images"
             } else {
-                format!("on a blank canvas, and written onto other images for all but {untested} unit-concept pairs")
+                "on a blank canvas; no composites tested them written onto other images"
             };
             cx.findings.push(Finding {
                 id: format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection)),
@@ -293,7 +304,8 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             median_rho,
             top_units: ranked.into_iter().take(20).collect(),
             composites: written.as_ref().map_or(0, |w| w.composites),
-            not_reading,
+            unconfirmed,
+            untested,
             word_units,
         });
     }

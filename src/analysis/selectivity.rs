@@ -537,8 +537,8 @@ pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: 
 
 /// Summarises the grid: counts per block and the selective units with evidence: each block's
 /// most selective, then every unit in `cited` (the findings' evidence) not listed yet, by its
-/// most selective concept in any block of its tap, so that a reviewer can open every unit a
-/// finding names.
+/// most selective concept in any block of its tap (its largest d when none passes the grid's
+/// bar), so that a reviewer can open every unit a finding names.
 pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc, cited: &[UnitRef]) -> SelectivitySummary {
     let top_n = doc.top_stimuli.unwrap_or(DEFAULT_TOP);
     let (fdr, min_d) = (grid.fdr, grid.min_effect);
@@ -586,13 +586,19 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc, cited: &[U
         if units.iter().any(|x| x.tap == r.tap && x.unit == r.unit) {
             continue;
         }
+        // Its most selective concept; a unit cited under a lower bar than the grid's (an
+        // analysis's own min effect) by its largest d.
+        let key = |b: &Block, c: usize| (b.selective(r.unit, c, fdr, min_d), b.tests.d[[r.unit, c]]);
         let best = grid
             .blocks
             .iter()
             .filter(|b| b.tap == r.tap && r.unit < b.units())
             .flat_map(|b| (0..b.concepts.len()).map(move |c| (b, c)))
-            .filter(|(b, c)| b.selective(r.unit, *c, fdr, min_d))
-            .max_by(|x, y| x.0.tests.d[[r.unit, x.1]].total_cmp(&y.0.tests.d[[r.unit, y.1]]));
+            .filter(|(b, c)| b.tests.d[[r.unit, *c]].is_finite())
+            .max_by(|x, y| {
+                let (kx, ky) = (key(x.0, x.1), key(y.0, y.1));
+                kx.0.cmp(&ky.0).then(kx.1.total_cmp(&ky.1))
+            });
         if let Some((b, c)) = best {
             units.push(selective_unit(cx, grid, b, r.unit, c, top_n));
         }
