@@ -139,7 +139,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     let mut obs = Vec::new();
     let mut unpaired = 0usize;
     for s in &composites {
-        let Some(word) = s.content.get("text_member").and_then(|v| v.as_str()) else { continue };
+        let Some(word) = s.content_str("text_member") else { continue };
         let Some(wi) = classes.iter().position(|c| c.0 == word) else { continue };
         let Some(e) = data.unit_embedding(s) else { continue };
         let l = label(&e);
