@@ -163,6 +163,10 @@ pub struct RunArgs {
     /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
+    /// or an interval across the limit), for reviewers who need every check decided.
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
     /// Reports.
     #[command(flatten)]
     pub reports: ReportArgs,
@@ -251,6 +255,10 @@ pub struct AnalyzeArgs {
     /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
+    /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
+    /// or an interval across the limit), for reviewers who need every check decided.
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
     /// Reports.
     #[command(flatten)]
     pub reports: ReportArgs,

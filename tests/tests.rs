@@ -5,6 +5,7 @@
 //! tokenizer ids from open_clip. Tests that need the big exports of `make exports` say
 //! SKIPPED and return when those are absent.
 
+mod analysis_decision;
 mod analysis_run;
 mod analysis_stats;
 mod common;

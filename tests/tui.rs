@@ -181,7 +181,7 @@ fn a_report_of_another_format_version_is_refused_clearly() {
     let p = dir.path().join("report.json");
     std::fs::write(&p, r#"{"format_version": 7, "summary": {"findings": []}}"#).unwrap();
     let err = App::load(&p).err().unwrap().to_string();
-    assert!(err.contains("report format 7") && err.contains("reads format 1"), "{err}");
+    assert!(err.contains("report format 7") && err.contains("reads formats 1 to 2"), "{err}");
     let out = clip_audit(&["tui", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(texts(&out).1.contains("report format 7"));
@@ -223,7 +223,7 @@ fn a_scripted_session_under_tmux_navigates_every_view_and_records_a_decision() {
         a.extend_from_slice(k);
         assert!(tmux(&a).status.success());
     };
-    pane("findings of");
+    pane("inconclusive · sort");
     send(&["2"]);
     pane("selective units");
     send(&["3"]);

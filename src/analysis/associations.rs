@@ -4,16 +4,22 @@
 //! Caliskan's iEAT): for each group member g and attribute a, the images of g (X) against the
 //! images of the other groups (Y), measured by their cosine to the prompts of a (A) against the
 //! prompts of the control attributes (B); effect size, one-sided permutation p (exact when
-//! the partitions are few, otherwise seeded random partitions), percentile bootstrap CI, and
-//! Benjamini-Hochberg q over the group × attribute grid. At the unit level, *bridge units*:
+//! the partitions are few, otherwise seeded random partitions) and percentile bootstrap CI.
+//! Each pair is a check of the decision layer ([`super::decision`]): the effect size against
+//! `max_effect_size` on the bootstrap interval (its one-sided p found by inverting the
+//! interval), Benjamini-Hochberg at `fdr` over the entry's group × attribute pairs, groups under
+//! [`MIN_GROUP_IMAGES`] images inconclusive. Images are resampled one by one: images of one
+//! member pooled into a `level` group are not independent, which this interval does not yet
+//! model (docs/analyses.md). At the unit level, *bridge units*:
 //! units selective both for a group concept and for an attribute, with both effect sizes.
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::selectivity::Grid;
-use super::stats::{Rng, benjamini_hochberg, weat, weat_scores};
-use super::{Context, Evidence, Finding, Statistic, UnitRef, r2, severity, slug, threshold};
+use super::stats::{Rng, percentile_interval, weat, weat_scores};
+use super::{Context, Evidence, Subject, UnitRef, r2, severity, slug, threshold};
 use crate::spec::analyses::{AssociationsDoc, Severity};
 
 /// Default permutations.
@@ -22,6 +28,8 @@ pub const DEFAULT_PERMUTATIONS: u64 = 10_000;
 pub const DEFAULT_BOOTSTRAP: u64 = 2_000;
 /// Default largest acceptable effect size.
 pub const DEFAULT_MAX_EFFECT: f64 = 0.5;
+/// Images a group needs for its tests to be decided; fewer are inconclusive.
+pub const MIN_GROUP_IMAGES: u64 = 5;
 
 /// One group × attribute test.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -40,12 +48,16 @@ pub struct AssociationTest {
     pub ci: [f64; 2],
     /// Test statistic Σ_X s − Σ_Y s.
     pub statistic: f64,
-    /// One-sided permutation p.
+    /// One-sided permutation p (against no association; for reference).
     pub p: f64,
-    /// Benjamini-Hochberg q over the grid.
-    pub q: f64,
     /// Whether p is exact (all partitions).
     pub exact: bool,
+    /// One-sided p of H0: effect size ≤ `max_effect_size` (the bootstrap interval inverted).
+    pub p_limit: f64,
+    /// `p_limit` corrected by Benjamini-Hochberg over the entry's group × attribute pairs.
+    pub q: f64,
+    /// The decision's verdict.
+    pub verdict: Verdict,
 }
 
 /// A unit selective for a group and an attribute.
@@ -166,7 +178,7 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         return None;
     }
     let seed = cx.spec.seed;
-    let mut tests: Vec<AssociationTest> = jobs
+    let (mut tests, boots): (Vec<AssociationTest>, Vec<Vec<f64>>) = jobs
         .par_iter()
         .map(|(g, a, k)| {
             let (mut sx, mut sy) = (Vec::new(), Vec::new());
@@ -174,8 +186,8 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
                 if t.0 == *g { sx.push(*s) } else { sy.push(*s) }
             }
             let mut rng = Rng::new(seed_for(seed, g, a));
-            let w = weat(&sx, &sy, permutations, bootstrap, 0.05, &mut rng);
-            AssociationTest {
+            let w = weat(&sx, &sy, permutations, bootstrap, ALPHA, &mut rng);
+            let test = AssociationTest {
                 group: g.clone(),
                 attribute: a.clone(),
                 n_group: sx.len(),
@@ -184,16 +196,40 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
                 ci: [w.ci.0, w.ci.1],
                 statistic: w.statistic,
                 p: w.p,
-                q: f64::NAN,
                 exact: w.exact,
-            }
+                p_limit: f64::NAN,
+                q: f64::NAN,
+                verdict: Verdict::Inconclusive,
+            };
+            (test, w.bootstrap)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .unzip();
+    let rules: Vec<Rule<'_>> = tests
+        .iter()
+        .zip(&boots)
+        .map(|(t, boot)| Rule {
+            estimand: "WEAT effect size".into(),
+            estimate: t.effect_size,
+            interval: Box::new(move |a| percentile_interval(boot, a)),
+            ci_method: format!("percentile bootstrap ({} resamples)", boot.len()),
+            limit: max_t.value,
+            direction: Direction::Above,
+            p: None,
+            test: "one-sided test of H0: effect size ≤ max_effect_size, by inverting the bootstrap interval".into(),
+            n: t.n_group as u64,
+            min_n: MIN_GROUP_IMAGES,
+            mde: Mde::standardized(t.n_group as u64, t.n_rest as u64, max_t.value, fdr / 2.0),
         })
         .collect();
-    let q = benjamini_hochberg(&tests.iter().map(|t| t.p).collect::<Vec<_>>());
-    for (t, q) in tests.iter_mut().zip(q) {
-        t.q = q;
+    let decisions = decide(&rules, Family::bh(format!("associations/{}", slug(&groups)), fdr));
+    drop(rules);
+    for (t, d) in tests.iter_mut().zip(&decisions) {
+        t.p_limit = d.p;
+        t.q = d.p_adjusted;
+        t.verdict = d.verdict;
     }
-    tests.sort_by(|x, y| y.effect_size.total_cmp(&x.effect_size).then_with(|| x.group.cmp(&y.group)));
     // Bridge units are found per member; with `level:` they count for the member's group.
     let group_of_member = |m: &str| -> Option<String> {
         match &level {
@@ -202,45 +238,47 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         }
     };
     let bridge_units = grid.map(|g| bridges(g, &groups, &attributes, &group_of_member)).unwrap_or_default();
-    for t in &tests {
-        // As for the other analyses, the evidence must exclude the allowed level: the CI's
-        // lower bound, not the point estimate, is compared with the threshold.
-        if t.ci[0] > max_t.value && t.q <= fdr {
-            let stimuli: Vec<String> = images
+    for (t, decision) in tests.iter().zip(decisions) {
+        let stimuli: Vec<String> = images
+            .iter()
+            .filter(|s| group_of(s).as_deref() == Some(t.group.as_str()))
+            .take(8)
+            .map(|s| s.id.clone())
+            .collect();
+        let subject = Subject {
+            id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
+            analysis: "associations",
+            severity: sev,
+            what: format!("images of {} and \"{}\"", t.group, t.attribute),
+            threshold: max_t.clone(),
+        };
+        let statement = format!(
+            "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (bootstrap 95% CI {} to {}); the spec allows {}.",
+            t.group,
+            t.attribute,
+            groups,
+            r2(t.effect_size),
+            r2(t.ci[0]),
+            r2(t.ci[1]),
+            r2(max_t.value)
+        );
+        let evidence = Evidence {
+            // Bridge units that link the same pair, if any.
+            units: bridge_units
                 .iter()
-                .filter(|s| group_of(s).as_deref() == Some(t.group.as_str()))
-                .take(8)
-                .map(|s| s.id.clone())
-                .collect();
-            cx.findings.push(Finding {
-                id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
-                analysis: "associations".into(),
-                severity: sev,
-                statement: format!(
-                    "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (95% CI {} to {}), q = {:.2e}; the spec allows {}.",
-                    t.group, t.attribute, groups, r2(t.effect_size), r2(t.ci[0]), r2(t.ci[1]), t.q, r2(max_t.value)
-                ),
-                statistic: Statistic {
-                    name: "WEAT effect size".into(),
-                    value: t.effect_size,
-                    ci: Some(t.ci),
-                    p: Some(t.p),
-                    q: Some(t.q),
-                    n: Some((t.n_group + t.n_rest) as u64),
-                },
-                threshold: max_t.clone(),
-                evidence: Evidence {
-                    // Bridge units that link the same pair, if any.
-                    units: bridge_units
-                        .iter()
-                        .filter(|b| b.group == t.group && b.attribute == t.attribute)
-                        .map(|b| UnitRef { tap: b.tap.clone(), unit: b.unit })
-                        .collect(),
-                    concepts: vec![t.group.clone(), t.attribute.clone()],
-                    stimuli,
-                }, structural: false });
-        }
+                .filter(|b| b.group == t.group && b.attribute == t.attribute)
+                .map(|b| UnitRef { tap: b.tap.clone(), unit: b.unit })
+                .collect(),
+            concepts: vec![t.group.clone(), t.attribute.clone()],
+            stimuli,
+        };
+        cx.record(subject.finding(statement, decision, evidence));
     }
+    let mut order: Vec<usize> = (0..tests.len()).collect();
+    order.sort_by(|&x, &y| {
+        tests[y].effect_size.total_cmp(&tests[x].effect_size).then_with(|| tests[x].group.cmp(&tests[y].group))
+    });
+    let tests: Vec<AssociationTest> = order.into_iter().map(|i| tests[i].clone()).collect();
     Some(AssociationSummary { groups, attributes, controls, permutations, bootstrap, fdr, tests, bridge_units })
 }
 

@@ -11,6 +11,7 @@
 pub mod ablation;
 pub mod associations;
 pub mod data;
+pub mod decision;
 pub mod denigration;
 pub mod multimodality;
 pub mod null;
@@ -32,8 +33,11 @@ use crate::spec::AuditSpec;
 use crate::spec::analyses::Severity;
 use crate::spec::read::Sp;
 
-/// Version of the summary's JSON layout; bumped on incompatible changes.
-pub const SUMMARY_VERSION: u32 = 1;
+/// Version of the summary's JSON layout; bumped on incompatible changes. Version 2: every
+/// finding carries its [`decision::Decision`], `statistic.p`/`q` are the decision's one-sided
+/// p against the limit and its family-corrected value, and `inconclusive` lists the checks the
+/// data could not decide.
+pub const SUMMARY_VERSION: u32 = 2;
 
 /// Why an analysis could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +109,7 @@ pub struct Evidence {
     pub stimuli: Vec<String>,
 }
 
-/// A statistic that crossed a spec threshold.
+/// A check the decision layer failed (in `findings`) or could not decide (in `inconclusive`).
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable id: the analysis and what it is about (`resolution/countries/region/africa-vs-europe`),
@@ -117,15 +121,86 @@ pub struct Finding {
     pub severity: Severity,
     /// One sentence a reviewer can read aloud.
     pub statement: String,
-    /// The statistic.
+    /// The statistic: the decision's estimate, 95% CI, one-sided p against the limit, its
+    /// family-corrected value (`q`) and n.
     pub statistic: Statistic,
-    /// The threshold it crossed.
+    /// The threshold it was decided against.
     pub threshold: Threshold,
+    /// How the verdict was reached: estimand, estimate, CI, limit, direction, test, family,
+    /// n, minimum detectable effect.
+    pub decision: decision::Decision,
     /// The evidence.
     pub evidence: Evidence,
     /// The null baseline (random weights) raises it too: it comes from the architecture or
     /// the stimuli, not from what the model learned.
     pub structural: bool,
+}
+
+/// What a check is about, before its decision: the finding's id, analysis, severity, the
+/// subject in words (`images with race = Black`) and the spec threshold.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// The finding id.
+    pub id: String,
+    /// The analysis.
+    pub analysis: &'static str,
+    /// Severity when it fails.
+    pub severity: Severity,
+    /// What the check is about, in words.
+    pub what: String,
+    /// The threshold.
+    pub threshold: Threshold,
+}
+
+impl Subject {
+    /// The finding for a decision. `statement` is the sentence for a failure; an inconclusive
+    /// decision gets a sentence of its own, with the minimum detectable effect.
+    pub fn finding(self, statement: String, decision: decision::Decision, evidence: Evidence) -> Finding {
+        let d = &decision;
+        let statement = if d.verdict == decision::Verdict::Inconclusive {
+            format!(
+                "Inconclusive: {} for {} is {} (95% CI {} to {}) against the limit {}: {}.{}",
+                d.estimand,
+                self.what,
+                r2(d.estimate),
+                r2(d.ci[0]),
+                r2(d.ci[1]),
+                r2(d.limit),
+                d.reason,
+                match d.mde {
+                    Some(m) => format!(" At this n, an effect of {} would be detected with 80% power.", r2(m)),
+                    None => " At this n, no effect in the possible range would be detected with 80% power.".into(),
+                }
+            )
+        } else {
+            statement
+        };
+        Finding {
+            id: self.id,
+            analysis: self.analysis.to_owned(),
+            severity: self.severity,
+            statement,
+            statistic: Statistic {
+                name: d.estimand.clone(),
+                value: d.estimate,
+                ci: Some(d.ci),
+                p: Some(d.p),
+                q: Some(d.p_adjusted),
+                n: Some(d.n),
+            },
+            threshold: self.threshold,
+            decision,
+            evidence,
+            structural: false,
+        }
+    }
+}
+
+impl Finding {
+    /// The verdict (fail or inconclusive).
+    pub fn verdict(&self) -> decision::Verdict {
+        self.decision.verdict
+    }
 }
 
 /// How many stimuli the analyses saw.
@@ -176,16 +251,24 @@ pub struct Summary {
     pub null_baseline: Option<null::NullSummary>,
     /// Causal ablation of flagged units.
     pub ablation: Option<ablation::AblationSummary>,
-    /// Findings, most severe first.
+    /// Failed checks, most severe first.
     pub findings: Vec<Finding>,
+    /// Checks the data could not decide (too few observations, or an interval that straddles
+    /// the limit), most severe first.
+    pub inconclusive: Vec<Finding>,
     /// What could not be analysed, and why.
     pub notes: Vec<String>,
 }
 
 impl Summary {
-    /// Findings at or above a severity.
+    /// Failed checks at or above a severity.
     pub fn count_at_least(&self, severity: Severity) -> usize {
         self.findings.iter().filter(|f| f.severity >= severity).count()
+    }
+
+    /// Inconclusive checks at or above a severity.
+    pub fn inconclusive_at_least(&self, severity: Severity) -> usize {
+        self.inconclusive.iter().filter(|f| f.severity >= severity).count()
     }
 }
 
@@ -208,13 +291,25 @@ pub struct Context<'a> {
     pub data: &'a RunData,
     /// Options.
     pub options: &'a AnalyzeOptions,
-    /// Findings raised so far.
+    /// Failed checks so far.
     pub findings: Vec<Finding>,
+    /// Inconclusive checks so far.
+    pub inconclusive: Vec<Finding>,
     /// Notes.
     pub notes: Vec<String>,
 }
 
 impl Context<'_> {
+    /// Files a decided check: failures and inconclusive checks are kept, passes are not (the
+    /// analyses' tables carry every check's verdict).
+    pub fn record(&mut self, finding: Finding) {
+        match finding.verdict() {
+            decision::Verdict::Fail => self.findings.push(finding),
+            decision::Verdict::Inconclusive => self.inconclusive.push(finding),
+            decision::Verdict::Pass => {}
+        }
+    }
+
     /// A note: something that could not be analysed.
     pub fn note(&mut self, message: impl Into<String>) {
         self.notes.push(message.into());
@@ -270,7 +365,7 @@ pub struct Analysis {
 
 /// Runs every analysis the spec switches on over the run folders.
 pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
-    let mut cx = Context { spec, data, options, findings: Vec::new(), notes: Vec::new() };
+    let mut cx = Context { spec, data, options, findings: Vec::new(), inconclusive: Vec::new(), notes: Vec::new() };
     if data.stimuli.is_empty() {
         return Err(AnalysisError::Data {
             path: data.run_dirs.first().cloned().unwrap_or_default(),
@@ -322,6 +417,8 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
     };
     let mut findings = std::mem::take(&mut cx.findings);
     findings.sort_by(|x, y| y.severity.cmp(&x.severity).then_with(|| x.id.cmp(&y.id)));
+    let mut inconclusive = std::mem::take(&mut cx.inconclusive);
+    inconclusive.sort_by(|x, y| y.severity.cmp(&x.severity).then_with(|| x.id.cmp(&y.id)));
     let mut by_modality = std::collections::BTreeMap::new();
     for s in &data.stimuli {
         *by_modality.entry(s.modality.clone()).or_insert(0) += 1;
@@ -349,6 +446,7 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         null_baseline: None,
         ablation: None,
         findings,
+        inconclusive,
         notes: cx.notes,
     };
     Ok(Analysis { summary, grid, null: None })

@@ -4,7 +4,8 @@
 //! alike, and others that fire for the written word alone: surfaces for typographic attacks.
 //! Per image-encoder tap and selection with both image and rendered-text stimuli, each unit's
 //! mean responses over the shared concepts are rank-correlated (Spearman) between the two
-//! modalities; units whose rendered-text selectivity for a concept has no counterpart in its
+//! modalities (exact permutation p for up to ten concepts, the t approximation beyond;
+//! Benjamini-Hochberg over the block's units at the selectivity `fdr`); units whose rendered-text selectivity for a concept has no counterpart in its
 //! images are word-unit candidates. A random network has those too: some unit's pattern of
 //! weights matches the glyphs of one long name on a blank canvas. Reading means the response
 //! survives the word being written onto other pictures, so where the selection has typographic
@@ -15,9 +16,10 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use super::data::RunData;
+use super::decision::{Family, Screen};
 use super::selectivity::{Grid, Tests, one_vs_rest};
-use super::stats::{benjamini_hochberg, spearman};
-use super::{Context, Evidence, Finding, Statistic, UnitRef, severity, slug, threshold};
+use super::stats::{SPEARMAN_EXACT_MAX_N, benjamini_hochberg, median, spearman_test};
+use super::{Context, Evidence, Subject, UnitRef, severity, slug, threshold};
 use crate::spec::analyses::{MultimodalityDoc, Severity};
 
 /// Default smallest rank correlation for a multimodal unit.
@@ -136,10 +138,14 @@ pub struct MultimodalBlock {
     pub concepts: usize,
     /// Units tested.
     pub units: usize,
-    /// Units whose image and text responses correlate (rho at least the minimum, q within 5%).
+    /// Units whose image and text responses correlate (rho at least the minimum, q within the
+    /// selectivity `fdr`).
     pub multimodal_units: usize,
-    /// Median Spearman rho over units.
+    /// Median Spearman rho over units (the mean of the middle two for an even count).
     pub median_rho: f64,
+    /// How the rank correlations' p-values were computed: `exact permutation` (up to ten
+    /// concepts) or `t approximation`.
+    pub rho_p_method: String,
     /// The most correlated units: (unit, rho, q), at most 20.
     pub top_units: Vec<(usize, f64, f64)>,
     /// Typographic composites that measured the names written onto other images (0: the word
@@ -187,17 +193,18 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             .map(|u| {
                 let a: Vec<f64> = shared.iter().map(|&(i, _)| img.tests.mean[[u, i]]).collect();
                 let b: Vec<f64> = shared.iter().map(|&(_, t)| txt.tests.mean[[u, t]]).collect();
-                spearman(&a, &b)
+                let (rho, p, _) = spearman_test(&a, &b);
+                (rho, p)
             })
             .collect();
         let q = benjamini_hochberg(&rho_p.iter().map(|x| x.1).collect::<Vec<_>>());
-        let mut rhos: Vec<f64> = rho_p.iter().map(|x| x.0).filter(|r| r.is_finite()).collect();
-        rhos.sort_by(f64::total_cmp);
-        let median_rho = if rhos.is_empty() { f64::NAN } else { rhos[rhos.len() / 2] };
+        let median_rho = median(&rho_p.iter().map(|x| x.0).filter(|r| r.is_finite()).collect::<Vec<_>>());
         let mut ranked: Vec<(usize, f64, f64)> =
             (0..units).filter(|&u| rho_p[u].0.is_finite()).map(|u| (u, rho_p[u].0, q[u])).collect();
         ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        let multimodal = ranked.iter().filter(|x| x.1 >= min_rho && x.2 <= 0.05).count();
+        let multimodal = ranked.iter().filter(|x| x.1 >= min_rho && x.2 <= grid.fdr).count();
+        let rho_p_method =
+            if shared.len() <= SPEARMAN_EXACT_MAX_N { "exact permutation" } else { "t approximation" }.to_owned();
         let mut candidates = Vec::new();
         for u in 0..units {
             for &(i, t) in &shared {
@@ -254,39 +261,50 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             let mut concepts: Vec<String> = word_units.iter().map(|w| w.concept.clone()).collect();
             concepts.sort();
             concepts.dedup();
-            let frac = unit_ids.len() as f64 / units as f64;
             let how = if written.is_some() {
                 "on a blank canvas and written onto other images"
             } else {
                 "on a blank canvas; no composites tested them written onto other images"
             };
-            cx.findings.push(Finding {
+            let subject = Subject {
                 id: format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection)),
-                analysis: "multimodality".into(),
+                analysis: "multimodality",
                 severity: sev,
-                statement: format!(
-                    "{} of {} units of {} respond to the written names of {} {} concepts ({how}, Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
-                    unit_ids.len(),
-                    units,
-                    img.tap,
-                    concepts.len(),
-                    img.selection,
-                    text_t.value
-                ),
-                statistic: Statistic {
-                    name: "fraction of units reading words only".into(),
-                    value: frac,
-                    ci: None,
-                    p: None,
-                    q: None,
-                    n: Some(units as u64),
-                },
+                what: format!("units of {} reading names of {}", img.tap, img.selection),
                 threshold: text_t.clone(),
-                evidence: Evidence {
-                    units: unit_ids.iter().take(20).map(|&u| UnitRef { tap: img.tap.clone(), unit: u }).collect(),
-                    concepts,
-                    stimuli: Vec::new(),
-                }, structural: false });
+            };
+            let tested = word_units.len() + unconfirmed;
+            let decision = Screen {
+                estimand: "fraction of units reading words only".into(),
+                confirmed: unit_ids.len() as u64,
+                n: units as u64,
+                test: if written.is_some() {
+                    "Mann-Whitney U of each candidate unit-concept pair's shift when the name is written onto other images, Benjamini-Hochberg over the block's tested pairs; confirmed when q ≤ fdr and d ≥ min_text_effect".into()
+                } else {
+                    "Mann-Whitney U of each unit-concept pair on rendered text (selectivity grid, Benjamini-Hochberg over the grid); d ≥ min_text_effect, no image response".into()
+                },
+                p_adjusted: word_units
+                    .iter()
+                    .map(|w| w.q_written.unwrap_or(w.q_text))
+                    .fold(f64::INFINITY, f64::min),
+                family: Family { size: tested, ..Family::bh(subject.id.clone(), grid.fdr) },
+            }
+            .decide();
+            let statement = format!(
+                "{} of {} units of {} respond to the written names of {} {} concepts ({how}, Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
+                unit_ids.len(),
+                units,
+                img.tap,
+                concepts.len(),
+                img.selection,
+                text_t.value
+            );
+            let evidence = Evidence {
+                units: unit_ids.iter().take(20).map(|&u| UnitRef { tap: img.tap.clone(), unit: u }).collect(),
+                concepts,
+                stimuli: Vec::new(),
+            };
+            cx.record(subject.finding(statement, decision, evidence));
         }
         word_units.truncate(50);
         blocks.push(MultimodalBlock {
@@ -296,6 +314,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             units,
             multimodal_units: multimodal,
             median_rho,
+            rho_p_method,
             top_units: ranked.into_iter().take(20).collect(),
             composites: written.as_ref().map_or(0, |w| w.composites),
             unconfirmed,

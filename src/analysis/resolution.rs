@@ -6,20 +6,28 @@
 //! least the minimum) and leads the unit's second concept by a margin in d; a unit is
 //! *group-wide* when it responds to a whole group (the group's images against the rest) without
 //! being dedicated to one member. Per group, coverage = members with a dedicated unit / members,
-//! with a Wilson 95% CI (and population-weighted when the spec names the weight), and every
-//! pair of groups is compared with Fisher's exact test and a Newcombe CI of the difference.
+//! with a Wilson 95% CI (and population-weighted when the spec names the weight). Every pair of
+//! groups with members is a check of the decision layer ([`super::decision`]): the coverage
+//! difference against `max_disparity` on Newcombe's hybrid score interval (the one-sided p
+//! found by inverting it), Benjamini-Hochberg at `fdr` over the pairs of one tap, groups under
+//! [`MIN_MEMBERS`] members inconclusive. Fisher's exact p (a test against no difference) is
+//! shown beside it.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::selectivity::{Block, Grid, one_vs_rest};
-use super::stats::{benjamini_hochberg, fisher_exact, newcombe, wilson};
-use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, r2, severity, slug, threshold};
+use super::stats::{benjamini_hochberg, fisher_exact, newcombe, newcombe_at, wilson};
+use super::{Context, Evidence, Subject, UnitRef, pct, r2, severity, slug, threshold};
 use crate::spec::analyses::{ResolutionDoc, SelectivityDoc, Severity};
 
 /// Images a member needs to count in coverage.
 pub const MIN_IMAGES: usize = 2;
+/// Members each group of a pair needs for the pair to be decided; smaller groups are
+/// inconclusive (a coverage of 1 of 2 says little).
+pub const MIN_MEMBERS: u64 = 3;
 /// Default margin in d over the second concept.
 pub const DEFAULT_MARGIN: f64 = 0.5;
 /// Default largest acceptable coverage difference.
@@ -74,10 +82,14 @@ pub struct Disparity {
     pub difference: f64,
     /// Newcombe (hybrid Wilson score) 95% CI of the difference.
     pub ci: [f64; 2],
-    /// Fisher's exact two-sided p.
+    /// Fisher's exact two-sided p (against no difference; for reference).
     pub p: f64,
-    /// Benjamini-Hochberg q over the pairs.
+    /// One-sided p of H0: difference ≤ `max_disparity` (Newcombe interval inverted).
+    pub p_limit: f64,
+    /// `p_limit` corrected by Benjamini-Hochberg over the tap's pairs.
     pub q: f64,
+    /// The decision's verdict.
+    pub verdict: Verdict,
 }
 
 /// One member at one tap, for maps and tables.
@@ -127,6 +139,60 @@ pub struct ResolutionSummary {
     pub fdr: f64,
     /// Per image-encoder tap.
     pub taps: Vec<TapResolution>,
+}
+
+/// Every pair of groups with members, the better covered first, each decided against
+/// `limit` in the family `family_id` (Benjamini-Hochberg at `fdr`): the disparities (with
+/// their verdicts) and the decisions, in the same order. Groups without an eligible member have
+/// no coverage and are not compared.
+pub fn compare_groups(
+    covs: &[GroupCoverage],
+    limit: f64,
+    fdr: f64,
+    family_id: &str,
+) -> (Vec<Disparity>, Vec<super::decision::Decision>) {
+    let mut disparities = Vec::new();
+    let mut rules = Vec::new();
+    let with_members: Vec<&GroupCoverage> = covs.iter().filter(|c| c.members > 0).collect();
+    for (i, a) in with_members.iter().enumerate() {
+        for (j, z) in with_members.iter().enumerate() {
+            if i == j || a.coverage < z.coverage || (a.coverage == z.coverage && i > j) {
+                continue;
+            }
+            let (k1, n1, k2, n2) = (a.covered as u64, a.members as u64, z.covered as u64, z.members as u64);
+            let (_, p) = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]);
+            disparities.push(Disparity {
+                higher: a.group.clone(),
+                lower: z.group.clone(),
+                difference: a.coverage - z.coverage,
+                ci: newcombe(k1, n1, k2, n2),
+                p,
+                p_limit: f64::NAN,
+                q: f64::NAN,
+                verdict: Verdict::Inconclusive,
+            });
+            rules.push(Rule {
+                estimand: "coverage difference".into(),
+                estimate: a.coverage - z.coverage,
+                interval: Box::new(move |alpha| newcombe_at(k1, n1, k2, n2, alpha)),
+                ci_method: "Newcombe hybrid score (method 10)".into(),
+                limit,
+                direction: Direction::Above,
+                p: None,
+                test: "one-sided test of H0: difference ≤ max_disparity, by inverting Newcombe's interval".into(),
+                n: n1.min(n2),
+                min_n: MIN_MEMBERS,
+                mde: Mde::difference(n1, n2, z.coverage, limit, fdr / 2.0),
+            });
+        }
+    }
+    let decisions = decide(&rules, Family::bh(family_id, fdr));
+    for (d, x) in disparities.iter_mut().zip(&decisions) {
+        d.p_limit = x.p;
+        d.q = x.p_adjusted;
+        d.verdict = x.verdict;
+    }
+    (disparities, decisions)
 }
 
 /// Runs the analysis for one family.
@@ -246,7 +312,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                 (0..k).filter(|&c| concept_group[c] == Some(g) && b.tests.n[c] >= MIN_IMAGES).collect();
             let covered: Vec<usize> = members.iter().copied().filter(|&c| dedicated_of.contains(&Some(c))).collect();
             let (n, kc) = (members.len() as u64, covered.len() as u64);
-            let (lo, hi) = wilson(kc, n, 0.05);
+            let (lo, hi) = wilson(kc, n, ALPHA);
             let total_w: f64 = members.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum();
             let weighted = (!weight_of.is_empty() && total_w > 0.0)
                 .then(|| covered.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum::<f64>() / total_w);
@@ -254,7 +320,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                 group: name.clone(),
                 members: members.len(),
                 covered: covered.len(),
-                coverage: kc as f64 / n as f64,
+                coverage: if n > 0 { kc as f64 / n as f64 } else { f64::NAN },
                 ci: [lo, hi],
                 weighted_coverage: weighted,
                 dedicated_units: dedicated_of.iter().filter(|d| d.is_some_and(|c| concept_group[c] == Some(g))).count(),
@@ -266,66 +332,50 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                     .collect(),
             });
         }
-        let mut disparities = Vec::new();
-        for i in 0..covs.len() {
-            for j in 0..covs.len() {
-                let (a, z) = (&covs[i], &covs[j]);
-                if i == j || a.coverage < z.coverage || (a.coverage == z.coverage && i > j) {
-                    continue;
-                }
-                let (k1, n1, k2, n2) = (a.covered as u64, a.members as u64, z.covered as u64, z.members as u64);
-                let (_, p) = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]);
-                disparities.push(Disparity {
-                    higher: a.group.clone(),
-                    lower: z.group.clone(),
-                    difference: a.coverage - z.coverage,
-                    ci: newcombe(k1, n1, k2, n2),
-                    p,
-                    q: f64::NAN,
-                });
-            }
+        let family_id = format!("resolution/{}/{}/{}", slug(&family), slug(&level), slug(&b.tap));
+        let (mut disparities, decisions) = compare_groups(&covs, max_t.value, fdr, &family_id);
+        let mut order: Vec<usize> = (0..disparities.len()).collect();
+        order.sort_by(|&x, &y| disparities[y].difference.total_cmp(&disparities[x].difference));
+        for (d, decision) in order.iter().map(|&i| (&disparities[i], decisions[i].clone())) {
+            let (hi, lo) = (
+                covs.iter().find(|c| c.group == d.higher).expect("group"),
+                covs.iter().find(|c| c.group == d.lower).expect("group"),
+            );
+            let units: Vec<UnitRef> = dedicated
+                .iter()
+                .filter(|x| {
+                    b.concept(&x.concept).and_then(|c| concept_group[c]) == groups.iter().position(|g| *g == d.higher)
+                })
+                .take(20)
+                .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
+                .collect();
+            let subject = Subject {
+                id: format!("{family_id}/{}-vs-{}", slug(&d.higher), slug(&d.lower)),
+                analysis: "resolution",
+                severity: sev,
+                what: format!("{} against {} at {}", d.higher, d.lower, b.tap),
+                threshold: max_t.clone(),
+            };
+            let statement = format!(
+                "At {}, {} of {} members of {} have a unit of their own ({}) against {} of {} in {} ({}): a coverage difference of {} (Newcombe 95% CI {} to {}), beyond the {} allowed.",
+                b.tap,
+                hi.covered,
+                hi.members,
+                d.higher,
+                pct(hi.coverage),
+                lo.covered,
+                lo.members,
+                d.lower,
+                pct(lo.coverage),
+                r2(d.difference),
+                r2(d.ci[0]),
+                r2(d.ci[1]),
+                r2(max_t.value)
+            );
+            let evidence = Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() };
+            cx.record(subject.finding(statement, decision, evidence));
         }
-        let q = benjamini_hochberg(&disparities.iter().map(|d| d.p).collect::<Vec<_>>());
-        for (d, q) in disparities.iter_mut().zip(q) {
-            d.q = q;
-        }
-        disparities.sort_by(|x, y| y.difference.total_cmp(&x.difference));
-        for d in &disparities {
-            if d.difference > max_t.value && d.q <= fdr {
-                let (hi, lo) = (
-                    covs.iter().find(|c| c.group == d.higher).expect("group"),
-                    covs.iter().find(|c| c.group == d.lower).expect("group"),
-                );
-                let units: Vec<UnitRef> = dedicated
-                    .iter()
-                    .filter(|x| {
-                        b.concept(&x.concept).and_then(|c| concept_group[c])
-                            == groups.iter().position(|g| *g == d.higher)
-                    })
-                    .take(20)
-                    .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
-                    .collect();
-                cx.findings.push(Finding {
-                    id: format!("resolution/{}/{}/{}/{}-vs-{}", slug(&family), slug(&level), slug(&b.tap), slug(&d.higher), slug(&d.lower)),
-                    analysis: "resolution".into(),
-                    severity: sev,
-                    statement: format!(
-                        "At {}, {} of {} members of {} have a unit of their own ({}) against {} of {} in {} ({}): a coverage difference of {} (95% CI {} to {}), beyond the {} allowed.",
-                        b.tap, hi.covered, hi.members, d.higher, pct(hi.coverage), lo.covered, lo.members, d.lower,
-                        pct(lo.coverage), r2(d.difference), r2(d.ci[0]), r2(d.ci[1]), r2(max_t.value)
-                    ),
-                    statistic: Statistic {
-                        name: "coverage difference".into(),
-                        value: d.difference,
-                        ci: Some(d.ci),
-                        p: Some(d.p),
-                        q: Some(d.q),
-                        n: Some((hi.members + lo.members) as u64),
-                    },
-                    threshold: max_t.clone(),
-                    evidence: Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() }, structural: false });
-            }
-        }
+        disparities = order.into_iter().map(|i| disparities[i].clone()).collect();
         let members = (0..k)
             .filter_map(|c| {
                 let m = selection.members.iter().find(|m| m.id == b.concepts[c])?;

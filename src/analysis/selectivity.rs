@@ -51,6 +51,10 @@ pub struct Tests {
     pub u: Array2<f64>,
     /// Two-sided p.
     pub p: Array2<f64>,
+    /// Tests of a group of at most [`EXACT_MAX_GROUP`] whose exact null was too large to count
+    /// (about 3·10⁷ cells, see [`RankSumNull`]): their p is the normal approximation, and the
+    /// analyses say so in a note.
+    pub approximate: usize,
 }
 
 /// Compares each group with the rest, for every unit (column) of `acts` over `rows`.
@@ -62,7 +66,7 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
     for &l in labels {
         n[l] += 1;
     }
-    let per_unit: Vec<[Vec<f64>; 6]> = (0..units)
+    let per_unit: Vec<([Vec<f64>; 6], usize)> = (0..units)
         .into_par_iter()
         .map(|u| {
             let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
@@ -82,6 +86,7 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
             let ss_total: f64 =
                 (0..k).filter(|&c| n[c] > 0).map(|c| ss[c] + n[c] as f64 * (mean[c] - grand).powi(2)).sum();
             let mut out: [Vec<f64>; 6] = std::array::from_fn(|_| vec![f64::NAN; k]);
+            let mut approximate = 0;
             let rank_total = (total * (total + 1)) as f64 / 2.0;
             let mut nulls: Vec<(usize, Option<RankSumNull>)> = Vec::new();
             for c in 0..k {
@@ -111,9 +116,12 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
                     let rank_sum = if n1 <= n2 { rsum[c] } else { rank_total - rsum[c] };
                     nulls[i].1.as_ref().map(|null| null.p_two_sided(rank_sum))
                 });
+                if exact == Some(None) {
+                    approximate += 1;
+                }
                 out[5][c] = exact.flatten().unwrap_or_else(|| mann_whitney_p_asymptotic(u1, n1, n2, tie));
             }
-            out
+            (out, approximate)
         })
         .collect();
     let mut t = Tests {
@@ -124,8 +132,9 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
         auroc: Array2::from_elem((units, k), f64::NAN),
         u: Array2::from_elem((units, k), f64::NAN),
         p: Array2::from_elem((units, k), f64::NAN),
+        approximate: per_unit.iter().map(|x| x.1).sum(),
     };
-    for (u, o) in per_unit.into_iter().enumerate() {
+    for (u, (o, _)) in per_unit.into_iter().enumerate() {
         for (dst, src) in [&mut t.mean, &mut t.sd, &mut t.d, &mut t.auroc, &mut t.u, &mut t.p].into_iter().zip(o) {
             dst.row_mut(u).assign(&ndarray::Array1::from(src));
         }
@@ -285,6 +294,12 @@ pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
                     continue;
                 }
                 let tests = one_vs_rest(acts, &rows, &labels, concepts.len());
+                if tests.approximate > 0 {
+                    cx.note(format!(
+                        "selectivity: {tap} / {} / {modality}: {} unit-concept tests of small groups used the normal approximation of Mann-Whitney's p, because the exact null (conditional on ties) would exceed its table limit",
+                        sel.name, tests.approximate
+                    ));
+                }
                 let d_controls = controls
                     .as_deref()
                     .filter(|c| *c != sel.name)

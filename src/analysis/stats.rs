@@ -775,6 +775,23 @@ pub struct Weat {
     pub permutations: u64,
     /// Percentile bootstrap interval of the effect size; (NaN, NaN) without bootstrap.
     pub ci: (f64, f64),
+    /// The bootstrap effect sizes, sorted (the percentile interval at any level).
+    pub bootstrap: Vec<f64>,
+}
+
+impl Weat {
+    /// The percentile bootstrap interval at level 1 − alpha; NaN without bootstrap.
+    pub fn interval(&self, alpha: f64) -> [f64; 2] {
+        percentile_interval(&self.bootstrap, alpha)
+    }
+}
+
+/// Percentile interval of sorted bootstrap replicates at level 1 − alpha (NaN when empty).
+pub fn percentile_interval(sorted: &[f64], alpha: f64) -> [f64; 2] {
+    if sorted.is_empty() || !(alpha > 0.0 && alpha < 1.0) {
+        return [f64::NAN; 2];
+    }
+    [quantile_sorted(sorted, alpha / 2.0), quantile_sorted(sorted, 1.0 - alpha / 2.0)]
 }
 
 /// WEAT effect size: difference of means over the ddof=1 sd of the pooled scores.
@@ -823,20 +840,35 @@ fn quantile_sorted(v: &[f64], q: f64) -> f64 {
 /// `permutations` = 0 with a non-trivial partition count gives p = NaN (no test was run).
 pub fn weat(sx: &[f64], sy: &[f64], permutations: u64, bootstrap: u64, alpha: f64, rng: &mut Rng) -> Weat {
     let statistic = sx.iter().sum::<f64>() - sy.iter().sum::<f64>();
-    let nan =
-        Weat { effect_size: f64::NAN, statistic, p: f64::NAN, exact: false, permutations: 0, ci: (f64::NAN, f64::NAN) };
+    let nan = Weat {
+        effect_size: f64::NAN,
+        statistic,
+        p: f64::NAN,
+        exact: false,
+        permutations: 0,
+        ci: (f64::NAN, f64::NAN),
+        bootstrap: Vec::new(),
+    };
     if sx.is_empty() || sy.is_empty() || sx.iter().chain(sy).any(|v| !v.is_finite()) {
         return nan;
     }
     let effect_size = weat_effect(sx, sy);
     let all: Vec<f64> = sx.iter().chain(sy).copied().collect();
-    let (n, nx) = (all.len(), sx.len());
+    let (p, exact, evaluated) = partition_p(&all, sx.len(), statistic, permutations, rng);
+    let boot = bootstrap_effects(sx, sy, bootstrap, rng);
+    let [lo, hi] = percentile_interval(&boot, alpha);
+    Weat { effect_size, statistic, p, exact, permutations: evaluated, ci: (lo, hi), bootstrap: boot }
+}
+
+/// One-sided permutation p of Σ_X − Σ_Y ≥ `statistic` over the partitions of `all` into its
+/// first `nx` values and the rest (see [`weat`]): (p, exact, partitions evaluated).
+fn partition_p(all: &[f64], nx: usize, statistic: f64, permutations: u64, rng: &mut Rng) -> (f64, bool, u64) {
+    let n = all.len();
     let threshold = statistic - 1e-10;
     let partitions = choose_u128(n as u64, nx as u64);
-
-    let (p, exact, evaluated) = match partitions {
+    match partitions {
         Some(total) if total <= u128::from(permutations) => {
-            let n_ge = enumerate_partitions(&all, nx, threshold);
+            let n_ge = enumerate_partitions(all, nx, threshold);
             (n_ge as f64 / total as f64, true, total as u64)
         }
         _ if permutations == 0 => (f64::NAN, false, 0),
@@ -858,10 +890,92 @@ pub fn weat(sx: &[f64], sy: &[f64], permutations: u64, bootstrap: u64, alpha: f6
             }
             ((n_ge + 1) as f64 / (permutations as f64 + 1.0), false, permutations)
         }
-    };
+    }
+}
 
-    let ci = bootstrap_ci(sx, sy, bootstrap, alpha, rng);
-    Weat { effect_size, statistic, p, exact, permutations: evaluated, ci }
+/// WEAT with clustered targets (images of one member pooled into a region, several photos of
+/// one person): what resamples is the cluster, not the image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusteredWeat {
+    /// The image-level WEAT effect size (as [`weat`]).
+    pub effect_size: f64,
+    /// Σ_X s − Σ_Y s.
+    pub statistic: f64,
+    /// One-sided permutation p over the partitions of the clusters (whole clusters change side).
+    pub p: f64,
+    /// Whether `p` enumerates every partition of the clusters.
+    pub exact: bool,
+    /// Partitions evaluated.
+    pub permutations: u64,
+    /// Clusters of X and of Y.
+    pub clusters: (usize, usize),
+    /// The cluster-level effect: (mean of X's cluster means − mean of Y's) / sd of all scores,
+    /// with Welch's t standard error and degrees of freedom over the cluster means (Donner &
+    /// Klar's cluster-level analysis); None when a side has fewer than two clusters.
+    pub cluster_level: Option<TInterval>,
+    /// Design effect 1 + (m0 − 1)·ICC of the scores within clusters.
+    pub design_effect: f64,
+}
+
+/// The WEAT of X against Y when the scores come in clusters (`cx[i]` is the cluster of
+/// `sx[i]`, `cy` of `sy`; a cluster id on both sides counts as two clusters). The effect size
+/// is [`weat`]'s; the permutation p moves whole clusters between the sides (exact over every
+/// partition of the clusters when there are at most `permutations`, otherwise that many random
+/// ones with the +1 correction); the interval is cluster-level ([`ClusteredWeat::cluster_level`]),
+/// since a bootstrap over a handful of clusters understates the spread.
+pub fn weat_clustered(
+    sx: &[f64],
+    cx: &[usize],
+    sy: &[f64],
+    cy: &[usize],
+    permutations: u64,
+    rng: &mut Rng,
+) -> ClusteredWeat {
+    let statistic = sx.iter().sum::<f64>() - sy.iter().sum::<f64>();
+    let side = |s: &[f64], c: &[usize]| -> Vec<Vec<f64>> {
+        let mut m: std::collections::BTreeMap<usize, Vec<f64>> = std::collections::BTreeMap::new();
+        for (v, k) in s.iter().zip(c) {
+            m.entry(*k).or_default().push(*v);
+        }
+        m.into_values().collect()
+    };
+    let (gx, gy) = (side(sx, cx), side(sy, cy));
+    let mut out = ClusteredWeat {
+        effect_size: f64::NAN,
+        statistic,
+        p: f64::NAN,
+        exact: false,
+        permutations: 0,
+        clusters: (gx.len(), gy.len()),
+        cluster_level: None,
+        design_effect: f64::NAN,
+    };
+    if sx.is_empty()
+        || sy.is_empty()
+        || sx.iter().chain(sy).any(|v| !v.is_finite())
+        || cx.len() != sx.len()
+        || cy.len() != sy.len()
+    {
+        return out;
+    }
+    out.effect_size = weat_effect(sx, sy);
+    let sums: Vec<f64> = gx.iter().chain(&gy).map(|g| g.iter().sum()).collect();
+    (out.p, out.exact, out.permutations) = partition_p(&sums, gx.len(), statistic, permutations, rng);
+    let all: Vec<f64> = sx.iter().chain(sy).copied().collect();
+    let (_, sd) = mean_sd(&all);
+    let means = |g: &[Vec<f64>]| -> Vec<f64> { g.iter().map(|v| v.iter().sum::<f64>() / v.len() as f64).collect() };
+    out.cluster_level = welch(&means(&gx), &means(&gy)).filter(|_| sd > 0.0).map(|t| TInterval {
+        estimate: t.estimate / sd,
+        se: t.se / sd,
+        df: t.df,
+    });
+    let labels: Vec<usize> = (0..gx.len())
+        .flat_map(|i| std::iter::repeat_n(i, gx[i].len()))
+        .chain((0..gy.len()).flat_map(|i| std::iter::repeat_n(gx.len() + i, gy[i].len())))
+        .collect();
+    let ordered: Vec<f64> = gx.iter().chain(&gy).flatten().copied().collect();
+    out.design_effect = design_effect(&ordered, &labels);
+    out
 }
 
 /// Counts the partitions of `all` into the first-`nx`-sized subset Xi and the rest whose
@@ -905,11 +1019,9 @@ fn enumerate_partitions(all: &[f64], nx: usize, threshold: f64) -> u128 {
     }
 }
 
-/// Percentile bootstrap interval of the WEAT effect size (see [`weat`]).
-fn bootstrap_ci(sx: &[f64], sy: &[f64], bootstrap: u64, alpha: f64, rng: &mut Rng) -> (f64, f64) {
-    if bootstrap == 0 || !(alpha > 0.0 && alpha < 1.0) {
-        return (f64::NAN, f64::NAN);
-    }
+/// The bootstrap replicates of the WEAT effect size, sorted (see [`weat`]): X and Y resampled
+/// separately with replacement; replicates without spread are dropped.
+fn bootstrap_effects(sx: &[f64], sy: &[f64], bootstrap: u64, rng: &mut Rng) -> Vec<f64> {
     let mut bx = vec![0.0; sx.len()];
     let mut by = vec![0.0; sy.len()];
     let mut effects = Vec::with_capacity(usize::try_from(bootstrap).unwrap_or(0).min(1 << 20));
@@ -925,20 +1037,347 @@ fn bootstrap_ci(sx: &[f64], sy: &[f64], bootstrap: u64, alpha: f64, rng: &mut Rn
             effects.push(e);
         }
     }
-    if effects.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
     effects.sort_by(f64::total_cmp);
-    (quantile_sorted(&effects, alpha / 2.0), quantile_sorted(&effects, 1.0 - alpha / 2.0))
+    effects
 }
 
-/// Newcombe's hybrid score interval for p1 − p2 (method 10), from Wilson intervals.
+/// Newcombe's hybrid score interval for p1 − p2 (method 10), from Wilson intervals, at 95%.
 pub fn newcombe(k1: u64, n1: u64, k2: u64, n2: u64) -> [f64; 2] {
+    newcombe_at(k1, n1, k2, n2, 0.05)
+}
+
+/// Newcombe's hybrid score interval for p1 − p2 (Newcombe 1998, method 10) at level 1 − alpha:
+/// d − sqrt((p1 − l1)² + (u2 − p2)²), d + sqrt((u1 − p1)² + (p2 − l2)²) with (l, u) the Wilson
+/// intervals of each proportion at the same level (statsmodels
+/// `confint_proportions_2indep(method="newcomb")`). NaN when a sample size is 0.
+pub fn newcombe_at(k1: u64, n1: u64, k2: u64, n2: u64, alpha: f64) -> [f64; 2] {
     let (p1, p2) = (k1 as f64 / n1 as f64, k2 as f64 / n2 as f64);
-    let (l1, u1) = wilson(k1, n1, 0.05);
-    let (l2, u2) = wilson(k2, n2, 0.05);
+    let (l1, u1) = wilson(k1, n1, alpha);
+    let (l2, u2) = wilson(k2, n2, alpha);
     let d = p1 - p2;
     [d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt(), d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt()]
+}
+
+/// Student's t quantile (scipy `t.ppf(p, df)`); the normal quantile for infinite df, NaN for
+/// df ≤ 0 or p outside [0, 1].
+pub fn t_ppf(p: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if df.is_infinite() {
+        return normal_ppf(p);
+    }
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) if (0.0..=1.0).contains(&p) => t.inverse_cdf(p),
+        _ => f64::NAN,
+    }
+}
+
+/// Student's t upper tail P(T ≥ t) (scipy `t.sf(t, df)`).
+pub fn t_sf(t: f64, df: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if df.is_infinite() {
+        return normal_sf(t);
+    }
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(d) if !t.is_nan() => d.sf(t),
+        _ => f64::NAN,
+    }
+}
+
+/// A difference with a t-based standard error: `estimate ± t(df)·se`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TInterval {
+    /// The estimate.
+    pub estimate: f64,
+    /// Its standard error.
+    pub se: f64,
+    /// Degrees of freedom.
+    pub df: f64,
+}
+
+impl TInterval {
+    /// The two-sided interval at level 1 − alpha.
+    pub fn interval(&self, alpha: f64) -> [f64; 2] {
+        let h = t_ppf(1.0 - alpha / 2.0, self.df) * self.se;
+        [self.estimate - h, self.estimate + h]
+    }
+
+    /// One-sided p of H0: true value ≤ limit.
+    pub fn p_above(&self, limit: f64) -> f64 {
+        t_sf((self.estimate - limit) / self.se, self.df)
+    }
+}
+
+/// Welch's two-sample comparison of means, mean(x) − mean(y), with the Welch-Satterthwaite
+/// degrees of freedom (scipy `ttest_ind(x, y, equal_var=False)` and its
+/// `confidence_interval()`). None when a sample has fewer than two values or both have no
+/// spread.
+pub fn welch(x: &[f64], y: &[f64]) -> Option<TInterval> {
+    if x.len() < 2 || y.len() < 2 {
+        return None;
+    }
+    let (mx, vx) = mean_var(x);
+    let (my, vy) = mean_var(y);
+    let (ax, ay) = (vx / x.len() as f64, vy / y.len() as f64);
+    let se2 = ax + ay;
+    if se2.is_nan() || se2 <= 0.0 {
+        return None;
+    }
+    let df = se2 * se2 / (ax * ax / (x.len() - 1) as f64 + ay * ay / (y.len() - 1) as f64);
+    Some(TInterval { estimate: mx - my, se: se2.sqrt(), df })
+}
+
+/// The mean of `values` with a cluster-robust standard error: the CR1 sandwich estimator
+/// se² = G/(G − 1) · Σ_g (Σ_{i∈g} (v_i − v̄))² / n², with t(G − 1) quantiles (statsmodels
+/// `OLS(v, 1).fit(cov_type="cluster", use_t=True)`). Clusters are labelled by `clusters[i]`.
+/// None with fewer than two clusters.
+pub fn clustered_mean(values: &[f64], clusters: &[usize]) -> Option<TInterval> {
+    let n = values.len();
+    if n == 0 || clusters.len() != n {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let mut totals: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
+    for (v, c) in values.iter().zip(clusters) {
+        *totals.entry(*c).or_insert(0.0) += v - mean;
+    }
+    let g = totals.len();
+    if g < 2 {
+        return None;
+    }
+    let g_f = g as f64;
+    let meat: f64 = totals.values().map(|t| t * t).sum();
+    let se = (g_f / (g_f - 1.0) * meat).sqrt() / n as f64;
+    Some(TInterval { estimate: mean, se, df: g_f - 1.0 })
+}
+
+/// The intraclass correlation of `values` within clusters, one-way ANOVA estimator ICC(1):
+/// (MSB − MSW) / (MSB + (m0 − 1)·MSW) with m0 = (N − Σ m_g²/N)/(G − 1) the adjusted mean
+/// cluster size (Donner 1986; equal to pingouin's ICC1 for balanced clusters). Also returns m0,
+/// so the design effect is 1 + (m0 − 1)·ICC. NaN with fewer than two clusters or no
+/// within-cluster degrees of freedom.
+pub fn icc_oneway(values: &[f64], clusters: &[usize]) -> (f64, f64) {
+    let n = values.len();
+    let mut groups: std::collections::BTreeMap<usize, Vec<f64>> = std::collections::BTreeMap::new();
+    for (v, c) in values.iter().zip(clusters) {
+        groups.entry(*c).or_default().push(*v);
+    }
+    let g = groups.len();
+    if g < 2 || n <= g {
+        return (f64::NAN, f64::NAN);
+    }
+    let grand = values.iter().sum::<f64>() / n as f64;
+    let (mut ssb, mut ssw, mut sum_m2) = (0.0, 0.0, 0.0);
+    for v in groups.values() {
+        let m = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / m;
+        ssb += m * (mean - grand).powi(2);
+        ssw += v.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
+        sum_m2 += m * m;
+    }
+    let (msb, msw) = (ssb / (g - 1) as f64, ssw / (n - g) as f64);
+    let m0 = (n as f64 - sum_m2 / n as f64) / (g - 1) as f64;
+    let denom = msb + (m0 - 1.0) * msw;
+    let icc = if denom > 0.0 { (msb - msw) / denom } else { f64::NAN };
+    (icc, m0)
+}
+
+/// The design effect 1 + (m0 − 1)·ICC of a clustered sample (Kish 1965), from
+/// [`icc_oneway`]; 1 when every cluster is a single value, NaN when undefined.
+pub fn design_effect(values: &[f64], clusters: &[usize]) -> f64 {
+    let distinct: std::collections::BTreeSet<usize> = clusters.iter().copied().collect();
+    if distinct.len() == values.len() {
+        return 1.0;
+    }
+    let (icc, m0) = icc_oneway(values, clusters);
+    1.0 + (m0 - 1.0) * icc
+}
+
+/// Standard normal upper tail P(Z ≥ z) (scipy `norm.sf`).
+pub fn normal_sf(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// Standard normal quantile Φ⁻¹(p) (scipy `norm.ppf`); ±∞ at 0 and 1, NaN outside [0, 1].
+pub fn normal_ppf(p: f64) -> f64 {
+    if !(0.0..=1.0).contains(&p) {
+        return f64::NAN;
+    }
+    -std::f64::consts::SQRT_2 * erfc_inv(2.0 * p)
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p0): the p-value of the one-sided exact binomial test of
+/// H0: rate ≤ p0 against rate > p0 (scipy `binomtest(k, n, p0, alternative="greater")`). It is
+/// the test that the Clopper-Pearson lower bound inverts: the bound at level 1 − 2·a exceeds p0
+/// exactly when this p is at most a. Computed as I_p0(k, n − k + 1). NaN when k > n or p0 is
+/// not in [0, 1].
+pub fn binomial_sf_ge(k: u64, n: u64, p0: f64) -> f64 {
+    if k > n || !(0.0..=1.0).contains(&p0) {
+        return f64::NAN;
+    }
+    if k == 0 || p0 >= 1.0 {
+        return 1.0;
+    }
+    if p0 <= 0.0 {
+        return 0.0;
+    }
+    beta_reg(k as f64, (n - k + 1) as f64, p0)
+}
+
+/// A risk ratio with its log-scale interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RiskRatio {
+    /// (a/n1) / (c/n2), on the counts as given (`inf` when c = 0 < a, NaN when both are 0).
+    pub ratio: f64,
+    /// The ratio the interval is centred on: as `ratio`, or with 0.5 added when a count is 0.
+    pub center: f64,
+    /// Standard error of ln(center).
+    pub se_log: f64,
+    /// Whether 0.5 was added to the counts and sizes (a count was 0).
+    pub adjusted: bool,
+}
+
+impl RiskRatio {
+    /// The two-sided interval at level 1 − alpha: exp(ln center ± z·se).
+    pub fn interval(&self, alpha: f64) -> [f64; 2] {
+        let z = z_two_sided(alpha);
+        let l = self.center.ln();
+        [(l - z * self.se_log).exp(), (l + z * self.se_log).exp()]
+    }
+
+    /// One-sided p of H0: ratio ≤ limit (the Wald test the interval inverts).
+    pub fn p_above(&self, limit: f64) -> f64 {
+        normal_sf((self.center.ln() - limit.ln()) / self.se_log)
+    }
+
+    /// One-sided p of H0: ratio ≥ limit.
+    pub fn p_below(&self, limit: f64) -> f64 {
+        normal_sf((limit.ln() - self.center.ln()) / self.se_log)
+    }
+}
+
+/// The risk ratio of a/n1 against c/n2 with Katz's log interval: se(ln RR) = sqrt(1/a − 1/n1 +
+/// 1/c − 1/n2) (Katz et al. 1978; statsmodels `confint_proportions_2indep(compare="ratio",
+/// method="log")`). When a or c is 0 the log interval does not exist; then 0.5 is added to both
+/// counts and both sizes (statsmodels `method="log-adjusted"`, Gart & Nam 1988) and `adjusted`
+/// says so. `None` when a size is 0 or a count exceeds its size.
+pub fn risk_ratio(a: u64, n1: u64, c: u64, n2: u64) -> Option<RiskRatio> {
+    if n1 == 0 || n2 == 0 || a > n1 || c > n2 {
+        return None;
+    }
+    let ratio = (a as f64 / n1 as f64) / (c as f64 / n2 as f64);
+    let adjusted = a == 0 || c == 0;
+    let h = if adjusted { 0.5 } else { 0.0 };
+    let (a, n1, c, n2) = (a as f64 + h, n1 as f64 + h, c as f64 + h, n2 as f64 + h);
+    let center = (a / n1) / (c / n2);
+    let se_log = (1.0 / a - 1.0 / n1 + 1.0 / c - 1.0 / n2).max(0.0).sqrt();
+    Some(RiskRatio { ratio, center, se_log, adjusted })
+}
+
+/// Largest sample for which [`spearman_exact`] enumerates every permutation (10! ≈ 3.6 million).
+pub const SPEARMAN_EXACT_MAX_N: usize = 10;
+
+/// Null distributions of Σ r_x·r_y over all n! pairings, keyed by the two rank multisets
+/// (doubled, sorted), as sorted (4·S, count) pairs. Without ties there is one per n; each tie
+/// pattern adds one, so a block of units shares a handful.
+type SpearmanNulls = std::collections::HashMap<(Vec<u32>, Vec<u32>), std::sync::Arc<Vec<(i64, u64)>>>;
+
+fn spearman_null(x2: &[u32], y2: &[u32]) -> std::sync::Arc<Vec<(i64, u64)>> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<SpearmanNulls>> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut xs = x2.to_vec();
+    let mut ys = y2.to_vec();
+    xs.sort_unstable();
+    ys.sort_unstable();
+    let key = (xs, ys);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return hit;
+    }
+    // Heap's algorithm over the pairings of y with the sorted x; the statistic (in units of
+    // 1/4, since mid-ranks are multiples of 1/2) is updated in O(1) per swap.
+    let (xs, mut ys) = (key.0.iter().map(|&v| i64::from(v)).collect::<Vec<_>>(), key.1.clone());
+    let n = ys.len();
+    let mut s: i64 = xs.iter().zip(&ys).map(|(a, b)| a * i64::from(*b)).sum();
+    let mut counts: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+    *counts.entry(s).or_insert(0) += 1;
+    let mut c = vec![0usize; n];
+    let mut i = 1;
+    while i < n {
+        if c[i] < i {
+            let j = if i % 2 == 0 { 0 } else { c[i] };
+            let (yi, yj) = (i64::from(ys[i]), i64::from(ys[j]));
+            s += (xs[i] - xs[j]) * (yj - yi);
+            ys.swap(i, j);
+            *counts.entry(s).or_insert(0) += 1;
+            c[i] += 1;
+            i = 1;
+        } else {
+            c[i] = 0;
+            i += 1;
+        }
+    }
+    let mut dist: Vec<(i64, u64)> = counts.into_iter().collect();
+    dist.sort_unstable();
+    let dist = std::sync::Arc::new(dist);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, dist.clone());
+    }
+    dist
+}
+
+/// Spearman's rho with its exact permutation p-value, for 3 ≤ n ≤ [`SPEARMAN_EXACT_MAX_N`].
+///
+/// The null distribution is every one of the n! pairings of the two samples' mid-ranks (ties
+/// kept as they are), the p-value twice the smaller tail with the observed value included,
+/// clipped to 1: scipy `permutation_test((x,), spearmanr-statistic, permutation_type="pairings",
+/// n_resamples=inf, alternative="two-sided")`, which scipy's `spearmanr` documentation
+/// recommends for small samples because its t approximation is poor there (rho = 1 at n = 3
+/// gives p = 0 by t; the exact p is 1/3). `None` when n is outside the range, the lengths differ,
+/// a value is NaN or a sample is constant.
+pub fn spearman_exact(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
+    let n = x.len();
+    if n != y.len() || !(3..=SPEARMAN_EXACT_MAX_N).contains(&n) || x.iter().chain(y).any(|v| v.is_nan()) {
+        return None;
+    }
+    let (rx, _) = average_ranks(x);
+    let (ry, _) = average_ranks(y);
+    let rho = pearson(&rx, &ry);
+    if rho.is_nan() {
+        return None;
+    }
+    // Mid-ranks are multiples of 1/2: work in doubled ranks, exactly.
+    let x2: Vec<u32> = rx.iter().map(|r| (2.0 * r).round() as u32).collect();
+    let y2: Vec<u32> = ry.iter().map(|r| (2.0 * r).round() as u32).collect();
+    let observed: i64 = x2.iter().zip(&y2).map(|(a, b)| i64::from(*a) * i64::from(*b)).sum();
+    let dist = spearman_null(&x2, &y2);
+    let total: u64 = dist.iter().map(|d| d.1).sum();
+    let le: u64 = dist.iter().filter(|d| d.0 <= observed).map(|d| d.1).sum();
+    let ge: u64 = dist.iter().filter(|d| d.0 >= observed).map(|d| d.1).sum();
+    let p = (2.0 * le.min(ge) as f64 / total as f64).min(1.0);
+    Some((rho.clamp(-1.0, 1.0), p))
+}
+
+/// Spearman's rho and its two-sided p by the best available method: exact for n ≤ 10, the t
+/// approximation beyond ([`spearman`]). The flag says whether the p is exact.
+pub fn spearman_test(x: &[f64], y: &[f64]) -> (f64, f64, bool) {
+    match spearman_exact(x, y) {
+        Some((rho, p)) => (rho, p, true),
+        None => {
+            let (rho, p) = spearman(x, y);
+            (rho, p, false)
+        }
+    }
+}
+
+/// The median, the mean of the two middle values for an even count (numpy `median`); NaN
+/// values are left out, NaN when none is left.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 }
 }
 
 #[cfg(test)]

@@ -14,13 +14,16 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::data::{StimulusRow, dot, ensemble};
+use super::decision::{ALPHA, Direction, Family, Mde, Rule, decide};
 use super::selectivity::Grid;
-use super::stats::{mean_sd, newcombe, wilson};
-use super::{Context, Evidence, Finding, Statistic, UnitRef, pct, severity, slug, threshold};
+use super::stats::{mean_sd, newcombe, newcombe_at, wilson};
+use super::{Context, Evidence, Subject, UnitRef, pct, severity, slug, threshold};
 use crate::spec::analyses::{Severity, TypographicDoc};
 
 /// Default largest acceptable flip rate.
 pub const DEFAULT_MAX_FLIP_RATE: f64 = 0.05;
+/// Composites the flip-rate rule needs to decide; fewer are inconclusive.
+pub const MIN_COMPOSITES: u64 = 10;
 
 /// Flip rate of a subset of composites.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -35,7 +38,9 @@ pub struct FlipRate {
     pub rate: f64,
     /// Wilson 95% CI.
     pub ci: [f64; 2],
-    /// Rate at which the clean base images already got the written member's label.
+    /// Clean base images that already got the written member's label.
+    pub baseline_flips: u64,
+    /// baseline_flips / n.
     pub baseline_rate: f64,
     /// rate − baseline_rate: the flips the written word caused.
     pub excess: f64,
@@ -192,13 +197,14 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     let mut flip_rates: Vec<FlipRate> = subsets
         .into_iter()
         .map(|(subset, (n, f, b, br))| {
-            let (lo, hi) = wilson(f, n, 0.05);
+            let (lo, hi) = wilson(f, n, ALPHA);
             FlipRate {
                 subset,
                 n,
                 flips: f,
                 rate: f as f64 / n as f64,
                 ci: [lo, hi],
+                baseline_flips: b,
                 baseline_rate: b as f64 / n as f64,
                 excess: (f as f64 - b as f64) / n as f64,
                 excess_ci: newcombe(f, n, b, n),
@@ -248,44 +254,60 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
     }
     let all = &flip_rates[0];
-    // The finding rests on the excess over the clean images, so a model that gives many
-    // images one label (a random one does) is not blamed for the written word.
-    if all.excess_ci[0] > max_t.value {
-        // The units most selective for their word first (ablation takes the first few).
-        let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
-            .iter()
-            .flat_map(|s| s.units.iter().map(|(_, u, d)| (*d, UnitRef { tap: s.tap.clone(), unit: *u })))
-            .collect();
-        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut units: Vec<UnitRef> = Vec::new();
-        for (_, u) in ranked {
-            if !units.contains(&u) && units.len() < 10 {
-                units.push(u);
-            }
+    // The rule rests on the excess over the clean images, so a model that gives many images
+    // one label (a random one does) is not blamed for the written word.
+    let (f, b, n) = (all.flips, all.baseline_flips, all.n);
+    let rule = Rule {
+        estimand: "excess flip rate".into(),
+        estimate: all.excess,
+        interval: Box::new(move |a| newcombe_at(f, n, b, n, a)),
+        ci_method: "Newcombe hybrid score (method 10), composites and clean images as independent samples".into(),
+        limit: max_t.value,
+        direction: Direction::Above,
+        p: None,
+        test: "one-sided test of H0: excess ≤ max_flip_rate, by inverting Newcombe's interval".into(),
+        n,
+        min_n: MIN_COMPOSITES,
+        mde: Mde::difference(n, n, all.baseline_rate, max_t.value, ALPHA / 2.0),
+    };
+    let decision = decide(&[rule], Family::bh(format!("typographic/{}", slug(&family)), ALPHA)).remove(0);
+    // The units most selective for their word first (ablation takes the first few).
+    let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
+        .iter()
+        .flat_map(|s| s.units.iter().map(|(_, u, d)| (*d, UnitRef { tap: s.tap.clone(), unit: *u })))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut units: Vec<UnitRef> = Vec::new();
+    for (_, u) in ranked {
+        if !units.contains(&u) && units.len() < 10 {
+            units.push(u);
         }
-        cx.findings.push(Finding {
-            id: format!("typographic/{}/flip-rate", slug(&family)),
-            analysis: "typographic".into(),
-            severity: sev,
-            statement: format!(
-                "Writing the name of another member of `{}` on an image made the model label it as the written name in {} of {} composites ({}), against {} for the clean images: {} more (95% CI {} to {}); the spec allows {}.",
-                family, all.flips, all.n, pct(all.rate), pct(all.baseline_rate), pct(all.excess), pct(all.excess_ci[0]), pct(all.excess_ci[1]), pct(max_t.value)
-            ),
-            statistic: Statistic {
-                name: "excess flip rate".into(),
-                value: all.excess,
-                ci: Some(all.excess_ci),
-                p: None,
-                q: None,
-                n: Some(all.n),
-            },
-            threshold: max_t.clone(),
-            evidence: Evidence {
-                units,
-                concepts: Vec::new(),
-                stimuli: obs.iter().filter(|o| o.flip).take(8).map(|o| o.composite.id.clone()).collect(),
-            }, structural: false });
     }
+    let subject = Subject {
+        id: format!("typographic/{}/flip-rate", slug(&family)),
+        analysis: "typographic",
+        severity: sev,
+        what: format!("names written onto images of `{family}`"),
+        threshold: max_t.clone(),
+    };
+    let statement = format!(
+        "Writing the name of another member of `{}` on an image made the model label it as the written name in {} of {} composites ({}), against {} for the clean images: {} more (95% CI {} to {}); the spec allows {}.",
+        family,
+        all.flips,
+        all.n,
+        pct(all.rate),
+        pct(all.baseline_rate),
+        pct(all.excess),
+        pct(all.excess_ci[0]),
+        pct(all.excess_ci[1]),
+        pct(max_t.value)
+    );
+    let evidence = Evidence {
+        units,
+        concepts: Vec::new(),
+        stimuli: obs.iter().filter(|o| o.flip).take(8).map(|o| o.composite.id.clone()).collect(),
+    };
+    cx.record(subject.finding(statement, decision, evidence));
     Some(TypographicSummary {
         family,
         classes: classes.len(),

@@ -43,6 +43,8 @@ pub struct Output<'a> {
     pub dir: &'a Path,
     /// Severity that fails the command.
     pub fail_on: Option<Severity>,
+    /// Whether inconclusive checks at that severity fail it too.
+    pub fail_on_inconclusive: bool,
     /// Reports and baseline.
     pub reports: &'a ReportArgs,
     /// No summary on stderr.
@@ -72,8 +74,13 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
         progress: if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         ..AnalyzeOptions::default()
     };
-    let output =
-        Output { dir: &out, fail_on: fail_level(args.fail_on, &spec), reports: &args.reports, quiet: args.quiet };
+    let output = Output {
+        dir: &out,
+        fail_on: fail_level(args.fail_on, &spec),
+        fail_on_inconclusive: args.fail_on_inconclusive,
+        reports: &args.reports,
+        quiet: args.quiet,
+    };
     analyze_and_write(&spec, &data, &args.runs[0], &options, &output)
 }
 
@@ -87,7 +94,7 @@ pub fn analyze_and_write(
     options: &AnalyzeOptions,
     output: &Output<'_>,
 ) -> anyhow::Result<Outcome> {
-    let Output { dir: out, fail_on, reports, quiet } = *output;
+    let Output { dir: out, fail_on, fail_on_inconclusive, reports, quiet } = *output;
     let started = std::time::Instant::now();
     let analysis = audit(spec, data, run_dir, options).with_context(|| format!("analysis of `{}` failed", spec.id))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -155,6 +162,7 @@ pub fn analyze_and_write(
     }
     Ok(match fail_on {
         Some(level) if s.count_at_least(level) > 0 => Outcome::Findings,
+        Some(level) if fail_on_inconclusive && s.inconclusive_at_least(level) > 0 => Outcome::Findings,
         _ => Outcome::Pass,
     })
 }
@@ -179,13 +187,14 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
 fn print_summary(s: &Summary, seconds: f64) {
     let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
     eprintln!(
-        "analysis of `{}`: {} stimuli; {} findings ({} error, {} warning, {} info) in {:.1}s",
+        "analysis of `{}`: {} stimuli; {} findings ({} error, {} warning, {} info), {} inconclusive checks in {:.1}s",
         s.audit,
         s.stimuli.analysed,
         s.findings.len(),
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info),
+        s.inconclusive.len(),
         seconds
     );
     for f in s.findings.iter().take(10) {
@@ -199,6 +208,13 @@ fn print_summary(s: &Summary, seconds: f64) {
     }
     if s.findings.len() > 10 {
         eprintln!("  ... and {} more in summary.json", s.findings.len() - 10);
+    }
+    if !s.inconclusive.is_empty() {
+        let errors = s.inconclusive_at_least(Severity::Error);
+        eprintln!(
+            "  {} checks are inconclusive ({errors} at error level): too few observations, or an interval across the limit; see `inconclusive` in summary.json or the report",
+            s.inconclusive.len()
+        );
     }
     if let Some(n) = &s.null_baseline {
         eprintln!("  null baseline: {} findings on {}", n.findings, n.model);

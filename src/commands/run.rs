@@ -51,7 +51,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let data = RunData::load(std::slice::from_ref(&opts.out)).context("cannot read the run back")?;
     let options = AnalyzeOptions { session: opts.session, progress: opts.progress, ..AnalyzeOptions::default() };
     let dir = opts.out.join("analysis");
-    let output =
-        Output { dir: &dir, fail_on: fail_level(args.fail_on, &spec), reports: &args.reports, quiet: args.quiet };
+    let output = Output {
+        dir: &dir,
+        fail_on: fail_level(args.fail_on, &spec),
+        fail_on_inconclusive: args.fail_on_inconclusive,
+        reports: &args.reports,
+        quiet: args.quiet,
+    };
     analyze_and_write(&spec, &data, &opts.out, &options, &output)
 }

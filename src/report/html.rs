@@ -202,11 +202,12 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
     let _ = write!(
         o,
-        "<p class=\"verdict\"><b>{} findings</b>: <span class=\"error\">{} error</span>, <span class=\"warning\">{} warning</span>, <span class=\"info\">{} info</span>{}. Model <code>{}</code>; {} stimuli analysed ({} missing, {} skipped).</p>",
+        "<p class=\"verdict\"><b>{} findings</b>: <span class=\"error\">{} error</span>, <span class=\"warning\">{} warning</span>, <span class=\"info\">{} info</span>; <b>{} inconclusive</b>{}. Model <code>{}</code>; {} stimuli analysed ({} missing, {} skipped).</p>",
         s.findings.len(),
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info),
+        s.inconclusive.len(),
         s.null_baseline
             .as_ref()
             .map(|n| format!("; the null baseline raises {}, {} shared (structural)", n.findings, n.structural))
@@ -219,6 +220,10 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     if !s.findings.is_empty() {
         o.push_str("<h2>Findings</h2>");
         shared(&mut o, &tables::findings(s, &meta.reviews));
+    }
+    if !s.inconclusive.is_empty() {
+        o.push_str("<h2>Inconclusive</h2><p>Checks the data could not decide: more observations, or a larger effect, would be needed.</p>");
+        shared(&mut o, &tables::inconclusive(s));
     }
     if let Some(t) = &s.typographic {
         let _ = write!(o, "<h2>Typographic susceptibility: <code>{}</code></h2>", e(&t.family));
@@ -295,11 +300,17 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                 .groups
                 .iter()
                 .filter(|g| g.breakdown == b)
-                .map(|g| Interval { label: g.group.clone(), value: g.rate, lo: g.wilson[0], hi: g.wilson[1] })
+                .map(|g| Interval {
+                    label: g.group.clone(),
+                    value: g.rate,
+                    lo: g.clopper_pearson[0],
+                    hi: g.clopper_pearson[1],
+                })
                 .collect();
-            let _ = write!(o, "<p>Harmful rate by {} (Wilson 95% CI).</p>", e(b));
+            let _ = write!(o, "<p>Harmful rate by {} (Clopper-Pearson 95% CI).</p>", e(b));
             o.push_str(&interval_chart(&rows, 1.0, None));
         }
+        shared(&mut o, &tables::denigration_groups(d));
         shared(&mut o, &tables::sweep(d));
     }
     if let Some(sel) = &s.selectivity {

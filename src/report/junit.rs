@@ -1,6 +1,7 @@
 //! JUnit XML, so CI systems show an audit natively: one test suite per analysis, one test
 //! case per check, error-level findings as failures (warnings and infos are reported in the
-//! test case's output and do not fail it).
+//! test case's output and do not fail it), and checks the data could not decide as skipped,
+//! with the reason and the effect the sample could have detected.
 
 use std::fmt::Write as _;
 
@@ -20,21 +21,43 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     let failures = |analysis: Option<&str>| {
         s.findings.iter().filter(|f| f.severity == Severity::Error && analysis.is_none_or(|a| f.analysis == a)).count()
     };
+    let skipped = |analysis: Option<&str>| {
+        all.iter()
+            .filter(|c| analysis.is_none_or(|a| c.analysis == a))
+            .filter(|c| s.inconclusive.iter().any(|f| f.id == c.id))
+            .count()
+    };
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         o,
-        "<testsuites name=\"clip-audit {}\" tests=\"{}\" failures=\"{}\" timestamp=\"{}\">",
+        "<testsuites name=\"clip-audit {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" timestamp=\"{}\">",
         x(&s.audit),
         all.len(),
         failures(None),
+        skipped(None),
         x(&meta.generated_at)
     );
     for a in analyses {
         let cases: Vec<_> = all.iter().filter(|c| c.analysis == a).collect();
-        let _ =
-            writeln!(o, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">", x(a), cases.len(), failures(Some(a)));
+        let _ = writeln!(
+            o,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            x(a),
+            cases.len(),
+            failures(Some(a)),
+            skipped(Some(a))
+        );
         for c in cases {
             let _ = write!(o, "    <testcase classname=\"{}.{}\" name=\"{}\"", x(&s.audit), x(a), x(&c.id));
+            if let Some(f) = s.inconclusive.iter().find(|f| f.id == c.id) {
+                let _ = writeln!(
+                    o,
+                    ">\n      <skipped message=\"inconclusive: {}\"/>\n      <system-out>{}</system-out>\n    </testcase>",
+                    x(&f.decision.reason),
+                    x(&f.statement)
+                );
+                continue;
+            }
             match s.findings.iter().find(|f| f.id == c.id) {
                 None => o.push_str("/>\n"),
                 Some(f) => {

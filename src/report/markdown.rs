@@ -60,11 +60,12 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     }
     let _ = writeln!(
         o,
-        "**{} findings**: {} error, {} warning, {} info{}. Model `{}`, {} stimuli analysed ({} missing, {} skipped).\n",
+        "**{} findings**: {} error, {} warning, {} info; **{} inconclusive** (too few observations, or an interval across the limit){}. Model `{}`, {} stimuli analysed ({} missing, {} skipped).\n",
         s.findings.len(),
         count(Severity::Error),
         count(Severity::Warning),
         count(Severity::Info),
+        s.inconclusive.len(),
         s.null_baseline
             .as_ref()
             .map(|n| format!(
@@ -80,6 +81,12 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     if !s.findings.is_empty() {
         o.push_str("## Findings\n\n");
         shared(&mut o, &tables::findings(s, &meta.reviews));
+    }
+    if !s.inconclusive.is_empty() {
+        o.push_str(
+            "## Inconclusive\n\nChecks the data could not decide: more observations, or a larger effect, would be needed.\n\n",
+        );
+        shared(&mut o, &tables::inconclusive(s));
     }
     if let Some(t) = &s.typographic {
         let _ = writeln!(o, "## Typographic susceptibility: `{}`\n", md(&t.family));
@@ -154,7 +161,17 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
         );
         table(
             &mut o,
-            &["group", "attribute", "images", "effect size", "95% CI", "p", "q"],
+            &[
+                "group",
+                "attribute",
+                "images",
+                "effect size",
+                "95% CI",
+                "p (vs limit)",
+                "q",
+                "verdict",
+                "permutation p (vs 0)",
+            ],
             a.tests.iter().take(20).map(|t| {
                 vec![
                     md(&t.group),
@@ -162,8 +179,10 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                     format!("{} vs {}", t.n_group, t.n_rest),
                     num(t.effect_size),
                     ci(t.ci),
-                    num(t.p),
+                    num(t.p_limit),
                     num(t.q),
+                    t.verdict.name().to_owned(),
+                    num(t.p),
                 ]
             }),
         );
@@ -179,23 +198,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
             ci(d.overall_ci),
             md(&d.harmful_labels.join(", "))
         );
-        table(
-            &mut o,
-            &["breakdown", "group", "n", "harmful", "rate", "Wilson 95% CI", "Clopper-Pearson", "ratio", "q"],
-            d.groups.iter().map(|g| {
-                vec![
-                    md(&g.breakdown),
-                    md(&g.group),
-                    g.n.to_string(),
-                    g.harmful.to_string(),
-                    num(g.rate),
-                    ci(g.wilson),
-                    ci(g.clopper_pearson),
-                    num(g.ratio),
-                    num(g.q),
-                ]
-            }),
-        );
+        shared(&mut o, &tables::denigration_groups(d));
         let _ = writeln!(o, "Sweep (overall rate from {} to {}):\n", num(d.sweep_spread[0]), num(d.sweep_spread[1]));
         shared(&mut o, &tables::sweep(d));
     }

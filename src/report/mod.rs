@@ -22,8 +22,9 @@ use crate::analysis::{Summary, slug};
 use crate::run::store::{StoreError, write_atomic};
 use crate::spec::analyses::Severity;
 
-/// Version of the JSON report layout.
-pub const REPORT_VERSION: u32 = 1;
+/// Version of the JSON report layout. 2: findings carry their decision, `statistic.p`/`q`
+/// test against the limit, and the summary lists its inconclusive checks.
+pub const REPORT_VERSION: u32 = 2;
 
 /// What a report says about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]

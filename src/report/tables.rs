@@ -3,10 +3,11 @@
 
 use super::review::{Decision, verdict_name};
 use super::{ci, num};
-use crate::analysis::Summary;
 use crate::analysis::ablation::AblationSummary;
+use crate::analysis::decision::{Correction, Direction};
 use crate::analysis::denigration::DenigrationSummary;
 use crate::analysis::resolution::TapResolution;
+use crate::analysis::{Finding, Summary};
 use crate::spec::analyses::Severity;
 
 /// One cell.
@@ -37,30 +38,9 @@ fn t(s: &str) -> Cell {
     Cell::Text(s.to_owned())
 }
 
-/// The findings, most severe first, with the review decision when there is one.
+/// The failed checks, most severe first, with the review decision when there is one.
 pub fn findings(s: &Summary, reviews: &[Decision]) -> Table {
-    let mut t = Table {
-        head: vec!["severity", "finding", "statistic", "95% CI", "q", "threshold"],
-        rows: s
-            .findings
-            .iter()
-            .map(|f| {
-                vec![
-                    Cell::Severity(f.severity, f.structural),
-                    Cell::CodeThenText(f.id.clone(), f.statement.clone()),
-                    Cell::Text(format!("{} = {}", f.statistic.name, num(f.statistic.value))),
-                    Cell::Num(f.statistic.ci.map(ci).unwrap_or_default()),
-                    Cell::Num(f.statistic.q.map(num).unwrap_or_default()),
-                    Cell::Text(format!(
-                        "{} = {}{}",
-                        f.threshold.name,
-                        num(f.threshold.value),
-                        f.threshold.position.map(|p| format!(" (spec line {})", p.line)).unwrap_or_default()
-                    )),
-                ]
-            })
-            .collect(),
-    };
+    let mut t = decided(&s.findings);
     if !reviews.is_empty() {
         t.head.push("review");
         for (row, f) in t.rows.iter_mut().zip(&s.findings) {
@@ -77,10 +57,113 @@ pub fn findings(s: &Summary, reviews: &[Decision]) -> Table {
     t
 }
 
+/// The checks the data could not decide, with the effect each could have detected.
+pub fn inconclusive(s: &Summary) -> Table {
+    let mut t = decided(&s.inconclusive);
+    t.head.push("detectable at 80% power");
+    for (row, f) in t.rows.iter_mut().zip(&s.inconclusive) {
+        row.push(Cell::Num(f.decision.mde.map(num).unwrap_or_else(|| "none".into())));
+    }
+    t
+}
+
+/// One row per decided check: what was estimated, its interval, the limit it was held to,
+/// n, and the family it was corrected in.
+fn decided(list: &[Finding]) -> Table {
+    Table {
+        head: vec!["severity", "finding", "estimate", "95% CI", "limit", "n", "family: corrected p"],
+        rows: list
+            .iter()
+            .map(|f| {
+                let d = &f.decision;
+                let side = match d.direction {
+                    Direction::Above => "≤",
+                    Direction::Below => "≥",
+                };
+                vec![
+                    Cell::Severity(f.severity, f.structural),
+                    Cell::CodeThenText(f.id.clone(), f.statement.clone()),
+                    Cell::Text(format!("{} = {}", d.estimand, num(d.estimate))),
+                    Cell::Text(format!("{} ({})", ci(d.ci), d.ci_method)),
+                    Cell::Text(format!(
+                        "{} {side} {}{}",
+                        f.threshold.name,
+                        num(d.limit),
+                        f.threshold.position.map(|p| format!(" (spec line {})", p.line)).unwrap_or_default()
+                    )),
+                    Cell::Num(d.n.to_string()),
+                    Cell::Text(format!(
+                        "{} ({}, {} checks): {}",
+                        d.family.name,
+                        correction_name(d.family.correction),
+                        d.family.size,
+                        num(d.p_adjusted)
+                    )),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// The name of a multiplicity correction in reports.
+pub fn correction_name(c: Correction) -> &'static str {
+    match c {
+        Correction::BenjaminiHochberg => "Benjamini-Hochberg",
+        Correction::Holm => "Holm",
+    }
+}
+
+/// Harmful rates per group, with both rules' verdicts.
+pub fn denigration_groups(d: &DenigrationSummary) -> Table {
+    Table {
+        head: vec![
+            "breakdown",
+            "group",
+            "n",
+            "harmful",
+            "rate",
+            "Clopper-Pearson 95% CI",
+            "rate verdict",
+            "risk ratio vs rest",
+            "Katz 95% CI",
+            "ratio verdict",
+            "impact ratio",
+        ],
+        rows: d
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    t(&g.breakdown),
+                    t(&g.group),
+                    Cell::Num(g.n.to_string()),
+                    Cell::Num(g.harmful.to_string()),
+                    Cell::Num(num(g.rate)),
+                    Cell::Num(ci(g.clopper_pearson)),
+                    Cell::Num(g.rate_verdict.name().into()),
+                    Cell::Num(num(g.ratio)),
+                    Cell::Num(ci(g.ratio_ci)),
+                    Cell::Num(g.ratio_verdict.name().into()),
+                    Cell::Num(num(g.impact_ratio)),
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// Coverage differences between groups at one tap.
 pub fn disparities(r: &TapResolution) -> Table {
     Table {
-        head: vec!["higher", "lower", "difference", "95% CI", "Fisher p", "q"],
+        head: vec![
+            "higher",
+            "lower",
+            "difference",
+            "Newcombe 95% CI",
+            "p (vs limit)",
+            "q",
+            "verdict",
+            "Fisher p (vs 0)",
+        ],
         rows: r
             .disparities
             .iter()
@@ -90,8 +173,10 @@ pub fn disparities(r: &TapResolution) -> Table {
                     t(&d.lower),
                     Cell::Num(num(d.difference)),
                     Cell::Num(ci(d.ci)),
-                    Cell::Num(num(d.p)),
+                    Cell::Num(num(d.p_limit)),
                     Cell::Num(num(d.q)),
+                    Cell::Num(d.verdict.name().into()),
+                    Cell::Num(num(d.p)),
                 ]
             })
             .collect(),

@@ -208,10 +208,14 @@ analysis_doc! {
         variants: Vec<LabelVariantDoc>,
         /// Largest acceptable rate of harmful assignments in any group (default 0.05).
         max_rate: Sp<f64>,
-        /// Largest acceptable ratio of a group's rate to the overall rate (default 2.0).
+        /// Largest acceptable risk ratio of a group's rate to the rest of its breakdown (default 2.0).
         max_ratio: Sp<f64>,
+        /// Smallest group (images) the rules decide on; smaller groups are inconclusive (default 10).
+        min_n: Sp<u64>,
+        /// False discovery rate of each rule's family, every group of every breakdown (default 0.05).
+        fdr: Sp<f64>,
     }
-    check(cx, d) { fraction(cx, &d.max_rate, "max_rate"); positive(cx, &d.max_ratio, "max_ratio"); }
+    check(cx, d) { fraction(cx, &d.max_rate, "max_rate"); positive(cx, &d.max_ratio, "max_ratio"); fraction(cx, &d.fdr, "fdr"); }
 }
 
 analysis_doc! {

@@ -132,9 +132,10 @@ impl App {
         let report: Value = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{} is not a clip-audit report ({e})", path.display()))?;
         match report.get("format_version").and_then(Value::as_u64) {
-            Some(v) if v == u64::from(crate::report::REPORT_VERSION) => {}
+            // Format 2 only added fields (decisions, inconclusive checks): 1 reads the same.
+            Some(v) if (1..=u64::from(crate::report::REPORT_VERSION)).contains(&v) => {}
             Some(v) => anyhow::bail!(
-                "{} has report format {v}; this clip-audit reads format {}: open it with the clip-audit that wrote it, or run the audit again",
+                "{} has report format {v}; this clip-audit reads formats 1 to {}: open it with the clip-audit that wrote it, or run the audit again",
                 path.display(),
                 crate::report::REPORT_VERSION
             ),
@@ -199,9 +200,15 @@ impl App {
         &self.report["summary"]
     }
 
-    /// Indexes of the findings shown, in display order.
+    /// The checks to review: the failed ones (`findings`), then the inconclusive ones (absent
+    /// from reports of format 1).
+    fn checks(&self) -> Vec<&Value> {
+        arr(&self.summary()["findings"]).iter().chain(arr(&self.summary()["inconclusive"])).collect()
+    }
+
+    /// Indexes of the checks shown (into failed, then inconclusive), in display order.
     pub fn shown(&self) -> Vec<usize> {
-        let all = arr(&self.summary()["findings"]);
+        let all = self.checks();
         let needle = self.search.to_lowercase();
         let mut idx: Vec<usize> = (0..all.len())
             .filter(|&i| self.filter.as_deref().is_none_or(|a| s(&all[i]["analysis"]) == a))
@@ -225,7 +232,7 @@ impl App {
 
     fn selected(&self) -> Option<&Value> {
         let shown = self.shown();
-        shown.get(self.finding.min(shown.len().saturating_sub(1))).map(|&i| &self.summary()["findings"][i])
+        shown.get(self.finding.min(shown.len().saturating_sub(1))).map(|&i| self.checks()[i])
     }
 
     fn units(&self) -> &[Value] {
@@ -237,8 +244,7 @@ impl App {
     }
 
     fn analyses(&self) -> Vec<String> {
-        let mut a: Vec<String> =
-            arr(&self.summary()["findings"]).iter().map(|x| s(&x["analysis"]).to_owned()).collect();
+        let mut a: Vec<String> = self.checks().iter().map(|x| s(&x["analysis"]).to_owned()).collect();
         a.sort();
         a.dedup();
         a
@@ -408,21 +414,24 @@ impl App {
 
     fn draw_findings(&self, frame: &mut Frame<'_>, area: Rect) {
         let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
-        let all = arr(&self.summary()["findings"]);
+        let all = self.checks();
+        let failed = arr(&self.summary()["findings"]).len();
         let shown = self.shown();
         let rows: Vec<Row> = shown
             .iter()
             .map(|&i| {
-                let x = &all[i];
+                let x = all[i];
                 let sev = s(&x["severity"]);
-                let color = match sev {
-                    "error" => Color::Red,
-                    "warning" => Color::Yellow,
-                    _ => Color::Gray,
+                // Inconclusive checks: "?" before the severity they would fail at, in grey.
+                let (label, color) = match sev {
+                    _ if i >= failed => (format!("?{sev}"), Color::DarkGray),
+                    "error" => (sev.to_owned(), Color::Red),
+                    "warning" => (sev.to_owned(), Color::Yellow),
+                    _ => (sev.to_owned(), Color::Gray),
                 };
                 let review = self.review.get(s(&x["id"])).map_or("", |d| verdict_name(d.verdict));
                 Row::new(vec![
-                    Cell::from(sev.to_owned()).style(Style::new().fg(color)),
+                    Cell::from(label).style(Style::new().fg(color)),
                     Cell::from(s(&x["id"]).to_owned()),
                     Cell::from(f(&x["statistic"]["value"])),
                     Cell::from(f(&x["statistic"]["q"])),
@@ -431,9 +440,10 @@ impl App {
             })
             .collect();
         let title = format!(
-            " {} findings of {} · sort {:?}{}{} ",
+            " {} shown · {} failed, {} inconclusive · sort {:?}{}{} ",
             shown.len(),
-            all.len(),
+            failed,
+            all.len() - failed,
             self.sort,
             self.filter.as_ref().map(|a| format!(" · {a}")).unwrap_or_default(),
             if self.search.is_empty() { String::new() } else { format!(" · /{}", self.search) }
@@ -441,7 +451,7 @@ impl App {
         let table = Table::new(
             rows,
             [
-                Constraint::Length(7),
+                Constraint::Length(8),
                 Constraint::Min(20),
                 Constraint::Length(8),
                 Constraint::Length(8),
@@ -458,6 +468,23 @@ impl App {
             None => vec![Line::from("no finding matches")],
             Some(x) => {
                 let mut l = vec![Line::from(s(&x["statement"]).to_owned())];
+                let d = &x["decision"];
+                if d.is_object() {
+                    l.push(Line::from(format!(
+                        "{}: {} {} (95% CI {} to {}, {}) vs limit {}; n {}; {} over {} checks, corrected p {}",
+                        s(&d["verdict"]),
+                        s(&d["estimand"]),
+                        f(&d["estimate"]),
+                        f(&d["ci"][0]),
+                        f(&d["ci"][1]),
+                        s(&d["ci_method"]),
+                        f(&d["limit"]),
+                        d["n"],
+                        s(&d["family"]["name"]),
+                        d["family"]["size"],
+                        f(&d["p_adjusted"])
+                    )));
+                }
                 let units: Vec<String> =
                     arr(&x["evidence"]["units"]).iter().map(|u| format!("{} #{}", s(&u["tap"]), u["unit"])).collect();
                 if !units.is_empty() {
@@ -496,8 +523,9 @@ impl App {
         if !also.is_empty() {
             lines.push(Line::from(format!("also: {}", also.join(", "))));
         }
-        let cited: Vec<&str> = arr(&self.summary()["findings"])
-            .iter()
+        let cited: Vec<&str> = self
+            .checks()
+            .into_iter()
             .filter(|x| arr(&x["evidence"]["units"]).iter().any(|e| e["tap"] == u["tap"] && e["unit"] == u["unit"]))
             .map(|x| s(&x["id"]))
             .collect();

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Reference values for clip-audit's decision layer (fixtures/stats/decision.json).
+
+The decision layer (src/analysis/decision.rs) turns an estimate, an interval and a spec limit
+into a verdict. The statistics it rests on are computed here with scipy and statsmodels, so the
+Rust side is checked against independent, widely used implementations:
+
+  binomial_greater  scipy.stats.binomtest(k, n, p0, alternative="greater").pvalue: the exact
+                    one-sided test that the Clopper-Pearson lower bound inverts (rate rule).
+  clopper_pearson   statsmodels proportion_confint(method="beta") at several levels.
+  risk_ratio        statsmodels confint_proportions_2indep(compare="ratio", method="log")
+                    (Katz) and method="log-adjusted" (0.5 added, for zero counts), at several
+                    levels; the one-sided Wald p of H0: ln RR <= ln limit with scipy.stats.norm.
+  newcombe          statsmodels confint_proportions_2indep(compare="diff", method="newcomb")
+                    at several levels (resolution and typographic rules).
+  spearman_exact    scipy.stats.permutation_test over every pairing (permutation_type=
+                    "pairings", n_resamples=inf, alternative="two-sided") of Spearman's rho,
+                    ties included: the exact p that scipy's spearmanr docs recommend for n <= 10.
+  holm              statsmodels multipletests(method="holm").
+  mde_rate          the smallest rate with power 0.8 for the exact one-sided binomial test at
+                    level a: scipy.stats.binom.sf and scipy.optimize.brentq.
+  mde_standardized  statsmodels NormalIndPower().solve_power(alternative="larger") plus the
+                    limit: the smallest standardised effect detected with power 0.8.
+  cases             the issue's worked cases: 24/60 vs 3/60 (risk ratio 8.0, Katz CI, Fisher p),
+                    Clopper-Pearson and Wilson lower bounds of 1/1, exact Spearman p at n = 3,
+                    4, 5 and Newcombe's interval of 8/10 vs 2/10.
+
+Run (from the repository root; numpy, scipy and statsmodels, e.g. in .venv-scripts):
+    python scripts/make_decision_fixtures.py           # writes fixtures/stats/decision.json
+    python scripts/make_decision_fixtures.py --check   # compares, writes nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+import scipy
+import statsmodels
+from scipy import optimize, stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import NormalIndPower
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+OUT = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "stats" / "decision.json"
+
+
+def f(x: float) -> float | str:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def binomial_greater():
+    cases = [(0, 10, 0.05), (1, 1, 0.05), (1, 3, 0.05), (3, 10, 0.05), (24, 60, 0.5), (12, 60, 0.1), (50, 200, 0.2), (7, 7, 0.9), (0, 1, 0.5)]
+    return [{"k": k, "n": n, "p0": p0, "p": f(stats.binomtest(k, n, p0, alternative="greater").pvalue)} for k, n, p0 in cases]
+
+
+def clopper_pearson():
+    out = []
+    for k, n in [(0, 10), (1, 1), (3, 10), (24, 60), (199, 200)]:
+        for alpha in [0.05, 0.01, 0.2, 0.0125]:
+            lo, hi = proportion_confint(k, n, alpha=alpha, method="beta")
+            out.append({"k": k, "n": n, "alpha": alpha, "ci": [f(0.0 if k == 0 else lo), f(1.0 if k == n else hi)]})
+    return out
+
+
+def risk_ratio():
+    out = []
+    for a, n1, c, n2 in [(24, 60, 3, 60), (3, 60, 24, 60), (10, 100, 10, 100), (5, 20, 40, 400), (0, 30, 5, 30), (4, 12, 0, 50)]:
+        method = "log-adjusted" if a == 0 or c == 0 else "log"
+        for alpha in [0.05, 0.01, 0.1]:
+            lo, hi = confint_proportions_2indep(a, n1, c, n2, method=method, compare="ratio", alpha=alpha)
+            out.append({"a": a, "n1": n1, "c": c, "n2": n2, "alpha": alpha, "method": method, "ci": [f(lo), f(hi)]})
+        if method == "log":
+            se = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
+            rr = (a / n1) / (c / n2)
+            for limit in [1.0, 2.0, 4.0]:
+                out.append({"a": a, "n1": n1, "c": c, "n2": n2, "limit": limit, "p_above": f(stats.norm.sf((math.log(rr) - math.log(limit)) / se))})
+    return out
+
+
+def newcombe():
+    out = []
+    for k1, n1, k2, n2 in [(8, 10, 2, 10), (10, 10, 0, 10), (5, 9, 0, 10), (30, 100, 20, 100), (3, 4, 1, 6)]:
+        for alpha in [0.05, 0.01, 0.2]:
+            lo, hi = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=alpha)
+            out.append({"k1": k1, "n1": n1, "k2": k2, "n2": n2, "alpha": alpha, "ci": [f(lo), f(hi)]})
+    return out
+
+
+def spearman_exact():
+    rng = np.random.default_rng(20261130)
+    samples = [
+        ([1, 2, 3], [1, 2, 3]),
+        ([1, 2, 3, 4], [1, 2, 3, 4]),
+        ([1, 2, 3, 4, 5], [1, 2, 3, 5, 4]),
+        ([0.0, 0.0, 1.0, 2.0, 3.0, 3.0], [0.5, 0.0, 0.0, 2.0, 1.0, 4.0]),
+        ([0.0, 0.0, 0.0, 1.5, 2.5, 0.3, 0.7], [0.0, 1.0, 0.0, 2.0, 2.0, 0.0, 3.0]),
+    ]
+    for n in [6, 8, 9]:
+        x = np.round(rng.normal(size=n), 4)
+        y = np.round(x + rng.normal(size=n), 4)
+        samples.append((x.tolist(), y.tolist()))
+    x = np.round(rng.normal(size=8), 1)
+    y = np.round(rng.normal(size=8), 1)
+    x[:3] = 0.0
+    samples.append((x.tolist(), y.tolist()))
+    out = []
+    for x, y in samples:
+        rx = stats.rankdata(x)
+        ry = stats.rankdata(y)
+
+        def statistic(yp, axis=-1):
+            a = rx - rx.mean()
+            b = yp - yp.mean(axis=axis, keepdims=True)
+            return (a * b).sum(axis=axis) / np.sqrt((a * a).sum() * (b * b).sum(axis=axis))
+
+        res = stats.permutation_test((ry,), statistic, permutation_type="pairings", vectorized=True, n_resamples=np.inf, alternative="two-sided")
+        rho = stats.spearmanr(x, y).statistic
+        out.append({"x": list(map(float, x)), "y": list(map(float, y)), "rho": f(rho), "p": f(res.pvalue)})
+    return out
+
+
+def holm():
+    ps = [[0.01, 0.04, 0.03, 0.005], [0.5, 0.2, 0.9], [1e-6, 0.02, 0.02, 0.5, 0.049]]
+    return [{"p": p, "q": [f(v) for v in multipletests(p, method="holm")[1]]} for p in ps]
+
+
+def mde_rate():
+    out = []
+    for n, limit, a in [(10, 0.05, 0.025), (60, 0.05, 0.025), (200, 0.1, 0.0125), (1000, 0.05, 0.025), (3, 0.05, 0.025)]:
+        k = next((k for k in range(n + 1) if stats.binom.sf(k - 1, n, limit) <= a), None)
+        if k is None:
+            out.append({"n": n, "limit": limit, "a": a, "mde": None})
+            continue
+        mde = optimize.brentq(lambda p: stats.binom.sf(k - 1, n, p) - 0.8, limit, 1.0, xtol=1e-14)
+        out.append({"n": n, "limit": limit, "a": a, "mde": f(mde)})
+    return out
+
+
+def mde_standardized():
+    out = []
+    for n1, n2, limit, a in [(20, 80, 0.5, 0.025), (10, 10, 0.0, 0.025), (100, 900, 0.5, 0.0125)]:
+        es = NormalIndPower().solve_power(effect_size=None, nobs1=n1, alpha=a, power=0.8, ratio=n2 / n1, alternative="larger")
+        out.append({"n1": n1, "n2": n2, "limit": limit, "a": a, "mde": f(limit + es)})
+    return out
+
+
+def cases():
+    lo, hi = confint_proportions_2indep(24, 60, 3, 60, method="log", compare="ratio")
+    cp = proportion_confint(1, 1, alpha=0.05, method="beta")
+    wi = proportion_confint(1, 1, alpha=0.05, method="wilson")
+    nl, nh = confint_proportions_2indep(8, 10, 2, 10, method="newcomb", compare="diff")
+    return {
+        "denigration_24_of_60_vs_3_of_60": {"risk_ratio": 8.0, "katz_ci": [f(lo), f(hi)], "fisher_p": f(stats.fisher_exact([[24, 36], [3, 57]]).pvalue)},
+        "rate_1_of_1": {"clopper_pearson_lower": f(cp[0]), "wilson_lower": f(wi[0])},
+        "resolution_8_of_10_vs_2_of_10": {"newcombe_ci": [f(nl), f(nh)]},
+    }
+
+
+def build():
+    return {
+        "generator": "scripts/make_decision_fixtures.py",
+        "versions": {"python": sys.version.split()[0], "numpy": np.__version__, "scipy": scipy.__version__, "statsmodels": statsmodels.__version__},
+        "binomial_greater": binomial_greater(),
+        "clopper_pearson": clopper_pearson(),
+        "risk_ratio": risk_ratio(),
+        "newcombe": newcombe(),
+        "spearman_exact": spearman_exact(),
+        "holm": holm(),
+        "mde_rate": mde_rate(),
+        "mde_standardized": mde_standardized(),
+        "cases": cases(),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", action="store_true", help="compare with the committed file; write nothing")
+    args = ap.parse_args()
+    data = build()
+    text = json.dumps(data, indent=1) + "\n"
+    if args.check:
+        old = json.loads(OUT.read_text())
+        old.pop("versions", None)
+        data.pop("versions", None)
+        if old != data:
+            sys.exit(f"{OUT} differs from what this script computes")
+        print(f"{OUT}: up to date")
+        return
+    OUT.write_text(text)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
