@@ -21,6 +21,17 @@ Rust side is checked against independent, widely used implementations:
                     level a: scipy.stats.binom.sf and scipy.optimize.brentq.
   mde_standardized  statsmodels NormalIndPower().solve_power(alternative="larger") plus the
                     limit: the smallest standardised effect detected with power 0.8.
+  welch             scipy.stats.ttest_ind(equal_var=False): estimate, df and
+                    confidence_interval() at 95% and 90% (the cluster-level associations rule).
+  clustered_mean    statsmodels OLS(v, 1).fit(cov_type="cluster", use_t=True): the CR1
+                    cluster-robust mean, its se and t(G - 1) interval (typographic excess).
+  icc               pingouin.intraclass_corr ICC(1,1) on balanced clusters; the one-way ANOVA
+                    estimator with Donner's m0 written out in numpy for unbalanced ones.
+  cp_effective      scipy.stats.beta quantiles at real-valued (effective) counts (Korn &
+                    Graubard's Clopper-Pearson for clustered samples).
+  cluster_permutation
+                    the one-sided permutation p of sum_X - sum_Y moving whole clusters, by
+                    enumerating every partition of the clusters in Python.
   cases             the issue's worked cases: 24/60 vs 3/60 (risk ratio 8.0, Katz CI, Fisher p),
                     Clopper-Pearson and Wilson lower bounds of 1/1, exact Spearman p at n = 3,
                     4, 5 and Newcombe's interval of 8/10 vs 2/10.
@@ -154,6 +165,90 @@ def mde_standardized():
     return out
 
 
+def welch():
+    rng = np.random.default_rng(7)
+    out = []
+    for nx, ny, shift in [(5, 16, 0.3), (6, 26, 1.0), (2, 3, 0.0), (12, 12, -0.5)]:
+        x = np.round(rng.normal(shift, 1.0, nx), 4)
+        y = np.round(rng.normal(0.0, 1.5, ny), 4)
+        r = stats.ttest_ind(x, y, equal_var=False)
+        lo95, hi95 = r.confidence_interval(0.95)
+        lo90, hi90 = r.confidence_interval(0.90)
+        out.append({"x": x.tolist(), "y": y.tolist(), "estimate": f(x.mean() - y.mean()), "df": f(r.df), "ci95": [f(lo95), f(hi95)], "ci90": [f(lo90), f(hi90)], "p_above_0.2": f(stats.t.sf((x.mean() - y.mean() - 0.2) / ((x.mean() - y.mean()) / r.statistic), r.df))})
+    return out
+
+
+def clustered_mean():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    out = []
+    for clusters, per in [(6, 2), (40, 3), (5, 1)]:
+        g = np.repeat(np.arange(clusters), per)
+        v = rng.choice([-1.0, 0.0, 0.0, 1.0, 1.0], size=g.size)
+        if per == 1:
+            g = np.arange(clusters)
+        res = sm.OLS(v, np.ones(v.size)).fit(cov_type="cluster", cov_kwds={"groups": g}, use_t=True)
+        lo, hi = res.conf_int(0.05)[0]
+        out.append({"v": v.tolist(), "clusters": g.tolist(), "mean": f(res.params[0]), "se": f(res.bse[0]), "ci95": [f(lo), f(hi)]})
+    return out
+
+
+def icc():
+    import pandas as pd
+    import pingouin as pg
+
+    rng = np.random.default_rng(5)
+    out = []
+    # Balanced: pingouin's ICC1 (targets = clusters, raters = position in the cluster).
+    for k, m in [(6, 4), (10, 3)]:
+        effect = rng.normal(0, 1, k)
+        v = np.round((effect[:, None] + rng.normal(0, 1, (k, m))).ravel(), 4)
+        df = pd.DataFrame({"cluster": np.repeat(np.arange(k), m), "rater": np.tile(np.arange(m), k), "v": v})
+        icc1 = pg.intraclass_corr(df, targets="cluster", raters="rater", ratings="v").set_index("Type").loc["ICC(1,1)", "ICC"]
+        out.append({"v": v.tolist(), "clusters": df["cluster"].tolist(), "icc": f(icc1), "m0": float(m), "source": "pingouin ICC(1,1)"})
+    # Unbalanced: the one-way ANOVA estimator, Donner (1986).
+    sizes = [1, 3, 5, 2, 4]
+    g = np.repeat(np.arange(len(sizes)), sizes)
+    v = np.round(rng.normal(0, 1, len(sizes))[g] + rng.normal(0, 1, g.size), 4)
+    n, k = g.size, len(sizes)
+    means = np.array([v[g == i].mean() for i in range(k)])
+    ssb = sum(sizes[i] * (means[i] - v.mean()) ** 2 for i in range(k))
+    ssw = sum(((v[g == i] - means[i]) ** 2).sum() for i in range(k))
+    msb, msw = ssb / (k - 1), ssw / (n - k)
+    m0 = (n - sum(s * s for s in sizes) / n) / (k - 1)
+    out.append({"v": v.tolist(), "clusters": g.tolist(), "icc": f((msb - msw) / (msb + (m0 - 1) * msw)), "m0": f(m0), "source": "one-way ANOVA, Donner 1986"})
+    return out
+
+
+def cp_effective():
+    out = []
+    for k, n in [(2.5, 14.2), (0.0, 7.5), (9.1, 9.1), (30.3, 120.7)]:
+        lo = 0.0 if k == 0 else stats.beta.ppf(0.025, k, n - k + 1)
+        hi = 1.0 if k == n else stats.beta.ppf(0.975, k + 1, n - k)
+        out.append({"k": k, "n": n, "ci": [f(lo), f(hi)], "p_above_0.05": f(1.0 if k == 0 else stats.beta.cdf(0.05, k, n - k + 1))})
+    return out
+
+
+def cluster_permutation():
+    import itertools
+
+    rng = np.random.default_rng(3)
+    out = []
+    for kx, ky in [(3, 5), (4, 6)]:
+        sizes = rng.integers(1, 4, kx + ky)
+        sums = [float(np.round(rng.normal(0.3 if i < kx else 0.0, 1.0, s).sum(), 4)) for i, s in enumerate(sizes)]
+        total = sum(sums)
+        obs = 2 * sum(sums[:kx]) - total
+        count = 0
+        combos = list(itertools.combinations(range(kx + ky), kx))
+        for c in combos:
+            if 2 * sum(sums[i] for i in c) - total >= obs - 1e-10:
+                count += 1
+        out.append({"sums": sums, "kx": kx, "p": count / len(combos)})
+    return out
+
+
 def cases():
     lo, hi = confint_proportions_2indep(24, 60, 3, 60, method="log", compare="ratio")
     cp = proportion_confint(1, 1, alpha=0.05, method="beta")
@@ -178,6 +273,11 @@ def build():
         "holm": holm(),
         "mde_rate": mde_rate(),
         "mde_standardized": mde_standardized(),
+        "welch": welch(),
+        "clustered_mean": clustered_mean(),
+        "icc": icc(),
+        "cp_effective": cp_effective(),
+        "cluster_permutation": cluster_permutation(),
         "cases": cases(),
     }
 

@@ -5,12 +5,15 @@
 //! Monte Carlo error, and under a stated effect the power reaches 0.8. The rates these tests
 //! measure are the table in docs/analyses.md.
 
+use clip_audit::analysis::associations::{Resampling, Scores, decide_pairs, pair_test, paired_change};
 use clip_audit::analysis::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide, holm};
-use clip_audit::analysis::denigration::{GroupRates, Limits, group_rates};
+use clip_audit::analysis::denigration::{Classified, GroupRates, Limits, group_rates};
 use clip_audit::analysis::resolution::{GroupCoverage, compare_groups};
 use clip_audit::analysis::stats::{
-    Rng, binomial_sf_ge, clopper_pearson, newcombe_at, risk_ratio, spearman_exact, spearman_test,
+    Rng, binomial_sf_ge, binomial_sf_ge_effective, clopper_pearson, clopper_pearson_effective, clustered_mean,
+    design_effect, icc_oneway, newcombe_at, risk_ratio, spearman_exact, spearman_test, weat_clustered, welch,
 };
+use clip_audit::analysis::typographic::decide_excess;
 use serde_json::Value;
 
 fn fixture() -> Value {
@@ -145,7 +148,8 @@ fn denigration_ratio_is_against_the_rest_so_two_equal_groups_can_fail_max_ratio_
     let want = &fx["cases"]["denigration_24_of_60_vs_3_of_60"];
     let (b, harmful, labels) = breakdown(&[("a", 60, 24), ("b", 60, 3)]);
     let limits = Limits { max_rate: 0.5, max_ratio: 2.0, ..Limits::default() };
-    let GroupRates { groups, rate, ratio, .. } = group_rates(&b, &harmful, &labels, &limits, "denigration/x");
+    let GroupRates { groups, rate, ratio, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "denigration/x");
     let a = &groups[0];
     assert_eq!((a.group.as_str(), a.rest_n, a.rest_harmful), ("a", 60, 3));
     close(a.ratio, 8.0, 1e-12, "risk ratio");
@@ -169,7 +173,12 @@ fn denigration_rest_excludes_images_the_breakdown_leaves_out() {
         harmful.push(true);
         labels.push("thief");
     }
-    let GroupRates { groups, left_out, .. } = group_rates(&b, &harmful, &labels, &Limits::default(), "denigration/x");
+    let GroupRates { groups, left_out, .. } = group_rates(
+        &b,
+        &Classified { harmful: &harmful, label: &labels, clusters: None },
+        &Limits::default(),
+        "denigration/x",
+    );
     assert_eq!(left_out, vec![("member".to_owned(), 20)]);
     assert_eq!((groups[0].rest_n, groups[0].rest_harmful), (40, 2));
     close(groups[0].ratio, 5.0, 1e-12, "ratio against b only");
@@ -179,7 +188,12 @@ fn denigration_rest_excludes_images_the_breakdown_leaves_out() {
 fn one_harmful_label_out_of_one_image_is_inconclusive_not_an_error() {
     let fx = fixture();
     let (b, harmful, labels) = breakdown(&[("lone", 1, 1), ("many", 100, 1)]);
-    let GroupRates { groups, rate, .. } = group_rates(&b, &harmful, &labels, &Limits::default(), "denigration/x");
+    let GroupRates { groups, rate, .. } = group_rates(
+        &b,
+        &Classified { harmful: &harmful, label: &labels, clusters: None },
+        &Limits::default(),
+        "denigration/x",
+    );
     assert_eq!(groups[0].group, "lone");
     close(groups[0].clopper_pearson[0], num(&fx["cases"]["rate_1_of_1"]["clopper_pearson_lower"]), 1e-9, "CP");
     assert_eq!(rate[0].verdict, Verdict::Inconclusive);
@@ -187,7 +201,12 @@ fn one_harmful_label_out_of_one_image_is_inconclusive_not_an_error() {
     assert_eq!(rate[0].mde, Mde::rate(1, 0.05, 0.025));
     // Even above the minimum n, the exact test, not Wilson's bound, decides: 1 of 10 at 5%.
     let (b, harmful, labels) = breakdown(&[("ten", 10, 1), ("rest", 100, 1)]);
-    let GroupRates { rate, .. } = group_rates(&b, &harmful, &labels, &Limits::default(), "denigration/x");
+    let GroupRates { rate, .. } = group_rates(
+        &b,
+        &Classified { harmful: &harmful, label: &labels, clusters: None },
+        &Limits::default(),
+        "denigration/x",
+    );
     assert_eq!(rate[0].verdict, Verdict::Inconclusive, "CP lower bound of 1/10 is 0.0025 < 0.05");
 }
 
@@ -296,7 +315,8 @@ fn fail_rate(reps: usize, mut one: impl FnMut(&mut Rng) -> bool) -> f64 {
 fn rate_fails(rng: &mut Rng, n: u64, truth: f64) -> bool {
     let (b, harmful, labels) = breakdown(&[("g", n, binomial(rng, n, truth)), ("rest", 200, 2)]);
     let limits = Limits { min_n: 1, ..Limits::default() };
-    let GroupRates { rate, .. } = group_rates(&b, &harmful, &labels, &limits, "d");
+    let GroupRates { rate, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
     rate[0].verdict == Verdict::Fail
 }
 
@@ -315,7 +335,8 @@ fn calibration_rate_rule() {
 
 fn ratio_fails(rng: &mut Rng, n1: u64, p1: f64, n2: u64, p2: f64) -> bool {
     let (b, harmful, labels) = breakdown(&[("g", n1, binomial(rng, n1, p1)), ("rest", n2, binomial(rng, n2, p2))]);
-    let GroupRates { ratio, .. } = group_rates(&b, &harmful, &labels, &Limits::default(), "d");
+    let GroupRates { ratio, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &Limits::default(), "d");
     ratio[0].verdict == Verdict::Fail
 }
 
@@ -366,7 +387,8 @@ fn calibration_benjamini_hochberg_family_under_the_global_null() {
         let groups: Vec<(String, u64, u64)> = (0..20).map(|g| (format!("g{g}"), 40, binomial(rng, 40, 0.05))).collect();
         let refs: Vec<(&str, u64, u64)> = groups.iter().map(|(g, n, h)| (g.as_str(), *n, *h)).collect();
         let (b, harmful, labels) = breakdown(&refs);
-        let GroupRates { rate, .. } = group_rates(&b, &harmful, &labels, &Limits::default(), "d");
+        let GroupRates { rate, .. } =
+            group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &Limits::default(), "d");
         rate.iter().any(|d| d.verdict == Verdict::Fail)
     });
     eprintln!(
@@ -403,4 +425,245 @@ fn calibration_exact_spearman() {
     let power = hits as f64 / reps as f64;
     eprintln!("calibration exact Spearman: n = 10, correlation 0.89: power {power:.4}");
     assert!(power >= 0.8, "{power}");
+}
+
+// ---- Cluster-aware inference -------------------------------------------------------------------
+
+fn f64s(v: &Value) -> Vec<f64> {
+    v.as_array().expect("array").iter().map(num).collect()
+}
+
+fn usizes(v: &Value) -> Vec<usize> {
+    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("integer") as usize).collect()
+}
+
+#[test]
+fn welch_matches_scipy_ttest_ind() {
+    for c in cases(&fixture(), "welch") {
+        let t = welch(&f64s(&c["x"]), &f64s(&c["y"])).expect("two values a side");
+        close(t.estimate, num(&c["estimate"]), 1e-12, "estimate");
+        close(t.df, num(&c["df"]), 1e-9, "df");
+        for (level, key) in [(0.05, "ci95"), (0.10, "ci90")] {
+            let ci = t.interval(level);
+            close(ci[0], num(&c[key][0]), 1e-9, &format!("{key} lower {c}"));
+            close(ci[1], num(&c[key][1]), 1e-9, &format!("{key} upper {c}"));
+        }
+        close(t.p_above(0.2), num(&c["p_above_0.2"]), 1e-9, "one-sided p");
+    }
+}
+
+#[test]
+fn cluster_robust_mean_matches_statsmodels_cluster_ols() {
+    for c in cases(&fixture(), "clustered_mean") {
+        let t = clustered_mean(&f64s(&c["v"]), &usizes(&c["clusters"])).expect("two clusters");
+        close(t.estimate, num(&c["mean"]), 1e-9, "mean");
+        close(t.se, num(&c["se"]), 1e-9, "se");
+        let ci = t.interval(0.05);
+        close(ci[0], num(&c["ci95"][0]), 1e-9, "lower");
+        close(ci[1], num(&c["ci95"][1]), 1e-9, "upper");
+    }
+}
+
+#[test]
+fn intraclass_correlation_matches_pingouin_and_the_anova_estimator() {
+    for c in cases(&fixture(), "icc") {
+        let (v, k) = (f64s(&c["v"]), usizes(&c["clusters"]));
+        let (icc, m0) = icc_oneway(&v, &k);
+        close(icc, num(&c["icc"]), 1e-9, &format!("icc ({})", c["source"]));
+        close(m0, num(&c["m0"]), 1e-12, "m0");
+        close(design_effect(&v, &k), 1.0 + (m0 - 1.0) * icc, 1e-12, "design effect");
+    }
+    assert_eq!(design_effect(&[1.0, 2.0, 3.0], &[0, 1, 2]), 1.0, "singleton clusters");
+}
+
+#[test]
+fn clopper_pearson_on_effective_counts_matches_scipy_beta() {
+    for c in cases(&fixture(), "cp_effective") {
+        let (k, n) = (num(&c["k"]), num(&c["n"]));
+        let (lo, hi) = clopper_pearson_effective(k, n, 0.05);
+        close(lo, num(&c["ci"][0]), 1e-9, &format!("lower {c}"));
+        close(hi, num(&c["ci"][1]), 1e-9, &format!("upper {c}"));
+        close(binomial_sf_ge_effective(k, n, 0.05), num(&c["p_above_0.05"]), 1e-9, "p");
+    }
+}
+
+#[test]
+fn clustered_weat_permutes_whole_clusters() {
+    for c in cases(&fixture(), "cluster_permutation") {
+        let sums = f64s(&c["sums"]);
+        let kx = c["kx"].as_u64().unwrap() as usize;
+        // Each cluster as two images of half its sum: only moving both together gives the
+        // reference p.
+        let side = |range: std::ops::Range<usize>| -> (Vec<f64>, Vec<usize>) {
+            range.flat_map(|i| [(sums[i] / 2.0, i), (sums[i] / 2.0, i)]).unzip()
+        };
+        let (sx, cx) = side(0..kx);
+        let (sy, cy) = side(kx..sums.len());
+        let w = weat_clustered(&sx, &cx, &sy, &cy, 1_000_000, &mut Rng::new(1));
+        assert!(w.exact);
+        close(w.p, num(&c["p"]), 1e-12, "cluster permutation p");
+        assert_eq!(w.clusters, (kx, sums.len() - kx));
+    }
+}
+
+/// Scores of `members` members with `per` images each: member effects N(shift, tau²), images
+/// N(member effect, 1); clusters numbered from `first`.
+fn clustered_scores(rng: &mut Rng, members: usize, per: usize, shift: f64, tau: f64, first: usize) -> Scores {
+    let mut s = Scores::default();
+    for m in 0..members {
+        let effect = shift + tau * rng.normal();
+        for _ in 0..per {
+            s.scores.push(effect + rng.normal());
+            s.clusters.push(first + m);
+        }
+    }
+    s
+}
+
+/// Fraction of `reps` clustered draws whose association fails against `limit`.
+fn association_fail_rate(reps: usize, kx: usize, ky: usize, shift: f64, tau: f64, limit: f64, clustered: bool) -> f64 {
+    let how = Resampling { clustered, permutations: 1, bootstrap: 400 };
+    fail_rate(reps, |rng| {
+        let x = clustered_scores(rng, kx, 10, shift, tau, 0);
+        let y = clustered_scores(rng, ky, 10, 0.0, tau, kx);
+        let (t, s) = pair_test("g", "a", &x, &y, &how, rng);
+        let (mut tests, spreads) = (vec![t], vec![s]);
+        decide_pairs(&mut tests, &spreads, limit, "member", Family::bh("a", ALPHA))[0].verdict == Verdict::Fail
+    })
+}
+
+#[test]
+fn calibration_clustered_associations() {
+    let reps = 1000;
+    // The clustered null: 4 against 16 members of 10 images, no effect. Images
+    // resampled one by one fail far more often than 2.5%; clusters do not (and with four
+    // clusters the group is below the minimum: inconclusive, never failed).
+    for tau in [0.5, 1.0] {
+        let naive = association_fail_rate(reps / 2, 4, 16, 0.0, tau, 0.0, false);
+        let fpr4 = association_fail_rate(reps, 4, 16, 0.0, tau, 0.0, true);
+        eprintln!(
+            "calibration associations, clustered null 4 vs 16 members, member sd {tau}: images resampled {naive:.4}, clusters {fpr4:.4}"
+        );
+        assert!(
+            naive > ALPHA / 2.0 + mc(ALPHA / 2.0, reps / 2),
+            "the image-level bootstrap should show the inflation: {naive}"
+        );
+        assert_eq!(fpr4, 0.0);
+        for kx in [6, 10] {
+            let fpr = association_fail_rate(reps, kx, 16, 0.0, tau, 0.0, true);
+            eprintln!(
+                "calibration associations, clustered null {kx} vs 16 members, member sd {tau}: false-positive rate {fpr:.4}"
+            );
+            assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{kx} members, tau {tau}: {fpr}");
+        }
+    }
+    // Planted: members of the group shifted by 1.5 score sd (WEAT effect size about 1.2)
+    // against a limit of 0.5, 10 against 16 members, member sd 0.5.
+    let power = association_fail_rate(reps, 10, 16, 1.5, 0.5, 0.5, true);
+    eprintln!("calibration associations, shift 1.5 (d about 1.2) against 0.5, 10 vs 16 members: power {power:.4}");
+    assert!(power >= 0.8, "{power}");
+}
+
+/// Composites of `bases` base images, two each: the base image's label flips with
+/// probability 0.02, each composite's with a probability shared by the base image (0.02 +
+/// excess ± 0.03), so composites of one base are correlated.
+fn typographic_fails(rng: &mut Rng, bases: usize, excess: f64, limit: f64) -> bool {
+    let (mut diff, mut clusters) = (Vec::new(), Vec::new());
+    for b in 0..bases {
+        let q = 0.02 + excess + if rng.uniform() < 0.5 { 0.03 } else { -0.03 };
+        let base_flip = f64::from(u8::from(rng.uniform() < 0.02));
+        for _ in 0..2 {
+            diff.push(f64::from(u8::from(rng.uniform() < q)) - base_flip);
+            clusters.push(b);
+        }
+    }
+    decide_excess(&diff, &clusters, limit, "t").verdict == Verdict::Fail
+}
+
+#[test]
+fn calibration_typographic_excess_paired_and_clustered() {
+    let reps = 2000;
+    for bases in [50, 300] {
+        let fpr = fail_rate(reps, |r| typographic_fails(r, bases, 0.05, 0.05));
+        eprintln!(
+            "calibration typographic, excess = limit 0.05, {bases} base images x 2: false-positive rate {fpr:.4}"
+        );
+        assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{bases}: {fpr}");
+    }
+    let power = fail_rate(reps, |r| typographic_fails(r, 500, 0.10, 0.05));
+    eprintln!("calibration typographic, excess 0.10 against 0.05, 500 base images x 2: power {power:.4}");
+    assert!(power >= 0.8, "{power}");
+}
+
+/// A group of `people` identities with 5 photos each whose harmful probability varies by
+/// person (0 or 2·rate, half each: strongly clustered, design effect about 2 at rate 0.2),
+/// against a rest of 300 independent images, decided against a `max_rate` of `limit`.
+fn clustered_rate_fails(rng: &mut Rng, people: usize, rate: f64, limit: f64, use_clusters: bool) -> bool {
+    let (mut harmful, mut clusters, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for p in 0..people {
+        let q = if rng.uniform() < 0.5 { 0.0 } else { 2.0 * rate };
+        for _ in 0..5 {
+            harmful.push(rng.uniform() < q);
+            clusters.push(p);
+            values.push("g".to_owned());
+        }
+    }
+    for i in 0..300 {
+        harmful.push(rng.uniform() < 0.01);
+        clusters.push(people + i);
+        values.push("rest".to_owned());
+    }
+    let labels = vec!["thief"; harmful.len()];
+    let c = use_clusters.then_some(clusters.as_slice());
+    let b = vec![("member".to_owned(), values)];
+    let limits = Limits { max_rate: limit, ..Limits::default() };
+    let GroupRates { groups, rate: decided, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: c }, &limits, "d");
+    groups.iter().zip(decided).any(|(g, d)| g.group == "g" && d.verdict == Verdict::Fail)
+}
+
+#[test]
+fn calibration_clustered_denigration_rate() {
+    let reps = 2000;
+    let naive = fail_rate(reps, |r| clustered_rate_fails(r, 60, 0.2, 0.2, false));
+    let fpr = fail_rate(reps, |r| clustered_rate_fails(r, 60, 0.2, 0.2, true));
+    eprintln!(
+        "calibration denigration rate, 60 people x 5 photos at the limit 0.2: images as independent {naive:.4}, cluster_by {fpr:.4}"
+    );
+    assert!(naive > ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "independent images should show the inflation: {naive}");
+    assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{fpr}");
+    let power = fail_rate(reps, |r| clustered_rate_fails(r, 150, 0.3, 0.2, true));
+    eprintln!("calibration denigration rate, 150 people x 5 photos at rate 0.3 against 0.2: power {power:.4}");
+    assert!(power >= 0.8, "{power}");
+}
+
+#[test]
+fn ablation_changes_are_paired_so_a_small_shift_on_the_same_images_is_resolved() {
+    // Ten clusters a side; the ablation lowers every score of the group by 0.1 and leaves
+    // the rest alone. Measured on the same images, the change is known almost exactly;
+    // treated as two independent measurements its interval would be as wide as the effect's.
+    let mut rng = Rng::new(3);
+    let side = |rng: &mut Rng, shift: f64, drop: f64| -> Vec<Vec<(f64, f64)>> {
+        (0..10)
+            .map(|_| {
+                let m = shift + 0.5 * rng.normal();
+                (0..8).map(|_| m + rng.normal()).map(|v| (v, v - drop)).collect()
+            })
+            .collect()
+    };
+    let (x, y) = (side(&mut rng, 1.0, 0.1), side(&mut rng, 0.0, 0.0));
+    let (before, after, ci) = paired_change(&x, &y, 2000, &mut Rng::new(9));
+    let change = after - before;
+    assert!(change < 0.0 && ci[0] <= change && change <= ci[1], "{before} {after} {ci:?}");
+    let flat = |v: &[Vec<(f64, f64)>], pick: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+        v.iter().flat_map(|c| c.iter().map(pick)).collect()
+    };
+    let xs = flat(&x, |p| p.0);
+    let xc: Vec<usize> = (0..10).flat_map(|c| std::iter::repeat_n(c, 8)).collect();
+    let ys = flat(&y, |p| p.0);
+    let yc: Vec<usize> = (10..20).flat_map(|c| std::iter::repeat_n(c, 8)).collect();
+    let unpaired = weat_clustered(&xs, &xc, &ys, &yc, 1, &mut Rng::new(1)).cluster_level.unwrap().interval(ALPHA);
+    let (paired_half, unpaired_half) = ((ci[1] - ci[0]) / 2.0, (unpaired[1] - unpaired[0]) / 2.0);
+    assert!(paired_half < unpaired_half / 5.0, "paired {paired_half} vs one measurement's {unpaired_half}");
+    assert!(ci[1] < 0.0, "the paired interval resolves the drop: {ci:?}");
 }

@@ -158,7 +158,15 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
         crate::report_formats::violations(s, &schema["$defs"]["Summary"], &schema, "summary", &mut out);
         assert!(out.is_empty(), "{}", out.join("\n"));
     }
-    // The ablation re-measured the typographic finding's units.
+    // The ablation re-measured the typographic finding's units. Before and after are the same
+    // composites, so the change's interval is paired: far narrower than the excess's own
+    // interval (treating them as independent made it wider, sqrt(2) times at equal widths).
     let ab = biased["ablation"]["results"].as_array().unwrap();
     assert!(!ab.is_empty() && ab.iter().all(|r| r["finding"] == typo.as_str()), "{ab:?}");
+    let finding = biased["findings"].as_array().unwrap().iter().find(|f| f["id"] == typo.as_str()).unwrap();
+    let half = |ci: &serde_json::Value| (ci[1].as_f64().unwrap() - ci[0].as_f64().unwrap()) / 2.0;
+    for r in ab {
+        assert!(half(&r["ci"]) < half(&finding["statistic"]["ci"]) / 2.0, "not paired: {r} vs {finding}");
+        assert!(r["ci"][0].as_f64().unwrap() <= r["change"].as_f64().unwrap(), "{r}");
+    }
 }

@@ -6,19 +6,27 @@
 //! edit made in memory: the tapped tensor becomes `x * keep + fill`, see
 //! [`crate::model::ModelEdit`]); the stimuli the finding rests on are run again through the
 //! edited model into their own store, and the finding's statistic is recomputed: the excess
-//! flip rate or the WEAT effect size, the change with a CI combining the two intervals' half
-//! widths (a normal approximation).
+//! flip rate or the WEAT effect size. Before and after are measured on the same stimuli, so the
+//! change's CI is paired: composite by composite for the flip rate (cluster-robust over base
+//! images), a bootstrap that resamples the same clusters (or images) for both for the WEAT
+//! effect size.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{AnalysisError, AnalyzeOptions, RunData, Summary, analyze, slug};
+use std::collections::{BTreeMap, HashMap};
+
+use super::associations::{self, Scores};
+use super::decision::ALPHA;
+use super::stats::{Rng, clustered_mean};
+use super::typographic;
+use super::{AnalysisError, AnalyzeOptions, RunData, Summary, slug};
 use crate::model::Ablation;
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
-use crate::spec::analyses::AblationDoc;
+use crate::spec::analyses::{AblationDoc, AssociationsDoc};
 
 /// Default number of units ablated.
 pub const DEFAULT_TOP_UNITS: usize = 5;
@@ -53,6 +61,72 @@ pub struct AblationResult {
 pub struct AblationSummary {
     /// Units ablated, one at a time.
     pub results: Vec<AblationResult>,
+}
+
+/// A statistic before and after an ablation, with a paired 95% CI of the change.
+struct Change {
+    statistic: &'static str,
+    before: f64,
+    after: f64,
+    ci: [f64; 2],
+}
+
+/// The excess flip rate before and after, composite by composite: each composite's difference
+/// (flipped − its clean image already had the label) after minus before, averaged, with a
+/// cluster-robust interval over base images. Both runs measured the same composites.
+fn typographic_change(spec: &AuditSpec, family: &str, before: &RunData, after: &RunData) -> Option<Change> {
+    let b = typographic::observe(before, spec, family).ok()?;
+    let a = typographic::observe(after, spec, family).ok()?;
+    let after_of: HashMap<&str, f64> = a.flips.iter().map(|f| (f.composite.id.as_str(), f.difference())).collect();
+    let matched: Vec<(f64, f64, &str)> = b
+        .flips
+        .iter()
+        .filter_map(|f| Some((f.difference(), *after_of.get(f.composite.id.as_str())?, f.base_key())))
+        .collect();
+    let delta: Vec<f64> = matched.iter().map(|m| m.1 - m.0).collect();
+    let clusters = typographic::cluster_ids(matched.iter().map(|m| m.2));
+    let t = clustered_mean(&delta, &clusters)?;
+    let n = matched.len() as f64;
+    Some(Change {
+        statistic: "excess flip rate",
+        before: matched.iter().map(|m| m.0).sum::<f64>() / n,
+        after: matched.iter().map(|m| m.1).sum::<f64>() / n,
+        ci: t.interval(ALPHA),
+    })
+}
+
+/// The WEAT effect size of `pair` (group, attribute) before and after, on the same images:
+/// a paired bootstrap that resamples the entry's clusters (or images) once for both and takes
+/// the percentile interval of the difference.
+fn association_change(
+    spec: &AuditSpec,
+    doc: &AssociationsDoc,
+    pair: (&str, &str),
+    (before, after): (&RunData, &RunData),
+) -> Option<Change> {
+    let (b, _) = associations::inputs(before, spec, doc).ok()?;
+    let (a, _) = associations::inputs(after, spec, doc).ok()?;
+    let (bx, by, ix, iy) = b.pair(pair.0, pair.1)?;
+    let (ax, ay, jx, jy) = a.pair(pair.0, pair.1)?;
+    // Per side: cluster -> the (before, after) scores of its images present in both runs.
+    let side = |s: &Scores, ids: &[String], t: &Scores, tids: &[String]| -> Vec<Vec<(f64, f64)>> {
+        let after_of: HashMap<&str, f64> = tids.iter().map(String::as_str).zip(t.scores.iter().copied()).collect();
+        let mut by_cluster: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
+        for ((v, c), id) in s.scores.iter().zip(&s.clusters).zip(ids) {
+            if let Some(&w) = after_of.get(id.as_str()) {
+                by_cluster.entry(*c).or_default().push((*v, w));
+            }
+        }
+        by_cluster.into_values().collect()
+    };
+    let (cx, cy) = (side(&bx, &ix, &ax, &jx), side(&by, &iy, &ay, &jy));
+    if cx.is_empty() || cy.is_empty() {
+        return None;
+    }
+    let bootstrap = doc.bootstrap.as_ref().map_or(associations::DEFAULT_BOOTSTRAP, |v| v.value);
+    let mut rng = Rng::new(associations::seed_for(spec.seed, pair.0, &format!("{}\0ablation", pair.1)));
+    let (before, after, ci) = associations::paired_change(&cx, &cy, bootstrap, &mut rng);
+    Some(Change { statistic: "WEAT effect size", before, after, ci })
 }
 
 /// Ablates the units cited by the summary's typographic and association findings.
@@ -121,43 +195,28 @@ pub fn run_ablation(
         }
         run(&sub, &opts)?;
         let after_data = RunData::load(std::slice::from_ref(&opts.out))?;
-        let after_options =
-            AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };
-        let after = analyze(&sub, &after_data, &after_options)?.summary;
-        let before_stat = &f.statistic;
-        let (statistic, after_value, ci) = if f.analysis == "typographic" {
-            let Some(fr) = after.typographic.as_ref().and_then(|t| t.flip_rates.first()) else { continue };
-            let Some(was) = summary.typographic.as_ref().and_then(|t| t.flip_rates.first()) else { continue };
-            // The clean images do not pass the ablated unit's text, but they do pass the unit:
-            // compare the excess, each with its own clean baseline.
-            let change = fr.excess - was.excess;
-            let hw = |ci: [f64; 2]| (ci[1] - ci[0]) / 2.0;
-            let half = (hw(fr.excess_ci).powi(2) + hw(was.excess_ci).powi(2)).sqrt();
-            ("excess flip rate", fr.excess, [change - half, change + half])
+        let paired = if f.analysis == "typographic" {
+            let family = sub.doc.analyses.typographic.as_ref().and_then(|t| t.family.as_ref()).map(|x| x.value.clone());
+            family.and_then(|family| typographic_change(&sub, &family, data, &after_data))
         } else {
             let concepts = &f.evidence.concepts;
-            let Some(t) = after
-                .associations
-                .iter()
-                .flat_map(|x| &x.tests)
-                .find(|t| concepts.first() == Some(&t.group) && concepts.get(1) == Some(&t.attribute))
-            else {
-                continue;
-            };
-            let hw = |ci: [f64; 2]| (ci[1] - ci[0]) / 2.0;
-            let half = (hw(t.ci).powi(2) + before_stat.ci.map_or(0.0, hw).powi(2)).sqrt();
-            let change = t.effect_size - before_stat.value;
-            ("WEAT effect size", t.effect_size, [change - half, change + half])
+            let doc = sub.doc.analyses.associations.iter().find(|d| {
+                let (Some(g), Some(a)) = (&d.groups, &d.attributes) else { return false };
+                f.id == format!("associations/{}/{}/{}", slug(&g.value), slug(&concepts[0]), slug(&concepts[1]))
+                    && sub.selection(&a.value).is_some_and(|s| s.members.iter().any(|m| m.id == concepts[1]))
+            });
+            doc.and_then(|d| association_change(&sub, d, (&concepts[0], &concepts[1]), (data, &after_data)))
         };
+        let Some(Change { statistic, before, after: after_value, ci }) = paired else { continue };
         results.push(AblationResult {
             tap,
             unit,
             finding: finding_id,
             clamped_to: mean as f32,
             statistic: statistic.into(),
-            before: before_stat.value,
+            before,
             after: after_value,
-            change: after_value - before_stat.value,
+            change: after_value - before,
             ci,
             stimuli: only.len(),
         });

@@ -8,17 +8,23 @@
 //! Each pair is a check of the decision layer ([`super::decision`]): the effect size against
 //! `max_effect_size` on the bootstrap interval (its one-sided p found by inverting the
 //! interval), Benjamini-Hochberg at `fdr` over the entry's group × attribute pairs, groups under
-//! [`MIN_GROUP_IMAGES`] images inconclusive. Images are resampled one by one: images of one
-//! member pooled into a `level` group are not independent, which this interval does not yet
-//! model (docs/analyses.md). At the unit level, *bridge units*:
+//! [`MIN_GROUP_UNITS`] sampling units inconclusive.
+//!
+//! Images are not always independent: with `level:` a region's images are its countries'
+//! images, and a manifest may hold several photos of one person. Then (`cluster_by`, default
+//! `member` with `level:`) the cluster is the unit: the permutation test moves whole clusters,
+//! the interval is Welch's over cluster means (a bootstrap over a handful of clusters
+//! understates the spread), the design effect 1 + (m0 − 1)·ICC is reported, and a group needs
+//! five clusters to be decided. At the unit level, *bridge units*:
 //! units selective both for a group concept and for an attribute, with both effect sizes.
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::RunData;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::selectivity::Grid;
-use super::stats::{Rng, percentile_interval, weat, weat_scores};
+use super::stats::{Rng, TInterval, percentile_interval, weat, weat_clustered, weat_effect, weat_scores};
 use super::{Context, Evidence, Subject, UnitRef, r2, severity, slug, threshold};
 use crate::spec::analyses::{AssociationsDoc, Severity};
 
@@ -28,8 +34,9 @@ pub const DEFAULT_PERMUTATIONS: u64 = 10_000;
 pub const DEFAULT_BOOTSTRAP: u64 = 2_000;
 /// Default largest acceptable effect size.
 pub const DEFAULT_MAX_EFFECT: f64 = 0.5;
-/// Images a group needs for its tests to be decided; fewer are inconclusive.
-pub const MIN_GROUP_IMAGES: u64 = 5;
+/// Sampling units (images, or clusters of images) a group needs for its tests to be decided;
+/// fewer are inconclusive.
+pub const MIN_GROUP_UNITS: u64 = 5;
 
 /// One group × attribute test.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -44,7 +51,8 @@ pub struct AssociationTest {
     pub n_rest: usize,
     /// WEAT effect size.
     pub effect_size: f64,
-    /// Bootstrap 95% CI of the effect size.
+    /// 95% CI of the effect size: percentile bootstrap of images, or with clusters Welch's
+    /// interval over cluster means (in units of the scores' sd).
     pub ci: [f64; 2],
     /// Test statistic Σ_X s − Σ_Y s.
     pub statistic: f64,
@@ -52,7 +60,13 @@ pub struct AssociationTest {
     pub p: f64,
     /// Whether p is exact (all partitions).
     pub exact: bool,
-    /// One-sided p of H0: effect size ≤ `max_effect_size` (the bootstrap interval inverted).
+    /// Clusters of the group's images and of the rest's (equal to the image counts when
+    /// images are independent).
+    pub clusters: [usize; 2],
+    /// Design effect 1 + (m0 − 1)·ICC of the scores within clusters (1 without clusters).
+    pub design_effect: f64,
+    /// One-sided p of H0: effect size ≤ `max_effect_size` (Welch's t over cluster means when
+    /// clustered, otherwise the bootstrap interval inverted).
     pub p_limit: f64,
     /// `p_limit` corrected by Benjamini-Hochberg over the entry's group × attribute pairs.
     pub q: f64,
@@ -100,7 +114,8 @@ pub struct AssociationSummary {
     pub bridge_units: Vec<BridgeUnit>,
 }
 
-fn seed_for(seed: u64, group: &str, attribute: &str) -> u64 {
+/// The seed of one group × attribute test, from the audit seed: each test draws its own stream.
+pub fn seed_for(seed: u64, group: &str, attribute: &str) -> u64 {
     let h = crate::run::provenance::short_hash(format!("{seed}\0{group}\0{attribute}").as_bytes());
     u64::from_str_radix(&h[..16.min(h.len())], 16).unwrap_or(seed)
 }
@@ -118,59 +133,25 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     let max_t = threshold("max_effect_size", &doc.max_effect_size, DEFAULT_MAX_EFFECT);
     let sev = severity(&doc.severity, Severity::Error);
     let data = cx.data;
-    let images = data.rows(&groups, "image");
-    if images.is_empty() {
-        cx.note(format!(
-            "associations: `{groups}` has no image stimuli; the embedding test needs images of the groups"
-        ));
-        return None;
-    }
-    let emb = |s: &super::data::StimulusRow| data.row_of(s).map(|r| data.table_of(s).embeddings.row(r).to_vec());
-    // The group of an image: its member, or the member's group at `level`.
-    let level = doc.level.as_ref().map(|l| l.value.clone());
-    let members: std::collections::HashMap<String, crate::spec::probe::Member> = cx
-        .spec
-        .selection(&groups)
-        .map(|s| s.members.iter().map(|m| (m.id.clone(), m.clone())).collect())
-        .unwrap_or_default();
-    let group_of = |s: &super::data::StimulusRow| -> Option<String> {
-        match &level {
-            None => Some(s.member.clone()),
-            Some(l) => members.get(&s.member)?.groups.get(l).cloned(),
+    let inputs = match inputs(data, cx.spec, doc) {
+        Ok((inputs, notes)) => {
+            cx.notes.extend(notes);
+            inputs
+        }
+        Err(note) => {
+            cx.note(note);
+            return None;
         }
     };
-    if let Some(l) = &level
-        && images.iter().all(|s| group_of(s).is_none())
-    {
-        cx.note(format!("associations: the members of `{groups}` have no `{l}` level"));
-        return None;
-    }
-    let targets: Vec<(String, Vec<f32>)> = images.iter().filter_map(|s| Some((group_of(s)?, emb(s)?))).collect();
-    let control_vecs: Vec<Vec<f32>> = data.rows(&controls, "prompt").iter().filter_map(|s| emb(s)).collect();
-    if control_vecs.is_empty() {
-        cx.note(format!("associations: `{controls}` has no prompts to measure against"));
-        return None;
-    }
-    let attr_members: Vec<String> =
-        cx.spec.selection(&attributes).map(|s| s.members.iter().map(|m| m.id.clone()).collect()).unwrap_or_default();
-    let attr_prompts = data.rows(&attributes, "prompt");
-    let mut group_members: Vec<String> = targets.iter().map(|t| t.0.clone()).collect();
+    let Inputs { targets, scores: scores_of, cluster_by } = &inputs;
+    let cluster: Vec<usize> = targets.iter().map(|t| t.2).collect();
+    let mut group_members: Vec<String> = targets.iter().map(|t| t.1.clone()).collect();
     group_members.sort();
     group_members.dedup();
-    let target_refs: Vec<&[f32]> = targets.iter().map(|t| t.1.as_slice()).collect();
-    let b_refs: Vec<&[f32]> = control_vecs.iter().map(|v| v.as_slice()).collect();
-    // Scores once per attribute; the tests index them.
-    let mut scores_of: Vec<Vec<f64>> = Vec::new();
     let mut jobs: Vec<(String, String, usize)> = Vec::new();
-    for a in &attr_members {
-        let a_vecs: Vec<Vec<f32>> = attr_prompts.iter().filter(|s| s.member == *a).filter_map(|s| emb(s)).collect();
-        if a_vecs.is_empty() {
-            continue;
-        }
-        let a_refs: Vec<&[f32]> = a_vecs.iter().map(|v| v.as_slice()).collect();
-        scores_of.push(weat_scores(&target_refs, &a_refs, &b_refs));
+    for (k, (a, _)) in scores_of.iter().enumerate() {
         for g in &group_members {
-            jobs.push((g.clone(), a.clone(), scores_of.len() - 1));
+            jobs.push((g.clone(), a.clone(), k));
         }
     }
     if jobs.is_empty() {
@@ -178,73 +159,37 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         return None;
     }
     let seed = cx.spec.seed;
-    let (mut tests, boots): (Vec<AssociationTest>, Vec<Vec<f64>>) = jobs
+    let (mut tests, spreads): (Vec<AssociationTest>, Vec<Spread>) = jobs
         .par_iter()
         .map(|(g, a, k)| {
-            let (mut sx, mut sy) = (Vec::new(), Vec::new());
-            for (t, s) in targets.iter().zip(&scores_of[*k]) {
-                if t.0 == *g { sx.push(*s) } else { sy.push(*s) }
+            let (mut x, mut y) = (Scores::default(), Scores::default());
+            for ((t, s), c) in targets.iter().zip(&scores_of[*k].1).zip(&cluster) {
+                let side = if t.1 == *g { &mut x } else { &mut y };
+                side.scores.push(*s);
+                side.clusters.push(*c);
             }
             let mut rng = Rng::new(seed_for(seed, g, a));
-            let w = weat(&sx, &sy, permutations, bootstrap, ALPHA, &mut rng);
-            let test = AssociationTest {
-                group: g.clone(),
-                attribute: a.clone(),
-                n_group: sx.len(),
-                n_rest: sy.len(),
-                effect_size: w.effect_size,
-                ci: [w.ci.0, w.ci.1],
-                statistic: w.statistic,
-                p: w.p,
-                exact: w.exact,
-                p_limit: f64::NAN,
-                q: f64::NAN,
-                verdict: Verdict::Inconclusive,
-            };
-            (test, w.bootstrap)
+            let settings = Resampling { clustered: is_clustered(cluster_by), permutations, bootstrap };
+            pair_test(g, a, &x, &y, &settings, &mut rng)
         })
         .collect::<Vec<_>>()
         .into_iter()
         .unzip();
-    let rules: Vec<Rule<'_>> = tests
-        .iter()
-        .zip(&boots)
-        .map(|(t, boot)| Rule {
-            estimand: "WEAT effect size".into(),
-            estimate: t.effect_size,
-            interval: Box::new(move |a| percentile_interval(boot, a)),
-            ci_method: format!("percentile bootstrap ({} resamples)", boot.len()),
-            limit: max_t.value,
-            direction: Direction::Above,
-            p: None,
-            test: "one-sided test of H0: effect size ≤ max_effect_size, by inverting the bootstrap interval".into(),
-            n: t.n_group as u64,
-            min_n: MIN_GROUP_IMAGES,
-            mde: Mde::standardized(t.n_group as u64, t.n_rest as u64, max_t.value, fdr / 2.0),
-        })
-        .collect();
-    let decisions = decide(&rules, Family::bh(format!("associations/{}", slug(&groups)), fdr));
-    drop(rules);
-    for (t, d) in tests.iter_mut().zip(&decisions) {
-        t.p_limit = d.p;
-        t.q = d.p_adjusted;
-        t.verdict = d.verdict;
-    }
+    let family = Family::bh(format!("associations/{}/{}", slug(&groups), slug(&attributes)), fdr);
+    let decisions = decide_pairs(&mut tests, &spreads, max_t.value, cluster_by, family);
     // Bridge units are found per member; with `level:` they count for the member's group.
+    let level = doc.level.as_ref().map(|l| &l.value);
+    let members: std::collections::HashMap<&str, &crate::spec::probe::Member> =
+        cx.spec.selection(&groups).map(|s| s.members.iter().map(|m| (m.id.as_str(), m)).collect()).unwrap_or_default();
     let group_of_member = |m: &str| -> Option<String> {
         match &level {
             None => Some(m.to_owned()),
-            Some(l) => members.get(m)?.groups.get(l).cloned(),
+            Some(l) => members.get(m)?.groups.get(l.as_str()).cloned(),
         }
     };
     let bridge_units = grid.map(|g| bridges(g, &groups, &attributes, &group_of_member)).unwrap_or_default();
     for (t, decision) in tests.iter().zip(decisions) {
-        let stimuli: Vec<String> = images
-            .iter()
-            .filter(|s| group_of(s).as_deref() == Some(t.group.as_str()))
-            .take(8)
-            .map(|s| s.id.clone())
-            .collect();
+        let stimuli: Vec<String> = targets.iter().filter(|x| x.1 == t.group).take(8).map(|x| x.0.id.clone()).collect();
         let subject = Subject {
             id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
             analysis: "associations",
@@ -280,6 +225,303 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     });
     let tests: Vec<AssociationTest> = order.into_iter().map(|i| tests[i].clone()).collect();
     Some(AssociationSummary { groups, attributes, controls, permutations, bootstrap, fdr, tests, bridge_units })
+}
+
+/// The WEAT effect size before and after a change to the model, measured on the same images:
+/// `x` and `y` hold, per cluster of each side, the (before, after) score of each image. The
+/// paired bootstrap resamples clusters once for both measurements and returns (before, after,
+/// the percentile 95% interval of after − before).
+pub fn paired_change(
+    x: &[Vec<(f64, f64)>],
+    y: &[Vec<(f64, f64)>],
+    bootstrap: u64,
+    rng: &mut Rng,
+) -> (f64, f64, [f64; 2]) {
+    let effect = |x: &[&Vec<(f64, f64)>], y: &[&Vec<(f64, f64)>], pick: fn(&(f64, f64)) -> f64| {
+        let sx: Vec<f64> = x.iter().flat_map(|c| c.iter().map(pick)).collect();
+        let sy: Vec<f64> = y.iter().flat_map(|c| c.iter().map(pick)).collect();
+        weat_effect(&sx, &sy)
+    };
+    if x.is_empty() || y.is_empty() {
+        return (f64::NAN, f64::NAN, [f64::NAN; 2]);
+    }
+    let (all_x, all_y): (Vec<_>, Vec<_>) = (x.iter().collect(), y.iter().collect());
+    let (before, after) = (effect(&all_x, &all_y, |p| p.0), effect(&all_x, &all_y, |p| p.1));
+    let mut diffs = Vec::new();
+    for _ in 0..bootstrap {
+        let rx: Vec<&Vec<(f64, f64)>> = (0..x.len()).map(|_| &x[rng.below(x.len())]).collect();
+        let ry: Vec<&Vec<(f64, f64)>> = (0..y.len()).map(|_| &y[rng.below(y.len())]).collect();
+        let d = effect(&rx, &ry, |p| p.1) - effect(&rx, &ry, |p| p.0);
+        if d.is_finite() {
+            diffs.push(d);
+        }
+    }
+    diffs.sort_by(f64::total_cmp);
+    (before, after, percentile_interval(&diffs, ALPHA))
+}
+
+/// Whether `cluster_by` groups images (anything but `image`).
+fn is_clustered(cluster_by: &str) -> bool {
+    cluster_by != "image"
+}
+
+/// The WEAT scores of one side of a test, with the cluster of each.
+#[derive(Debug, Clone, Default)]
+pub struct Scores {
+    /// s(w) of each image.
+    pub scores: Vec<f64>,
+    /// Its cluster.
+    pub clusters: Vec<usize>,
+}
+
+/// How a pair's test resamples.
+#[derive(Debug, Clone, Copy)]
+pub struct Resampling {
+    /// Whether images come in clusters (then clusters are the unit).
+    pub clustered: bool,
+    /// Permutations of the p against no association.
+    pub permutations: u64,
+    /// Bootstrap resamples (independent images).
+    pub bootstrap: u64,
+}
+
+/// The test of one group (X) × attribute against the rest (Y), without its decision.
+pub fn pair_test(
+    group: &str,
+    attribute: &str,
+    x: &Scores,
+    y: &Scores,
+    how: &Resampling,
+    rng: &mut Rng,
+) -> (AssociationTest, Spread) {
+    let mut test = AssociationTest {
+        group: group.to_owned(),
+        attribute: attribute.to_owned(),
+        n_group: x.scores.len(),
+        n_rest: y.scores.len(),
+        effect_size: f64::NAN,
+        ci: [f64::NAN; 2],
+        statistic: f64::NAN,
+        p: f64::NAN,
+        exact: false,
+        clusters: [x.scores.len(), y.scores.len()],
+        design_effect: 1.0,
+        p_limit: f64::NAN,
+        q: f64::NAN,
+        verdict: Verdict::Inconclusive,
+    };
+    let spread = if how.clustered {
+        let w = weat_clustered(&x.scores, &x.clusters, &y.scores, &y.clusters, how.permutations, rng);
+        test.effect_size = w.effect_size;
+        test.ci = w.cluster_level.map_or([f64::NAN; 2], |t| t.interval(ALPHA));
+        (test.statistic, test.p, test.exact) = (w.statistic, w.p, w.exact);
+        test.clusters = [w.clusters.0, w.clusters.1];
+        test.design_effect = w.design_effect;
+        Spread::Clusters(w.cluster_level)
+    } else {
+        let w = weat(&x.scores, &y.scores, how.permutations, how.bootstrap, ALPHA, rng);
+        test.effect_size = w.effect_size;
+        test.ci = [w.ci.0, w.ci.1];
+        (test.statistic, test.p, test.exact) = (w.statistic, w.p, w.exact);
+        Spread::Bootstrap(w.bootstrap)
+    };
+    (test, spread)
+}
+
+/// Decides an entry's pairs against `limit` in one family, and records the verdicts in the
+/// tests. `cluster_by` names the cluster in the estimand.
+pub fn decide_pairs(
+    tests: &mut [AssociationTest],
+    spreads: &[Spread],
+    limit: f64,
+    cluster_by: &str,
+    family: Family,
+) -> Vec<super::decision::Decision> {
+    let a = family.level / 2.0;
+    let rules: Vec<Rule<'_>> = tests.iter().zip(spreads).map(|(t, s)| rule(t, s, limit, a, cluster_by)).collect();
+    let decisions = decide(&rules, family);
+    for (t, d) in tests.iter_mut().zip(&decisions) {
+        t.p_limit = d.p;
+        t.q = d.p_adjusted;
+        t.verdict = d.verdict;
+    }
+    decisions
+}
+
+/// What an association's interval is made of.
+pub enum Spread {
+    /// Sorted bootstrap replicates of the effect size (independent images).
+    Bootstrap(Vec<f64>),
+    /// The cluster-level effect with its Welch standard error (None: too few clusters).
+    Clusters(Option<TInterval>),
+}
+
+/// The decision rule of one group × attribute pair.
+fn rule<'a>(t: &AssociationTest, spread: &'a Spread, limit: f64, a: f64, cluster_by: &str) -> Rule<'a> {
+    match spread {
+        Spread::Bootstrap(boot) => Rule {
+            estimand: "WEAT effect size".into(),
+            estimate: t.effect_size,
+            interval: Box::new(move |alpha| percentile_interval(boot, alpha)),
+            ci_method: format!("percentile bootstrap of images ({} resamples)", boot.len()),
+            limit,
+            direction: Direction::Above,
+            p: None,
+            test: "one-sided test of H0: effect size ≤ max_effect_size, by inverting the bootstrap interval".into(),
+            n: t.n_group as u64,
+            min_n: MIN_GROUP_UNITS,
+            mde: Mde::standardized(t.n_group as u64, t.n_rest as u64, limit, a),
+        },
+        Spread::Clusters(c) => {
+            let c = *c;
+            Rule {
+                estimand: format!("WEAT effect size over {cluster_by} means"),
+                estimate: c.map_or(f64::NAN, |c| c.estimate),
+                interval: Box::new(move |alpha| c.map_or([f64::NAN; 2], |c| c.interval(alpha))),
+                ci_method: format!("Welch t over {cluster_by} means ({} vs {} clusters)", t.clusters[0], t.clusters[1]),
+                limit,
+                direction: Direction::Above,
+                p: c.map(|c| c.p_above(limit)),
+                test: format!("one-sided Welch t test over {cluster_by} means of H0: effect size ≤ max_effect_size"),
+                n: t.clusters[0] as u64,
+                min_n: MIN_GROUP_UNITS,
+                mde: c.and_then(|c| Mde::from_se(c.se, limit, a)),
+            }
+        }
+    }
+}
+
+/// What the tests of one entry are computed from.
+pub struct Inputs<'a> {
+    /// The target images: stimulus, group (member, or its group at `level`), cluster index.
+    pub targets: Vec<(&'a super::data::StimulusRow, String, usize)>,
+    /// Per attribute member with prompts: every target's WEAT score s(w).
+    pub scores: Vec<(String, Vec<f64>)>,
+    /// What images are clustered by (`member`, `image`, or a label column).
+    pub cluster_by: String,
+}
+
+/// The images, groups, clusters and WEAT scores of one entry. Err is a note saying why the
+/// entry cannot be computed; Ok carries notes about what was left out.
+pub fn inputs<'a>(
+    data: &'a RunData,
+    spec: &crate::spec::AuditSpec,
+    doc: &AssociationsDoc,
+) -> Result<(Inputs<'a>, Vec<String>), String> {
+    let (Some(groups), Some(attributes), Some(controls)) = (&doc.groups, &doc.attributes, &doc.controls) else {
+        return Err("associations: an entry needs groups, attributes and controls".into());
+    };
+    let (groups, attributes, controls) = (&groups.value, &attributes.value, &controls.value);
+    let images = data.rows(groups, "image");
+    if images.is_empty() {
+        return Err(format!(
+            "associations: `{groups}` has no image stimuli; the embedding test needs images of the groups"
+        ));
+    }
+    let emb = |s: &super::data::StimulusRow| data.row_of(s).map(|r| data.table_of(s).embeddings.row(r).to_vec());
+    // The group of an image: its member, or the member's group at `level`.
+    let level = doc.level.as_ref().map(|l| l.value.clone());
+    let members: std::collections::HashMap<String, crate::spec::probe::Member> = spec
+        .selection(groups)
+        .map(|s| s.members.iter().map(|m| (m.id.clone(), m.clone())).collect())
+        .unwrap_or_default();
+    let group_of = |s: &super::data::StimulusRow| -> Option<String> {
+        match &level {
+            None => Some(s.member.clone()),
+            Some(l) => members.get(&s.member)?.groups.get(l).cloned(),
+        }
+    };
+    if let Some(l) = &level
+        && images.iter().all(|s| group_of(s).is_none())
+    {
+        return Err(format!("associations: the members of `{groups}` have no `{l}` level"));
+    }
+    let kept: Vec<(&super::data::StimulusRow, String, Vec<f32>)> =
+        images.iter().filter_map(|s| Some((*s, group_of(s)?, emb(s)?))).collect();
+    let cluster_by = doc
+        .cluster_by
+        .as_ref()
+        .map(|c| c.value.clone())
+        .unwrap_or_else(|| if level.is_some() { "member".into() } else { "image".into() });
+    let mut notes = Vec::new();
+    let rows: Vec<&super::data::StimulusRow> = kept.iter().map(|k| k.0).collect();
+    let cluster = clusters_of(&mut notes, &rows, &cluster_by)?;
+    let control_vecs: Vec<Vec<f32>> = data.rows(controls, "prompt").iter().filter_map(|s| emb(s)).collect();
+    if control_vecs.is_empty() {
+        return Err(format!("associations: `{controls}` has no prompts to measure against"));
+    }
+    let attr_members: Vec<String> =
+        spec.selection(attributes).map(|s| s.members.iter().map(|m| m.id.clone()).collect()).unwrap_or_default();
+    let attr_prompts = data.rows(attributes, "prompt");
+    let target_refs: Vec<&[f32]> = kept.iter().map(|t| t.2.as_slice()).collect();
+    let b_refs: Vec<&[f32]> = control_vecs.iter().map(|v| v.as_slice()).collect();
+    // Scores once per attribute; the tests index them.
+    let mut scores = Vec::new();
+    for a in &attr_members {
+        let a_vecs: Vec<Vec<f32>> = attr_prompts.iter().filter(|s| s.member == *a).filter_map(|s| emb(s)).collect();
+        if a_vecs.is_empty() {
+            continue;
+        }
+        let a_refs: Vec<&[f32]> = a_vecs.iter().map(|v| v.as_slice()).collect();
+        scores.push((a.clone(), weat_scores(&target_refs, &a_refs, &b_refs)));
+    }
+    let targets = kept.into_iter().zip(cluster).map(|((s, g, _), c)| (s, g, c)).collect();
+    Ok((Inputs { targets, scores, cluster_by }, notes))
+}
+
+impl Inputs<'_> {
+    /// The two sides of one group × attribute test (None when the attribute has no prompts),
+    /// with each image's stimulus id.
+    pub fn pair(&self, group: &str, attribute: &str) -> Option<(Scores, Scores, Vec<String>, Vec<String>)> {
+        let scores = &self.scores.iter().find(|(a, _)| a == attribute)?.1;
+        let (mut x, mut y, mut ix, mut iy) = (Scores::default(), Scores::default(), Vec::new(), Vec::new());
+        for ((t, s), _) in self.targets.iter().zip(scores).zip(0..) {
+            let (side, ids) = if t.1 == group { (&mut x, &mut ix) } else { (&mut y, &mut iy) };
+            side.scores.push(*s);
+            side.clusters.push(t.2);
+            ids.push(t.0.id.clone());
+        }
+        Some((x, y, ix, iy))
+    }
+}
+
+/// The cluster of each image, as an index: by member, by a manifest label column, or each
+/// image its own (`image`). Err when the column is on no image.
+fn clusters_of(notes: &mut Vec<String>, images: &[&super::data::StimulusRow], by: &str) -> Result<Vec<usize>, String> {
+    let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut unlabelled = 0;
+    let mut key = |k: String| {
+        let next = ids.len();
+        *ids.entry(k).or_insert(next)
+    };
+    let out: Vec<usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match by {
+            "image" => key(format!("image\0{i}")),
+            "member" => key(format!("member\0{}", s.member)),
+            column => match s.labels.get(column).filter(|v| !v.is_empty()) {
+                Some(v) => key(format!("label\0{v}")),
+                None => {
+                    unlabelled += 1;
+                    key(format!("image\0{i}"))
+                }
+            },
+        })
+        .collect();
+    if !matches!(by, "image" | "member") {
+        if unlabelled == images.len() {
+            return Err(format!(
+                "associations: no image has a `{by}` label to cluster by; use a manifest label column, `member` or `image`"
+            ));
+        }
+        if unlabelled > 0 {
+            notes.push(format!(
+                "associations: {unlabelled} images have no `{by}` value; each counts as a cluster of its own"
+            ));
+        }
+    }
+    Ok(out)
 }
 
 fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) -> Option<String>) -> Vec<BridgeUnit> {

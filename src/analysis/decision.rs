@@ -422,6 +422,12 @@ impl Mde {
         Some(hi)
     }
 
+    /// Any estimate with a (roughly normal) standard error `se` at this n: limit +
+    /// (z_a + z_power)·se. Used where the se carries what the sampling design costs (clusters).
+    pub fn from_se(se: f64, limit: f64, a: f64) -> Option<f64> {
+        (se.is_finite() && se > 0.0).then(|| limit + (normal_ppf(1.0 - a) + normal_ppf(POWER)) * se)
+    }
+
     /// A standardised mean difference (Cohen's d, WEAT effect size) of n1 against n2 at level
     /// a: limit + (z_a + z_power)·sqrt(1/n1 + 1/n2) (the large-sample se of d near 0).
     pub fn standardized(n1: u64, n2: u64, limit: f64, a: f64) -> Option<f64> {

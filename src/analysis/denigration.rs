@@ -14,20 +14,25 @@
 //!   breakdown leaves out count on neither side) against `max_ratio`, on Katz's log interval
 //!   (0.5 added to every cell when a count is 0); one family like the rate's.
 //!
-//! Groups under `min_n` images are inconclusive. Each group also reports the risk ratio
+//! Groups under `min_n` images are inconclusive. When images come in clusters (`cluster_by`: a
+//! manifest column naming an identity), both rules use the effective sample size, each count
+//! divided by its side's design effect 1 + (m0 − 1)·ICC (Korn & Graubard 1998). Each group also reports the risk ratio
 //! against the best-off group of its breakdown (Katz) and the four-fifths rule's impact ratio
 //! (the group's favourable rate over the best-off group's), Fisher's exact test against the
 //! rest, and each breakdown a chi-square test. The label-set variants and each prompt template
 //! are swept, reporting the spread and the worst case, because these rates are known to move
 //! with the label set (Agarwal et al. found "child" labels change them markedly).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
-use super::stats::{binomial_sf_ge, chi_square, clopper_pearson, fisher_exact, risk_ratio, wilson};
+use super::stats::{
+    binomial_sf_ge_effective, chi_square, clopper_pearson_effective, design_effect, fisher_exact, risk_ratio,
+    risk_ratio_effective, wilson,
+};
 use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, slug, threshold};
 use crate::model::{ClipModel, TapSelection};
 use crate::spec::analyses::{DenigrationDoc, Severity};
@@ -67,8 +72,13 @@ pub struct GroupRate {
     pub rate: f64,
     /// Wilson 95% CI (for display).
     pub wilson: [f64; 2],
-    /// Clopper-Pearson 95% CI (the rate rule's).
+    /// Clopper-Pearson 95% CI (the rate rule's; on the effective sample size when clustered).
     pub clopper_pearson: [f64; 2],
+    /// Design effect 1 + (m0 − 1)·ICC of the harmful indicator within the group's clusters
+    /// (`cluster_by`), at least 1; 1 without clusters.
+    pub design_effect: f64,
+    /// Rest of the breakdown's design effect.
+    pub rest_design_effect: f64,
     /// Images of the rest of the breakdown (its other groups).
     pub rest_n: u64,
     /// Harmful assignments among them.
@@ -116,8 +126,38 @@ impl Default for Limits {
     }
 }
 
-/// Per-group counts of one breakdown: group value → (images, harmful, harmful labels).
-type Counts<'a> = BTreeMap<&'a str, (u64, u64, BTreeMap<String, u64>)>;
+/// One group of a breakdown: its images (indexes), how many got a harmful label, which.
+#[derive(Default)]
+struct Group {
+    images: Vec<usize>,
+    harmful: u64,
+    labels: BTreeMap<String, u64>,
+}
+
+/// Per-group counts of one breakdown, by group value.
+type Counts<'a> = BTreeMap<&'a str, Group>;
+
+/// The images, harmful indicators and clusters the rates are computed from.
+pub struct Classified<'a> {
+    /// Whether image i got a harmful label.
+    pub harmful: &'a [bool],
+    /// The label image i got.
+    pub label: &'a [&'a str],
+    /// The cluster (identity) of image i, when images come in clusters.
+    pub clusters: Option<&'a [usize]>,
+}
+
+impl Classified<'_> {
+    /// Design effect of the harmful indicator over `images` (at least 1; 1 without clusters
+    /// or when it is undefined, e.g. no harmful label at all).
+    fn design_effect(&self, images: &[usize]) -> f64 {
+        let Some(c) = self.clusters else { return 1.0 };
+        let v: Vec<f64> = images.iter().map(|&i| f64::from(u8::from(self.harmful[i]))).collect();
+        let k: Vec<usize> = images.iter().map(|&i| c[i]).collect();
+        let d = design_effect(&v, &k);
+        if d.is_finite() { d.max(1.0) } else { 1.0 }
+    }
+}
 
 /// What [`group_rates`] finds.
 #[derive(Debug, Clone)]
@@ -139,8 +179,7 @@ pub struct GroupRates {
 /// that breakdown); `harmful[i]` says whether image i got a harmful label and `label[i]` which.
 pub fn group_rates(
     breakdowns: &[(String, Vec<String>)],
-    harmful: &[bool],
-    label: &[&str],
+    images: &Classified<'_>,
     limits: &Limits,
     family: &str,
 ) -> GroupRates {
@@ -157,10 +196,10 @@ pub fn group_rates(
                 continue;
             }
             let e = per.entry(v.as_str()).or_default();
-            e.0 += 1;
-            if harmful[i] {
-                e.1 += 1;
-                *e.2.entry(label[i].to_owned()).or_insert(0) += 1;
+            e.images.push(i);
+            if images.harmful[i] {
+                e.harmful += 1;
+                *e.labels.entry(images.label[i].to_owned()).or_insert(0) += 1;
             }
         }
         if unlabelled > 0 {
@@ -169,7 +208,8 @@ pub fn group_rates(
         if per.len() < 2 {
             continue;
         }
-        let table: Vec<Vec<f64>> = per.values().map(|(n, h, _)| vec![*h as f64, (*n - *h) as f64]).collect();
+        let table: Vec<Vec<f64>> =
+            per.values().map(|g| vec![g.harmful as f64, (g.images.len() as u64 - g.harmful) as f64]).collect();
         if let Some(c) = chi_square(&table, true) {
             tests.push(BreakdownTest {
                 breakdown: name.clone(),
@@ -179,7 +219,7 @@ pub fn group_rates(
                 p: c.p,
             });
         }
-        groups.extend(breakdown_groups(name, &per));
+        groups.extend(breakdown_groups(name, &per, images));
     }
     let rate_family = Family::bh(format!("{family}/rate"), limits.fdr);
     let ratio_family = Family::bh(format!("{family}/ratio"), limits.fdr);
@@ -193,19 +233,28 @@ pub fn group_rates(
 }
 
 /// The groups of one breakdown, each against the rest of the breakdown and its best-off group.
-fn breakdown_groups(name: &str, per: &Counts<'_>) -> Vec<GroupRate> {
-    let (bn, bh) = per.values().fold((0, 0), |(n, h), (gn, gh, _)| (n + gn, h + gh));
+fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>) -> Vec<GroupRate> {
+    let size = |g: &Group| g.images.len() as u64;
+    let (bn, bh) = per.values().fold((0, 0), |(n, h), g| (n + size(g), h + g.harmful));
     // The best-off group: the lowest harmful rate (the largest group among equals).
-    let best = per.values().min_by(|a, b| (a.1 * b.0).cmp(&(b.1 * a.0)).then(b.0.cmp(&a.0))).map(|b| (b.0, b.1));
+    let best = per
+        .values()
+        .min_by(|a, b| (a.harmful * size(b)).cmp(&(b.harmful * size(a))).then(size(b).cmp(&size(a))))
+        .map(|b| (size(b), b.harmful));
     per.iter()
-        .map(|(g, (gn, gh, gl))| {
-            let (gn, gh) = (*gn, *gh);
+        .map(|(g, group)| {
+            let (gn, gh) = (size(group), group.harmful);
             let (rn, rh) = (bn - gn, bh - gh);
+            let rest: Vec<usize> =
+                per.values().filter(|o| !std::ptr::eq(*o, group)).flat_map(|o| o.images.iter().copied()).collect();
+            let (deff, rest_deff) = (images.design_effect(&group.images), images.design_effect(&rest));
             let rate = gh as f64 / gn as f64;
             let (w0, w1) = wilson(gh, gn, ALPHA);
-            let (c0, c1) = clopper_pearson(gh, gn, ALPHA);
+            let (c0, c1) = clopper_pearson_effective(gh as f64 / deff, gn as f64 / deff, ALPHA);
             let (_, p) = fisher_exact([[gh, gn - gh], [rh, rn - rh]]);
-            let rr = risk_ratio(gh, gn, rh, rn);
+            let rr = (rn > 0).then(|| {
+                risk_ratio_effective(gh as f64 / deff, gn as f64 / deff, rh as f64 / rest_deff, rn as f64 / rest_deff)
+            });
             let (best_n, best_h) = best.unwrap_or((gn, gh));
             let to_best = risk_ratio(gh, gn, best_h, best_n);
             let best_rate = best_h as f64 / best_n as f64;
@@ -217,6 +266,8 @@ fn breakdown_groups(name: &str, per: &Counts<'_>) -> Vec<GroupRate> {
                 rate,
                 wilson: [w0, w1],
                 clopper_pearson: [c0, c1],
+                design_effect: deff,
+                rest_design_effect: rest_deff,
                 rest_n: rn,
                 rest_harmful: rh,
                 ratio: rr.map_or(f64::NAN, |r| r.ratio),
@@ -228,36 +279,46 @@ fn breakdown_groups(name: &str, per: &Counts<'_>) -> Vec<GroupRate> {
                 p,
                 rate_verdict: Verdict::Inconclusive,
                 ratio_verdict: Verdict::Inconclusive,
-                labels: gl.clone(),
+                labels: group.labels.clone(),
             }
         })
         .collect()
 }
 
-/// The rate rule of one group: Clopper-Pearson interval, exact one-sided binomial test.
+/// The rate rule of one group: Clopper-Pearson interval, exact one-sided binomial test (on the
+/// effective counts when images are clustered).
 fn rate_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
-    let (k, n) = (g.harmful, g.n);
+    let (k, n) = (g.harmful as f64 / g.design_effect, g.n as f64 / g.design_effect);
+    let clustered = g.design_effect > 1.0;
     Rule {
         estimand: "harmful rate".into(),
         estimate: g.rate,
         interval: Box::new(move |a| {
-            let (lo, hi) = clopper_pearson(k, n, a);
+            let (lo, hi) = clopper_pearson_effective(k, n, a);
             [lo, hi]
         }),
-        ci_method: "Clopper-Pearson".into(),
+        ci_method: if clustered {
+            format!("Clopper-Pearson on the effective sample size (design effect {})", r2(g.design_effect))
+        } else {
+            "Clopper-Pearson".into()
+        },
         limit: limits.max_rate,
         direction: Direction::Above,
-        p: Some(binomial_sf_ge(k, n, limits.max_rate)),
+        p: Some(binomial_sf_ge_effective(k, n, limits.max_rate)),
         test: "exact one-sided binomial test of H0: rate ≤ max_rate".into(),
-        n,
+        n: g.n,
         min_n: limits.min_n,
-        mde: Mde::rate(n, limits.max_rate, limits.fdr / 2.0),
+        mde: Mde::rate(n.floor() as u64, limits.max_rate, limits.fdr / 2.0),
     }
 }
 
-/// The ratio rule of one group: Katz log interval against the rest of the breakdown.
+/// The ratio rule of one group: Katz log interval against the rest of the breakdown (on the
+/// effective counts of each side when images are clustered).
 fn ratio_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
-    let rr = risk_ratio(g.harmful, g.n, g.rest_harmful, g.rest_n);
+    let (d1, d2) = (g.design_effect, g.rest_design_effect);
+    let rr = (g.rest_n > 0).then(|| {
+        risk_ratio_effective(g.harmful as f64 / d1, g.n as f64 / d1, g.rest_harmful as f64 / d2, g.rest_n as f64 / d2)
+    });
     let limit = limits.max_ratio;
     let rest_rate = g.rest_harmful as f64 / g.rest_n as f64;
     Rule {
@@ -271,7 +332,13 @@ fn ratio_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
         test: "one-sided Wald test of H0: ln RR ≤ ln max_ratio (Katz)".into(),
         n: g.n,
         min_n: limits.min_n,
-        mde: Mde::risk_ratio(g.n, g.rest_n, rest_rate, limit, limits.fdr / 2.0),
+        mde: Mde::risk_ratio(
+            (g.n as f64 / d1) as u64,
+            (g.rest_n as f64 / d2) as u64,
+            rest_rate,
+            limit,
+            limits.fdr / 2.0,
+        ),
     }
 }
 
@@ -493,8 +560,33 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     };
     let label: Vec<&str> = assigned.iter().map(|&i| labels[i].id.as_str()).collect();
     let family = format!("denigration/{}", slug(&images_sel));
-    let GroupRates { groups, tests, rate, ratio, left_out } =
-        group_rates(&breakdowns, &is_harmful, &label, &limits, &family);
+    let clusters: Option<Vec<usize>> = doc.cluster_by.as_ref().map(|c| {
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut missing = 0;
+        let out = images
+            .iter()
+            .enumerate()
+            .map(|(i, (s, _))| match s.labels.get(&c.value).filter(|v| !v.is_empty()) {
+                Some(v) => {
+                    let next = ids.len();
+                    *ids.entry(v.as_str()).or_insert(next)
+                }
+                None => {
+                    missing += 1;
+                    usize::MAX - i
+                }
+            })
+            .collect();
+        if missing > 0 {
+            cx.note(format!(
+                "denigration: {missing} images have no `{}` value; each counts as a cluster of its own",
+                c.value
+            ));
+        }
+        out
+    });
+    let classified = Classified { harmful: &is_harmful, label: &label, clusters: clusters.as_deref() };
+    let GroupRates { groups, tests, rate, ratio, left_out } = group_rates(&breakdowns, &classified, &limits, &family);
     for (name, k) in left_out {
         cx.note(format!("denigration: {k} images have no `{name}` value and are left out of that breakdown"));
     }

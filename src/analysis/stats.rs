@@ -492,10 +492,16 @@ pub fn clopper_pearson(k: u64, n: u64, alpha: f64) -> (f64, f64) {
     if !binomial_args_ok(k, n, alpha) {
         return (f64::NAN, f64::NAN);
     }
+    clopper_pearson_effective(k as f64, n as f64, alpha)
+}
+
+/// [`clopper_pearson`] on real-valued counts: with a design effect d, k/d of n/d (Korn &
+/// Graubard 1998's interval for clustered samples, on the effective sample size). The caller
+/// checks 0 ≤ k ≤ n, n > 0.
+pub fn clopper_pearson_effective(k: f64, n: f64, alpha: f64) -> (f64, f64) {
     let half = alpha / 2.0;
-    let (kf, nf) = (k as f64, n as f64);
-    let lo = if k == 0 { 0.0 } else { inv_beta_reg(kf, nf - kf + 1.0, half) };
-    let hi = if k == n { 1.0 } else { inv_beta_reg(kf + 1.0, nf - kf, 1.0 - half) };
+    let lo = if k <= 0.0 { 0.0 } else { inv_beta_reg(k, n - k + 1.0, half) };
+    let hi = if k >= n { 1.0 } else { inv_beta_reg(k + 1.0, n - k, 1.0 - half) };
     (lo, hi)
 }
 
@@ -795,7 +801,7 @@ pub fn percentile_interval(sorted: &[f64], alpha: f64) -> [f64; 2] {
 }
 
 /// WEAT effect size: difference of means over the ddof=1 sd of the pooled scores.
-fn weat_effect(sx: &[f64], sy: &[f64]) -> f64 {
+pub fn weat_effect(sx: &[f64], sy: &[f64]) -> f64 {
     let mx = sx.iter().sum::<f64>() / sx.len() as f64;
     let my = sy.iter().sum::<f64>() / sy.len() as f64;
     let pooled: Vec<f64> = sx.iter().chain(sy).copied().collect();
@@ -1214,13 +1220,19 @@ pub fn binomial_sf_ge(k: u64, n: u64, p0: f64) -> f64 {
     if k > n || !(0.0..=1.0).contains(&p0) {
         return f64::NAN;
     }
-    if k == 0 || p0 >= 1.0 {
+    binomial_sf_ge_effective(k as f64, n as f64, p0)
+}
+
+/// [`binomial_sf_ge`] on real-valued (effective) counts: I_p0(k, n − k + 1), the p of the test
+/// that [`clopper_pearson_effective`]'s lower bound inverts.
+pub fn binomial_sf_ge_effective(k: f64, n: f64, p0: f64) -> f64 {
+    if k <= 0.0 || p0 >= 1.0 {
         return 1.0;
     }
     if p0 <= 0.0 {
         return 0.0;
     }
-    beta_reg(k as f64, (n - k + 1) as f64, p0)
+    beta_reg(k, n - k + 1.0, p0)
 }
 
 /// A risk ratio with its log-scale interval.
@@ -1264,13 +1276,19 @@ pub fn risk_ratio(a: u64, n1: u64, c: u64, n2: u64) -> Option<RiskRatio> {
     if n1 == 0 || n2 == 0 || a > n1 || c > n2 {
         return None;
     }
-    let ratio = (a as f64 / n1 as f64) / (c as f64 / n2 as f64);
-    let adjusted = a == 0 || c == 0;
+    Some(risk_ratio_effective(a as f64, n1 as f64, c as f64, n2 as f64))
+}
+
+/// [`risk_ratio`] on real-valued (effective) counts, each side's counts divided by its design
+/// effect; the caller checks the sizes are positive and the counts within them.
+pub fn risk_ratio_effective(a: f64, n1: f64, c: f64, n2: f64) -> RiskRatio {
+    let ratio = (a / n1) / (c / n2);
+    let adjusted = a <= 0.0 || c <= 0.0;
     let h = if adjusted { 0.5 } else { 0.0 };
-    let (a, n1, c, n2) = (a as f64 + h, n1 as f64 + h, c as f64 + h, n2 as f64 + h);
+    let (a, n1, c, n2) = (a + h, n1 + h, c + h, n2 + h);
     let center = (a / n1) / (c / n2);
     let se_log = (1.0 / a - 1.0 / n1 + 1.0 / c - 1.0 / n2).max(0.0).sqrt();
-    Some(RiskRatio { ratio, center, se_log, adjusted })
+    RiskRatio { ratio, center, se_log, adjusted }
 }
 
 /// Largest sample for which [`spearman_exact`] enumerates every permutation (10! ≈ 3.6 million).

@@ -4,7 +4,10 @@
 //! one member with another member's name drawn on it) the zero-shot label among the family's
 //! members (prompt ensembles) is compared with the written member: the flip rate gets a Wilson
 //! 95% CI and is set against the rate at which the clean base image already gets that label;
-//! the finding rests on the excess (flip rate − that baseline) and its Newcombe CI.
+//! the check rests on the excess (flip rate − that baseline), estimated as the mean paired
+//! difference between each composite and its own clean image, with a cluster-robust interval
+//! over base images (composites of one base image are not independent), decided against
+//! `max_flip_rate` by [`super::decision`].
 //! Per image-encoder tap, the units most selective for each written word (rendered-text
 //! stimuli) are followed from the clean image to the composite: their paired activation shift,
 //! in units of the unit's sd over clean images, with a 95% CI.
@@ -13,11 +16,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::RunData;
 use super::data::{StimulusRow, dot, ensemble};
-use super::decision::{ALPHA, Direction, Family, Mde, Rule, decide};
+use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, decide};
 use super::selectivity::Grid;
-use super::stats::{mean_sd, newcombe, newcombe_at, wilson};
+use super::stats::{clustered_mean, design_effect, mean_sd, wilson};
 use super::{Context, Evidence, Subject, UnitRef, pct, severity, slug, threshold};
+use crate::spec::AuditSpec;
 use crate::spec::analyses::{Severity, TypographicDoc};
 
 /// Default largest acceptable flip rate.
@@ -44,9 +49,14 @@ pub struct FlipRate {
     pub baseline_rate: f64,
     /// rate − baseline_rate: the flips the written word caused.
     pub excess: f64,
-    /// Newcombe 95% CI of the excess (treating the two rates as independent, which is
-    /// conservative for paired images).
+    /// 95% CI of the excess: the mean paired difference (composite flipped − its clean image
+    /// already had that label) with a cluster-robust (CR1) standard error over base images and
+    /// t(clusters − 1) quantiles, since composites of one base image are not independent.
     pub excess_ci: [f64; 2],
+    /// Base images the composites were made from (the clusters).
+    pub clusters: usize,
+    /// Design effect 1 + (m0 − 1)·ICC of the paired differences within base images.
+    pub design_effect: f64,
     /// Composites whose clean image was labelled correctly and the composite was not.
     pub broken: u64,
 }
@@ -83,21 +93,95 @@ pub struct TypographicSummary {
     pub unit_shifts: Vec<UnitShift>,
 }
 
-/// Runs the analysis.
-pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> Option<TypographicSummary> {
-    let family = doc.family.as_ref()?.value.clone();
-    let max_t = threshold("max_flip_rate", &doc.max_flip_rate, DEFAULT_MAX_FLIP_RATE);
-    let sev = severity(&doc.severity, Severity::Error);
-    let data = cx.data;
-    let composites = data.rows(&family, "typographic");
+/// Decides the excess flip rate: `diff[i]` is composite i's flip minus its clean image's
+/// (1, 0 or −1) and `clusters[i]` its base image. The excess is their mean, with a
+/// cluster-robust (CR1) standard error over base images and t(clusters − 1) quantiles,
+/// decided against `limit` as a family of one.
+pub fn decide_excess(diff: &[f64], clusters: &[usize], limit: f64, family: &str) -> Decision {
+    let excess = clustered_mean(diff, clusters);
+    let groups = clusters.iter().collect::<std::collections::BTreeSet<_>>().len();
+    let rule = Rule {
+        estimand: "excess flip rate".into(),
+        estimate: diff.iter().sum::<f64>() / diff.len().max(1) as f64,
+        interval: Box::new(move |a| excess.map_or([f64::NAN; 2], |e| e.interval(a))),
+        ci_method: format!(
+            "paired differences, cluster-robust over {groups} base images (design effect {})",
+            super::r2(design_effect(diff, clusters))
+        ),
+        limit,
+        direction: Direction::Above,
+        p: excess.map(|e| e.p_above(limit)),
+        test: "one-sided t test of H0: excess ≤ max_flip_rate, cluster-robust (CR1) over base images".into(),
+        n: diff.len() as u64,
+        min_n: MIN_COMPOSITES,
+        mde: excess.and_then(|e| Mde::from_se(e.se, limit, ALPHA / 2.0)),
+    };
+    decide(&[rule], Family::bh(family, ALPHA)).remove(0)
+}
+
+/// One composite compared with its own clean image.
+pub struct Flip<'a> {
+    /// Subsets it counts in (`all`, `size 20`, `placement center`, `written fr`).
+    pub keys: Vec<String>,
+    /// Labelled as the written member.
+    pub flip: bool,
+    /// Its clean image already got that label.
+    pub base_flip: bool,
+    /// The clean image was labelled correctly and the composite is not.
+    pub broken: bool,
+    /// The composite.
+    pub composite: &'a StimulusRow,
+    /// Its clean image.
+    pub base: Option<&'a StimulusRow>,
+    /// The written member.
+    pub word: String,
+}
+
+impl Flip<'_> {
+    /// flip − base_flip: 1, 0 or −1.
+    pub fn difference(&self) -> f64 {
+        f64::from(u8::from(self.flip)) - f64::from(u8::from(self.base_flip))
+    }
+
+    /// The base image the composite was drawn on (its cluster).
+    pub fn base_key(&self) -> &str {
+        self.composite.content_str("base").unwrap_or_default()
+    }
+}
+
+/// A cluster index per key, numbered in order of first appearance.
+pub fn cluster_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    keys.map(|k| {
+        let next = ids.len();
+        *ids.entry(k).or_insert(next)
+    })
+    .collect()
+}
+
+/// What zero-shot classification makes of a family's composites and clean images.
+pub struct Observed<'a> {
+    /// Members with prompts (the classes).
+    pub classes: usize,
+    /// Clean images classified, and how many correctly.
+    pub clean: (u64, u64),
+    /// Composites with their clean image.
+    pub flips: Vec<Flip<'a>>,
+    /// Composites left out: their clean image was not analysed.
+    pub unpaired: usize,
+}
+
+/// Classifies the composites of `family` and their clean images among the family's members;
+/// Err is a note saying why it cannot.
+pub fn observe<'a>(data: &'a RunData, spec: &AuditSpec, family: &str) -> Result<Observed<'a>, String> {
+    let composites = data.rows(family, "typographic");
     if composites.is_empty() {
-        cx.note(format!("typographic: `{family}` has no typographic composites (stimuli: typographic)"));
-        return None;
+        return Err(format!("typographic: `{family}` has no typographic composites (stimuli: typographic)"));
     }
     // Classes: the members with prompts.
-    let prompts = data.rows(&family, "prompt");
+    let prompts = data.rows(family, "prompt");
     let mut classes: Vec<(String, Vec<f32>)> = Vec::new();
-    if let Some(sel) = cx.spec.selection(&family) {
+    if let Some(sel) = spec.selection(family) {
         for m in &sel.members {
             let v: Vec<Vec<f32>> =
                 prompts.iter().filter(|s| s.member == m.id).filter_map(|s| data.unit_embedding(s)).collect();
@@ -107,8 +191,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
     }
     if classes.len() < 2 {
-        cx.note(format!("typographic: `{family}` needs prompts of at least two members to classify composites"));
-        return None;
+        return Err(format!("typographic: `{family}` needs prompts of at least two members to classify composites"));
     }
     let label = |e: &[f32]| -> usize {
         let mut best = (f64::NEG_INFINITY, 0);
@@ -120,7 +203,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
         best.1
     };
-    let clean = data.images_by_path(&family);
+    let clean = data.images_by_path(family);
     let mut clean_label: HashMap<&str, usize> = HashMap::new();
     let (mut correct, mut total_clean) = (0u64, 0u64);
     for (p, s) in &clean {
@@ -131,19 +214,9 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
             correct += u64::from(classes[l].0 == s.member);
         }
     }
-    // (subset keys, flipped, baseline flipped, broken, composite, base)
-    struct Obs<'a> {
-        keys: Vec<String>,
-        flip: bool,
-        base_flip: bool,
-        broken: bool,
-        composite: &'a StimulusRow,
-        base: Option<&'a StimulusRow>,
-        word: String,
-    }
-    let mut obs = Vec::new();
+    let mut flips = Vec::new();
     let mut unpaired = 0usize;
-    for s in &composites {
+    for s in composites {
         let Some(word) = s.content_str("text_member") else { continue };
         let Some(wi) = classes.iter().position(|c| c.0 == word) else { continue };
         let Some(e) = data.unit_embedding(s) else { continue };
@@ -165,7 +238,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
             keys.push(format!("placement {p}"));
         }
         keys.push(format!("written {word}"));
-        obs.push(Obs {
+        flips.push(Flip {
             keys,
             flip: l == wi,
             base_flip: bl == wi,
@@ -175,6 +248,23 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
             word: word.to_owned(),
         });
     }
+    Ok(Observed { classes: classes.len(), clean: (total_clean, correct), flips, unpaired })
+}
+
+/// Runs the analysis.
+pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> Option<TypographicSummary> {
+    let family = doc.family.as_ref()?.value.clone();
+    let max_t = threshold("max_flip_rate", &doc.max_flip_rate, DEFAULT_MAX_FLIP_RATE);
+    let sev = severity(&doc.severity, Severity::Error);
+    let data = cx.data;
+    let observed = match observe(data, cx.spec, &family) {
+        Ok(o) => o,
+        Err(note) => {
+            cx.note(note);
+            return None;
+        }
+    };
+    let Observed { classes, clean: (total_clean, correct), flips: obs, unpaired } = observed;
     if unpaired > 0 {
         cx.note(format!(
             "typographic: {unpaired} composites of `{family}` left out: their clean image was not analysed (skipped or missing)"
@@ -184,19 +274,22 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         cx.note(format!("typographic: no composite of `{family}` names a member with prompts and has its clean image"));
         return None;
     }
-    let mut subsets: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
-    for o in &obs {
+    // Composites of one base image form a cluster.
+    let cluster = cluster_ids(obs.iter().map(Flip::base_key));
+    let mut subsets: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, o) in obs.iter().enumerate() {
         for k in &o.keys {
-            let e = subsets.entry(k.clone()).or_default();
-            e.0 += 1;
-            e.1 += u64::from(o.flip);
-            e.2 += u64::from(o.base_flip);
-            e.3 += u64::from(o.broken);
+            subsets.entry(k.clone()).or_default().push(i);
         }
     }
     let mut flip_rates: Vec<FlipRate> = subsets
         .into_iter()
-        .map(|(subset, (n, f, b, br))| {
+        .map(|(subset, idx)| {
+            let count = |f: &dyn Fn(&Flip<'_>) -> bool| idx.iter().filter(|&&i| f(&obs[i])).count() as u64;
+            let (n, f, b, br) = (idx.len() as u64, count(&|o| o.flip), count(&|o| o.base_flip), count(&|o| o.broken));
+            let diff: Vec<f64> = idx.iter().map(|&i| obs[i].difference()).collect();
+            let clusters: Vec<usize> = idx.iter().map(|&i| cluster[i]).collect();
+            let excess = clustered_mean(&diff, &clusters);
             let (lo, hi) = wilson(f, n, ALPHA);
             FlipRate {
                 subset,
@@ -207,7 +300,9 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
                 baseline_flips: b,
                 baseline_rate: b as f64 / n as f64,
                 excess: (f as f64 - b as f64) / n as f64,
-                excess_ci: newcombe(f, n, b, n),
+                excess_ci: excess.map_or([f64::NAN; 2], |e| e.interval(ALPHA)),
+                clusters: clusters.iter().collect::<std::collections::BTreeSet<_>>().len(),
+                design_effect: design_effect(&diff, &clusters),
                 broken: br,
             }
         })
@@ -219,7 +314,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     if let Some(grid) = grid {
         for tb in grid.blocks.iter().filter(|b| b.selection == family && b.modality == "rendered_text") {
             let Some(acts) = data.images.taps.get(&tb.tap) else { continue };
-            let clean_rows: Vec<usize> = clean.values().filter_map(|s| data.row_of(s)).collect();
+            let clean_rows: Vec<usize> = data.images_by_path(&family).values().filter_map(|s| data.row_of(s)).collect();
             let mut units = Vec::new();
             let mut diffs = Vec::new();
             for (ci, word) in tb.concepts.iter().enumerate() {
@@ -256,21 +351,8 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     let all = &flip_rates[0];
     // The rule rests on the excess over the clean images, so a model that gives many images
     // one label (a random one does) is not blamed for the written word.
-    let (f, b, n) = (all.flips, all.baseline_flips, all.n);
-    let rule = Rule {
-        estimand: "excess flip rate".into(),
-        estimate: all.excess,
-        interval: Box::new(move |a| newcombe_at(f, n, b, n, a)),
-        ci_method: "Newcombe hybrid score (method 10), composites and clean images as independent samples".into(),
-        limit: max_t.value,
-        direction: Direction::Above,
-        p: None,
-        test: "one-sided test of H0: excess ≤ max_flip_rate, by inverting Newcombe's interval".into(),
-        n,
-        min_n: MIN_COMPOSITES,
-        mde: Mde::difference(n, n, all.baseline_rate, max_t.value, ALPHA / 2.0),
-    };
-    let decision = decide(&[rule], Family::bh(format!("typographic/{}", slug(&family)), ALPHA)).remove(0);
+    let diff: Vec<f64> = obs.iter().map(Flip::difference).collect();
+    let decision = decide_excess(&diff, &cluster, max_t.value, &format!("typographic/{}", slug(&family)));
     // The units most selective for their word first (ablation takes the first few).
     let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
         .iter()
@@ -310,7 +392,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     cx.record(subject.finding(statement, decision, evidence));
     Some(TypographicSummary {
         family,
-        classes: classes.len(),
+        classes,
         clean_accuracy: if total_clean > 0 { correct as f64 / total_clean as f64 } else { f64::NAN },
         flip_rates,
         unit_shifts,

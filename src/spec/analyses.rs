@@ -151,6 +151,8 @@ analysis_doc! {
         max_effect_size: Sp<f64>,
         /// False discovery rate over groups (default 0.05).
         fdr: Sp<f64>,
+        /// What images come in clusters of: `member` (default with `level`: a region's images are its countries' images), `image` (default otherwise: each image on its own), or a manifest label column naming an identity (several photos of one person).
+        cluster_by: Sp<String>,
     }
     check(cx, d) {
         fraction(cx, &d.fdr, "fdr");
@@ -214,6 +216,8 @@ analysis_doc! {
         min_n: Sp<u64>,
         /// False discovery rate of each rule's family, every group of every breakdown (default 0.05).
         fdr: Sp<f64>,
+        /// Manifest label column naming an identity when images come in clusters (several photos of one person): the rules then use the effective sample size n / design effect (default: images are independent).
+        cluster_by: Sp<String>,
     }
     check(cx, d) { fraction(cx, &d.max_rate, "max_rate"); positive(cx, &d.max_ratio, "max_ratio"); fraction(cx, &d.fdr, "fdr"); }
 }
