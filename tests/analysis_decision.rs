@@ -667,3 +667,67 @@ fn ablation_changes_are_paired_so_a_small_shift_on_the_same_images_is_resolved()
     assert!(paired_half < unpaired_half / 5.0, "paired {paired_half} vs one measurement's {unpaired_half}");
     assert!(ci[1] < 0.0, "the paired interval resolves the drop: {ci:?}");
 }
+
+#[test]
+fn random_weights_are_no_null_for_zero_shot_findings() {
+    use clip_audit::analysis::null::{NullSummary, mark_structural};
+    use clip_audit::analysis::{Evidence, StimulusCounts, Subject, Summary, Threshold};
+    use clip_audit::spec::analyses::Severity;
+    let rule = Rule {
+        estimand: "rate".into(),
+        estimate: 0.5,
+        interval: Box::new(|a| {
+            let (lo, hi) = clopper_pearson(50, 100, a);
+            [lo, hi]
+        }),
+        ci_method: "Clopper-Pearson".into(),
+        limit: 0.05,
+        direction: Direction::Above,
+        p: None,
+        test: "inverted".into(),
+        n: 100,
+        min_n: 10,
+        mde: None,
+    };
+    let decision = decide(&[rule], Family::bh("f", ALPHA)).remove(0);
+    assert_eq!(decision.verdict, Verdict::Fail);
+    let finding = |id: &str, analysis: &'static str| {
+        let threshold = Threshold { name: "limit".into(), value: 0.05, position: None };
+        let subject = Subject { id: id.into(), analysis, severity: Severity::Error, what: "x".into(), threshold };
+        subject.finding("s".into(), decision.clone(), Evidence::default())
+    };
+    let mut summary = Summary {
+        format_version: 2,
+        audit: "a".into(),
+        description: None,
+        spec: "a.yaml".into(),
+        model: "m".into(),
+        runs: Vec::new(),
+        seed: 0,
+        stimuli: StimulusCounts::default(),
+        selectivity: None,
+        multimodality: None,
+        resolution: Vec::new(),
+        associations: Vec::new(),
+        denigration: None,
+        typographic: None,
+        null_baseline: None,
+        ablation: None,
+        findings: vec![finding("denigration/x/rate", "denigration"), finding("resolution/x", "resolution")],
+        inconclusive: Vec::new(),
+        notes: Vec::new(),
+    };
+    let null = NullSummary {
+        model: "random".into(),
+        seed: Some(0),
+        run: "null".into(),
+        findings: 2,
+        finding_ids: vec!["denigration/x/rate".into(), "resolution/x".into()],
+        structural: 0,
+    };
+    mark_structural(&mut summary, null);
+    assert!(!summary.findings[0].structural, "a zero-shot finding is not structural because random weights raise it");
+    assert!(summary.findings[1].structural);
+    assert_eq!(summary.null_baseline.as_ref().unwrap().structural, 1);
+    assert!(summary.notes.iter().any(|n| n.contains("zero-shot")), "{:?}", summary.notes);
+}

@@ -5,7 +5,9 @@
 //! every weight tensor is re-drawn from a normal distribution with the tensor's own mean and sd
 //! (seeded; made in memory at load time, see [`crate::model::ModelEdit`]) or on a given
 //! random-weight bundle separates those: a finding whose id also appears in the null is marked
-//! *structural*, and the report states the null's finding count.
+//! *structural*, and the report states the null's finding count. Zero-shot findings
+//! (denigration, typographic) are not compared: random weights may give every image one label,
+//! which says nothing about the trained model's labels.
 
 use std::path::Path;
 
@@ -79,11 +81,24 @@ pub fn run_null(
     Ok((summary, null))
 }
 
-/// Marks the findings of `summary` that the null also raised as structural.
+/// Analyses whose findings rest on zero-shot labels. Random weights are no null for them (a
+/// random network may send every image to one label), so they are never marked structural.
+pub const ZERO_SHOT: [&str; 2] = ["denigration", "typographic"];
+
+/// Marks the findings of `summary` that the null also raised as structural, except those of
+/// zero-shot analyses ([`ZERO_SHOT`]), which a note says were not compared.
 pub fn mark_structural(summary: &mut Summary, mut null: NullSummary) {
     let ids: std::collections::BTreeSet<&str> = null.finding_ids.iter().map(String::as_str).collect();
     for f in &mut summary.findings {
-        f.structural = ids.contains(f.id.as_str());
+        f.structural = !ZERO_SHOT.contains(&f.analysis.as_str()) && ids.contains(f.id.as_str());
+    }
+    let skipped: std::collections::BTreeSet<&str> =
+        summary.findings.iter().map(|f| f.analysis.as_str()).filter(|a| ZERO_SHOT.contains(a)).collect();
+    if !skipped.is_empty() {
+        summary.notes.push(format!(
+            "null_baseline: {} findings are not compared with the null model: they rest on zero-shot labels, and a random network may give every image one label, so it is no null for them",
+            skipped.into_iter().collect::<Vec<_>>().join(" and ")
+        ));
     }
     null.structural = summary.findings.iter().filter(|f| f.structural).count();
     summary.null_baseline = Some(null);
