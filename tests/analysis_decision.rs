@@ -165,6 +165,47 @@ fn denigration_ratio_is_against_the_rest_so_two_equal_groups_can_fail_max_ratio_
 }
 
 #[test]
+fn a_risk_ratio_against_a_rest_without_harmful_labels_is_decided_on_its_interval() {
+    let (b, harmful, labels) = breakdown(&[("a", 60, 30), ("b", 60, 0)]);
+    let limits = Limits { max_rate: 0.5, ..Limits::default() };
+    let GroupRates { groups, ratio, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
+    assert!(groups[0].ratio.is_infinite());
+    let want = risk_ratio(20, 60, 0, 60).unwrap();
+    assert!(want.adjusted);
+    assert!(groups[0].ratio_ci[0] > 2.0, "{:?}", groups[0].ratio_ci);
+    // Decided on Katz's interval with 0.5 added (statsmodels "log-adjusted"), not "undefined".
+    assert_eq!(ratio[0].verdict, Verdict::Fail, "{}", ratio[0].reason);
+    assert!(ratio[0].ci_method.contains("0.5 added"));
+}
+
+#[test]
+fn katz_ratios_of_small_groups_are_inconclusive() {
+    // Ten images against a thousand: Katz's interval fails too often there, so the ratio rule
+    // needs 30 images whatever min_n says; the rate rule still decides at 10.
+    let (b, harmful, labels) = breakdown(&[("small", 10, 9), ("rest", 1000, 20)]);
+    let GroupRates { groups, rate, ratio, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &Limits::default(), "d");
+    let i = groups.iter().position(|g| g.group == "small").unwrap();
+    assert_eq!(ratio[i].verdict, Verdict::Inconclusive);
+    assert_eq!(ratio[i].min_n, clip_audit::analysis::denigration::RATIO_MIN_N);
+    assert_eq!(rate[i].verdict, Verdict::Fail);
+}
+
+#[test]
+fn one_person_in_many_photos_counts_once() {
+    // 30 photos of one person, all labelled harmful: with cluster_by, one observation.
+    let (b, harmful, labels) = breakdown(&[("one", 30, 30), ("rest", 200, 2)]);
+    let clusters: Vec<usize> = (0..230).map(|i| if i < 30 { 0 } else { i }).collect();
+    let c = Classified { harmful: &harmful, label: &labels, clusters: Some(&clusters) };
+    let GroupRates { groups, rate, .. } = group_rates(&b, &c, &Limits::default(), "d");
+    let i = groups.iter().position(|g| g.group == "one").unwrap();
+    assert_eq!(groups[i].design_effect, 30.0);
+    assert_eq!(rate[i].n, 1);
+    assert_eq!(rate[i].verdict, Verdict::Inconclusive, "{}", rate[i].reason);
+}
+
+#[test]
 fn denigration_rest_excludes_images_the_breakdown_leaves_out() {
     let (mut b, mut harmful, mut labels) = breakdown(&[("a", 40, 10), ("b", 40, 2)]);
     // Twenty images without a value for this breakdown, all harmful: they count nowhere.
@@ -520,12 +561,20 @@ fn clustered_scores(rng: &mut Rng, members: usize, per: usize, shift: f64, tau: 
     s
 }
 
-/// Fraction of `reps` clustered draws whose association fails against `limit`.
-fn association_fail_rate(reps: usize, kx: usize, ky: usize, shift: f64, tau: f64, limit: f64, clustered: bool) -> f64 {
+/// Fraction of `reps` clustered draws whose association fails against `limit`: `kx` against
+/// `ky` members of `per` images.
+fn association_fail_rate(
+    reps: usize,
+    (kx, ky, per): (usize, usize, usize),
+    shift: f64,
+    tau: f64,
+    limit: f64,
+    clustered: bool,
+) -> f64 {
     let how = Resampling { clustered, permutations: 1, bootstrap: 400 };
     fail_rate(reps, |rng| {
-        let x = clustered_scores(rng, kx, 10, shift, tau, 0);
-        let y = clustered_scores(rng, ky, 10, 0.0, tau, kx);
+        let x = clustered_scores(rng, kx, per, shift, tau, 0);
+        let y = clustered_scores(rng, ky, per, 0.0, tau, kx);
         let (t, s) = pair_test("g", "a", &x, &y, &how, rng);
         let (mut tests, spreads) = (vec![t], vec![s]);
         decide_pairs(&mut tests, &spreads, limit, "member", Family::bh("a", ALPHA))[0].verdict == Verdict::Fail
@@ -539,8 +588,8 @@ fn calibration_clustered_associations() {
     // resampled one by one fail far more often than 2.5%; clusters do not (and with four
     // clusters the group is below the minimum: inconclusive, never failed).
     for tau in [0.5, 1.0] {
-        let naive = association_fail_rate(reps / 2, 4, 16, 0.0, tau, 0.0, false);
-        let fpr4 = association_fail_rate(reps, 4, 16, 0.0, tau, 0.0, true);
+        let naive = association_fail_rate(reps / 2, (4, 16, 10), 0.0, tau, 0.0, false);
+        let fpr4 = association_fail_rate(reps, (4, 16, 10), 0.0, tau, 0.0, true);
         eprintln!(
             "calibration associations, clustered null 4 vs 16 members, member sd {tau}: images resampled {naive:.4}, clusters {fpr4:.4}"
         );
@@ -550,16 +599,27 @@ fn calibration_clustered_associations() {
         );
         assert_eq!(fpr4, 0.0);
         for kx in [6, 10] {
-            let fpr = association_fail_rate(reps, kx, 16, 0.0, tau, 0.0, true);
+            let fpr = association_fail_rate(reps, (kx, 16, 10), 0.0, tau, 0.0, true);
             eprintln!(
                 "calibration associations, clustered null {kx} vs 16 members, member sd {tau}: false-positive rate {fpr:.4}"
             );
             assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{kx} members, tau {tau}: {fpr}");
         }
     }
+    // Independent images (no `level:`), a true effect size exactly at the limit 0.5: the shift
+    // δ with δ / sd(X ∪ Y) = 0.5, sd² = 1 + δ²·w(1 − w) for a group share w.
+    for (nx, ny) in [(5, 50), (10, 40), (30, 30)] {
+        let w = nx as f64 / (nx + ny) as f64;
+        let shift = 0.5 / (1.0 - 0.25 * w * (1.0 - w)).sqrt();
+        let fpr = association_fail_rate(reps, (nx, ny, 1), shift, 0.0, 0.5, false);
+        eprintln!(
+            "calibration associations, independent images, effect size at the limit 0.5, {nx} vs {ny}: false-positive rate {fpr:.4}"
+        );
+        assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{nx} vs {ny}: {fpr}");
+    }
     // Planted: members of the group shifted by 1.5 score sd (WEAT effect size about 1.2)
     // against a limit of 0.5, 10 against 16 members, member sd 0.5.
-    let power = association_fail_rate(reps, 10, 16, 1.5, 0.5, 0.5, true);
+    let power = association_fail_rate(reps, (10, 16, 10), 1.5, 0.5, 0.5, true);
     eprintln!("calibration associations, shift 1.5 (d about 1.2) against 0.5, 10 vs 16 members: power {power:.4}");
     assert!(power >= 0.8, "{power}");
 }

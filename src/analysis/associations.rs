@@ -4,7 +4,8 @@
 //! Caliskan's iEAT): for each group member g and attribute a, the images of g (X) against the
 //! images of the other groups (Y), measured by their cosine to the prompts of a (A) against the
 //! prompts of the control attributes (B); effect size, one-sided permutation p (exact when
-//! the partitions are few, otherwise seeded random partitions) and percentile bootstrap CI.
+//! the partitions are few, otherwise seeded random partitions) and Welch's interval over the
+//! images (or, with clusters, the cluster means) in units of the scores' sd.
 //! Each pair is a check of the decision layer ([`super::decision`]): the effect size against
 //! `max_effect_size` on the bootstrap interval (its one-sided p found by inverting the
 //! interval), Benjamini-Hochberg at `fdr` over the entry's group × attribute pairs, groups under
@@ -24,7 +25,7 @@ use serde::Serialize;
 use super::RunData;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::selectivity::Grid;
-use super::stats::{Rng, TInterval, percentile_interval, weat, weat_clustered, weat_effect, weat_scores};
+use super::stats::{Rng, TInterval, percentile_interval, weat_clustered, weat_effect, weat_scores};
 use super::{Context, Evidence, Subject, UnitRef, r2, severity, slug, threshold};
 use crate::spec::analyses::{AssociationsDoc, Severity};
 
@@ -198,13 +199,14 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
             threshold: max_t.clone(),
         };
         let statement = format!(
-            "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (bootstrap 95% CI {} to {}); the spec allows {}.",
+            "Images of {} sit closer to \"{}\" than to the control attributes, compared with the other {}: WEAT effect size {} (95% CI {} to {}, {}); the spec allows {}.",
             t.group,
             t.attribute,
             groups,
-            r2(t.effect_size),
-            r2(t.ci[0]),
-            r2(t.ci[1]),
+            r2(decision.estimate),
+            r2(decision.ci[0]),
+            r2(decision.ci[1]),
+            decision.ci_method,
             r2(max_t.value)
         );
         let evidence = Evidence {
@@ -294,38 +296,31 @@ pub fn pair_test(
     how: &Resampling,
     rng: &mut Rng,
 ) -> (AssociationTest, Spread) {
-    let mut test = AssociationTest {
+    // Without clusters every image is its own: the same Welch rule over single images (a
+    // percentile bootstrap of a handful of images fails far more often than it says).
+    let (cx, cy): (Vec<usize>, Vec<usize>) = if how.clustered {
+        (x.clusters.clone(), y.clusters.clone())
+    } else {
+        ((0..x.scores.len()).collect(), (x.scores.len()..x.scores.len() + y.scores.len()).collect())
+    };
+    let w = weat_clustered(&x.scores, &cx, &y.scores, &cy, how.permutations, rng);
+    let test = AssociationTest {
         group: group.to_owned(),
         attribute: attribute.to_owned(),
         n_group: x.scores.len(),
         n_rest: y.scores.len(),
-        effect_size: f64::NAN,
-        ci: [f64::NAN; 2],
-        statistic: f64::NAN,
-        p: f64::NAN,
-        exact: false,
-        clusters: [x.scores.len(), y.scores.len()],
-        design_effect: 1.0,
+        effect_size: w.effect_size,
+        ci: w.cluster_level.map_or([f64::NAN; 2], |t| t.interval(ALPHA)),
+        statistic: w.statistic,
+        p: w.p,
+        exact: w.exact,
+        clusters: [w.clusters.0, w.clusters.1],
+        design_effect: w.design_effect,
         p_limit: f64::NAN,
         q: f64::NAN,
         verdict: Verdict::Inconclusive,
     };
-    let spread = if how.clustered {
-        let w = weat_clustered(&x.scores, &x.clusters, &y.scores, &y.clusters, how.permutations, rng);
-        test.effect_size = w.effect_size;
-        test.ci = w.cluster_level.map_or([f64::NAN; 2], |t| t.interval(ALPHA));
-        (test.statistic, test.p, test.exact) = (w.statistic, w.p, w.exact);
-        test.clusters = [w.clusters.0, w.clusters.1];
-        test.design_effect = w.design_effect;
-        Spread::Clusters(w.cluster_level)
-    } else {
-        let w = weat(&x.scores, &y.scores, how.permutations, how.bootstrap, ALPHA, rng);
-        test.effect_size = w.effect_size;
-        test.ci = [w.ci.0, w.ci.1];
-        (test.statistic, test.p, test.exact) = (w.statistic, w.p, w.exact);
-        Spread::Bootstrap(w.bootstrap)
-    };
-    (test, spread)
+    (test, Spread(w.cluster_level))
 }
 
 /// Decides an entry's pairs against `limit` in one family, and records the verdicts in the
@@ -348,46 +343,31 @@ pub fn decide_pairs(
     decisions
 }
 
-/// What an association's interval is made of.
-pub enum Spread {
-    /// Sorted bootstrap replicates of the effect size (independent images).
-    Bootstrap(Vec<f64>),
-    /// The cluster-level effect with its Welch standard error (None: too few clusters).
-    Clusters(Option<TInterval>),
-}
+/// What an association's interval is made of: the effect over cluster (or image) means with
+/// its Welch standard error; None with fewer than two units a side.
+pub struct Spread(Option<TInterval>);
 
-/// The decision rule of one group × attribute pair.
+/// The decision rule of one group × attribute pair: Welch's t over the cluster means (single
+/// images without clusters) of the scores, in units of the scores' sd.
 fn rule<'a>(t: &AssociationTest, spread: &'a Spread, limit: f64, a: f64, cluster_by: &str) -> Rule<'a> {
-    match spread {
-        Spread::Bootstrap(boot) => Rule {
-            estimand: "WEAT effect size".into(),
-            estimate: t.effect_size,
-            interval: Box::new(move |alpha| percentile_interval(boot, alpha)),
-            ci_method: format!("percentile bootstrap of images ({} resamples)", boot.len()),
-            limit,
-            direction: Direction::Above,
-            p: None,
-            test: "one-sided test of H0: effect size ≤ max_effect_size, by inverting the bootstrap interval".into(),
-            n: t.n_group as u64,
-            min_n: MIN_GROUP_UNITS,
-            mde: Mde::standardized(t.n_group as u64, t.n_rest as u64, limit, a),
+    let c = spread.0;
+    let unit = if is_clustered(cluster_by) { format!("{cluster_by} means") } else { "images".to_owned() };
+    Rule {
+        estimand: if is_clustered(cluster_by) {
+            format!("WEAT effect size over {unit}")
+        } else {
+            "WEAT effect size".into()
         },
-        Spread::Clusters(c) => {
-            let c = *c;
-            Rule {
-                estimand: format!("WEAT effect size over {cluster_by} means"),
-                estimate: c.map_or(f64::NAN, |c| c.estimate),
-                interval: Box::new(move |alpha| c.map_or([f64::NAN; 2], |c| c.interval(alpha))),
-                ci_method: format!("Welch t over {cluster_by} means ({} vs {} clusters)", t.clusters[0], t.clusters[1]),
-                limit,
-                direction: Direction::Above,
-                p: c.map(|c| c.p_above(limit)),
-                test: format!("one-sided Welch t test over {cluster_by} means of H0: effect size ≤ max_effect_size"),
-                n: t.clusters[0] as u64,
-                min_n: MIN_GROUP_UNITS,
-                mde: c.and_then(|c| Mde::from_se(c.se, limit, a)),
-            }
-        }
+        estimate: c.map_or(f64::NAN, |c| c.estimate),
+        interval: Box::new(move |alpha| c.map_or([f64::NAN; 2], |c| c.interval(alpha))),
+        ci_method: format!("Welch t over {unit} ({} vs {})", t.clusters[0], t.clusters[1]),
+        limit,
+        direction: Direction::Above,
+        p: c.map(|c| c.p_above(limit)),
+        test: format!("one-sided Welch t test over {unit} of H0: effect size ≤ max_effect_size"),
+        n: t.clusters[0] as u64,
+        min_n: MIN_GROUP_UNITS,
+        mde: c.and_then(|c| Mde::from_se(c.se, limit, a)),
     }
 }
 

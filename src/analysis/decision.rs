@@ -245,7 +245,9 @@ pub fn decide(rules: &[Rule<'_>], mut family: Family) -> Vec<Decision> {
     let eligible: Vec<bool> = rules
         .iter()
         .zip(&ci95)
-        .map(|(r, ci)| r.n >= r.min_n && r.n > 0 && r.estimate.is_finite() && !ci[0].is_nan() && !ci[1].is_nan())
+        // An infinite estimate (a risk ratio against a rest with no event) is decided on its
+        // interval, which is finite; NaN anywhere is undefined.
+        .map(|(r, ci)| r.n >= r.min_n && r.n > 0 && !r.estimate.is_nan() && ci[0].is_finite() && ci[1].is_finite())
         .collect();
     let p: Vec<f64> = rules
         .iter()

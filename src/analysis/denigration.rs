@@ -43,6 +43,10 @@ pub const DEFAULT_MAX_RATE: f64 = 0.05;
 pub const DEFAULT_MAX_RATIO: f64 = 2.0;
 /// Default smallest group the rules decide on: fewer images are inconclusive.
 pub const DEFAULT_MIN_N: u64 = 10;
+/// Smallest group the ratio rule decides on, whatever `min_n` says: below it Katz's interval
+/// fails too often (5.8% at a nominal 2.5% for 10 images against 1,000 at a rest rate of 0.02,
+/// by simulation); Koopman's score interval would lower it.
+pub const RATIO_MIN_N: u64 = 30;
 /// Default false discovery rate of each rule's family.
 pub const DEFAULT_FDR: f64 = 0.05;
 
@@ -149,11 +153,16 @@ pub struct Classified<'a> {
 
 impl Classified<'_> {
     /// Design effect of the harmful indicator over `images` (at least 1; 1 without clusters
-    /// or when it is undefined, e.g. no harmful label at all).
+    /// or when it is undefined, e.g. no harmful label at all; the image count when they are
+    /// all one cluster).
     fn design_effect(&self, images: &[usize]) -> f64 {
         let Some(c) = self.clusters else { return 1.0 };
         let v: Vec<f64> = images.iter().map(|&i| f64::from(u8::from(self.harmful[i]))).collect();
         let k: Vec<usize> = images.iter().map(|&i| c[i]).collect();
+        // One identity is one observation, however many photos it has: no ICC to estimate.
+        if k.iter().collect::<std::collections::BTreeSet<_>>().len() < 2 {
+            return images.len().max(1) as f64;
+        }
         let d = design_effect(&v, &k);
         if d.is_finite() { d.max(1.0) } else { 1.0 }
     }
@@ -306,7 +315,8 @@ fn rate_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
         direction: Direction::Above,
         p: Some(binomial_sf_ge_effective(k, n, limits.max_rate)),
         test: "exact one-sided binomial test of H0: rate ≤ max_rate".into(),
-        n: g.n,
+        // With clusters, the effective sample size is what min_n is held to.
+        n: n.floor() as u64,
         min_n: limits.min_n,
         mde: Mde::rate(n.floor() as u64, limits.max_rate, limits.fdr / 2.0),
     }
@@ -330,8 +340,8 @@ fn ratio_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
         direction: Direction::Above,
         p: rr.map(|r| r.p_above(limit)),
         test: "one-sided Wald test of H0: ln RR ≤ ln max_ratio (Katz)".into(),
-        n: g.n,
-        min_n: limits.min_n,
+        n: (g.n as f64 / d1).floor() as u64,
+        min_n: limits.min_n.max(RATIO_MIN_N),
         mde: Mde::risk_ratio(
             (g.n as f64 / d1) as u64,
             (g.rest_n as f64 / d2) as u64,

@@ -85,23 +85,32 @@ fn decided(list: &[Finding]) -> Table {
                     Cell::CodeThenText(f.id.clone(), f.statement.clone()),
                     Cell::Text(format!("{} = {}", d.estimand, num(d.estimate))),
                     Cell::Text(format!("{} ({})", ci(d.ci), d.ci_method)),
-                    Cell::Text(format!(
-                        "{} {side} {}{}",
-                        f.threshold.name,
-                        num(d.limit),
-                        f.threshold.position.map(|p| format!(" (spec line {})", p.line)).unwrap_or_default()
-                    )),
+                    Cell::Text(limit_text(f, side)),
                     Cell::Num(d.n.to_string()),
                     Cell::Text(format!(
-                        "{} ({}, {} checks): {}",
+                        "{} ({}, {} check{}): {}",
                         d.family.name,
                         correction_name(d.family.correction),
                         d.family.size,
+                        if d.family.size == 1 { "" } else { "s" },
                         num(d.p_adjusted)
                     )),
                 ]
             })
             .collect(),
+    }
+}
+
+/// The limit a check was held to, with the spec threshold that set it: `max_rate ≤ 0.050
+/// (spec line 52)`, or for a screen whose limit is not the threshold itself (word units: any
+/// unit at all, each unit held to `min_text_effect`) `≤ 0.000; min_text_effect = 0.800`.
+fn limit_text(f: &Finding, side: &str) -> String {
+    let (d, t) = (&f.decision, &f.threshold);
+    let line = t.position.map(|p| format!(" (spec line {})", p.line)).unwrap_or_default();
+    if d.limit == t.value {
+        format!("{} {side} {}{line}", t.name, num(d.limit))
+    } else {
+        format!("{side} {}; {} = {}{line}", num(d.limit), t.name, num(t.value))
     }
 }
 

@@ -145,7 +145,7 @@ analysis_doc! {
         controls: Sp<String>,
         /// Permutations for the p-value (default 10000; exact when fewer arrangements exist).
         permutations: Sp<u64>,
-        /// Bootstrap resamples for the confidence interval (default 2000).
+        /// Bootstrap resamples of the ablation's paired interval of a change in effect size (default 2000).
         bootstrap: Sp<u64>,
         /// Largest acceptable WEAT effect size (default 0.5).
         max_effect_size: Sp<f64>,
