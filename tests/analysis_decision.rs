@@ -16,25 +16,10 @@ use clip_audit::analysis::stats::{
 use clip_audit::analysis::typographic::decide_excess;
 use serde_json::Value;
 
+use crate::common::{reference_cases as cases, reference_num as num};
+
 fn fixture() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stats/decision.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("decision.json parses")
-}
-
-fn cases(fx: &Value, section: &str) -> Vec<Value> {
-    let list = fx[section].as_array().unwrap_or_else(|| panic!("section {section} missing")).clone();
-    assert!(!list.is_empty(), "section {section} is empty");
-    list
-}
-
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("f64"),
-        Value::String(s) if s == "inf" => f64::INFINITY,
-        Value::String(s) if s == "nan" => f64::NAN,
-        other => panic!("not a number: {other}"),
-    }
+    crate::common::stats_reference("decision.json")
 }
 
 fn u(v: &Value) -> u64 {

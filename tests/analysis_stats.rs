@@ -5,34 +5,13 @@ use clip_audit::analysis::stats::*;
 
 use serde_json::Value;
 
+use crate::common::{reference_cases as cases, reference_num as num};
+
 /// Relative tolerance for values that go through the same closed form as the reference.
 const REL: f64 = 1e-9;
 
 fn fixture() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stats/reference.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    serde_json::from_str(&text).expect("reference.json parses")
-}
-
-/// The cases of one section; fails if the section is missing or empty, so no loop is vacuous.
-fn cases(fx: &Value, section: &str) -> Vec<Value> {
-    let list = fx[section].as_array().unwrap_or_else(|| panic!("section {section} missing")).clone();
-    assert!(!list.is_empty(), "section {section} is empty");
-    list
-}
-
-/// A float, with the README's strings for non-finite values.
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::Number(n) => n.as_f64().expect("f64"),
-        Value::String(s) => match s.as_str() {
-            "inf" => f64::INFINITY,
-            "-inf" => f64::NEG_INFINITY,
-            "nan" => f64::NAN,
-            other => panic!("unexpected number string {other:?}"),
-        },
-        other => panic!("not a number: {other}"),
-    }
+    crate::common::stats_reference("reference.json")
 }
 
 fn nums(v: &Value) -> Vec<f64> {

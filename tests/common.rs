@@ -99,3 +99,32 @@ pub fn run(spec: &Path, out: &Path, extra: &[&str]) -> Output {
     args.extend_from_slice(extra);
     clip_audit(&args)
 }
+
+/// A reference file of `fixtures/stats/` (made by the scripts named in its README), parsed.
+pub fn stats_reference(file: &str) -> serde_json::Value {
+    let path = fixture("stats").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The cases of one section of a reference file; fails if the section is missing or empty, so
+/// no loop over it is vacuous.
+pub fn reference_cases(fx: &serde_json::Value, section: &str) -> Vec<serde_json::Value> {
+    let list = fx[section].as_array().unwrap_or_else(|| panic!("section {section} missing")).clone();
+    assert!(!list.is_empty(), "section {section} is empty");
+    list
+}
+
+/// A float of a reference file, with the strings "inf", "-inf" and "nan" for non-finite values.
+pub fn reference_num(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().expect("f64"),
+        serde_json::Value::String(s) => match s.as_str() {
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            "nan" => f64::NAN,
+            other => panic!("unexpected number string {other:?}"),
+        },
+        other => panic!("not a number: {other}"),
+    }
+}
