@@ -160,13 +160,9 @@ pub struct RunArgs {
     /// Only fill the store; do not analyse (as a shard of a bigger run should).
     #[arg(long)]
     pub no_analyze: bool,
-    /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
-    /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
-    /// or an interval across the limit), for reviewers who need every check decided.
-    #[arg(long)]
-    pub fail_on_inconclusive: bool,
+    /// When the command fails.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Reports.
     #[command(flatten)]
     pub reports: ReportArgs,
@@ -207,6 +203,18 @@ pub struct ReportArgs {
     /// With --baseline: fail (exit 1) only on new or worsened findings at or above --fail-on.
     #[arg(long, requires = "baseline")]
     pub fail_on_regression: bool,
+}
+
+/// When `run` and `analyze` fail (exit 1).
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
+    /// or an interval across the limit), for reviewers who need every check decided.
+    #[arg(long)]
+    pub fail_on_inconclusive: bool,
 }
 
 /// Arguments of `model-card`.
@@ -252,13 +260,9 @@ pub struct AnalyzeArgs {
     /// Where to write summary.json and selectivity.parquet (default: FIRST_RUN/analysis).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
-    /// Lowest finding severity that fails the command (exit 1); default: the spec's fail_on.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
-    /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
-    /// or an interval across the limit), for reviewers who need every check decided.
-    #[arg(long)]
-    pub fail_on_inconclusive: bool,
+    /// When the command fails.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Reports.
     #[command(flatten)]
     pub reports: ReportArgs,

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::{Outcome, session_config};
 use crate::analysis::{AnalyzeOptions, RunData, Summary, audit};
-use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, ModelCardArgs, ReportArgs};
+use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, GateArgs, ModelCardArgs, ReportArgs};
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
 use crate::run::store::{write_atomic, write_parquet_atomic};
@@ -26,7 +26,7 @@ pub fn load_spec(path: &Path, set: &[(String, String)]) -> anyhow::Result<AuditS
 }
 
 /// The severity at which findings fail the command.
-pub fn fail_level(flag: Option<FailOn>, spec: &AuditSpec) -> Option<Severity> {
+fn fail_level(flag: Option<FailOn>, spec: &AuditSpec) -> Option<Severity> {
     match flag {
         None => Some(spec.fail_on),
         Some(FailOn::Info) => Some(Severity::Info),
@@ -49,6 +49,19 @@ pub struct Output<'a> {
     pub reports: &'a ReportArgs,
     /// No summary on stderr.
     pub quiet: bool,
+}
+
+impl<'a> Output<'a> {
+    /// Where the analysis of `spec` goes and when it fails, from the command line.
+    pub fn new(dir: &'a Path, gate: &GateArgs, spec: &AuditSpec, reports: &'a ReportArgs, quiet: bool) -> Self {
+        Output {
+            dir,
+            fail_on: fail_level(gate.fail_on, spec),
+            fail_on_inconclusive: gate.fail_on_inconclusive,
+            reports,
+            quiet,
+        }
+    }
 }
 
 /// `clip-audit analyze`.
@@ -74,13 +87,7 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
         progress: if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
         ..AnalyzeOptions::default()
     };
-    let output = Output {
-        dir: &out,
-        fail_on: fail_level(args.fail_on, &spec),
-        fail_on_inconclusive: args.fail_on_inconclusive,
-        reports: &args.reports,
-        quiet: args.quiet,
-    };
+    let output = Output::new(&out, &args.gate, &spec, &args.reports, args.quiet);
     analyze_and_write(&spec, &data, &args.runs[0], &options, &output)
 }
 

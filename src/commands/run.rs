@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 
-use super::analyze::{Output, analyze_and_write, fail_level, load_spec};
+use super::analyze::{Output, analyze_and_write, load_spec};
 use super::{Outcome, session_config};
 use crate::analysis::{AnalyzeOptions, RunData};
 use crate::cli::RunArgs;
@@ -51,12 +51,6 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let data = RunData::load(std::slice::from_ref(&opts.out)).context("cannot read the run back")?;
     let options = AnalyzeOptions { session: opts.session, progress: opts.progress, ..AnalyzeOptions::default() };
     let dir = opts.out.join("analysis");
-    let output = Output {
-        dir: &dir,
-        fail_on: fail_level(args.fail_on, &spec),
-        fail_on_inconclusive: args.fail_on_inconclusive,
-        reports: &args.reports,
-        quiet: args.quiet,
-    };
+    let output = Output::new(&dir, &args.gate, &spec, &args.reports, args.quiet);
     analyze_and_write(&spec, &data, &opts.out, &options, &output)
 }
