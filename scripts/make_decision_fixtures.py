@@ -21,6 +21,9 @@ Rust side is checked against independent, widely used implementations:
                     level a: scipy.stats.binom.sf and scipy.optimize.brentq.
   mde_standardized  statsmodels NormalIndPower().solve_power(alternative="larger") plus the
                     limit: the smallest standardised effect detected with power 0.8.
+  mde_t             statsmodels TTestPower().solve_power(alternative="larger") (noncentral t):
+                    the detectable shift in standard errors of a one-sample t test with df =
+                    nobs - 1, which clip-audit approximates by t_(1-a) + t_power.
   welch             scipy.stats.ttest_ind(equal_var=False): estimate, df and
                     confidence_interval() at 95% and 90% (the cluster-level associations rule).
   clustered_mean    statsmodels OLS(v, 1).fit(cov_type="cluster", use_t=True): the CR1
@@ -165,6 +168,16 @@ def mde_standardized():
     return out
 
 
+def mde_t():
+    from statsmodels.stats.power import TTestPower
+
+    out = []
+    for nobs in [5, 10, 30, 200]:
+        es = TTestPower().solve_power(effect_size=None, nobs=nobs, alpha=0.025, power=0.8, alternative="larger")
+        out.append({"df": nobs - 1, "a": 0.025, "shift_in_se": f(es * math.sqrt(nobs))})
+    return out
+
+
 def welch():
     rng = np.random.default_rng(7)
     out = []
@@ -273,6 +286,7 @@ def build():
         "holm": holm(),
         "mde_rate": mde_rate(),
         "mde_standardized": mde_standardized(),
+        "mde_t": mde_t(),
         "welch": welch(),
         "clustered_mean": clustered_mean(),
         "icc": icc(),

@@ -10,8 +10,9 @@ use clip_audit::analysis::decision::{ALPHA, Direction, Family, Mde, Rule, Verdic
 use clip_audit::analysis::denigration::{Classified, GroupRates, Limits, group_rates};
 use clip_audit::analysis::resolution::{GroupCoverage, compare_groups};
 use clip_audit::analysis::stats::{
-    Rng, binomial_sf_ge, binomial_sf_ge_effective, clopper_pearson, clopper_pearson_effective, clustered_mean,
-    design_effect, icc_oneway, newcombe_at, risk_ratio, spearman_exact, spearman_test, weat_clustered, welch,
+    Rng, TInterval, binomial_sf_ge, binomial_sf_ge_effective, clopper_pearson, clopper_pearson_effective,
+    clustered_mean, design_effect, icc_oneway, newcombe_at, risk_ratio, spearman_exact, spearman_test, weat_clustered,
+    welch,
 };
 use clip_audit::analysis::typographic::decide_excess;
 use serde_json::Value;
@@ -101,6 +102,13 @@ fn minimum_detectable_effects_match_scipy_and_statsmodels_power() {
             Value::Null => assert_eq!(got, None, "{c}"),
             want => close(got.expect("detectable"), num(want), 1e-9, &format!("mde rate {c}")),
         }
+    }
+    // The t-test MDE is the usual t_(1-a) + t_power approximation to the noncentral t:
+    // within 2% of statsmodels' exact answer already at 4 degrees of freedom.
+    for c in cases(&fx, "mde_t") {
+        let t = TInterval { estimate: 0.0, se: 1.0, df: num(&c["df"]) };
+        let got = Mde::from_t(&t, 0.0, num(&c["a"])).expect("defined");
+        close(got, num(&c["shift_in_se"]), 0.02, &format!("mde t {c}"));
     }
     for c in cases(&fx, "mde_standardized") {
         let got = Mde::standardized(u(&c["n1"]), u(&c["n2"]), num(&c["limit"]), num(&c["a"])).expect("defined");

@@ -367,7 +367,7 @@ fn rule<'a>(t: &AssociationTest, spread: &'a Spread, limit: f64, a: f64, cluster
         test: format!("one-sided Welch t test over {unit} of H0: effect size ≤ max_effect_size"),
         n: t.clusters[0] as u64,
         min_n: MIN_GROUP_UNITS,
-        mde: c.and_then(|c| Mde::from_se(c.se, limit, a)),
+        mde: c.and_then(|c| Mde::from_t(&c, limit, a)),
     }
 }
 

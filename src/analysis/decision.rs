@@ -351,7 +351,19 @@ impl Mde {
     /// P(X ≥ k) = 0.8. None when even k = n would not reject.
     pub fn rate(n: u64, limit: f64, a: f64) -> Option<f64> {
         use super::stats::binomial_sf_ge;
-        let k = (0..=n).find(|&k| binomial_sf_ge(k, n, limit) <= a)?;
+        // P(X ≥ k) falls as k grows: the smallest rejecting k by bisection.
+        if binomial_sf_ge(n, n, limit) > a {
+            return None;
+        }
+        let (mut lo, mut k) = (0u64, n);
+        while lo < k {
+            let mid = lo + (k - lo) / 2;
+            if binomial_sf_ge(mid, n, limit) <= a {
+                k = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
         let (mut lo, mut hi) = (limit, 1.0f64);
         for _ in 0..60 {
             let mid = 0.5 * (lo + hi);
@@ -424,10 +436,14 @@ impl Mde {
         Some(hi)
     }
 
-    /// Any estimate with a (roughly normal) standard error `se` at this n: limit +
-    /// (z_a + z_power)·se. Used where the se carries what the sampling design costs (clusters).
-    pub fn from_se(se: f64, limit: f64, a: f64) -> Option<f64> {
-        (se.is_finite() && se > 0.0).then(|| limit + (normal_ppf(1.0 - a) + normal_ppf(POWER)) * se)
+    /// An estimate tested by a t test with standard error `t.se` and `t.df` degrees of freedom
+    /// (Welch, cluster-robust): limit + (t_{1−a} + t_power)·se, the usual approximation to the
+    /// noncentral t. Used where the se carries what the sampling design costs (clusters); with
+    /// few clusters the t quantiles matter (2.78 against 1.96 at 4 df).
+    pub fn from_t(t: &super::stats::TInterval, limit: f64, a: f64) -> Option<f64> {
+        use super::stats::t_ppf;
+        (t.se.is_finite() && t.se > 0.0 && t.df > 0.0)
+            .then(|| limit + (t_ppf(1.0 - a, t.df) + t_ppf(POWER, t.df)) * t.se)
     }
 
     /// A standardised mean difference (Cohen's d, WEAT effect size) of n1 against n2 at level

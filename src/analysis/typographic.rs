@@ -114,7 +114,7 @@ pub fn decide_excess(diff: &[f64], clusters: &[usize], limit: f64, family: &str)
         test: "one-sided t test of H0: excess ≤ max_flip_rate, cluster-robust (CR1) over base images".into(),
         n: diff.len() as u64,
         min_n: MIN_COMPOSITES,
-        mde: excess.and_then(|e| Mde::from_se(e.se, limit, ALPHA / 2.0)),
+        mde: excess.and_then(|e| Mde::from_t(&e, limit, ALPHA / 2.0)),
     };
     decide(&[rule], Family::bh(family, ALPHA)).remove(0)
 }
