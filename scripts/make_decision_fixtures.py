@@ -11,6 +11,9 @@ Rust side is checked against independent, widely used implementations:
   risk_ratio        statsmodels confint_proportions_2indep(compare="ratio", method="log")
                     (Katz) and method="log-adjusted" (0.5 added, for zero counts), at several
                     levels; the one-sided Wald p of H0: ln RR <= ln limit with scipy.stats.norm.
+  ratio_score       statsmodels confint_proportions_2indep(compare="ratio", method="score") and
+                    score_test_proportions_2indep(compare="ratio", alternative="larger"):
+                    the Miettinen-Nurminen score interval and test of a risk ratio margin.
   newcombe          statsmodels confint_proportions_2indep(compare="diff", method="newcomb")
                     at several levels (resolution and typographic rules).
   spearman_exact    scipy.stats.permutation_test over every pairing (permutation_type=
@@ -98,6 +101,17 @@ def risk_ratio():
             rr = (a / n1) / (c / n2)
             for limit in [1.0, 2.0, 4.0]:
                 out.append({"a": a, "n1": n1, "c": c, "n2": n2, "limit": limit, "p_above": f(stats.norm.sf((math.log(rr) - math.log(limit)) / se))})
+    return out
+
+
+def ratio_score():
+    from statsmodels.stats.proportion import score_test_proportions_2indep
+
+    out = []
+    for a, n1, c, n2 in [(24, 60, 3, 60), (9, 10, 20, 1000), (0, 30, 5, 30), (20, 60, 0, 60), (3, 12, 10, 200), (150, 400, 60, 800)]:
+        lo, hi = confint_proportions_2indep(a, n1, c, n2, method="score", compare="ratio")
+        p = score_test_proportions_2indep(a, n1, c, n2, value=2.0, compare="ratio", alternative="larger").pvalue
+        out.append({"a": a, "n1": n1, "c": c, "n2": n2, "ci95": [f(lo), f(hi)], "p_above_2": f(p)})
     return out
 
 
@@ -281,6 +295,7 @@ def build():
         "binomial_greater": binomial_greater(),
         "clopper_pearson": clopper_pearson(),
         "risk_ratio": risk_ratio(),
+        "ratio_score": ratio_score(),
         "newcombe": newcombe(),
         "spearman_exact": spearman_exact(),
         "holm": holm(),

@@ -11,13 +11,13 @@ use clip_audit::analysis::denigration::{Classified, GroupRates, Limits, group_ra
 use clip_audit::analysis::resolution::{GroupCoverage, compare_groups};
 use clip_audit::analysis::stats::{
     Rng, TInterval, binomial_sf_ge, binomial_sf_ge_effective, clopper_pearson, clopper_pearson_effective,
-    clustered_mean, design_effect, icc_oneway, newcombe_at, risk_ratio, spearman_exact, spearman_test, weat_clustered,
-    welch,
+    clustered_mean, design_effect, icc_oneway, newcombe_at, normal_sf, ratio_score_interval, ratio_score_z, risk_ratio,
+    spearman_exact, spearman_test, weat_clustered, welch,
 };
 use clip_audit::analysis::typographic::decide_excess;
 use serde_json::Value;
 
-use crate::common::{reference_cases as cases, reference_num as num};
+use crate::common::{reference_cases, reference_cases as cases, reference_num as num};
 
 fn fixture() -> Value {
     crate::common::stats_reference("decision.json")
@@ -60,6 +60,23 @@ fn katz_risk_ratio_matches_statsmodels_log_and_log_adjusted() {
         } else {
             close(rr.p_above(num(&c["limit"])), num(&c["p_above"]), 1e-9, &format!("p {c}"));
         }
+    }
+}
+
+#[test]
+fn risk_ratio_score_interval_and_test_match_statsmodels() {
+    for c in cases(&fixture(), "ratio_score") {
+        let (a, n1, k, n2) = (num(&c["a"]), num(&c["n1"]), num(&c["c"]), num(&c["n2"]));
+        let ci = ratio_score_interval(a, n1, k, n2, 0.05);
+        let want = [num(&c["ci95"][0]).max(0.0), num(&c["ci95"][1])];
+        for (got, want) in ci.iter().zip(want) {
+            if want.is_infinite() || want < 1e-12 {
+                assert!(*got == want || (want < 1e-12 && *got < 1e-9), "{c}: {ci:?}");
+            } else {
+                close(*got, want, 1e-7, &format!("score interval {c}"));
+            }
+        }
+        close(normal_sf(ratio_score_z(a, n1, k, n2, 2.0)), num(&c["p_above_2"]), 1e-9, &format!("score p {c}"));
     }
 }
 
@@ -146,8 +163,14 @@ fn denigration_ratio_is_against_the_rest_so_two_equal_groups_can_fail_max_ratio_
     let a = &groups[0];
     assert_eq!((a.group.as_str(), a.rest_n, a.rest_harmful), ("a", 60, 3));
     close(a.ratio, 8.0, 1e-12, "risk ratio");
-    close(a.ratio_ci[0], num(&want["katz_ci"][0]), 1e-9, "Katz lower");
-    close(a.ratio_ci[1], num(&want["katz_ci"][1]), 1e-9, "Katz upper");
+    // The Katz interval, and the score interval the rule decides on (statsmodels).
+    let katz = risk_ratio(24, 60, 3, 60).unwrap().interval(0.05);
+    close(katz[0], num(&want["katz_ci"][0]), 1e-9, "Katz lower");
+    close(katz[1], num(&want["katz_ci"][1]), 1e-9, "Katz upper");
+    let score = &reference_cases(&fx, "ratio_score")[0];
+    assert_eq!((score["a"].as_u64(), score["c"].as_u64()), (Some(24), Some(3)));
+    close(a.ratio_ci[0], num(&score["ci95"][0]), 1e-7, "score lower");
+    close(a.ratio_ci[1], num(&score["ci95"][1]), 1e-7, "score upper");
     close(a.p, num(&want["fisher_p"]), 1e-9, "Fisher p");
     assert_eq!(ratio[0].verdict, Verdict::Fail, "{:?}", ratio[0]);
     assert_eq!(ratio[0].family.size, 2);
@@ -164,24 +187,22 @@ fn a_risk_ratio_against_a_rest_without_harmful_labels_is_decided_on_its_interval
     let GroupRates { groups, ratio, .. } =
         group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
     assert!(groups[0].ratio.is_infinite());
-    let want = risk_ratio(20, 60, 0, 60).unwrap();
-    assert!(want.adjusted);
     assert!(groups[0].ratio_ci[0] > 2.0, "{:?}", groups[0].ratio_ci);
-    // Decided on Katz's interval with 0.5 added (statsmodels "log-adjusted"), not "undefined".
+    // Decided on the score interval, whose upper bound is infinite here, not "undefined".
     assert_eq!(ratio[0].verdict, Verdict::Fail, "{}", ratio[0].reason);
-    assert!(ratio[0].ci_method.contains("0.5 added"));
+    assert!(groups[0].ratio_ci[1].is_infinite());
 }
 
 #[test]
-fn katz_ratios_of_small_groups_are_inconclusive() {
-    // Ten images against a thousand: Katz's interval fails too often there, so the ratio rule
-    // needs 30 images whatever min_n says; the rate rule still decides at 10.
+fn ratios_of_rare_events_in_small_groups_are_inconclusive() {
+    // Ten images against a thousand at a rest rate of 0.02: at the limit the group would have
+    // 0.4 harmful labels on average, too few for the score test; the rate rule still decides.
     let (b, harmful, labels) = breakdown(&[("small", 10, 9), ("rest", 1000, 20)]);
     let GroupRates { groups, rate, ratio, .. } =
         group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &Limits::default(), "d");
     let i = groups.iter().position(|g| g.group == "small").unwrap();
     assert_eq!(ratio[i].verdict, Verdict::Inconclusive);
-    assert_eq!(ratio[i].min_n, clip_audit::analysis::denigration::RATIO_MIN_N);
+    assert!(ratio[i].reason.contains("normal approximation needs"), "{}", ratio[i].reason);
     assert_eq!(rate[i].verdict, Verdict::Fail);
 }
 
@@ -315,6 +336,7 @@ fn a_failed_check_in_a_family_carries_its_fcr_adjusted_interval() {
             n,
             min_n: 10,
             mde: None,
+            refuse: None,
         })
         .collect();
     let d = decide(&rules, Family::bh("f", 0.05));
@@ -377,7 +399,18 @@ fn ratio_fails(rng: &mut Rng, n1: u64, p1: f64, n2: u64, p2: f64) -> bool {
 #[test]
 fn calibration_ratio_rule() {
     let reps = 2000;
-    for (n1, n2, p2) in [(30, 300, 0.05), (60, 60, 0.1), (200, 2000, 0.02)] {
+    for (n1, n2, p2) in [
+        (10, 1000, 0.02),
+        (10, 200, 0.25),
+        (10, 100, 0.4),
+        (30, 1000, 0.01),
+        (30, 300, 0.1),
+        (60, 600, 0.05),
+        (60, 60, 0.1),
+        (200, 2000, 0.02),
+        (300, 3000, 0.02),
+        (100, 1000, 0.06),
+    ] {
         let fpr = fail_rate(reps, |r| ratio_fails(r, n1, 2.0 * p2, n2, p2));
         eprintln!(
             "calibration ratio rule: null RR = limit 2, n = {n1} vs {n2}, rest rate {p2}: false-positive rate {fpr:.4}"
@@ -741,6 +774,7 @@ fn random_weights_are_no_null_for_zero_shot_findings() {
         n: 100,
         min_n: 10,
         mde: None,
+        refuse: None,
     };
     let decision = decide(&[rule], Family::bh("f", ALPHA)).remove(0);
     assert_eq!(decision.verdict, Verdict::Fail);

@@ -368,6 +368,7 @@ fn rule<'a>(t: &AssociationTest, spread: &'a Spread, limit: f64, a: f64, cluster
         n: t.clusters[0] as u64,
         min_n: MIN_GROUP_UNITS,
         mde: c.and_then(|c| Mde::from_t(&c, limit, a)),
+        refuse: None,
     }
 }
 

@@ -169,6 +169,9 @@ pub struct Rule<'a> {
     pub min_n: u64,
     /// Minimum detectable effect at 80% power, when the rule knows how to compute it.
     pub mde: Option<f64>,
+    /// Why the rule will not decide although n reaches its minimum (e.g. too few expected
+    /// events for its test's approximation): the check is inconclusive with this reason.
+    pub refuse: Option<String>,
 }
 
 impl Rule<'_> {
@@ -245,9 +248,16 @@ pub fn decide(rules: &[Rule<'_>], mut family: Family) -> Vec<Decision> {
     let eligible: Vec<bool> = rules
         .iter()
         .zip(&ci95)
-        // An infinite estimate (a risk ratio against a rest with no event) is decided on its
-        // interval, which is finite; NaN anywhere is undefined.
-        .map(|(r, ci)| r.n >= r.min_n && r.n > 0 && !r.estimate.is_nan() && ci[0].is_finite() && ci[1].is_finite())
+        // An infinite estimate or bound (a risk ratio against a rest with no event) is still
+        // decided; NaN anywhere is undefined.
+        .map(|(r, ci)| {
+            r.n >= r.min_n
+                && r.n > 0
+                && r.refuse.is_none()
+                && !r.estimate.is_nan()
+                && !ci[0].is_nan()
+                && !ci[1].is_nan()
+        })
         .collect();
     let p: Vec<f64> = rules
         .iter()
@@ -274,6 +284,8 @@ pub fn decide(rules: &[Rule<'_>], mut family: Family) -> Vec<Decision> {
             let (verdict, reason) = if !eligible[i] {
                 let why = if r.n < r.min_n || r.n == 0 {
                     format!("n = {} is below the minimum of {} this rule decides on", r.n, r.min_n)
+                } else if let Some(why) = &r.refuse {
+                    why.clone()
                 } else {
                     "the estimate or its interval is undefined".to_owned()
                 };

@@ -183,6 +183,7 @@ pub fn compare_groups(
                 n: n1.min(n2),
                 min_n: MIN_MEMBERS,
                 mde: Mde::difference(n1, n2, z.coverage, limit, fdr / 2.0),
+                refuse: None,
             });
         }
     }

@@ -115,6 +115,7 @@ pub fn decide_excess(diff: &[f64], clusters: &[usize], limit: f64, family: &str)
         n: diff.len() as u64,
         min_n: MIN_COMPOSITES,
         mde: excess.and_then(|e| Mde::from_t(&e, limit, ALPHA / 2.0)),
+        refuse: None,
     };
     decide(&[rule], Family::bh(family, ALPHA)).remove(0)
 }

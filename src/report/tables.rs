@@ -134,7 +134,7 @@ pub fn denigration_groups(d: &DenigrationSummary) -> Table {
             "Clopper-Pearson 95% CI",
             "rate verdict",
             "risk ratio vs rest",
-            "Katz 95% CI",
+            "score 95% CI",
             "ratio verdict",
             "impact ratio",
         ],
