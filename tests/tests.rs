@@ -9,6 +9,7 @@ mod analysis_decision;
 mod analysis_run;
 mod analysis_stats;
 mod common;
+mod image_decoding;
 mod model_bad_input;
 mod model_cli;
 mod model_edit;

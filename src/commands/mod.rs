@@ -38,6 +38,7 @@ impl Outcome {
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    crate::model::decode::set_max_pixels(cli.max_image_pixels);
     match cli.command {
         Command::Model(ModelCommand::Inspect { target, json, runtime }) => {
             inspect::run(&target, json, &session_config(&runtime))

@@ -8,109 +8,11 @@
 //! coefficients, same 22-bit fixed point, same two passes), so for lossless inputs the
 //! result is bit-identical to Pillow + torchvision; `fixtures/preprocess/` proves it.
 
-use std::io::{BufRead, Cursor, Seek};
-use std::path::{Path, PathBuf};
-
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::RgbImage;
 
 use super::manifest::PreprocessSpec;
 
-/// Problems turning a file into model input.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    /// The file could not be read.
-    #[error("cannot read image {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The bytes could not be decoded as an image.
-    #[error("cannot decode image {path}: {source}")]
-    Decode {
-        /// The file.
-        path: PathBuf,
-        /// What the decoder said.
-        #[source]
-        source: image::ImageError,
-    },
-    /// The image has no pixels.
-    #[error("image {path} is empty ({width}x{height})")]
-    Empty {
-        /// The file.
-        path: PathBuf,
-        /// Width in pixels.
-        width: u32,
-        /// Height in pixels.
-        height: u32,
-    },
-}
-
-/// Decodes an image file, applies its EXIF orientation and converts it to 8-bit RGB.
-pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Read { path: path.to_path_buf(), source })?;
-    decode_rgb(Cursor::new(bytes), path)
-}
-
-/// Decodes image bytes (`path` is only used in messages).
-pub fn decode_rgb<R: BufRead + Seek>(reader: R, path: &Path) -> Result<RgbImage, ImageError> {
-    let decode_err = |source| ImageError::Decode { path: path.to_path_buf(), source };
-    let reader = ImageReader::new(reader)
-        .with_guessed_format()
-        .map_err(|source| ImageError::Read { path: path.to_path_buf(), source })?;
-    let mut decoder = reader.into_decoder().map_err(decode_err)?;
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
-    img.apply_orientation(orientation);
-    if img.width() == 0 || img.height() == 0 {
-        return Err(ImageError::Empty { path: path.to_path_buf(), width: img.width(), height: img.height() });
-    }
-    Ok(to_rgb8(img))
-}
-
-/// Converts any decoded image to 8-bit RGB the way the reference does: grey is replicated,
-/// alpha is dropped (not composited, as Pillow's `convert("RGB")`), 16-bit values are
-/// rounded (`(v + 128) / 257`), floats are clamped to [0, 1] and scaled.
-pub fn to_rgb8(img: DynamicImage) -> RgbImage {
-    fn down(v: u16) -> u8 {
-        ((u32::from(v) + 128) / 257) as u8
-    }
-    let (w, h) = (img.width(), img.height());
-    match img {
-        DynamicImage::ImageRgb8(rgb) => rgb,
-        DynamicImage::ImageLuma8(l) => RgbImage::from_fn(w, h, |x, y| {
-            let v = l.get_pixel(x, y).0[0];
-            image::Rgb([v, v, v])
-        }),
-        DynamicImage::ImageLumaA8(l) => RgbImage::from_fn(w, h, |x, y| {
-            let v = l.get_pixel(x, y).0[0];
-            image::Rgb([v, v, v])
-        }),
-        DynamicImage::ImageRgba8(rgba) => RgbImage::from_fn(w, h, |x, y| {
-            let p = rgba.get_pixel(x, y).0;
-            image::Rgb([p[0], p[1], p[2]])
-        }),
-        DynamicImage::ImageLuma16(l) => RgbImage::from_fn(w, h, |x, y| {
-            let v = down(l.get_pixel(x, y).0[0]);
-            image::Rgb([v, v, v])
-        }),
-        DynamicImage::ImageLumaA16(l) => RgbImage::from_fn(w, h, |x, y| {
-            let v = down(l.get_pixel(x, y).0[0]);
-            image::Rgb([v, v, v])
-        }),
-        DynamicImage::ImageRgb16(p) => RgbImage::from_fn(w, h, |x, y| {
-            let v = p.get_pixel(x, y).0;
-            image::Rgb([down(v[0]), down(v[1]), down(v[2])])
-        }),
-        DynamicImage::ImageRgba16(p) => RgbImage::from_fn(w, h, |x, y| {
-            let v = p.get_pixel(x, y).0;
-            image::Rgb([down(v[0]), down(v[1]), down(v[2])])
-        }),
-        other => other.to_rgb8(),
-    }
-}
+pub use super::decode::{ImageError, decode_rgb, load_rgb, to_rgb8};
 
 /// The output size of torchvision's `Resize(size)`: shortest side to `size`, the other
 /// side `int(size * long / short)` computed in floating point, as torchvision does.
