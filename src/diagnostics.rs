@@ -41,6 +41,9 @@ pub struct Diagnostic {
     pub source_line: Option<String>,
     /// What to do about it.
     pub help: Option<String>,
+    /// A warning: the file is usable, but something in it is probably not what was meant
+    /// (a manifest value that names no member, whose rows will be skipped).
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -56,7 +59,15 @@ impl Diagnostic {
             (Some(src), Some(pos)) => src.lines().nth(pos.line.saturating_sub(1) as usize).map(str::to_owned),
             _ => None,
         };
-        Self { code, message: message.into(), file: file.to_path_buf(), position, source_line, help: None }
+        Self {
+            code,
+            message: message.into(),
+            file: file.to_path_buf(),
+            position,
+            source_line,
+            help: None,
+            warning: false,
+        }
     }
 
     /// Adds a hint saying what to do.
@@ -68,7 +79,8 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error[{}]: {}", self.code, self.message)?;
+        let level = if self.warning { "warning" } else { "error" };
+        writeln!(f, "{level}[{}]: {}", self.code, self.message)?;
         match self.position {
             Some(pos) => writeln!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.column)?,
             None => writeln!(f, "  --> {}", self.file.display())?,
@@ -119,7 +131,8 @@ impl fmt::Display for Diagnostics {
             writeln!(f, "{d}")?;
         }
         let n = self.0.len();
-        write!(f, "{n} problem{} found", if n == 1 { "" } else { "s" })
+        let noun = if self.0.iter().all(|d| d.warning) { "warning" } else { "problem" };
+        write!(f, "{n} {noun}{} found", if n == 1 { "" } else { "s" })
     }
 }
 

@@ -158,3 +158,182 @@ fn preview_writes_a_contact_sheet_whole() {
     let stdout = texts(&list).0;
     assert!(stdout.contains("typographic") && stdout.contains("240"), "{stdout}");
 }
+
+/// Issue 15, case 1 (`fixtures/cases/manifest-member-key/`): a manifest whose member column
+/// holds member ids, with `member_key: id`, gives every row: 12 images, 4 per member.
+#[test]
+fn member_key_id_selects_manifest_rows_by_member_id() {
+    let case = root().join("fixtures/cases/manifest-member-key");
+    let model = root().join("fixtures/models/tiny-clip");
+    let set_model = [("model".to_owned(), model.display().to_string())];
+    let spec = AuditSpec::load(&case.join("spec.yaml"), &set_model).unwrap_or_else(|e| panic!("{e}"));
+    assert!(spec.warnings.is_empty(), "{}", spec.warnings);
+    let set = expand(&spec, 32);
+    assert_eq!(set.stimuli.len(), 12);
+    for member in ["amber", "teal", "plum"] {
+        assert_eq!(set.stimuli.iter().filter(|s| s.member == member).count(), 4, "{member}");
+    }
+    assert_eq!(set.sources.len(), 1);
+    let account = &set.sources[0];
+    assert_eq!((account.rows, account.images, account.skipped, account.excluded_rows()), (12, 12, 0, 0));
+    // The CLI says the same.
+    let out = clip_audit(&[
+        "stimuli",
+        "list",
+        case.join("spec.yaml").to_str().unwrap(),
+        "--set",
+        &format!("model={}", model.display()),
+    ]);
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("12 stimuli, 0 skipped") && stdout.contains("12 rows = 12 images + 0 skipped + 0 excluded"),
+        "{stdout}"
+    );
+}
+
+/// A manifest in `dir` (CSV or JSONL) of swatch rows, and a spec over it.
+fn swatch_case(dir: &std::path::Path, rows: &[(&str, &str)], jsonl: bool, extra: &str) -> std::path::PathBuf {
+    let case = root().join("fixtures/cases/manifest-member-key");
+    std::fs::copy(case.join("library.yaml"), dir.join("library.yaml")).unwrap();
+    let images = case.join("images");
+    let manifest = if jsonl {
+        let lines: Vec<String> =
+            rows.iter().map(|(f, c)| serde_json::json!({"file": images.join(f), "colour": c}).to_string()).collect();
+        std::fs::write(dir.join("labels.jsonl"), lines.join("\n") + "\n").unwrap();
+        "labels.jsonl"
+    } else {
+        let mut text = "file,colour\n".to_owned();
+        for (f, c) in rows {
+            text.push_str(&format!("{},{c}\n", images.join(f).display()));
+        }
+        std::fs::write(dir.join("labels.csv"), text).unwrap();
+        "labels.csv"
+    };
+    let spec = dir.join("spec.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "audit: rows\nmodel:\n  bundle: {}/fixtures/models/tiny-clip\nprobes:\n  - library: library.yaml\n    family: swatches\n{extra}    stimuli:\n      images:\n        - manifest: {manifest}\n          member_column: colour\n",
+            root().display()
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+/// Every manifest row is an image, skipped with a reason, or excluded by the spec: a value
+/// spelled differently from the library (as a FairFace export with `Latino Hispanic` for
+/// `Latino_Hispanic`) is a warning at the spec's line when validating and a skipped row with
+/// the nearest member when expanding, never a silent loss; in CSV and in JSONL.
+#[test]
+fn manifest_rows_that_name_no_member_are_skipped_with_a_reason_and_validate_warns() {
+    let rows = [
+        ("amber_0.png", "Amber yellow"),
+        ("amber_1.png", "Amber Yellow"),
+        ("amber_2.png", "Amber Yellow"),
+        ("teal_0.png", "Deep teal"),
+        ("teal_1.png", "Deep_teal"),
+        ("plum_0.png", "Plum purple"),
+        ("plum_1.png", "Plum purple"),
+    ];
+    for jsonl in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        // `plum` is left out by the spec's own member selection.
+        let spec_path = swatch_case(dir.path(), &rows, jsonl, "    members: [amber, teal]\n");
+        let spec = AuditSpec::load(&spec_path, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.warnings.0.len(), 1, "{}", spec.warnings);
+        let warning = spec.warnings.0[0].to_string();
+        assert!(warning.starts_with("warning[I008]"), "{warning}");
+        assert!(warning.contains("3 of 7 rows"), "{warning}");
+        // Lines as in the file: CSV has a header line, JSONL none.
+        let header = usize::from(!jsonl);
+        let (amber_line, teal_line) = (2 + header, 5 + header);
+        assert!(
+            warning.contains(&format!("\"Amber Yellow\" (2 rows, first at line {amber_line}, nearest `Amber yellow`)")),
+            "{warning}"
+        );
+        assert!(
+            warning.contains(&format!("\"Deep_teal\" (1 row, first at line {teal_line}, nearest `Deep teal`)")),
+            "{warning}"
+        );
+        assert!(warning.contains(&format!("{}:11:", spec_path.display())), "points at `member_column`: {warning}");
+
+        let set = expand(&spec, 32);
+        let account = &set.sources[0];
+        assert_eq!(account.rows, 7);
+        assert_eq!(account.images, 2, "amber_0 and teal_0");
+        assert_eq!(account.skipped, 3);
+        assert_eq!(account.excluded_rows(), 2);
+        assert_eq!(account.excluded.get("member `plum` not selected by the spec"), Some(&2));
+        assert!(account.balances());
+        assert_eq!(set.skipped.len(), 3);
+        let reason = &set
+            .skipped
+            .iter()
+            .find(|s| s.source.ends_with(&format!(":{teal_line}")))
+            .expect("teal row skipped")
+            .reason;
+        assert!(
+            reason.contains("\"Deep_teal\" is not the name or id of any member of `swatches` (nearest: \"Deep teal\")"),
+            "{reason}"
+        );
+
+        // validate prints the warning and still passes.
+        let out = clip_audit(&["validate", spec_path.to_str().unwrap()]);
+        let (stdout, stderr) = texts(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stdout.contains("1 warning") && stderr.contains("warning[I008]"), "{stdout}\n{stderr}");
+    }
+}
+
+#[test]
+fn limits_and_unknown_member_keys_are_accounted_for_or_refused() {
+    let rows: Vec<(String, &str)> = (0..4).map(|i| (format!("amber_{i}.png"), "amber")).collect();
+    let rows: Vec<(&str, &str)> = rows.iter().map(|(f, c)| (f.as_str(), *c)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = swatch_case(dir.path(), &rows, false, "");
+    let text = std::fs::read_to_string(&spec_path).unwrap();
+    std::fs::write(
+        &spec_path,
+        text.replace(
+            "member_column: colour\n",
+            "member_column: colour\n          member_key: id\n          limit: 3\n",
+        ),
+    )
+    .unwrap();
+    let set = expand(&AuditSpec::load(&spec_path, &[]).unwrap(), 32);
+    let account = &set.sources[0];
+    assert_eq!((account.rows, account.images, account.skipped), (4, 3, 0));
+    assert_eq!(account.excluded.get("past `limit: 3`"), Some(&1));
+    assert!(account.balances());
+    // A member_key no member has is an error naming the keys that exist.
+    std::fs::write(
+        &spec_path,
+        text.replace("member_column: colour\n", "member_column: colour\n          member_key: ids\n"),
+    )
+    .unwrap();
+    let err = AuditSpec::load(&spec_path, &[]).unwrap_err().to_string();
+    assert!(err.contains("I007") || err.contains("invalid"), "{err}");
+    let out = clip_audit(&["validate", spec_path.to_str().unwrap()]);
+    let stderr = texts(&out).1;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("error[I007]") && stderr.contains("did you mean `id`?"), "{stderr}");
+}
+
+#[test]
+fn every_shipped_audit_accounts_for_every_image_source_row() {
+    for entry in std::fs::read_dir(root().join("audits")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let Ok(spec) = AuditSpec::load(&path, &[]) else { continue };
+        let set = expand(&spec, 32);
+        for account in &set.sources {
+            assert!(account.balances(), "{}: {}", path.display(), account.line());
+        }
+        let images = set.stimuli.iter().filter(|s| s.modality == Modality::Image).count();
+        assert_eq!(images, set.sources.iter().map(|a| a.images).sum::<usize>(), "{}", path.display());
+    }
+}

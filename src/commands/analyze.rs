@@ -16,7 +16,12 @@ use crate::spec::{AuditSpec, SpecError};
 /// Loads a spec, printing its diagnostics when it is invalid.
 pub fn load_spec(path: &Path, set: &[(String, String)]) -> anyhow::Result<AuditSpec> {
     match AuditSpec::load(path, set) {
-        Ok(s) => Ok(s),
+        Ok(s) => {
+            if !s.warnings.is_empty() {
+                eprintln!("{}\n", s.warnings);
+            }
+            Ok(s)
+        }
         Err(SpecError::Invalid(d)) => {
             eprintln!("{d}\n");
             anyhow::bail!("{} is invalid; nothing was run", path.display());

@@ -25,7 +25,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let summary = run_audit(&spec, &opts).with_context(|| format!("run of {} failed", args.spec.display()))?;
     if !args.quiet {
         eprintln!(
-            "run `{}` on {}: {} stimuli, {} computed, {} from the store, {} skipped{} in {}",
+            "run `{}` on {}: {} stimuli, {} computed, {} from the store, {} skipped{}{} in {}",
             spec.id,
             summary.device,
             summary.total,
@@ -33,6 +33,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             summary.cached,
             summary.skipped,
             if summary.non_finite > 0 { format!(" ({} non-finite)", summary.non_finite) } else { String::new() },
+            if summary.excluded > 0 {
+                format!("; {} image-source rows excluded by the spec", summary.excluded)
+            } else {
+                String::new()
+            },
             human(summary.seconds)
         );
         eprintln!("store: {}", summary.store_dir.display());

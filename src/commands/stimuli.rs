@@ -19,6 +19,9 @@ fn load(spec: &Path, set: &[(String, String)]) -> anyhow::Result<(AuditSpec, Sti
     };
     let size = crate::model::ModelManifest::load(&audit.bundle).map(|m| m.preprocess.size).unwrap_or(224);
     let stimuli = expand(&audit, size);
+    if !audit.warnings.is_empty() {
+        eprintln!("{}\n", audit.warnings);
+    }
     Ok((audit, stimuli))
 }
 
@@ -34,6 +37,9 @@ pub fn list(spec: &Path, json: bool, set: &[(String, String)]) -> anyhow::Result
     println!("audit `{}`: {} stimuli, {} skipped", audit.id, stimuli.stimuli.len(), stimuli.skipped.len());
     for ((sel, modality), n) in stimuli.counts() {
         println!("  {sel:<24} {:<14} {n:>7}", modality.name());
+    }
+    for account in &stimuli.sources {
+        println!("  [{}] {}", account.selection, account.line());
     }
     for s in stimuli.skipped.iter().take(20) {
         println!("  skipped [{}] {}: {}", s.selection, s.source, s.reason);

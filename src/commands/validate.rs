@@ -25,14 +25,22 @@ pub fn run(specs: &[PathBuf], set: &[(String, String)]) -> anyhow::Result<Outcom
                     })
                     .flatten()
                     .collect();
+                if !spec.warnings.is_empty() {
+                    eprintln!("{}\n", spec.warnings);
+                }
                 println!(
-                    "ok: {} (audit `{}`: {} selection{}, {members} members; {}; model {})",
+                    "ok: {} (audit `{}`: {} selection{}, {members} members; {}; model {}){}",
                     path.display(),
                     spec.id,
                     spec.selections.len(),
                     if spec.selections.len() == 1 { "" } else { "s" },
                     modalities.into_iter().collect::<Vec<_>>().join(", "),
-                    spec.bundle.display()
+                    spec.bundle.display(),
+                    match spec.warnings.0.len() {
+                        0 => String::new(),
+                        1 => "; 1 warning".to_owned(),
+                        n => format!("; {n} warnings"),
+                    }
                 );
             }
             Err(SpecError::Invalid(d)) => {

@@ -26,7 +26,9 @@ use crate::model::{
     ClipModel, Device, Encoded, Encoder, ModelError, ModelManifest, SessionConfig, TapSelection, preprocess,
 };
 use crate::spec::AuditSpec;
-use crate::stimuli::{Content, Modality, Skipped, Stimulus, StimulusSet, expand, materialize_with_coverage};
+use crate::stimuli::{
+    Content, Modality, Skipped, SourceAccount, Stimulus, StimulusSet, expand, materialize_with_coverage,
+};
 use progress::{Progress, ProgressMode};
 use store::{PartBuilder, StoreDir, StoreError, Table};
 
@@ -161,6 +163,9 @@ pub struct RunSummary {
     pub skipped: usize,
     /// Of which non-finite outputs.
     pub non_finite: usize,
+    /// Image-source rows the spec itself leaves out (members not selected, past `limit`);
+    /// not stimuli, not skipped. Per source in `provenance.stimuli.sources`.
+    pub excluded: usize,
     /// Device used.
     pub device: String,
     /// Wall time in seconds.
@@ -274,6 +279,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         cached,
         skipped: skipped.len(),
         non_finite,
+        excluded: set.sources.iter().map(SourceAccount::excluded_rows).sum(),
         device: model.device().to_string(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -297,6 +303,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
             unique,
             list_sha256: set.list_hash(),
             by_modality: by_modality(&set),
+            sources: set.sources.clone(),
         },
         shard: opts.shard.map(|s| s.tag()),
         seed: spec.seed,

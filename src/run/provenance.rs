@@ -130,6 +130,9 @@ pub struct StimuliProvenance {
     pub list_sha256: String,
     /// Count per modality.
     pub by_modality: BTreeMap<String, usize>,
+    /// Every image source and what became of its rows: images, skipped (reasons in the
+    /// skipped table), excluded by the spec (reasons here).
+    pub sources: Vec<crate::stimuli::SourceAccount>,
 }
 
 /// Wall times of the phases.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use schemars::JsonSchema;
 
 use super::analyses::{AnalysesDoc, Severity};
-use super::images::{ImageSource, ImageSourceDoc, read_image_sources};
+use super::images::{ImageSource, ImageSourceDoc, MemberKey, read_image_sources, unmatched_values};
 use super::node::{Node, Value};
 use super::probe::{Family, Member, ProbeLibrary};
 use super::read::{Ctx, FromNode, MapReader, Sp};
@@ -534,6 +534,9 @@ pub struct AuditSpec {
     pub files: Vec<PathBuf>,
     /// The spec text.
     pub source_text: String,
+    /// What validation found that does not make the spec invalid (e.g. manifest values that
+    /// name no member: their rows are skipped, with that reason, by every run).
+    pub warnings: Diagnostics,
 }
 
 /// Report formats the spec may ask for.
@@ -570,6 +573,8 @@ impl AuditSpec {
                 spec.files.sort();
                 spec.files.dedup();
                 spec.files.insert(0, first);
+                cx.warnings.sort();
+                spec.warnings = cx.warnings;
                 Ok(spec)
             }
             _ => {
@@ -736,6 +741,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             fail_on: outputs.fail_on.map_or(Severity::Error, |s| s.value),
             files: self.files,
             source_text: text.to_owned(),
+            warnings: Diagnostics::default(),
             vars,
             doc,
         })
@@ -989,7 +995,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             if per_member {
                 for m in members {
                     let source = substituted.resolve(&base, Some((&m.id, &m.name)));
-                    self.check_source(&source, doc, in_spec);
+                    self.check_source(&source, doc, in_spec, None);
                     out.push(AssignedSource { member: Some(m.id.clone()), source });
                 }
             } else {
@@ -1005,21 +1011,24 @@ impl<'c, 'a> Validator<'c, 'a> {
                     }
                     continue;
                 }
-                self.check_source(&source, doc, in_spec);
+                self.check_source(&source, doc, in_spec, Some(family));
                 out.push(AssignedSource { member: None, source });
             }
         }
         for m in members {
             for doc in &m.images {
                 let source = substitute_source(doc, vars).resolve(&lib_base, Some((&m.id, &m.name)));
-                self.check_source(&source, doc, false);
+                self.check_source(&source, doc, false, None);
                 out.push(AssignedSource { member: Some(m.id.clone()), source });
             }
         }
         out
     }
 
-    fn check_source(&mut self, source: &ImageSource, doc: &ImageSourceDoc, in_spec: bool) {
+    /// Checks that a source exists and, for a manifest, that it has the columns named; with
+    /// `family` (a manifest whose `member_column` picks the member of each row), also that
+    /// `member_key` is a key members have and which values of the column name no member.
+    fn check_source(&mut self, source: &ImageSource, doc: &ImageSourceDoc, in_spec: bool, family: Option<&Family>) {
         let position = if in_spec { doc.position() } else { None };
         let unresolved = |p: &Path| p.to_string_lossy().contains("${");
         if let ImageSource::Folder { path: p, .. } | ImageSource::Manifest { file: p, .. } = source
@@ -1047,8 +1056,10 @@ impl<'c, 'a> Validator<'c, 'a> {
                         wanted.extend(member_column.iter());
                         wanted.extend(label_columns.iter().flatten());
                         let known: Vec<&str> = columns.iter().map(String::as_str).collect();
+                        let mut complete = true;
                         for c in wanted {
                             if !columns.contains(c) {
+                                complete = false;
                                 self.cx.error_help(
                                     "I005",
                                     format!("manifest {} has no column `{c}`", file.display()),
@@ -1056,6 +1067,9 @@ impl<'c, 'a> Validator<'c, 'a> {
                                     suggest_among(c, &known),
                                 );
                             }
+                        }
+                        if let (Some(family), Some(column), true) = (family, member_column, complete) {
+                            self.check_member_values(source, doc, position, family, column);
                         }
                     }
                     Err(e) => self.cx.error_help(
@@ -1067,6 +1081,72 @@ impl<'c, 'a> Validator<'c, 'a> {
                 }
             }
         }
+    }
+}
+
+impl Validator<'_, '_> {
+    /// `member_key` must be a key members have; manifest values that name no member are
+    /// reported (value, rows, first line, nearest member value) as a warning at the source,
+    /// since every run skips their rows with that reason.
+    fn check_member_values(
+        &mut self,
+        source: &ImageSource,
+        doc: &ImageSourceDoc,
+        position: Option<crate::diagnostics::Position>,
+        family: &Family,
+        column: &str,
+    ) {
+        let ImageSource::Manifest { file, member_key, .. } = source else { return };
+        let key = MemberKey::new(member_key.as_deref());
+        if let MemberKey::Meta(k) = key
+            && !family.members.iter().any(|m| m.meta.contains_key(k))
+        {
+            let mut known: Vec<&str> = vec!["id", "name"];
+            known.extend(family.members.iter().flat_map(|m| m.meta.keys().map(String::as_str)));
+            known.sort_unstable();
+            known.dedup();
+            self.cx.error_help(
+                "I007",
+                format!("`member_key: {k}` is neither `id`, `name` nor a meta key of any member of `{}`", family.id),
+                doc.member_key.as_ref().and_then(|k| k.position).or(position),
+                suggest_among(k, &known),
+            );
+            return;
+        }
+        let Ok(rows) = crate::stimuli::manifest::read_rows(file) else { return };
+        let unmatched = unmatched_values(&rows, column, &family.members, key);
+        if unmatched.is_empty() {
+            return;
+        }
+        let rows_lost: usize = unmatched.iter().map(|u| u.rows).sum();
+        let listed: Vec<String> = unmatched
+            .iter()
+            .take(8)
+            .map(|u| {
+                let near = u.nearest.as_ref().map_or(String::new(), |n| format!(", nearest `{n}`"));
+                format!(
+                    "{:?} ({} row{}, first at line {}{near})",
+                    u.value,
+                    u.rows,
+                    if u.rows == 1 { "" } else { "s" },
+                    u.first_line
+                )
+            })
+            .collect();
+        let more = if unmatched.len() > 8 { format!(" and {} more", unmatched.len() - 8) } else { String::new() };
+        self.cx.warn_help(
+            "I008",
+            format!(
+                "{rows_lost} of {} rows of manifest {} have a `{column}` value that is not {} of any member of `{}`; runs skip them: {}{more}",
+                rows.len(),
+                file.display(),
+                key.describe(),
+                family.id,
+                listed.join("; ")
+            ),
+            doc.member_column.as_ref().and_then(|c| c.position).or(position),
+            "spell the values as the library does, or set `member_key` to the member field or meta key the column holds (`id`, `name`, or a meta key)",
+        );
     }
 }
 

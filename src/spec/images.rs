@@ -82,6 +82,15 @@ impl FromNode for ImageSourceDoc {
                 cx.error("I002", "`root`, `file_column` and `member_column` apply to manifests only", position);
                 None
             }
+            (None, Some(_)) if doc.member_key.is_some() && doc.member_column.is_none() => {
+                cx.error_help(
+                    "I002",
+                    "`member_key` says how `member_column` names members, but there is no `member_column`",
+                    doc.member_key.as_ref().and_then(|k| k.position).or(position),
+                    "add `member_column: <the manifest column that names each row's member>`",
+                );
+                None
+            }
             (None, Some(_)) if doc.glob.is_some() || doc.recursive.is_some() => {
                 cx.error("I002", "`glob` and `recursive` apply to folders only", position);
                 None
@@ -170,4 +179,109 @@ impl ImageSourceDoc {
     pub fn position(&self) -> Option<crate::diagnostics::Position> {
         self.folder.as_ref().or(self.manifest.as_ref()).and_then(|s| s.position)
     }
+}
+
+/// What a manifest's `member_column` value is compared with: `id` and `name` are the
+/// member's own fields, any other key a member `meta` entry (numbers and booleans as their
+/// text); without a key, the name and then the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKey<'a> {
+    /// The member's name, then its id (the default).
+    NameOrId,
+    /// The member's id.
+    Id,
+    /// The member's name.
+    Name,
+    /// A `meta` entry.
+    Meta(&'a str),
+}
+
+impl<'a> MemberKey<'a> {
+    /// The key as written in `member_key`.
+    pub fn new(written: Option<&'a str>) -> Self {
+        match written {
+            None => Self::NameOrId,
+            Some("id") => Self::Id,
+            Some("name") => Self::Name,
+            Some(k) => Self::Meta(k),
+        }
+    }
+
+    /// The values `member` answers to under this key.
+    pub fn values(self, member: &super::probe::Member) -> Vec<String> {
+        let meta = |k: &str| {
+            member.meta.get(k).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).into_iter().collect()
+        };
+        match self {
+            Self::NameOrId => vec![member.name.clone(), member.id.clone()],
+            Self::Id => vec![member.id.clone()],
+            Self::Name => vec![member.name.clone()],
+            Self::Meta(k) => meta(k),
+        }
+    }
+
+    /// The member of `members` a manifest value names: for the default key, a name match wins
+    /// over an id match.
+    pub fn find(self, members: &'a [super::probe::Member], value: &str) -> Option<&'a super::probe::Member> {
+        match self {
+            Self::NameOrId => {
+                members.iter().find(|m| m.name == value).or_else(|| members.iter().find(|m| m.id == value))
+            }
+            _ => members.iter().find(|m| self.values(m).iter().any(|v| v == value)),
+        }
+    }
+
+    /// In words, for messages ("the id", "the meta `fairface_label`").
+    pub fn describe(self) -> String {
+        match self {
+            Self::NameOrId => "the name or id".to_owned(),
+            Self::Id => "the id".to_owned(),
+            Self::Name => "the name".to_owned(),
+            Self::Meta(k) => format!("the meta `{k}`"),
+        }
+    }
+}
+
+/// A `member_column` value that names no member of the family, with how many rows hold it,
+/// the first of their lines, and the member value closest to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnmatchedValue {
+    /// The value as written in the manifest.
+    pub value: String,
+    /// Rows holding it.
+    pub rows: usize,
+    /// The first row's 1-based line.
+    pub first_line: usize,
+    /// The closest value some member answers to, when one is close.
+    pub nearest: Option<String>,
+}
+
+/// The values of `column` in `rows` that name no member of `members`, in order of first
+/// appearance.
+pub fn unmatched_values(
+    rows: &[(usize, crate::stimuli::manifest::Row)],
+    column: &str,
+    members: &[super::probe::Member],
+    key: MemberKey<'_>,
+) -> Vec<UnmatchedValue> {
+    let mut out: Vec<UnmatchedValue> = Vec::new();
+    let known: Vec<String> = members.iter().flat_map(|m| key.values(m)).collect();
+    for (line, row) in rows {
+        let value = row.get(column).map(String::as_str).unwrap_or_default();
+        if key.find(members, value).is_some() {
+            continue;
+        }
+        match out.iter_mut().find(|u| u.value == value) {
+            Some(u) => u.rows += 1,
+            None => out.push(UnmatchedValue {
+                value: value.to_owned(),
+                rows: 1,
+                first_line: *line,
+                nearest: crate::diagnostics::closest(value, known.iter().map(String::as_str), 1)
+                    .first()
+                    .map(|s| (*s).to_owned()),
+            }),
+        }
+    }
+    out
 }

@@ -54,12 +54,14 @@ pub struct Ctx<'a> {
     pub source: &'a str,
     /// Problems found so far.
     pub problems: Diagnostics,
+    /// Warnings found so far: they do not make the file invalid.
+    pub warnings: Diagnostics,
 }
 
 impl<'a> Ctx<'a> {
     /// A context for `file` with text `source`.
     pub fn new(file: &'a Path, source: &'a str) -> Self {
-        Self { file, source, problems: Diagnostics::default() }
+        Self { file, source, problems: Diagnostics::default(), warnings: Diagnostics::default() }
     }
 
     /// Records a problem at `position`.
@@ -76,6 +78,19 @@ impl<'a> Ctx<'a> {
         help: impl Into<String>,
     ) {
         self.problems.push(Diagnostic::new(code, message, self.file, Some(self.source), position).with_help(help));
+    }
+
+    /// Records a warning with a hint.
+    pub fn warn_help(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        position: Option<Position>,
+        help: impl Into<String>,
+    ) {
+        let mut d = Diagnostic::new(code, message, self.file, Some(self.source), position).with_help(help);
+        d.warning = true;
+        self.warnings.push(d);
     }
 
     fn wrong_type(&mut self, node: &Node, expected: &str) {

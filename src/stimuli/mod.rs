@@ -21,9 +21,10 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::diagnostics::closest;
 use crate::model::preprocess;
 use crate::spec::audit::{AssignedSource, AuditSpec, Placement, Selection};
-use crate::spec::images::ImageSource;
+use crate::spec::images::{ImageSource, MemberKey};
 
 /// File extensions read as images.
 pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "jfif"];
@@ -149,6 +150,66 @@ pub struct StimulusSet {
     pub stimuli: Vec<Stimulus>,
     /// Skipped ones.
     pub skipped: Vec<Skipped>,
+    /// Every image source with what became of its rows (or files).
+    pub sources: Vec<SourceAccount>,
+}
+
+/// What became of every row of a manifest (every file of a folder): each is an image
+/// stimulus, skipped with a reason, or excluded by the spec's own selection, so that
+/// `rows == images + skipped + excluded` always holds ([`SourceAccount::balances`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SourceAccount {
+    /// The selection.
+    pub selection: String,
+    /// `manifest` or `folder`.
+    pub kind: &'static str,
+    /// The manifest file or folder.
+    pub source: String,
+    /// Rows of the manifest (image files of the folder).
+    pub rows: usize,
+    /// Rows that became image stimuli.
+    pub images: usize,
+    /// Rows skipped, each with its reason in [`StimulusSet::skipped`].
+    pub skipped: usize,
+    /// Rows the spec leaves out, per reason (members not selected, past `limit`).
+    pub excluded: BTreeMap<String, usize>,
+}
+
+impl SourceAccount {
+    fn exclude_rows(&mut self, n: usize, reason: String) {
+        if n > 0 {
+            *self.excluded.entry(reason).or_insert(0) += n;
+        }
+    }
+
+    /// Rows excluded by the spec, for every reason.
+    pub fn excluded_rows(&self) -> usize {
+        self.excluded.values().sum()
+    }
+
+    /// Whether every row is accounted for (a source that could not be read has no rows and
+    /// one skip).
+    pub fn balances(&self) -> bool {
+        self.rows == self.images + self.skipped + self.excluded_rows() || (self.rows == 0 && self.skipped == 1)
+    }
+
+    /// One line: "manifest labels.csv: 12 rows = 12 images + 0 skipped + 0 excluded".
+    pub fn line(&self) -> String {
+        let mut text = format!(
+            "{} {}: {} rows = {} images + {} skipped + {} excluded",
+            self.kind,
+            self.source,
+            self.rows,
+            self.images,
+            self.skipped,
+            self.excluded_rows()
+        );
+        if !self.excluded.is_empty() {
+            let why: Vec<String> = self.excluded.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            text.push_str(&format!(" ({})", why.join("; ")));
+        }
+        text
+    }
 }
 
 impl StimulusSet {
@@ -315,28 +376,32 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
         }
     }
     // Images: listed in order, hashed in parallel.
-    let mut listed: Vec<(String, PathBuf, BTreeMap<String, String>, String)> = Vec::new();
+    let mut listed: Vec<Listed> = Vec::new();
     for src in &sel.images {
-        list_source(sel, src, &mut listed, &mut set.skipped);
+        list_source(sel, src, &mut listed, set);
     }
     let hashed: Vec<Result<String, String>> = listed
         .par_iter()
-        .map(|(_, path, _, _)| std::fs::read(path).map(|b| stable_id(&[b"image", &b])).map_err(|e| e.to_string()))
+        .map(|(_, path, ..)| std::fs::read(path).map(|b| stable_id(&[b"image", &b])).map_err(|e| e.to_string()))
         .collect();
     let mut images = Vec::new();
-    for ((member, path, labels, origin), hash) in listed.into_iter().zip(hashed) {
+    for ((member, path, labels, origin, account), hash) in listed.into_iter().zip(hashed) {
         match hash {
             Ok(id) => {
+                set.sources[account].images += 1;
                 let mut s = base(&member, Modality::Image, origin, Content::Image { path: path.clone() }, id);
                 s.labels = labels;
                 images.push(s);
             }
-            Err(reason) => set.skipped.push(Skipped {
-                id: None,
-                selection: sel.name.clone(),
-                source: path.display().to_string(),
-                reason: format!("cannot read: {reason}"),
-            }),
+            Err(reason) => {
+                set.sources[account].skipped += 1;
+                set.skipped.push(Skipped {
+                    id: None,
+                    selection: sel.name.clone(),
+                    source: path.display().to_string(),
+                    reason: format!("cannot read: {reason}"),
+                });
+            }
         }
     }
     if let Some(t) = &sel.typographic {
@@ -456,56 +521,98 @@ pub fn list_folder(dir: &Path, glob: Option<&str>, recursive: bool) -> std::io::
     Ok(out)
 }
 
-type Listed = (String, PathBuf, BTreeMap<String, String>, String);
+/// One listed image: member, file, labels, origin ("manifest labels.csv:5"), and the index
+/// of its source's account.
+type Listed = (String, PathBuf, BTreeMap<String, String>, String, usize);
 
-fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, skipped: &mut Vec<Skipped>) {
-    let skip = |skipped: &mut Vec<Skipped>, source: String, reason: String| {
-        skipped.push(Skipped { id: None, selection: sel.name.clone(), source, reason });
+/// Lists the images of one source, recording for its account every row (or file) as listed,
+/// skipped with a reason, or excluded by the spec's own selection.
+fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set: &mut StimulusSet) {
+    let index = set.sources.len();
+    let (kind, path) = match &src.source {
+        ImageSource::Folder { path, .. } => ("folder", path),
+        ImageSource::Manifest { file, .. } => ("manifest", file),
+    };
+    set.sources.push(SourceAccount {
+        selection: sel.name.clone(),
+        kind,
+        source: path.display().to_string(),
+        ..SourceAccount::default()
+    });
+    let skip = |set: &mut StimulusSet, source: String, reason: String| {
+        set.sources[index].skipped += 1;
+        set.skipped.push(Skipped { id: None, selection: sel.name.clone(), source, reason });
     };
     match &src.source {
         ImageSource::Folder { path, glob, recursive, limit } => {
             let member = src.member.clone().unwrap_or_default();
             match list_folder(path, glob.as_deref(), *recursive) {
                 Ok(files) => {
-                    for f in files.into_iter().take(limit.unwrap_or(usize::MAX)) {
+                    let limit = limit.unwrap_or(usize::MAX);
+                    set.sources[index].rows = files.len();
+                    set.sources[index]
+                        .exclude_rows(files.len().saturating_sub(limit), format!("past `limit: {limit}`"));
+                    for f in files.into_iter().take(limit) {
                         let origin = format!("folder {}", path.display());
-                        out.push((member.clone(), f, BTreeMap::new(), origin));
+                        out.push((member.clone(), f, BTreeMap::new(), origin, index));
                     }
                 }
-                Err(e) => skip(skipped, path.display().to_string(), format!("cannot list folder: {e}")),
+                Err(e) => skip(set, path.display().to_string(), format!("cannot list folder: {e}")),
             }
         }
         ImageSource::Manifest { file, root, file_column, member_column, member_key, label_columns, limit } => {
             let rows = match manifest::read_rows(file) {
                 Ok(rows) => rows,
-                Err(e) => return skip(skipped, file.display().to_string(), format!("cannot read manifest: {e}")),
+                Err(e) => return skip(set, file.display().to_string(), format!("cannot read manifest: {e}")),
             };
+            set.sources[index].rows = rows.len();
+            let key = MemberKey::new(member_key.as_deref());
+            let limit = limit.unwrap_or(usize::MAX);
             let mut taken = 0;
             for (line, row) in rows {
-                if taken >= limit.unwrap_or(usize::MAX) {
-                    break;
+                let at = format!("{}:{line}", file.display());
+                if taken >= limit {
+                    set.sources[index].exclude_rows(1, format!("past `limit: {limit}`"));
+                    continue;
                 }
                 let member = match (member_column, &src.member) {
-                    (_, Some(m)) => Some(m.clone()),
+                    (_, Some(m)) => m.clone(),
                     (Some(col), None) => {
                         let value = row.get(col).map(String::as_str).unwrap_or_default();
-                        sel.members
-                            .iter()
-                            .find(|m| match member_key {
-                                Some(key) => m
-                                    .meta
-                                    .get(key)
-                                    .is_some_and(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned) == value),
-                                None => m.name == value || m.id == value,
-                            })
-                            .map(|m| m.id.clone())
+                        match key.find(&sel.family.members, value) {
+                            Some(m) if sel.members.iter().any(|s| s.id == m.id) => m.id.clone(),
+                            Some(m) => {
+                                set.sources[index]
+                                    .exclude_rows(1, format!("member `{}` not selected by the spec", m.id));
+                                continue;
+                            }
+                            None => {
+                                let known: Vec<String> =
+                                    sel.family.members.iter().flat_map(|m| key.values(m)).collect();
+                                let near = closest(value, known.iter().map(String::as_str), 1)
+                                    .first()
+                                    .map_or(String::new(), |n| format!(" (nearest: {n:?})"));
+                                skip(
+                                    set,
+                                    at,
+                                    format!(
+                                        "`{col}` value {value:?} is not {} of any member of `{}`{near}",
+                                        key.describe(),
+                                        sel.family_id
+                                    ),
+                                );
+                                continue;
+                            }
+                        }
                     }
-                    (None, None) => None,
+                    // Checked by validation: a family-wide manifest has a member column.
+                    (None, None) => {
+                        skip(set, at, "the source names no member and has no `member_column`".to_owned());
+                        continue;
+                    }
                 };
-                // Rows of members outside the selection are not stimuli of this audit.
-                let Some(member) = member else { continue };
                 let Some(rel) = row.get(file_column).filter(|f| !f.is_empty()) else {
-                    skip(skipped, format!("{}:{line}", file.display()), format!("empty `{file_column}`"));
+                    skip(set, at, format!("empty `{file_column}`"));
                     continue;
                 };
                 let labels: BTreeMap<String, String> = match label_columns {
@@ -514,7 +621,7 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, ski
                         row.iter().filter(|(k, _)| *k != file_column).map(|(k, v)| (k.clone(), v.clone())).collect()
                     }
                 };
-                out.push((member, root.join(rel), labels, format!("manifest {}:{line}", file.display())));
+                out.push((member, root.join(rel), labels, format!("manifest {at}"), index));
                 taken += 1;
             }
         }
