@@ -179,17 +179,23 @@ pub struct RunArgs {
     pub vars: SetArgs,
 }
 
-/// The lowest severity that fails a command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum FailOn {
-    /// Any finding.
-    Info,
-    /// Warnings and errors.
-    Warning,
-    /// Errors only.
-    Error,
-    /// Never fail on findings.
-    Never,
+pub use crate::spec::analyses::FailOn;
+
+/// `--fail-on` parses the spec's own vocabulary (`outputs.fail_on`), so the two cannot drift.
+impl clap::ValueEnum for FailOn {
+    fn value_variants<'a>() -> &'a [Self] {
+        &FailOn::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = match self {
+            FailOn::Info => "Any finding",
+            FailOn::Warning => "Warnings and errors",
+            FailOn::Error => "Errors only",
+            FailOn::Never => "Never fail on findings",
+        };
+        Some(clap::builder::PossibleValue::new(self.name()).help(help))
+    }
 }
 
 /// Where reports go and what they are compared with.

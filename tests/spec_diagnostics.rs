@@ -120,3 +120,33 @@ fn relative_paths_resolve_against_the_spec_folder() {
     assert!(out.status.success(), "{}", texts(&out).1);
     assert!(Path::new(&dir.path().join("libs/mini.yaml")).exists());
 }
+
+/// Issue 15, case 3: `outputs.fail_on` and `--fail-on` share one vocabulary, `never` included.
+#[test]
+fn fail_on_takes_the_same_values_in_a_spec_and_on_the_command_line() {
+    use clap::Parser;
+    use clip_audit::cli::{Cli, FailOn};
+    for (name, value) in FailOn::NAMES.iter().zip(FailOn::ALL) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.yaml");
+        std::fs::write(
+            &p,
+            format!(
+                "audit: t\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    members: [fr]\n    stimuli:\n      prompts: {{}}\noutputs:\n  fail_on: {name}\n",
+                r = root().display()
+            ),
+        )
+        .unwrap();
+        let spec = clip_audit::spec::AuditSpec::load(&p, &[]).unwrap_or_else(|e| panic!("fail_on: {name}: {e}"));
+        assert_eq!(spec.fail_on, value);
+        for command in ["run", "analyze"] {
+            let cli = Cli::try_parse_from(["clip-audit", command, "s.yaml", "--fail-on", name]);
+            assert!(cli.is_ok(), "--fail-on {name} for {command}: {:?}", cli.err());
+        }
+    }
+    assert_eq!(FailOn::Never.threshold(), None);
+    let body = format!("{GOOD_HEAD}probes: []\noutputs:\n  fail_on: sometimes\n");
+    let (code, err) = validate(&[("s.yaml", &body)], "s.yaml", &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown fail_on \"sometimes\"") && err.contains("info, warning, error or never"), "{err}");
+}

@@ -32,13 +32,7 @@ pub fn load_spec(path: &Path, set: &[(String, String)]) -> anyhow::Result<AuditS
 
 /// The severity at which findings fail the command.
 fn fail_level(flag: Option<FailOn>, spec: &AuditSpec) -> Option<Severity> {
-    match flag {
-        None => Some(spec.fail_on),
-        Some(FailOn::Info) => Some(Severity::Info),
-        Some(FailOn::Warning) => Some(Severity::Warning),
-        Some(FailOn::Error) => Some(Severity::Error),
-        Some(FailOn::Never) => None,
-    }
+    flag.unwrap_or(spec.fail_on).threshold()
 }
 
 /// Where the analysis goes and how it ends.
@@ -187,12 +181,8 @@ pub fn diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
     } else {
         print!("{}", rdiff::render(&d));
     }
-    let level = match args.fail_on {
-        FailOn::Never => return Ok(Outcome::Pass),
-        FailOn::Info => "info",
-        FailOn::Warning => "warning",
-        FailOn::Error => "error",
-    };
+    let Some(level) = args.fail_on.threshold() else { return Ok(Outcome::Pass) };
+    let level = crate::report::severity_name(level);
     Ok(if args.fail_on_regression && d.regressions(level) > 0 { Outcome::Findings } else { Outcome::Pass })
 }
 

@@ -38,6 +38,61 @@ impl FromNode for Severity {
     }
 }
 
+/// The lowest finding severity that fails a command (exit code 1), or `never`: one
+/// vocabulary for a spec's `outputs.fail_on` and the `--fail-on` flag of `run`, `analyze` and
+/// `diff` (the CLI's parser reads [`FailOn::NAMES`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailOn {
+    /// Any finding.
+    Info,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only (the default).
+    Error,
+    /// Never fail on findings (reports still list them).
+    Never,
+}
+
+impl FailOn {
+    /// Every value, in the order of [`FailOn::NAMES`].
+    pub const ALL: [FailOn; 4] = [FailOn::Info, FailOn::Warning, FailOn::Error, FailOn::Never];
+    /// The names as written in specs and on the command line.
+    pub const NAMES: [&'static str; 4] = ["info", "warning", "error", "never"];
+
+    /// Its name as written.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL.iter().position(|f| *f == self).expect("listed")]
+    }
+
+    /// The value named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::NAMES.iter().position(|n| *n == name).map(|i| Self::ALL[i])
+    }
+
+    /// The lowest severity that fails, or `None` for `never`.
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Never => None,
+        }
+    }
+}
+
+impl FromNode for FailOn {
+    const EXPECTED: &'static str = "one of info, warning, error, never";
+    fn from_node(node: &Node, cx: &mut Ctx<'_>) -> Option<Self> {
+        let s = String::from_node(node, cx)?;
+        let parsed = FailOn::parse(&s);
+        if parsed.is_none() {
+            cx.error_help("A001", format!("unknown fail_on {s:?}"), node.position, "use info, warning, error or never");
+        }
+        parsed
+    }
+}
+
 fn fraction(cx: &mut Ctx<'_>, v: &Option<Sp<f64>>, what: &str) {
     if let Some(v) = v
         && !(v.value > 0.0 && v.value < 1.0)

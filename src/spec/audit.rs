@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 
-use super::analyses::{AnalysesDoc, Severity};
+use super::analyses::{AnalysesDoc, FailOn};
 use super::images::{ImageSource, ImageSourceDoc, MemberKey, read_image_sources, unmatched_values};
 use super::node::{Node, Value};
 use super::probe::{Family, Member, ProbeLibrary};
@@ -149,7 +149,7 @@ pub struct OutputsDoc {
     /// Formats: markdown, html, json, junit, sarif (default: all).
     pub formats: Option<Vec<Sp<String>>>,
     /// Lowest severity that fails the audit: info, warning, error (default error).
-    pub fail_on: Option<Sp<Severity>>,
+    pub fail_on: Option<Sp<FailOn>>,
 }
 
 impl FromNode for ModelRefDoc {
@@ -527,8 +527,8 @@ pub struct AuditSpec {
     pub output_dir: PathBuf,
     /// Report formats.
     pub formats: Vec<String>,
-    /// Lowest severity that fails the audit.
-    pub fail_on: Severity,
+    /// Lowest severity that fails the audit, or never.
+    pub fail_on: FailOn,
     /// Every file the spec depends on, for provenance: the spec first, then its libraries and
     /// manifests, sorted.
     pub files: Vec<PathBuf>,
@@ -738,7 +738,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             selections,
             output_dir,
             formats,
-            fail_on: outputs.fail_on.map_or(Severity::Error, |s| s.value),
+            fail_on: outputs.fail_on.map_or(FailOn::Error, |s| s.value),
             files: self.files,
             source_text: text.to_owned(),
             warnings: Diagnostics::default(),
