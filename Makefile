@@ -8,9 +8,10 @@ ARCH        := $(shell uname -m)
 PYTHON      ?= python3
 VENV        := .venv-scripts
 VPY         := $(VENV)/bin/python
+TEST_VENV   := .venv-test
 CARGO       ?= cargo
 
-.PHONY: help demo test ort ort-gpu test-tools venv exports fixtures schemas bench clean-ort
+.PHONY: help demo test ort ort-gpu test-tools test-tools-debian venv exports fixtures schemas bench clean-ort
 
 help:
 	@echo "make demo      build clip-audit and audit the model organism (fixtures/models/organism)"
@@ -69,16 +70,25 @@ demo: ort
 
 # Test tools from Debian packages: headless Chromium renders the HTML report, tmux drives
 # the TUI. Installed when missing and apt-get can (root); otherwise those tests say SKIPPED.
-test-tools:
+# From PyPI (.venv-test, scripts/requirements-test.txt): the validators of the CI outputs
+# (SARIF schema and GitHub's rules, JUnit XSD, huggingface_hub model cards), which `make
+# test` requires (CLIP_AUDIT_REQUIRE_TEST_VENV=1: those tests fail instead of skipping).
+test-tools: $(TEST_VENV)/.installed
+$(TEST_VENV)/.installed: scripts/requirements-test.txt
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+	touch $@
+
+test-tools-debian:
 	@for t in chromium tmux; do command -v $$t >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$t >/dev/null && echo "installed $$t"; } || \
 		echo "warning: $$t is not installed; the tests that need it will be SKIPPED"; done
 
-test: ort test-tools
+test: ort test-tools test-tools-debian
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
-	$(CARGO) test
+	CLIP_AUDIT_REQUIRE_TEST_VENV=1 $(CARGO) test
 
 venv: $(VENV)/.installed
 

@@ -128,3 +128,30 @@ pub fn reference_num(v: &serde_json::Value) -> f64 {
         other => panic!("not a number: {other}"),
     }
 }
+
+/// Runs `scripts/check_ci_outputs.py KIND FILES...` in the test environment that `make
+/// test-tools` makes (`.venv-test`): the SARIF schema and GitHub's rules, the JUnit XSD,
+/// huggingface_hub's model-card loader. Returns its stdout, or panics with its problems.
+/// Without the environment the check says SKIPPED, unless `CLIP_AUDIT_REQUIRE_TEST_VENV` is
+/// set (as `make test` does), when that is a failure.
+pub fn check_ci_output(kind: &str, files: &[&Path]) -> Option<String> {
+    let python = root().join(".venv-test/bin/python");
+    if !python.is_file() {
+        assert!(
+            std::env::var_os("CLIP_AUDIT_REQUIRE_TEST_VENV").is_none(),
+            "{} is missing: run `make test-tools`",
+            python.display()
+        );
+        eprintln!("SKIPPED: {kind} check, {} is missing (make test-tools)", python.display());
+        return None;
+    }
+    let out = Command::new(python)
+        .arg(root().join("scripts/check_ci_outputs.py"))
+        .arg(kind)
+        .args(files)
+        .output()
+        .expect("python runs");
+    let (stdout, stderr) = texts(&out);
+    assert!(out.status.success(), "{kind} check failed:\n{stderr}");
+    Some(stdout)
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{clip_audit, root, run_with_reports, texts};
+use crate::common::{check_ci_output, clip_audit, root, run_with_reports, texts};
 
 /// Runs the denigration audit on the tiny model with reports into `dir/reports`; `fairface`
 /// overrides the manifest folder.
@@ -41,6 +41,8 @@ fn every_format_is_written_whole_into_a_timestamped_folder_with_a_latest_link() 
         .collect();
     assert!(leftovers.is_empty());
     let read = |f: &str| filtered(&std::fs::read_to_string(latest.join(f)).unwrap(), dir.path());
+    check_ci_output("sarif", &[&latest.join("report.sarif")]);
+    check_ci_output("junit", &[&latest.join("junit.xml")]);
     insta::assert_snapshot!("report_md", read("report.md"));
     insta::assert_snapshot!("report_junit", read("junit.xml"));
     insta::assert_snapshot!("report_sarif", read("report.sarif"));
@@ -90,6 +92,59 @@ fn untrusted_strings_are_escaped_in_every_format() {
     let sarif: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(latest.join("report.sarif")).unwrap()).unwrap();
     assert!(sarif["runs"][0]["results"].is_array(), "SARIF stays valid JSON");
+    check_ci_output("sarif", &[&latest.join("report.sarif")]);
+    check_ci_output("junit", &[&latest.join("junit.xml")]);
+}
+
+/// Issue 15, case 4: a spec at `my audits/denigration audit.yaml` gets a SARIF location that
+/// GitHub accepts: a percent-encoded reference relative to the repository root inside a git
+/// work tree, relative to a `SPECDIR` base (an absolute `file:` URI) outside one.
+#[test]
+fn sarif_locations_are_uri_references_relative_to_the_repository_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("my audits");
+    std::fs::create_dir_all(&folder).unwrap();
+    let text = std::fs::read_to_string(root().join("audits/denigration.yaml"))
+        .unwrap()
+        .replace("../probes", &root().join("probes").display().to_string())
+        .replace("../fixtures", &root().join("fixtures").display().to_string());
+    let spec = folder.join("denigration audit.yaml");
+    std::fs::write(&spec, text).unwrap();
+    for in_repo in [false, true] {
+        if in_repo {
+            std::fs::create_dir_all(dir.path().join(".git")).unwrap();
+        }
+        let out = dir.path().join(format!("run-{in_repo}"));
+        let reports = dir.path().join(format!("reports-{in_repo}"));
+        let r = clip_audit(&[
+            "run",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--reports",
+            reports.to_str().unwrap(),
+            "--fail-on",
+            "never",
+        ]);
+        assert!(r.status.success(), "{}", texts(&r).1);
+        let path = reports.join("denigration/latest/report.sarif");
+        let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let run = &sarif["runs"][0];
+        let artifact = &run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+        if in_repo {
+            assert_eq!(artifact["uri"], "my%20audits/denigration%20audit.yaml");
+            assert!(artifact.get("uriBaseId").is_none() && run.get("originalUriBaseIds").is_none());
+        } else {
+            assert_eq!(artifact["uri"], "denigration%20audit.yaml");
+            assert_eq!(artifact["uriBaseId"], "SPECDIR");
+            let base = run["originalUriBaseIds"]["SPECDIR"]["uri"].as_str().unwrap();
+            assert!(base.starts_with("file:///") && base.ends_with("/my%20audits/"), "{base}");
+        }
+        check_ci_output("sarif", &[&path]);
+        check_ci_output("junit", &[&reports.join("denigration/latest/junit.xml")]);
+    }
 }
 
 #[test]
@@ -362,4 +417,73 @@ fn report_json_follows_the_committed_schema() {
         out.iter().any(|o| o.contains("severity")) && out.iter().any(|o| o.contains("missing \"seed\"")),
         "{out:?}"
     );
+}
+
+/// Issue 15, case 5: every card clip-audit writes loads with `huggingface_hub.ModelCard` with
+/// one front matter holding the README's own metadata and the model-index: for the user's
+/// CRLF README and its LF twin, a README without front matter, an empty one; for a report
+/// with findings, one without, and one with review decisions; and again after a rerun.
+#[test]
+fn model_cards_load_in_huggingface_hub_with_their_own_metadata_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, latest) = audit(dir.path(), None, &["--fail-on", "never"]);
+    let report = latest.join("report.json");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let first_id = json["summary"]["findings"][0]["id"].as_str().unwrap().to_owned();
+    // A report without findings, in a folder of its own.
+    let clean_dir = dir.path().join("clean");
+    std::fs::create_dir_all(&clean_dir).unwrap();
+    let mut clean = json.clone();
+    clean["summary"]["findings"] = serde_json::json!([]);
+    let clean_report = clean_dir.join("report.json");
+    std::fs::write(&clean_report, clean.to_string()).unwrap();
+    // A report with a review decision beside it.
+    let reviewed_dir = dir.path().join("reviewed");
+    std::fs::create_dir_all(&reviewed_dir).unwrap();
+    let reviewed_report = reviewed_dir.join("report.json");
+    std::fs::copy(&report, &reviewed_report).unwrap();
+    let mut review = clip_audit::report::review::Review::load(&reviewed_dir).unwrap();
+    review.decide(&first_id, clip_audit::report::review::Verdict::Dismissed, "a note: with \"quotes\"\nand --- lines");
+    review.save(&reviewed_dir).unwrap();
+
+    let cases = root().join("fixtures/cases/model-card-crlf");
+    let readmes: Vec<(&str, Option<String>)> = vec![
+        ("README.crlf.md", Some(std::fs::read_to_string(cases.join("README.crlf.md")).unwrap())),
+        ("README.lf.md", Some(std::fs::read_to_string(cases.join("README.lf.md")).unwrap())),
+        ("no-front-matter.md", Some("# A model\r\n\r\nNo metadata yet.\r\n".to_owned())),
+        ("empty.md", Some(String::new())),
+        ("absent.md", None),
+    ];
+    for report in [&report, &clean_report, &reviewed_report] {
+        for (name, text) in &readmes {
+            let card = dir.path().join(format!("card-{}", name));
+            let _ = std::fs::remove_file(&card);
+            if let Some(t) = text {
+                std::fs::write(&card, t).unwrap();
+            }
+            for pass in 0..2 {
+                let r = clip_audit(&["model-card", report.to_str().unwrap(), "--into", card.to_str().unwrap()]);
+                assert!(r.status.success(), "{name}: {}", texts(&r).1);
+                let Some(out) = check_ci_output("card", &[&card]) else { return };
+                let loaded: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+                let data = &loaded["data"];
+                let at = format!("{name}, {}, pass {pass}: {loaded}", report.display());
+                assert!(data["model-index"][0]["results"].is_array(), "model-index in the front matter: {at}");
+                assert!(
+                    !loaded["text_start"].as_str().unwrap().trim_start().starts_with("---"),
+                    "one front matter: {at}"
+                );
+                if name.starts_with("README") {
+                    assert_eq!(data["license"], "mit", "{at}");
+                    assert_eq!(data["language"], serde_json::json!(["en"]), "{at}");
+                    assert_eq!(data["library_name"], "open_clip", "{at}");
+                    assert_eq!(data["tags"], serde_json::json!(["clip", "zero-shot-image-classification"]), "{at}");
+                }
+            }
+            if name.ends_with("crlf.md") {
+                let written = std::fs::read_to_string(&card).unwrap();
+                assert_eq!(written.matches('\n').count(), written.matches("\r\n").count(), "a CRLF card stays CRLF");
+            }
+        }
+    }
 }

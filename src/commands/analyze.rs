@@ -125,6 +125,7 @@ pub fn analyze_and_write(
         generated_at: crate::run::provenance::now_rfc3339(),
         spec: spec.path.display().to_string(),
         reviews: Vec::new(),
+        spec_location: crate::report::sarif::artifact_location(&spec.path),
     };
     let mut report_dir = None;
     if !reports.no_reports && !spec.formats.is_empty() {

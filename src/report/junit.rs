@@ -2,6 +2,11 @@
 //! case per check, error-level findings as failures (warnings and infos are reported in the
 //! test case's output and do not fail it), and checks the data could not decide as skipped,
 //! with the reason and the effect the sample could have detected.
+//!
+//! The layout is the one Jenkins (xunit's `junit-10.xsd`) and GitLab read: `<testsuites>`
+//! carries only name, tests, failures and errors; each `<testsuite>` has the required
+//! `errors` and its own `skipped` and `timestamp`. `tests/report_formats.rs` validates every
+//! JUnit file the tests write against that XSD (`fixtures/schemas/junit-10.xsd`).
 
 use std::fmt::Write as _;
 
@@ -30,22 +35,21 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         o,
-        "<testsuites name=\"clip-audit {}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" timestamp=\"{}\">",
+        "<testsuites name=\"clip-audit {}\" tests=\"{}\" failures=\"{}\" errors=\"0\">",
         x(&s.audit),
         all.len(),
         failures(None),
-        skipped(None),
-        x(&meta.generated_at)
     );
     for a in analyses {
         let cases: Vec<_> = all.iter().filter(|c| c.analysis == a).collect();
         let _ = writeln!(
             o,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" timestamp=\"{}\">",
             x(a),
             cases.len(),
             failures(Some(a)),
-            skipped(Some(a))
+            skipped(Some(a)),
+            x(&meta.generated_at)
         );
         for c in cases {
             let _ = write!(o, "    <testcase classname=\"{}.{}\" name=\"{}\"", x(&s.audit), x(a), x(&c.id));

@@ -37,6 +37,11 @@ pub struct ReportMeta {
     pub spec: String,
     /// Review decisions carried over from the audit's previous report (by finding id).
     pub reviews: Vec<review::Decision>,
+    /// The spec as a SARIF artifact location (a URI reference relative to the repository
+    /// root, or to a base URI); SARIF only, not part of `report.json`.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub spec_location: sarif::ArtifactLocation,
 }
 
 /// The JSON report (`report.json`): metadata and the summary. Its schema is

@@ -126,7 +126,15 @@ pub fn model_index(report: &Value, model_name: &str) -> String {
         yaml_str(&format!("clip-audit {}", s(&sum["audit"])))
     );
     let empty = Vec::new();
-    for x in sum["findings"].as_array().unwrap_or(&empty) {
+    let findings = sum["findings"].as_array().unwrap_or(&empty);
+    // Always one metric, so that a clean audit still has a valid model-index (the Hub's
+    // parser refuses `metrics:` without entries).
+    let _ = write!(
+        o,
+        "          - type: clip-audit-findings\n            name: \"findings at error level\"\n            value: {}\n",
+        findings.iter().filter(|x| x["severity"] == "error").count()
+    );
+    for x in findings {
         let value = x["statistic"]["value"].as_f64().filter(|v| v.is_finite());
         let Some(value) = value else { continue };
         let _ = write!(
@@ -140,41 +148,56 @@ pub fn model_index(report: &Value, model_name: &str) -> String {
     o
 }
 
-fn replace_between(text: &str, start: &str, end: &str, body: &str) -> Option<String> {
+fn replace_between(text: &str, start: &str, end: &str, body: &str, nl: &str) -> Option<String> {
     let a = text.find(start)?;
     let b = text[a..].find(end)? + a;
-    Some(format!("{}{start}\n{body}{}", &text[..a], &text[b..]))
+    Some(format!("{}{start}{nl}{body}{}", &text[..a], &text[b..]))
 }
 
-/// The card with the section and the model-index entry put in (or replaced).
+/// The front matter as `huggingface_hub` finds it (`REGEX_YAML_BLOCK` in `repocard.py`):
+/// optional leading whitespace, `---`, any line ends (LF or CRLF), the YAML body, a line
+/// `---` at the end of a line or of the file. Group 2 is the body.
+fn front_matter() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))").expect("valid"))
+}
+
+/// The card with the section and the model-index entry put in (or replaced). Line ends follow
+/// the card's first line (a CRLF card stays CRLF), and the front matter is found the way the
+/// Hub finds it, so there is only ever one: its own keys kept, the model-index added.
 pub fn into(card: &str, section_md: &str, index_yaml: &str) -> String {
-    let mut out = match replace_between(card, START, END, &format!("\n{section_md}\n")) {
+    let nl = match card.find('\n') {
+        Some(i) if card[..i].ends_with('\r') => "\r\n",
+        _ => "\n",
+    };
+    let lines = |t: &str| if nl == "\n" { t.to_owned() } else { t.replace("\r\n", "\n").replace('\n', nl) };
+    let (section_md, index_yaml) = (lines(section_md), lines(index_yaml));
+    let mut out = match replace_between(card, START, END, &format!("{nl}{section_md}{nl}"), nl) {
         Some(t) => t,
         None => {
-            let sep = if card.is_empty() || card.ends_with("\n\n") {
-                ""
+            let sep = if card.is_empty() || card.ends_with(&format!("{nl}{nl}")) {
+                String::new()
             } else if card.ends_with('\n') {
-                "\n"
+                nl.to_owned()
             } else {
-                "\n\n"
+                format!("{nl}{nl}")
             };
-            format!("{card}{sep}{START}\n\n{section_md}\n{END}\n")
+            format!("{card}{sep}{START}{nl}{nl}{section_md}{nl}{END}{nl}")
         }
     };
-    // Front matter: `---\n ... \n---\n` at the very top.
-    if let Some(rest) = out.strip_prefix("---\n")
-        && let Some(close) = rest.find("\n---\n")
-    {
-        let fm = &rest[..close + 1];
-        let new_fm = match replace_between(fm, YAML_START, YAML_END, index_yaml) {
+    if let Some(body) = front_matter().captures(&out).and_then(|c| c.get(2)) {
+        let fm = body.as_str();
+        let has_index = fm.starts_with("model-index:") || fm.contains("\nmodel-index:");
+        let new_fm = match replace_between(fm, YAML_START, YAML_END, &index_yaml, nl) {
             Some(t) => t,
             // A hand-written model-index stays as it is: a second key would break the YAML.
-            None if fm.starts_with("model-index:") || fm.contains("\nmodel-index:") => fm.to_owned(),
-            None => format!("{fm}{YAML_START}\n{index_yaml}{YAML_END}\n"),
+            None if has_index => fm.to_owned(),
+            None if fm.trim().is_empty() => format!("{YAML_START}{nl}{index_yaml}{YAML_END}"),
+            None => format!("{fm}{nl}{YAML_START}{nl}{index_yaml}{YAML_END}"),
         };
-        out = format!("---\n{new_fm}{}", &rest[close + 1..]);
+        out = format!("{}{new_fm}{}", &out[..body.start()], &out[body.end()..]);
     } else {
-        out = format!("---\n{YAML_START}\n{index_yaml}{YAML_END}\n---\n{out}");
+        out = format!("---{nl}{YAML_START}{nl}{index_yaml}{YAML_END}{nl}---{nl}{out}");
     }
     out
 }
