@@ -8,6 +8,7 @@
 mod analysis_decision;
 mod analysis_run;
 mod analysis_stats;
+mod ci_recipe;
 mod common;
 mod image_decoding;
 mod model_bad_input;
