@@ -755,7 +755,7 @@ fn ablation_changes_are_paired_so_a_small_shift_on_the_same_images_is_resolved()
 }
 
 #[test]
-fn random_weights_are_no_null_for_zero_shot_findings() {
+fn the_null_baseline_compares_statistics_with_every_copy_and_leaves_zero_shot_findings_out() {
     use clip_audit::analysis::null::{NullSummary, mark_structural};
     use clip_audit::analysis::{Evidence, StimulusCounts, Subject, Summary, Threshold};
     use clip_audit::spec::analyses::Severity;
@@ -783,7 +783,7 @@ fn random_weights_are_no_null_for_zero_shot_findings() {
         let subject = Subject { id: id.into(), analysis, severity: Severity::Error, what: "x".into(), threshold };
         subject.finding("s".into(), decision.clone(), Evidence::default())
     };
-    let mut summary = Summary {
+    let empty = |findings: Vec<clip_audit::analysis::Finding>| Summary {
         format_version: 2,
         audit: "a".into(),
         description: None,
@@ -800,21 +800,45 @@ fn random_weights_are_no_null_for_zero_shot_findings() {
         typographic: None,
         null_baseline: None,
         ablation: None,
-        findings: vec![finding("denigration/x/rate", "denigration"), finding("resolution/x", "resolution")],
+        findings,
         inconclusive: Vec::new(),
         notes: Vec::new(),
+        estimates: Default::default(),
     };
-    let null = NullSummary {
+    let null = || NullSummary {
         model: "random".into(),
         seed: Some(0),
         run: "null".into(),
-        findings: 2,
-        finding_ids: vec!["denigration/x/rate".into(), "resolution/x".into()],
+        copies: Vec::new(),
+        findings: 0,
+        finding_ids: Vec::new(),
         structural: 0,
+        rule: String::new(),
     };
-    mark_structural(&mut summary, null);
-    assert!(!summary.findings[0].structural, "a zero-shot finding is not structural because random weights raise it");
-    assert!(summary.findings[1].structural);
+    // Two copies: the zero-shot check is extreme in both, the resolution check reaches the
+    // real estimate (0.5) in the first copy only, the other resolution check in neither.
+    let mut copies = vec![empty(Vec::new()), empty(Vec::new())];
+    for (copy, (zero_shot, reached, below)) in copies.iter_mut().zip([(0.9, 0.5, 0.2), (0.95, 0.3, f64::NAN)]) {
+        copy.estimates.insert("denigration/x/rate".into(), (zero_shot, Direction::Above));
+        copy.estimates.insert("resolution/x".into(), (reached, Direction::Above));
+        copy.estimates.insert("resolution/y".into(), (below, Direction::Above));
+    }
+    let mut summary = empty(vec![
+        finding("denigration/x/rate", "denigration"),
+        finding("resolution/x", "resolution"),
+        finding("resolution/y", "resolution"),
+        finding("resolution/z", "resolution"),
+    ]);
+    mark_structural(&mut summary, null(), &copies);
+    let f = &summary.findings;
+    assert!(!f[0].structural && f[0].null.is_none(), "a zero-shot finding is not compared with random weights");
+    assert!(f[1].structural, "a copy reaches its estimate (a tie counts)");
+    assert_eq!(f[1].null.as_ref().unwrap().exceeded, 1);
+    assert_eq!(f[1].null.as_ref().unwrap().p, 2.0 / 3.0);
+    assert!(!f[2].structural, "it exceeds one copy, and the other's estimate is undefined");
+    assert!(!f[3].structural, "no copy has the check");
+    assert_eq!(f[3].null.as_ref().unwrap().values, vec![None, None]);
+    assert_eq!(f[3].null.as_ref().unwrap().p, 1.0 / 3.0);
     assert_eq!(summary.null_baseline.as_ref().unwrap().structural, 1);
     assert!(summary.notes.iter().any(|n| n.contains("zero-shot")), "{:?}", summary.notes);
 }

@@ -161,14 +161,14 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
 }
 
 #[test]
-fn the_null_baseline_runs_a_random_weight_copy_and_marks_what_it_shares() {
+fn the_null_baseline_runs_seeded_random_weight_copies_and_leaves_zero_shot_findings_uncompared() {
     let dir = tempfile::tempdir().unwrap();
     let r = root().display().to_string();
     let text = std::fs::read_to_string(root().join("audits/denigration.yaml"))
         .unwrap()
         .replace("../fixtures", &format!("{r}/fixtures"))
         .replace("../probes", &format!("{r}/probes"))
-        .replace("    severity: error\n", "    severity: error\n  null_baseline: {seed: 7}\n");
+        .replace("    severity: error\n", "    severity: error\n  null_baseline: {seed: 7, copies: 2}\n");
     assert!(text.contains("null_baseline"));
     let spec = dir.path().join("den.yaml");
     std::fs::write(&spec, text).unwrap();
@@ -178,16 +178,30 @@ fn the_null_baseline_runs_a_random_weight_copy_and_marks_what_it_shares() {
     let s = summary(&out.join("analysis/summary.json"));
     let null = &s["null_baseline"];
     assert_eq!(null["seed"], 7);
-    assert!(out.join("null").is_dir());
-    // The null store is a different model: different key, different embeddings.
+    let copies = null["copies"].as_array().unwrap();
+    assert_eq!(copies.iter().map(|c| c["seed"].as_u64().unwrap()).collect::<Vec<_>>(), [7, 8]);
+    // Each copy is a different model: its own store key, different from the real one's.
     let key = |d: &Path| std::fs::read_dir(d.join("store")).unwrap().next().unwrap().unwrap().file_name();
-    assert_ne!(key(&out), key(&out.join("null")));
-    let structural = s["findings"].as_array().unwrap().iter().filter(|f| f["structural"] == true).count();
-    assert_eq!(null["structural"].as_u64().unwrap() as usize, structural);
-    let ids: Vec<&str> = null["finding_ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    for f in s["findings"].as_array().unwrap() {
-        assert_eq!(f["structural"] == true, ids.contains(&f["id"].as_str().unwrap()), "{}", f["id"]);
+    let (k1, k2) = (key(&out.join("null/copy-1")), key(&out.join("null/copy-2")));
+    assert!(k1 != k2 && key(&out) != k1 && key(&out) != k2);
+    for k in [1, 2] {
+        assert!(out.join(format!("analysis/null-summary-{k}.json")).is_file());
     }
+    // Denigration rests on zero-shot labels: the copies do not run it, its findings are not
+    // compared, never structural, and a note says why.
+    assert!(!s["findings"].as_array().unwrap().is_empty());
+    for f in s["findings"].as_array().unwrap() {
+        assert_eq!(f["structural"], false, "{}", f["id"]);
+        assert!(f["null"].is_null(), "{}", f["id"]);
+    }
+    assert_eq!(null["findings"], 0);
+    assert!(
+        s["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("denigration findings are not compared"))
+    );
 }
 
 /// Two-sided exact permutation p of Mann-Whitney's U for the stimuli labelled `c` against the

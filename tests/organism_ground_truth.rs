@@ -9,6 +9,7 @@ use clip_audit::analysis::slug;
 
 use crate::common::{clip_audit, root, texts};
 
+/// The summary of the demo audit on `model`, and those of its five null copies (an array).
 fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
     let r = clip_audit(&[
         "run",
@@ -28,7 +29,8 @@ fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
     let read = |f: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(out.join("analysis").join(f)).unwrap()).unwrap()
     };
-    (read("summary.json"), read("null-summary.json"))
+    let copies: Vec<serde_json::Value> = (1..=5).map(|k| read(&format!("null-summary-{k}.json"))).collect();
+    (read("summary.json"), serde_json::Value::Array(copies))
 }
 
 fn ids(summary: &serde_json::Value, min_severity: &[&str]) -> BTreeSet<String> {
@@ -144,16 +146,26 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
 
     // The null baseline (every weight re-drawn) raises nothing at all: not even word units,
     // whose glyph-matching candidates fail to respond to the names written onto images.
-    for (name, n, s) in [("biased", &null, &biased), ("control", &control_null, &control)] {
-        let all = ids(n, &["error", "warning", "info"]);
-        assert!(all.is_empty(), "{name} null findings: {all:?}");
+    for (name, copies, s) in [("biased", &null, &biased), ("control", &control_null, &control)] {
+        for n in copies.as_array().unwrap() {
+            let all = ids(n, &["error", "warning", "info"]);
+            assert!(all.is_empty(), "{name} null findings: {all:?}");
+        }
         assert_eq!(s["null_baseline"]["findings"], 0, "{name}");
-        assert!(s["findings"].as_array().unwrap().iter().all(|f| f["structural"] == false), "{name}");
+        assert_eq!(s["null_baseline"]["copies"].as_array().unwrap().len(), 5, "{name}");
+        // Every compared finding exceeds all five copies' statistics: empirical p = 1/6.
+        for f in s["findings"].as_array().unwrap() {
+            assert_eq!(f["structural"], false, "{name}: {}", f["id"]);
+            if !["denigration", "typographic"].contains(&f["analysis"].as_str().unwrap()) {
+                assert_eq!(f["null"]["values"].as_array().unwrap().len(), 5, "{name}: {}", f["id"]);
+                assert_eq!(f["null"]["exceeded"], 5, "{name}: {}", f["id"]);
+            }
+        }
     }
     // Every analysis's part of the summary follows the committed report schema.
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("docs/schema/report.schema.json")).unwrap()).unwrap();
-    for s in [&biased, &control, &null] {
+    for s in [&biased, &control].into_iter().chain(null.as_array().unwrap()) {
         let mut out = Vec::new();
         crate::report_formats::violations(s, &schema["$defs"]["Summary"], &schema, "summary", &mut out);
         assert!(out.is_empty(), "{}", out.join("\n"));

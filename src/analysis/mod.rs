@@ -131,9 +131,12 @@ pub struct Finding {
     pub decision: decision::Decision,
     /// The evidence.
     pub evidence: Evidence,
-    /// The null baseline (random weights) raises it too: it comes from the architecture or
-    /// the stimuli, not from what the model learned.
+    /// Its statistic does not exceed the null baseline's (random-weight copies reach it): it
+    /// comes from the architecture or the stimuli, not from what the model learned.
     pub structural: bool,
+    /// The same check's statistic in each random-weight copy, when there is a null baseline
+    /// and the analysis is compared with it.
+    pub null: Option<null::NullComparison>,
 }
 
 /// What a check is about, before its decision: the finding's id, analysis, severity, the
@@ -192,6 +195,7 @@ impl Subject {
             decision,
             evidence,
             structural: false,
+            null: None,
         }
     }
 }
@@ -258,6 +262,11 @@ pub struct Summary {
     pub inconclusive: Vec<Finding>,
     /// What could not be analysed, and why.
     pub notes: Vec<String>,
+    /// Every decided check's estimate and harmful direction, passes included, by finding id:
+    /// what the null baseline compares (not written out; each finding carries its comparison).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub estimates: std::collections::BTreeMap<String, (f64, decision::Direction)>,
 }
 
 impl Summary {
@@ -297,17 +306,27 @@ pub struct Context<'a> {
     pub inconclusive: Vec<Finding>,
     /// Notes.
     pub notes: Vec<String>,
+    /// Every decided check's estimate and harmful direction, by id.
+    pub estimates: std::collections::BTreeMap<String, (f64, decision::Direction)>,
 }
 
 impl Context<'_> {
     /// Files a decided check: failures and inconclusive checks are kept, passes are not (the
-    /// analyses' tables carry every check's verdict).
+    /// analyses' tables carry every check's verdict); every check's estimate is kept for the
+    /// null baseline's comparison.
     pub fn record(&mut self, finding: Finding) {
+        self.estimates.insert(finding.id.clone(), (finding.decision.estimate, finding.decision.direction));
         match finding.verdict() {
             decision::Verdict::Fail => self.findings.push(finding),
             decision::Verdict::Inconclusive => self.inconclusive.push(finding),
             decision::Verdict::Pass => {}
         }
+    }
+
+    /// The estimate of a check that passed without a decision (nothing to test), for the
+    /// null baseline's comparison.
+    pub fn observe(&mut self, id: &str, estimate: f64, direction: decision::Direction) {
+        self.estimates.insert(id.to_owned(), (estimate, direction));
     }
 
     /// A note: something that could not be analysed.
@@ -359,13 +378,21 @@ pub struct Analysis {
     pub summary: Summary,
     /// The unit × concept grid.
     pub grid: Option<selectivity::Grid>,
-    /// The null baseline's own summary, when it ran.
-    pub null: Option<Summary>,
+    /// The summaries of the null baseline's copies, when it ran.
+    pub null: Vec<Summary>,
 }
 
 /// Runs every analysis the spec switches on over the run folders.
 pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
-    let mut cx = Context { spec, data, options, findings: Vec::new(), inconclusive: Vec::new(), notes: Vec::new() };
+    let mut cx = Context {
+        spec,
+        data,
+        options,
+        findings: Vec::new(),
+        inconclusive: Vec::new(),
+        notes: Vec::new(),
+        estimates: std::collections::BTreeMap::new(),
+    };
     if data.stimuli.is_empty() {
         return Err(AnalysisError::Data {
             path: data.run_dirs.first().cloned().unwrap_or_default(),
@@ -448,8 +475,9 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         findings,
         inconclusive,
         notes: cx.notes,
+        estimates: cx.estimates,
     };
-    Ok(Analysis { summary, grid, null: None })
+    Ok(Analysis { summary, grid, null: Vec::new() })
 }
 
 /// The whole audit of a run: [`analyze`], then the null baseline and the ablations when the
@@ -466,9 +494,9 @@ pub fn audit(
     // already done still stand, with a note saying what is missing and why.
     if let Some(doc) = &spec.doc.analyses.null_baseline {
         match null::run_null(spec, doc, run_dir, options) {
-            Ok((null, null_summary)) => {
-                null::mark_structural(&mut analysis.summary, null);
-                analysis.null = Some(null_summary);
+            Ok((null, copies)) => {
+                null::mark_structural(&mut analysis.summary, null, &copies);
+                analysis.null = copies;
             }
             Err(e) => analysis.summary.notes.push(format!("null_baseline: not done: {e}")),
         }

@@ -16,7 +16,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use super::data::RunData;
-use super::decision::{Family, Screen};
+use super::decision::{Direction, Family, Screen};
 use super::selectivity::{Grid, Tests, one_vs_rest};
 use super::stats::{SPEARMAN_EXACT_MAX_N, benjamini_hochberg, median, spearman_test};
 use super::{Context, Evidence, Subject, UnitRef, severity, slug, threshold};
@@ -254,7 +254,12 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             ));
         }
         word_units.sort_by(|x, y| y.cohen_d_text.total_cmp(&x.cohen_d_text));
-        if !word_units.is_empty() {
+        let id = format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection));
+        if word_units.is_empty() {
+            // No unit reads words: the check's estimate is a fraction of 0 (the null baseline
+            // compares it).
+            cx.observe(&id, 0.0, Direction::Above);
+        } else {
             let mut unit_ids: Vec<usize> = word_units.iter().map(|w| w.unit).collect();
             unit_ids.sort_unstable();
             unit_ids.dedup();
@@ -267,7 +272,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
                 "on a blank canvas; no composites tested them written onto other images"
             };
             let subject = Subject {
-                id: format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection)),
+                id,
                 analysis: "multimodality",
                 severity: sev,
                 what: format!("units of {} reading names of {}", img.tap, img.selection),

@@ -1,96 +1,190 @@
-//! The null baseline: the same audit on a random-weight copy of the model.
+//! The null baseline: the same audit on random-weight copies of the model.
 //!
 //! Some "findings" come from the architecture and the stimuli alone (a rendered word differs
-//! from a photo in pixels whatever the weights are). Re-running the audit on a copy whose
-//! every weight tensor is re-drawn from a normal distribution with the tensor's own mean and sd
-//! (seeded; made in memory at load time, see [`crate::model::ModelEdit`]) or on a given
-//! random-weight bundle separates those: a finding whose id also appears in the null is marked
-//! *structural*, and the report states the null's finding count. Zero-shot findings
-//! (denigration, typographic) are not compared: random weights may give every image one label,
-//! which says nothing about the trained model's labels.
+//! from a photo in pixels whatever the weights are). Re-running the audit on copies whose
+//! every weight tensor is re-drawn from a normal distribution with the tensor's own mean and
+//! sd (seeded, one seed per copy; made in memory at load time, see
+//! [`crate::model::ModelEdit`]), or on a given random-weight bundle, separates those.
+//!
+//! The rule compares statistics, not verdicts: each check of the real model has an estimate
+//! (a coverage difference, an association's effect, the fraction of units that read words),
+//! and every copy gives the same check's estimate whether or not it fails there. A finding is
+//! *structural* unless its estimate is more extreme, in the harmful direction, than every
+//! copy's: with K copies, a finding that exceeds all of them has an empirical one-sided p of
+//! at most 1/(K + 1) under the null that training changed nothing (the default K = 5 gives
+//! 1/6, a screen, not a test; more copies sharpen it). A copy without the check (too few
+//! members, no candidate units) does not reach the real estimate. Each finding carries the
+//! copies' values (`null` in the JSON), so a reviewer sees how far above the null it is.
+//!
+//! Zero-shot findings (denigration, typographic) are not compared, and their analyses are
+//! left out of the copies' audits: a random network may give every image one label, which
+//! says nothing about the trained model's labels.
 
 use std::path::Path;
 
 use serde::Serialize;
 
+use super::decision::Direction;
 use super::{AnalysisError, AnalyzeOptions, RunData, Summary, analyze};
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::NullBaselineDoc;
 
-/// The null baseline as reported.
+/// Random-weight copies when the spec does not say.
+pub const DEFAULT_COPIES: u64 = 5;
+
+/// One random-weight copy as reported.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
-pub struct NullSummary {
-    /// How the null model was made.
-    pub model: String,
-    /// Seed of the re-drawn weights (None with a given bundle).
+pub struct NullCopy {
+    /// Seed of its re-drawn weights (None for a given bundle).
     pub seed: Option<u64>,
-    /// The null run folder.
+    /// Its run folder.
     pub run: String,
-    /// Findings of the same audit on the null model.
+    /// Findings of the audit on it.
     pub findings: usize,
     /// Their ids.
     pub finding_ids: Vec<String>,
-    /// Findings of the real model that the null also raises.
-    pub structural: usize,
 }
 
-/// Runs the audit on the null model into `run_dir/null` and analyses it.
+/// The null baseline as reported.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct NullSummary {
+    /// How the null models were made.
+    pub model: String,
+    /// Seed of the first copy (None with a given bundle).
+    pub seed: Option<u64>,
+    /// The folder of the copies' runs.
+    pub run: String,
+    /// The copies.
+    pub copies: Vec<NullCopy>,
+    /// Median number of findings per copy.
+    pub findings: usize,
+    /// Ids of the findings any copy raises.
+    pub finding_ids: Vec<String>,
+    /// Findings of the real model whose statistic does not exceed every copy's.
+    pub structural: usize,
+    /// The rule, in words.
+    pub rule: String,
+}
+
+/// A finding's statistic against the null copies.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct NullComparison {
+    /// The same check's estimate in each copy (null where the copy has no such check).
+    pub values: Vec<Option<f64>>,
+    /// Copies whose estimate the finding's exceeds in the harmful direction.
+    pub exceeded: usize,
+    /// Empirical one-sided p: (copies reaching it + 1) / (copies + 1).
+    pub p: f64,
+}
+
+/// Runs the audit on each null copy into `run_dir/null/copy-K` and analyses it, leaving out
+/// the zero-shot analyses ([`ZERO_SHOT`]) and the null baseline and ablation themselves.
 pub fn run_null(
     spec: &AuditSpec,
     doc: &NullBaselineDoc,
     run_dir: &Path,
     options: &AnalyzeOptions,
-) -> Result<(NullSummary, Summary), AnalysisError> {
+) -> Result<(NullSummary, Vec<Summary>), AnalysisError> {
     let mut null_spec = spec.clone();
-    null_spec.doc.analyses.null_baseline = None;
-    null_spec.doc.analyses.ablation = None;
-    let mut opts = RunOptions::new(run_dir.join("null"));
-    opts.session = options.session;
-    opts.progress = options.progress;
-    let (model, seed) = match &doc.bundle {
-        Some(b) => {
-            let base = spec.path.parent().unwrap_or(Path::new("."));
-            null_spec.bundle = base.join(&b.value);
-            (format!("random-weight bundle {}", null_spec.bundle.display()), None)
-        }
-        None => {
-            let seed = doc.seed.unwrap_or(spec.seed);
-            opts.edit.randomize = Some(seed);
-            (
-                format!("{} with every weight tensor re-drawn (normal, own mean and sd)", spec.bundle.display()),
-                Some(seed),
-            )
-        }
+    let analyses = &mut null_spec.doc.analyses;
+    analyses.null_baseline = None;
+    analyses.ablation = None;
+    analyses.denigration = None;
+    analyses.typographic = None;
+    let base_seed = doc.seed.unwrap_or(spec.seed);
+    let given = doc.bundle.as_ref().map(|b| spec.path.parent().unwrap_or(Path::new(".")).join(&b.value));
+    let copies = if given.is_some() { 1 } else { doc.copies.as_ref().map_or(DEFAULT_COPIES, |c| c.value) };
+    let model = match &given {
+        Some(b) => format!("random-weight bundle {}", b.display()),
+        None => format!(
+            "{} with every weight tensor re-drawn (normal, own mean and sd), {copies} copies (seeds {base_seed} to {})",
+            spec.bundle.display(),
+            base_seed + copies - 1
+        ),
     };
-    if opts.progress != crate::run::progress::ProgressMode::Quiet {
-        eprintln!("null baseline: the audit again on {model}, into {}", opts.out.display());
+    let folder = run_dir.join("null");
+    if options.progress != crate::run::progress::ProgressMode::Quiet {
+        eprintln!("null baseline: the audit again on {model}, into {}", folder.display());
     }
-    run(&null_spec, &opts)?;
-    let data = RunData::load(std::slice::from_ref(&opts.out))?;
-    let null_options = AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };
-    let null = analyze(&null_spec, &data, &null_options)?.summary;
+    let mut reports = Vec::new();
+    let mut summaries = Vec::new();
+    for k in 0..copies {
+        let mut opts = RunOptions::new(folder.join(format!("copy-{}", k + 1)));
+        opts.session = options.session;
+        opts.progress = options.progress;
+        let seed = match &given {
+            Some(b) => {
+                null_spec.bundle = b.clone();
+                None
+            }
+            None => {
+                opts.edit.randomize = Some(base_seed + k);
+                Some(base_seed + k)
+            }
+        };
+        run(&null_spec, &opts)?;
+        let data = RunData::load(std::slice::from_ref(&opts.out))?;
+        let null_options =
+            AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };
+        let null = analyze(&null_spec, &data, &null_options)?.summary;
+        reports.push(NullCopy {
+            seed,
+            run: opts.out.display().to_string(),
+            findings: null.findings.len(),
+            finding_ids: null.findings.iter().map(|f| f.id.clone()).collect(),
+        });
+        summaries.push(null);
+    }
+    let mut counts: Vec<usize> = reports.iter().map(|c| c.findings).collect();
+    counts.sort_unstable();
+    let mut finding_ids: Vec<String> = reports.iter().flat_map(|c| c.finding_ids.iter().cloned()).collect();
+    finding_ids.sort();
+    finding_ids.dedup();
     let summary = NullSummary {
         model,
-        seed,
-        run: opts.out.display().to_string(),
-        findings: null.findings.len(),
-        finding_ids: null.findings.iter().map(|f| f.id.clone()).collect(),
+        seed: given.is_none().then_some(base_seed),
+        run: folder.display().to_string(),
+        findings: counts[counts.len() / 2],
+        finding_ids,
         structural: 0,
+        rule: format!(
+            "structural unless the statistic exceeds, in the harmful direction, the same check's statistic in every one of {copies} random-weight copies (empirical one-sided p at most 1/{})",
+            copies + 1
+        ),
+        copies: reports,
     };
-    Ok((summary, null))
+    Ok((summary, summaries))
 }
 
 /// Analyses whose findings rest on zero-shot labels. Random weights are no null for them (a
 /// random network may send every image to one label), so they are never marked structural.
 pub const ZERO_SHOT: [&str; 2] = ["denigration", "typographic"];
 
-/// Marks the findings of `summary` that the null also raised as structural, except those of
-/// zero-shot analyses ([`ZERO_SHOT`]), which a note says were not compared.
-pub fn mark_structural(summary: &mut Summary, mut null: NullSummary) {
-    let ids: std::collections::BTreeSet<&str> = null.finding_ids.iter().map(String::as_str).collect();
+/// The comparison of an estimate with the copies' estimates of the same check.
+pub fn compare(estimate: f64, direction: Direction, values: Vec<Option<f64>>) -> NullComparison {
+    let beyond = |v: f64| match direction {
+        Direction::Above => estimate > v,
+        Direction::Below => estimate < v,
+    };
+    // A copy without the check, or with an undefined estimate, does not reach the finding.
+    let exceeded = values.iter().filter(|v| v.is_none_or(|v| !v.is_finite() || beyond(v))).count();
+    let reaching = values.len() - exceeded;
+    NullComparison { p: (reaching + 1) as f64 / (values.len() + 1) as f64, exceeded, values }
+}
+
+/// Compares each finding of `summary` with the copies and marks as structural those whose
+/// statistic does not exceed every copy's, except findings of zero-shot analyses
+/// ([`ZERO_SHOT`]), which a note says were not compared.
+pub fn mark_structural(summary: &mut Summary, mut null: NullSummary, copies: &[Summary]) {
     for f in &mut summary.findings {
-        f.structural = !ZERO_SHOT.contains(&f.analysis.as_str()) && ids.contains(f.id.as_str());
+        if ZERO_SHOT.contains(&f.analysis.as_str()) {
+            continue;
+        }
+        let values = copies.iter().map(|c| c.estimates.get(&f.id).map(|(v, _)| *v)).collect();
+        let comparison = compare(f.decision.estimate, f.decision.direction, values);
+        f.structural = comparison.exceeded < copies.len();
+        f.null = Some(comparison);
     }
     let skipped: std::collections::BTreeSet<&str> =
         summary.findings.iter().map(|f| f.analysis.as_str()).filter(|a| ZERO_SHOT.contains(a)).collect();
@@ -102,4 +196,19 @@ pub fn mark_structural(summary: &mut Summary, mut null: NullSummary) {
     }
     null.structural = summary.findings.iter().filter(|f| f.structural).count();
     summary.null_baseline = Some(null);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_is_structural_unless_it_exceeds_every_copy() {
+        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.39), None, Some(f64::NAN), Some(0.2)]);
+        assert_eq!((c.exceeded, c.p), (5, 1.0 / 6.0));
+        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.4), Some(0.5)]);
+        assert_eq!((c.exceeded, c.p), (1, 3.0 / 4.0), "a tie reaches the finding");
+        let c = compare(0.6, Direction::Below, vec![Some(0.7), Some(0.9)]);
+        assert_eq!(c.exceeded, 2);
+    }
 }

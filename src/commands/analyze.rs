@@ -108,8 +108,8 @@ pub fn analyze_and_write(
     let json = serde_json::to_string_pretty(&analysis.summary).context("cannot serialise the summary")?;
     write_atomic(&summary_path, json.as_bytes())?;
     let mut written: Vec<PathBuf> = vec![summary_path];
-    if let Some(null) = &analysis.null {
-        let path = out.join("null-summary.json");
+    for (k, null) in analysis.null.iter().enumerate() {
+        let path = out.join(format!("null-summary-{}.json", k + 1));
         write_atomic(&path, serde_json::to_string_pretty(null).context("cannot serialise the summary")?.as_bytes())?;
         written.push(path);
     }
@@ -220,7 +220,10 @@ fn print_summary(s: &Summary, seconds: f64) {
         );
     }
     if let Some(n) = &s.null_baseline {
-        eprintln!("  null baseline: {} findings on {}", n.findings, n.model);
+        eprintln!(
+            "  null baseline: a median of {} findings on {}; {} of the findings do not exceed it (structural)",
+            n.findings, n.model, n.structural
+        );
     }
     if let Some(a) = &s.ablation {
         for r in &a.results {

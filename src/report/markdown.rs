@@ -66,13 +66,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
         count(Severity::Warning),
         count(Severity::Info),
         s.inconclusive.len(),
-        s.null_baseline
-            .as_ref()
-            .map(|n| format!(
-                "; the null baseline (random weights) raises {}, {} shared (structural)",
-                n.findings, n.structural
-            ))
-            .unwrap_or_default(),
+        s.null_baseline.as_ref().map(super::null_clause).unwrap_or_default(),
         md(&s.model),
         s.stimuli.analysed,
         s.stimuli.missing,

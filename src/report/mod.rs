@@ -155,6 +155,21 @@ pub fn checks(s: &Summary) -> Vec<Check> {
     out
 }
 
+/// The null baseline in the verdict line: "; 5 random-weight copies raise a median of 0
+/// findings, 1 finding does not exceed them (structural)".
+pub fn null_clause(n: &crate::analysis::null::NullSummary) -> String {
+    let copies = n.copies.len();
+    format!(
+        "; {copies} random-weight cop{} raise{} a median of {} findings, {} finding{} not exceed {} (structural)",
+        if copies == 1 { "y" } else { "ies" },
+        if copies == 1 { "s" } else { "" },
+        n.findings,
+        n.structural,
+        if n.structural == 1 { " does" } else { "s do" },
+        if copies == 1 { "it" } else { "them" }
+    )
+}
+
 /// A severity in words.
 pub fn severity_name(s: Severity) -> &'static str {
     match s {

@@ -44,7 +44,10 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
         findings.iter().filter(|x| x["severity"] == "error").count(),
         sum["null_baseline"]["findings"]
             .as_u64()
-            .map(|n| format!("; a random-weight copy of the same architecture raises {n}"))
+            .map(|n| {
+                let copies = sum["null_baseline"]["copies"].as_array().map_or(1, Vec::len);
+                format!("; {copies} random-weight copies of the same architecture raise a median of {n}")
+            })
             .unwrap_or_default()
     );
     for x in findings.iter().filter(|x| x["structural"] != true) {
@@ -74,7 +77,7 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
     if !structural.is_empty() {
         let _ = writeln!(
             o,
-            "\n{} further findings also appear with random weights (structural, from the architecture or the stimuli).",
+            "\n{} further findings do not exceed what random weights give (structural, from the architecture or the stimuli).",
             structural.len()
         );
     }

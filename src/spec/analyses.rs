@@ -293,10 +293,20 @@ analysis_doc! {
     NullBaselineDoc, "the null baseline" {
         /// Bundle of the random-weight copy (default: every weight re-drawn in memory from its tensor's mean and sd).
         bundle: Sp<String>,
-        /// Seed of the re-drawn weights (default: the audit's seed).
+        /// Seed of the first copy's re-drawn weights; copy k uses seed + k - 1 (default: the audit's seed).
         seed: u64,
+        /// Random-weight copies (default 5; 1 with `bundle`). A finding is structural unless its statistic exceeds every copy's, an empirical p of at most 1/(copies + 1).
+        copies: Sp<u64>,
     }
-    check(cx, d) { let _ = (cx, d); }
+    check(cx, d) {
+        if let Some(c) = &d.copies {
+            if c.value == 0 || c.value > 50 {
+                cx.error_help("A002", format!("copies must be between 1 and 50, not {}", c.value), c.position, "5 copies compare each statistic with five random networks");
+            } else if c.value > 1 && d.bundle.is_some() {
+                cx.error_help("A002", "a given `bundle` is one random-weight copy", c.position, "leave out `copies`, or leave out `bundle` to re-draw the weights once per copy");
+            }
+        }
+    }
 }
 
 analysis_doc! {
