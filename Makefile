@@ -74,9 +74,9 @@ demo: ort
 # (SARIF schema and GitHub's rules, JUnit XSD, huggingface_hub model cards), which `make
 # test` requires (CLIP_AUDIT_REQUIRE_TEST_VENV=1: those tests fail instead of skipping).
 test-tools: $(TEST_VENV)/.installed
-$(TEST_VENV)/.installed: scripts/requirements-test.txt
+$(TEST_VENV)/.installed: scripts/requirements-test.txt scripts/constraints-test.txt
 	$(PYTHON) -m venv $(TEST_VENV)
-	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+	$(TEST_VENV)/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt -c scripts/constraints-test.txt
 	touch $@
 
 test-tools-debian:

@@ -19,7 +19,8 @@ GitHub's rules (docs.github.com, "SARIF support for code scanning"): at most 20 
 file, 25,000 results and 25,000 rules per run, 1,000 locations per result; every result has
 a ruleId and message.text; `artifactLocation.uri` is an RFC 3986 URI reference, relative
 to the repository root unless a `uriBaseId` names an absolute base in
-`originalUriBaseIds`; regions start at line and column 1 or later.
+`originalUriBaseIds`; every location has a region (sarif-sdk's GH1003), starting at line and
+column 1 or later.
 """
 
 import json
@@ -31,9 +32,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# RFC 3986: a URI reference is made of unreserved, reserved and percent-encoded characters.
-URI_CHARS = re.compile(r"^(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$")
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def rfc3986(uri, rule):
+    """Whether `uri` matches RFC 3986's `rule` (URI_reference, URI), whole: the
+    rfc3986-validator grammar, and no whitespace or control character anywhere (its pattern
+    lets a final newline through)."""
+    from rfc3986_validator import validate_rfc3986
+
+    return bool(uri) and not CONTROL_OR_SPACE.search(uri) and bool(validate_rfc3986(uri, rule=rule))
 
 
 def sarif_problems(path):
@@ -54,7 +63,7 @@ def sarif_problems(path):
         bases = run.get("originalUriBaseIds", {})
         for base_id, base in bases.items():
             uri = base.get("uri", "")
-            if not (SCHEME.match(uri) and uri.endswith("/") and URI_CHARS.match(uri)):
+            if not (rfc3986(uri, "URI") and uri.endswith("/")):
                 problems.append(f"runs/{r}: originalUriBaseIds.{base_id} must be an absolute URI ending in '/': {uri!r}")
         results = run.get("results", [])
         if len(results) > 25000 or len(rules) > 25000:
@@ -75,14 +84,18 @@ def sarif_problems(path):
                 art = phys.get("artifactLocation", {})
                 uri = art.get("uri", "")
                 where = f"{at}/locations/{j}"
-                if not uri or not URI_CHARS.match(uri):
+                if not rfc3986(uri, "URI_reference"):
                     problems.append(f"{where}: artifactLocation.uri {uri!r} is not an RFC 3986 URI reference")
                 if SCHEME.match(uri) or uri.startswith("/"):
                     problems.append(f"{where}: artifactLocation.uri {uri!r} is absolute; GitHub wants it relative to the repository root")
                 base = art.get("uriBaseId")
                 if base is not None and base not in bases and base != "%SRCROOT%":
                     problems.append(f"{where}: uriBaseId {base!r} is not defined in originalUriBaseIds")
-                region = phys.get("region", {})
+                region = phys.get("region")
+                if region is None:
+                    # GitHub places a result by its region (sarif-sdk's GitHub rule GH1003).
+                    problems.append(f"{where}: no region; GitHub needs region.startLine to place the result")
+                    region = {}
                 for key in ("startLine", "startColumn"):
                     if key in region and region[key] < 1:
                         problems.append(f"{where}: region.{key} {region[key]} < 1")

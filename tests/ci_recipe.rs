@@ -14,7 +14,7 @@ use crate::common::{root, texts};
 /// A linter from `.venv-test/bin`, or None (SKIPPED) unless `make test` requires it.
 fn tool(name: &str) -> Option<PathBuf> {
     let path = root().join(".venv-test/bin").join(name);
-    if path.is_file() {
+    if path.is_file() && root().join(".venv-test/.installed").is_file() {
         return Some(path);
     }
     assert!(
@@ -95,6 +95,29 @@ fn command_lines(text: &str) -> Vec<Vec<String>> {
         out.push(command.split_whitespace().map(str::to_owned).collect());
     }
     out
+}
+
+#[test]
+fn the_example_ci_spec_validates_with_the_recipes_variables() {
+    let r = root();
+    let out = crate::common::clip_audit(&[
+        "validate",
+        "docs/ci/clip-audit.yaml",
+        "--set",
+        &format!("probes={}/probes", r.display()),
+        "--set",
+        &format!("model={}/fixtures/models/tiny-clip", r.display()),
+        "--set",
+        &format!("fairface={}/fixtures/fairface-standin", r.display()),
+    ]);
+    assert!(out.status.success(), "{}", texts(&out).1);
+    // Both recipes pass those three variables.
+    for file in ["docs/ci/github-actions.yml", "docs/ci/gitlab-ci.yml"] {
+        let text = std::fs::read_to_string(r.join(file)).unwrap();
+        for var in ["probes=", "model=", "fairface=", "audits/clip-audit.yaml"] {
+            assert!(text.contains(var), "{file} lacks {var}");
+        }
+    }
 }
 
 #[test]

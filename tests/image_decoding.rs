@@ -231,6 +231,15 @@ fn run_records_cut_files_as_skipped_and_analyses_the_whole_ones() {
     for name in ["cut.jpg", "cut_progressive.jpg", "cut.png"] {
         assert!(reasons.iter().any(|r| r.contains(name)), "{name} not recorded: {reasons:?}");
     }
+    // The source's account in the provenance: six files = three images + three skipped.
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("provenance-all.json")).unwrap()).unwrap();
+    let account = &prov["stimuli"]["sources"][0];
+    assert_eq!(
+        (&account["rows"], &account["images"], &account["skipped"]),
+        (&6.into(), &3.into(), &3.into()),
+        "{account}"
+    );
     let stores = find_stores(std::slice::from_ref(&out)).unwrap();
     assert_eq!(read_table(&stores, Table::Images).unwrap().height(), 3, "the three whole files are analysed");
 }
@@ -253,4 +262,31 @@ proptest::proptest! {
         bytes.truncate(((bytes.len() as f64) * keep).ceil() as usize);
         let _ = decode_rgb(Cursor::new(&bytes), Path::new("mutated"));
     }
+}
+
+/// Strictness refuses what is cut or corrupt, not what libjpeg and Pillow read: padding bytes
+/// before a marker decode (leniently) to the same pixels, and the strict decoder gives the
+/// `image` crate's own pixels for colour and greyscale JPEGs.
+#[test]
+fn strict_jpeg_decoding_matches_the_lenient_decoder_on_whole_files() {
+    let lenient = |bytes: &[u8]| clip_audit::model::decode::to_rgb8(image::load_from_memory(bytes).unwrap());
+    let rgb = encode(ImageFormat::Jpeg);
+    let grey = {
+        let mut out = Cursor::new(Vec::new());
+        DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(picture()).to_luma8())
+            .write_to(&mut out, ImageFormat::Jpeg)
+            .unwrap();
+        out.into_inner()
+    };
+    let user = std::fs::read(case("whole.jpg")).unwrap();
+    let progressive = std::fs::read(case("whole_progressive.jpg")).unwrap();
+    for (name, bytes) in [("rgb", &rgb), ("grey", &grey), ("user", &user), ("progressive", &progressive)] {
+        let strict = decode_rgb(Cursor::new(bytes), Path::new(name)).unwrap();
+        assert!(strict == lenient(bytes), "{name}: the strict decoder's pixels differ");
+    }
+    // Four zero bytes before the DQT marker: libjpeg warns "extraneous bytes before marker".
+    let at = user.windows(2).position(|w| w == [0xFF, 0xDB]).unwrap();
+    let padded = [&user[..at], &[0, 0, 0, 0], &user[at..]].concat();
+    let decoded = decode_rgb(Cursor::new(&padded), Path::new("padded.jpg")).expect("padding before a marker is read");
+    assert!(decoded == lenient(&user));
 }

@@ -447,9 +447,17 @@ fn model_cards_load_in_huggingface_hub_with_their_own_metadata_kept() {
     review.save(&reviewed_dir).unwrap();
 
     let cases = root().join("fixtures/cases/model-card-crlf");
+    let lf = std::fs::read_to_string(cases.join("README.lf.md")).unwrap();
     let readmes: Vec<(&str, Option<String>)> = vec![
         ("README.crlf.md", Some(std::fs::read_to_string(cases.join("README.crlf.md")).unwrap())),
-        ("README.lf.md", Some(std::fs::read_to_string(cases.join("README.lf.md")).unwrap())),
+        ("README.lf.md", Some(lf.clone())),
+        // The Hub allows spaces after the closing `---`; a `---` rule later in the body is
+        // Markdown, not front matter.
+        ("README.space.md", Some(lf.replacen("\n---\n", "\n---  \n", 1))),
+        ("README.rule.md", Some(format!("{lf}\n---\n\nMore text after a rule.\n"))),
+        // clip-audit's markers quoted in prose are not markers.
+        ("README.quoted.md", Some(format!("{lf}\nWe use `{}` markers.\n", clip_audit::report::model_card::START))),
+        ("README.docend.md", Some(lf.replacen("library_name: open_clip\n---", "library_name: open_clip\n...\n---", 1))),
         ("no-front-matter.md", Some("# A model\r\n\r\nNo metadata yet.\r\n".to_owned())),
         ("empty.md", Some(String::new())),
         ("absent.md", None),
@@ -461,13 +469,32 @@ fn model_cards_load_in_huggingface_hub_with_their_own_metadata_kept() {
             if let Some(t) = text {
                 std::fs::write(&card, t).unwrap();
             }
+            let mut first = String::new();
             for pass in 0..2 {
                 let r = clip_audit(&["model-card", report.to_str().unwrap(), "--into", card.to_str().unwrap()]);
                 assert!(r.status.success(), "{name}: {}", texts(&r).1);
-                let Some(out) = check_ci_output("card", &[&card]) else { return };
+                let written = std::fs::read_to_string(&card).unwrap();
+                let at = format!("{name}, {}, pass {pass}", report.display());
+                assert_eq!(written.matches(clip_audit::report::model_card::YAML_START).count(), 1, "{at}:\n{written}");
+                if pass == 0 {
+                    first = written;
+                } else {
+                    assert!(texts(&r).1.contains("up to date"), "{at}: a rerun changes nothing");
+                    assert_eq!(written, first, "{at}");
+                }
+                if let Some(t) = text {
+                    // The README's own text stays, byte for byte, after the front matter.
+                    let body = t.splitn(3, "---").nth(2).filter(|_| t.starts_with("---")).unwrap_or(t);
+                    let body = body.split(clip_audit::report::model_card::START).next().unwrap();
+                    assert!(
+                        first.contains(body.trim_start_matches(['\r', '\n', ' '])),
+                        "{at}: the README's text is kept"
+                    );
+                }
+                let Some(out) = check_ci_output("card", &[&card]) else { continue };
                 let loaded: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
                 let data = &loaded["data"];
-                let at = format!("{name}, {}, pass {pass}: {loaded}", report.display());
+                let at = format!("{at}: {loaded}");
                 assert!(data["model-index"][0]["results"].is_array(), "model-index in the front matter: {at}");
                 assert!(
                     !loaded["text_start"].as_str().unwrap().trim_start().starts_with("---"),

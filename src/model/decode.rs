@@ -14,8 +14,10 @@
 //! Every decode reads the declared dimensions from the header first and refuses an image of
 //! more than [`max_pixels`] pixels (default [`DEFAULT_MAX_PIXELS`], Pillow's
 //! `DecompressionBombError` threshold, `2 * Image.MAX_IMAGE_PIXELS`), before any pixel
-//! buffer exists; the decoders' own allocations are capped at the same budget through
-//! `image::Limits::max_alloc`. Like Pillow's `Image.MAX_IMAGE_PIXELS`, the limit is one
+//! buffer exists; the `image` crate's decoders (PNG, GIF, BMP, TIFF, WebP) also get an
+//! allocation budget through `image::Limits::max_alloc`, while JPEG's buffers follow from the
+//! checked dimensions. One relaxation of zune-jpeg's strict mode: padding bytes before a
+//! marker, which libjpeg and Pillow accept with a warning, fall back to the lenient decoder. Like Pillow's `Image.MAX_IMAGE_PIXELS`, the limit is one
 //! process-wide setting ([`set_max_pixels`], the CLI's `--max-image-pixels`), because every
 //! path that decodes an image (stimuli, `embed`, previews, the TUI) must obey the same one.
 
@@ -99,10 +101,12 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage, ImageError> {
 /// Decodes image bytes strictly and within the pixel limit (`path` is only used in messages).
 pub fn decode_rgb<R: BufRead + Seek>(reader: R, path: &Path) -> Result<RgbImage, ImageError> {
     let decode_err = |source| ImageError::Decode { path: path.to_path_buf(), source };
-    let reader = ImageReader::new(reader)
+    let limit = max_pixels();
+    let mut reader = ImageReader::new(reader)
         .with_guessed_format()
         .map_err(|source| ImageError::Read { path: path.to_path_buf(), source })?;
-    let limit = max_pixels();
+    // Set on the reader, so that every decoder gets them when it is made (PNG's are fixed then).
+    reader.limits(alloc_limits(limit));
     let img = if reader.format() == Some(ImageFormat::Jpeg) {
         let mut bytes = Vec::new();
         reader
@@ -114,7 +118,6 @@ pub fn decode_rgb<R: BufRead + Seek>(reader: R, path: &Path) -> Result<RgbImage,
         let mut decoder = reader.into_decoder().map_err(decode_err)?;
         let (width, height) = decoder.dimensions();
         check_pixels(path, width, height, limit)?;
-        decoder.set_limits(alloc_limits(limit)).map_err(decode_err)?;
         let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
         let mut img = DynamicImage::from_decoder(decoder).map_err(decode_err)?;
         img.apply_orientation(orientation);
@@ -145,13 +148,24 @@ fn alloc_limits(max_pixels: u64) -> Limits {
 /// JPEG decoder (RGB, RGBA, Luma, LumaA kept; CMYK, YCCK and the rest converted to RGB) and
 /// its EXIF orientation.
 fn decode_jpeg_strict(bytes: &[u8], path: &Path, limit: u64) -> Result<DynamicImage, ImageError> {
+    match decode_jpeg(bytes, path, limit, true) {
+        // libjpeg (and so Pillow) only warns about padding before a marker; zune-jpeg's
+        // strict mode refuses it. Such a file is whole, so it is decoded leniently.
+        Err(ImageError::Decode { source, .. }) if source.to_string().contains("Extra bytes between headers") => {
+            decode_jpeg(bytes, path, limit, false)
+        }
+        other => other,
+    }
+}
+
+fn decode_jpeg(bytes: &[u8], path: &Path, limit: u64, strict: bool) -> Result<DynamicImage, ImageError> {
     use zune_core::colorspace::ColorSpace;
     let jpeg_err = |e: zune_jpeg::errors::DecodeErrors| ImageError::Decode {
         path: path.to_path_buf(),
         source: image::ImageError::Decoding(DecodingError::new(ImageFormatHint::Exact(ImageFormat::Jpeg), e)),
     };
     let options = zune_core::options::DecoderOptions::default()
-        .set_strict_mode(true)
+        .set_strict_mode(strict)
         .set_max_width(usize::MAX)
         .set_max_height(usize::MAX);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);

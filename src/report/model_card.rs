@@ -151,23 +151,46 @@ pub fn model_index(report: &Value, model_name: &str) -> String {
     o
 }
 
+/// The start of the first line at or after `from` that is exactly `marker` (a marker quoted
+/// in prose or YAML is not one).
+fn find_line(text: &str, marker: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = text[at..].find(marker) {
+        let start = at + i;
+        let end = start + marker.len();
+        let line_start = start == 0 || text.as_bytes()[start - 1] == b'\n';
+        let rest = &text[end..];
+        if line_start && (rest.is_empty() || rest.starts_with('\n') || rest.starts_with("\r\n")) {
+            return Some(start);
+        }
+        at = end;
+    }
+    None
+}
+
+/// `text` with what lies between the line `start` and the line `end` replaced by `body`.
 fn replace_between(text: &str, start: &str, end: &str, body: &str, nl: &str) -> Option<String> {
-    let a = text.find(start)?;
-    let b = text[a..].find(end)? + a;
+    let a = find_line(text, start, 0)?;
+    let b = find_line(text, end, a + start.len())?;
     Some(format!("{}{start}{nl}{body}{}", &text[..a], &text[b..]))
 }
 
-/// The front matter as `huggingface_hub` finds it (`REGEX_YAML_BLOCK` in `repocard.py`):
-/// optional leading whitespace, `---`, any line ends (LF or CRLF), the YAML body, a line
-/// `---` at the end of a line or of the file. Group 2 is the body.
+/// The front matter as `huggingface_hub` 2.4.0 finds it (`REGEX_YAML_BLOCK` in
+/// `repocard.py`): optional leading whitespace, `---`, a line end (LF, CRLF or CR), the YAML
+/// body, a line `---` (trailing spaces or tabs allowed) at the end of a line or of the file.
+/// Group 2 is the body.
 fn front_matter() -> &'static regex::Regex {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(r"^(\s*---[\r\n]+)([\S\s]*?)([\r\n]+---(\r\n|\n|$))").expect("valid"))
+    RE.get_or_init(|| {
+        regex::Regex::new(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))").expect("valid")
+    })
 }
 
 /// The card with the section and the model-index entry put in (or replaced). Line ends follow
-/// the card's first line (a CRLF card stays CRLF), and the front matter is found the way the
-/// Hub finds it, so there is only ever one: its own keys kept, the model-index added.
+/// the card's first line (a CRLF card stays CRLF). The front matter is found the way the Hub
+/// finds it, so there is only ever one: its own keys kept, the model-index added between
+/// clip-audit's YAML markers; the Markdown section goes between its markers after the front
+/// matter. Markers count only as whole lines.
 pub fn into(card: &str, section_md: &str, index_yaml: &str) -> String {
     let nl = match card.find('\n') {
         Some(i) if card[..i].ends_with('\r') => "\r\n",
@@ -175,32 +198,41 @@ pub fn into(card: &str, section_md: &str, index_yaml: &str) -> String {
     };
     let lines = |t: &str| if nl == "\n" { t.to_owned() } else { t.replace("\r\n", "\n").replace('\n', nl) };
     let (section_md, index_yaml) = (lines(section_md), lines(index_yaml));
-    let mut out = match replace_between(card, START, END, &format!("{nl}{section_md}{nl}"), nl) {
+    let found = front_matter().captures(card);
+    let body_start = found.as_ref().and_then(|c| c.get(0)).map_or(0, |m| m.end());
+    let (head, body) = card.split_at(body_start);
+    let body = match replace_between(body, START, END, &format!("{nl}{section_md}{nl}"), nl) {
         Some(t) => t,
         None => {
-            let sep = if card.is_empty() || card.ends_with(&format!("{nl}{nl}")) {
+            let sep = if body.is_empty() || body.ends_with(&format!("{nl}{nl}")) {
                 String::new()
-            } else if card.ends_with('\n') {
+            } else if body.ends_with('\n') {
                 nl.to_owned()
             } else {
                 format!("{nl}{nl}")
             };
-            format!("{card}{sep}{START}{nl}{nl}{section_md}{nl}{END}{nl}")
+            format!("{body}{sep}{START}{nl}{nl}{section_md}{nl}{END}{nl}")
         }
     };
-    if let Some(body) = front_matter().captures(&out).and_then(|c| c.get(2)) {
-        let fm = body.as_str();
-        let has_index = fm.starts_with("model-index:") || fm.contains("\nmodel-index:");
-        let new_fm = match replace_between(fm, YAML_START, YAML_END, &index_yaml, nl) {
-            Some(t) => t,
-            // A hand-written model-index stays as it is: a second key would break the YAML.
-            None if has_index => fm.to_owned(),
-            None if fm.trim().is_empty() => format!("{YAML_START}{nl}{index_yaml}{YAML_END}"),
-            None => format!("{fm}{nl}{YAML_START}{nl}{index_yaml}{YAML_END}"),
-        };
-        out = format!("{}{new_fm}{}", &out[..body.start()], &out[body.end()..]);
-    } else {
-        out = format!("---{nl}{YAML_START}{nl}{index_yaml}{YAML_END}{nl}---{nl}{out}");
-    }
-    out
+    let head = match found.as_ref().and_then(|c| c.get(2)) {
+        Some(fm_match) => {
+            let fm = fm_match.as_str();
+            let has_index = fm.starts_with("model-index:") || fm.contains("\nmodel-index:");
+            let block = format!("{YAML_START}{nl}{index_yaml}{YAML_END}");
+            let new_fm = match replace_between(fm, YAML_START, YAML_END, &index_yaml, nl) {
+                Some(t) => t,
+                // A hand-written model-index stays as it is: a second key would break the YAML.
+                None if has_index => fm.to_owned(),
+                None if fm.trim().is_empty() => block,
+                // A YAML document end (`...`) stays last.
+                None => match fm.trim_end().strip_suffix("...").filter(|b| b.is_empty() || b.ends_with('\n')) {
+                    Some(before) => format!("{before}{block}{nl}..."),
+                    None => format!("{fm}{nl}{block}"),
+                },
+            };
+            format!("{}{new_fm}{}", &head[..fm_match.start()], &head[fm_match.end()..])
+        }
+        None => format!("---{nl}{YAML_START}{nl}{index_yaml}{YAML_END}{nl}---{nl}"),
+    };
+    format!("{head}{body}")
 }

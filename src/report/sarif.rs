@@ -1,6 +1,6 @@
 //! SARIF 2.1.0, so code-scanning tools show findings where they are decided: each result is
-//! located at the spec line and column that set the violated threshold (or the spec file when
-//! the threshold is a default), with the finding id as its fingerprint.
+//! located at the spec line and column that set the violated threshold (or the spec's first
+//! line when the threshold is a default), with the finding id as its fingerprint.
 //!
 //! Consumers are strict about locations: GitHub code scanning rejects an upload whose
 //! `artifactLocation.uri` is not an RFC 3986 URI reference (a path with a space) or is an
@@ -82,10 +82,13 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
             if let Some((id, _)) = &spec.base {
                 artifact["uriBaseId"] = json!(id);
             }
-            let mut location = json!({"physicalLocation": {"artifactLocation": artifact}});
-            if let Some(p) = f.threshold.position {
-                location["physicalLocation"]["region"] = json!({"startLine": p.line, "startColumn": p.column});
-            }
+            // A default threshold has no line of its own: the result goes to the spec's first
+            // line, since GitHub needs a region to place it.
+            let (line, column) = f.threshold.position.map_or((1, 1), |p| (p.line, p.column));
+            let location = json!({"physicalLocation": {
+                "artifactLocation": artifact,
+                "region": {"startLine": line, "startColumn": column},
+            }});
             json!({
                 "ruleId": f.analysis,
                 "level": match f.severity { Severity::Error => "error", Severity::Warning => "warning", Severity::Info => "note" },

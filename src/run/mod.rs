@@ -270,6 +270,18 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let skipped_path = opts.out.join(format!("skipped-{tag}.parquet"));
     store::write_parquet_atomic(&skipped_path, &mut skipped_frame(&skipped))?;
 
+    // Accounts of whole runs only (a shard or an --only run sees part of each source): the
+    // image files that failed at run time move from images to skipped.
+    let mut sources = if opts.shard.is_none() && opts.only.is_none() { set.sources.clone() } else { Vec::new() };
+    if !sources.is_empty() {
+        let failed: std::collections::BTreeSet<&str> =
+            skipped[set.skipped.len()..].iter().filter_map(|s| s.id.as_deref()).collect();
+        for s in set.stimuli.iter().filter(|s| s.modality == Modality::Image && failed.contains(s.id.as_str())) {
+            if let Some(account) = s.account.and_then(|a| sources.get_mut(a)) {
+                account.decode_failed(1);
+            }
+        }
+    }
     let total = unique + set.skipped.len();
     let summary = RunSummary {
         run_dir: opts.out.clone(),
@@ -279,7 +291,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         cached,
         skipped: skipped.len(),
         non_finite,
-        excluded: set.sources.iter().map(SourceAccount::excluded_rows).sum(),
+        excluded: sources.iter().map(SourceAccount::excluded_rows).sum(),
         device: model.device().to_string(),
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -303,7 +315,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
             unique,
             list_sha256: set.list_hash(),
             by_modality: by_modality(&set),
-            sources: set.sources.clone(),
+            sources,
         },
         shard: opts.shard.map(|s| s.tag()),
         seed: spec.seed,

@@ -131,7 +131,8 @@ pub struct StimuliProvenance {
     /// Count per modality.
     pub by_modality: BTreeMap<String, usize>,
     /// Every image source and what became of its rows: images, skipped (reasons in the
-    /// skipped table), excluded by the spec (reasons here).
+    /// skipped table; files that failed to decode during the run included), excluded by the
+    /// spec (reasons here). Whole runs only: empty for a shard or an `--only` run.
     pub sources: Vec<crate::stimuli::SourceAccount>,
 }
 

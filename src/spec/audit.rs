@@ -148,7 +148,7 @@ pub struct OutputsDoc {
     pub dir: Option<Sp<String>>,
     /// Formats: markdown, html, json, junit, sarif (default: all).
     pub formats: Option<Vec<Sp<String>>>,
-    /// Lowest severity that fails the audit: info, warning, error (default error).
+    /// Lowest severity that fails the audit: info, warning, error (default), or never.
     pub fail_on: Option<Sp<FailOn>>,
 }
 
@@ -578,6 +578,8 @@ impl AuditSpec {
                 Ok(spec)
             }
             _ => {
+                // Warnings go with the errors: the user fixes the file once.
+                cx.problems.0.append(&mut cx.warnings.0);
                 cx.problems.sort();
                 Err(SpecError::Invalid(cx.problems))
             }
@@ -1068,8 +1070,9 @@ impl<'c, 'a> Validator<'c, 'a> {
                                 );
                             }
                         }
-                        if let (Some(family), Some(column), true) = (family, member_column, complete) {
-                            self.check_member_values(source, doc, position, family, column);
+                        if complete {
+                            let member = family.zip(member_column.as_deref());
+                            self.check_manifest_rows(source, doc, position, member);
                         }
                     }
                     Err(e) => self.cx.error_help(
@@ -1085,20 +1088,21 @@ impl<'c, 'a> Validator<'c, 'a> {
 }
 
 impl Validator<'_, '_> {
-    /// `member_key` must be a key members have; manifest values that name no member are
-    /// reported (value, rows, first line, nearest member value) as a warning at the source,
-    /// since every run skips their rows with that reason.
-    fn check_member_values(
+    /// The manifest's rows: records that cannot be read are reported (a warning: runs skip
+    /// them); with `member` (the family and the `member_column` that picks each row's member),
+    /// `member_key` must be a key members have, and values that name no member are reported
+    /// (value, rows, first line, nearest member value) as a warning at the source, since every
+    /// run skips their rows with that reason.
+    fn check_manifest_rows(
         &mut self,
         source: &ImageSource,
         doc: &ImageSourceDoc,
         position: Option<crate::diagnostics::Position>,
-        family: &Family,
-        column: &str,
+        member: Option<(&Family, &str)>,
     ) {
         let ImageSource::Manifest { file, member_key, .. } = source else { return };
         let key = MemberKey::new(member_key.as_deref());
-        if let MemberKey::Meta(k) = key
+        if let (Some((family, _)), MemberKey::Meta(k)) = (member, key)
             && !family.members.iter().any(|m| m.meta.contains_key(k))
         {
             let mut known: Vec<&str> = vec!["id", "name"];
@@ -1113,8 +1117,36 @@ impl Validator<'_, '_> {
             );
             return;
         }
-        let Ok(rows) = crate::stimuli::manifest::read_rows(file) else { return };
-        let unmatched = unmatched_values(&rows, column, &family.members, key);
+        let rows = match crate::stimuli::manifest::read_rows(file) {
+            Ok(rows) => rows,
+            Err(e) => {
+                return self.cx.error_help(
+                    "I006",
+                    format!("cannot read manifest {}: {e}", file.display()),
+                    position,
+                    "a manifest is a CSV file with a header row, or JSONL with one object per line",
+                );
+            }
+        };
+        let total = rows.rows.len() + rows.bad.len();
+        if !rows.bad.is_empty() {
+            let listed: Vec<String> =
+                rows.bad.iter().take(5).map(|(line, why)| format!("line {line}: {why}")).collect();
+            let more = if rows.bad.len() > 5 { format!(" and {} more", rows.bad.len() - 5) } else { String::new() };
+            self.cx.warn_help(
+                "I009",
+                format!(
+                    "{} of {total} records of manifest {} cannot be read; runs skip them: {}{more}",
+                    rows.bad.len(),
+                    file.display(),
+                    listed.join("; ")
+                ),
+                position,
+                "every CSV record needs as many fields as the header (quote fields that hold commas); every JSONL line one JSON object",
+            );
+        }
+        let Some((family, column)) = member else { return };
+        let unmatched = unmatched_values(&rows.rows, column, &family.members, key);
         if unmatched.is_empty() {
             return;
         }
@@ -1124,21 +1156,15 @@ impl Validator<'_, '_> {
             .take(8)
             .map(|u| {
                 let near = u.nearest.as_ref().map_or(String::new(), |n| format!(", nearest `{n}`"));
-                format!(
-                    "{:?} ({} row{}, first at line {}{near})",
-                    u.value,
-                    u.rows,
-                    if u.rows == 1 { "" } else { "s" },
-                    u.first_line
-                )
+                let plural = if u.rows == 1 { "" } else { "s" };
+                format!("{:?} ({} row{plural}, first at line {}{near})", u.value, u.rows, u.first_line)
             })
             .collect();
         let more = if unmatched.len() > 8 { format!(" and {} more", unmatched.len() - 8) } else { String::new() };
         self.cx.warn_help(
             "I008",
             format!(
-                "{rows_lost} of {} rows of manifest {} have a `{column}` value that is not {} of any member of `{}`; runs skip them: {}{more}",
-                rows.len(),
+                "{rows_lost} of {total} rows of manifest {} have a `{column}` value that is not {} of any member of `{}`; runs skip them: {}{more}",
                 file.display(),
                 key.describe(),
                 family.id,

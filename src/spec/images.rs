@@ -266,21 +266,26 @@ pub fn unmatched_values(
 ) -> Vec<UnmatchedValue> {
     let mut out: Vec<UnmatchedValue> = Vec::new();
     let known: Vec<String> = members.iter().flat_map(|m| key.values(m)).collect();
+    // Each distinct value is looked up once (a column of unique values, such as a file column
+    // named by mistake, stays linear).
+    let mut seen: std::collections::HashMap<&str, Option<usize>> = std::collections::HashMap::new();
     for (line, row) in rows {
         let value = row.get(column).map(String::as_str).unwrap_or_default();
-        if key.find(members, value).is_some() {
-            continue;
-        }
-        match out.iter_mut().find(|u| u.value == value) {
-            Some(u) => u.rows += 1,
-            None => out.push(UnmatchedValue {
-                value: value.to_owned(),
-                rows: 1,
-                first_line: *line,
-                nearest: crate::diagnostics::closest(value, known.iter().map(String::as_str), 1)
-                    .first()
-                    .map(|s| (*s).to_owned()),
-            }),
+        let slot = *seen.entry(value).or_insert_with(|| {
+            key.find(members, value).is_none().then(|| {
+                out.push(UnmatchedValue {
+                    value: value.to_owned(),
+                    rows: 0,
+                    first_line: *line,
+                    nearest: crate::diagnostics::closest(value, known.iter().map(String::as_str), 1)
+                        .first()
+                        .map(|s| (*s).to_owned()),
+                });
+                out.len() - 1
+            })
+        });
+        if let Some(i) = slot {
+            out[i].rows += 1;
         }
     }
     out

@@ -128,6 +128,10 @@ pub struct Stimulus {
     pub content: Content,
     /// Labels from a manifest row (e.g. FairFace's age, gender, race).
     pub labels: BTreeMap<String, String>,
+    /// For an image stimulus, the index of its source's account in [`StimulusSet::sources`]
+    /// (so that a file that fails to decode at run time moves from images to skipped there).
+    #[serde(skip)]
+    pub account: Option<usize>,
 }
 
 /// A stimulus that could not be made, and why.
@@ -176,6 +180,13 @@ pub struct SourceAccount {
 }
 
 impl SourceAccount {
+    /// Moves rows that became image stimuli but failed when decoded (at run time) to skipped.
+    pub fn decode_failed(&mut self, rows: usize) {
+        let rows = rows.min(self.images);
+        self.images -= rows;
+        self.skipped += rows;
+    }
+
     fn exclude_rows(&mut self, n: usize, reason: String) {
         if n > 0 {
             *self.excluded.entry(reason).or_insert(0) += n;
@@ -293,6 +304,7 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
         variant,
         content,
         labels: BTreeMap::new(),
+        account: None,
     };
     let names_of = |m: &crate::spec::probe::Member, aliases: bool| {
         let mut names = vec![("name".to_owned(), m.name.clone())];
@@ -391,6 +403,7 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
                 set.sources[account].images += 1;
                 let mut s = base(&member, Modality::Image, origin, Content::Image { path: path.clone() }, id);
                 s.labels = labels;
+                s.account = Some(account);
                 images.push(s);
             }
             Err(reason) => {
@@ -561,14 +574,19 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
             }
         }
         ImageSource::Manifest { file, root, file_column, member_column, member_key, label_columns, limit } => {
-            let rows = match manifest::read_rows(file) {
+            let manifest::Rows { rows, bad } = match manifest::read_rows(file) {
                 Ok(rows) => rows,
                 Err(e) => return skip(set, file.display().to_string(), format!("cannot read manifest: {e}")),
             };
-            set.sources[index].rows = rows.len();
+            set.sources[index].rows = rows.len() + bad.len();
+            for (line, reason) in bad {
+                skip(set, format!("{}:{line}", file.display()), format!("unreadable record: {reason}"));
+            }
             let key = MemberKey::new(member_key.as_deref());
             let limit = limit.unwrap_or(usize::MAX);
             let mut taken = 0;
+            // The reason for each distinct value that names no member, made once.
+            let mut unmatched: std::collections::HashMap<String, String> = std::collections::HashMap::new();
             for (line, row) in rows {
                 let at = format!("{}:{line}", file.display());
                 if taken >= limit {
@@ -579,30 +597,29 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
                     (_, Some(m)) => m.clone(),
                     (Some(col), None) => {
                         let value = row.get(col).map(String::as_str).unwrap_or_default();
-                        match key.find(&sel.family.members, value) {
-                            Some(m) if sel.members.iter().any(|s| s.id == m.id) => m.id.clone(),
-                            Some(m) => {
-                                set.sources[index]
-                                    .exclude_rows(1, format!("member `{}` not selected by the spec", m.id));
-                                continue;
-                            }
-                            None => {
+                        // A selected member first, so that a value two members answer to
+                        // goes to the one the spec selects.
+                        if let Some(m) = key.find(&sel.members, value) {
+                            m.id.clone()
+                        } else if let Some(m) = key.find(&sel.family.members, value) {
+                            set.sources[index].exclude_rows(1, format!("member `{}` not selected by the spec", m.id));
+                            continue;
+                        } else {
+                            let reason = unmatched.entry(value.to_owned()).or_insert_with(|| {
                                 let known: Vec<String> =
                                     sel.family.members.iter().flat_map(|m| key.values(m)).collect();
                                 let near = closest(value, known.iter().map(String::as_str), 1)
                                     .first()
                                     .map_or(String::new(), |n| format!(" (nearest: {n:?})"));
-                                skip(
-                                    set,
-                                    at,
-                                    format!(
-                                        "`{col}` value {value:?} is not {} of any member of `{}`{near}",
-                                        key.describe(),
-                                        sel.family_id
-                                    ),
-                                );
-                                continue;
-                            }
+                                format!(
+                                    "`{col}` value {value:?} is not {} of any member of `{}`{near}",
+                                    key.describe(),
+                                    sel.family_id
+                                )
+                            });
+                            let reason = reason.clone();
+                            skip(set, at, reason);
+                            continue;
                         }
                     }
                     // Checked by validation: a family-wide manifest has a member column.
