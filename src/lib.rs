@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod diagnostics;

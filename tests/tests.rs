@@ -11,6 +11,7 @@ mod analysis_stats;
 mod ci_recipe;
 mod common;
 mod image_decoding;
+mod layers;
 mod model_bad_input;
 mod model_cli;
 mod model_edit;

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{Outcome, session_config};
-use crate::analysis::{AnalyzeOptions, RunData, Summary, audit};
+use crate::analysis::{AnalyzeOptions, RunData, Summary};
+use crate::audit::audit;
 use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, GateArgs, ModelCardArgs, ReportArgs};
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
