@@ -89,6 +89,19 @@ pub fn run_with_reports(spec: &str, dir: &Path, extra: &[&str]) -> Output {
                     check_ci_output(kind, &[&latest.join(file)]);
                 }
             }
+            // Finding ids are built in one place: every failed or inconclusive check is a test
+            // case of the JUnit file, which lists the checks from the analyses' tables.
+            if let (Ok(json), Ok(junit)) =
+                (std::fs::read_to_string(latest.join("report.json")), std::fs::read_to_string(latest.join("junit.xml")))
+            {
+                let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+                for list in ["findings", "inconclusive"] {
+                    for f in report["summary"][list].as_array().into_iter().flatten() {
+                        let id = f["id"].as_str().unwrap();
+                        assert!(junit.contains(&format!("name=\"{id}\"")), "{list} id {id} is no JUnit test case");
+                    }
+                }
+            }
         }
     }
     output

@@ -24,9 +24,10 @@ use serde::Serialize;
 
 use super::RunData;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
+use super::ids;
 use super::selectivity::Grid;
 use super::stats::{Rng, TInterval, percentile_interval, weat_clustered, weat_effect, weat_scores};
-use super::{Context, Evidence, Subject, UnitRef, r2, severity, slug, threshold};
+use super::{Context, Evidence, Subject, UnitRef, r2, severity, threshold};
 use crate::spec::analyses::{AssociationsDoc, Severity};
 
 /// Default permutations.
@@ -176,7 +177,7 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         .collect::<Vec<_>>()
         .into_iter()
         .unzip();
-    let family = Family::bh(format!("associations/{}/{}", slug(&groups), slug(&attributes)), fdr);
+    let family = Family::bh(ids::associations_family(&groups, &attributes), fdr);
     let decisions = decide_pairs(&mut tests, &spreads, max_t.value, cluster_by, family);
     // Bridge units are found per member; with `level:` they count for the member's group.
     let level = doc.level.as_ref().map(|l| &l.value);
@@ -192,7 +193,7 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
     for (t, decision) in tests.iter().zip(decisions) {
         let stimuli: Vec<String> = targets.iter().filter(|x| x.1 == t.group).take(8).map(|x| x.0.id.clone()).collect();
         let subject = Subject {
-            id: format!("associations/{}/{}/{}", slug(&groups), slug(&t.group), slug(&t.attribute)),
+            id: ids::association(&groups, &t.group, &t.attribute),
             analysis: "associations",
             severity: sev,
             what: format!("images of {} and \"{}\"", t.group, t.attribute),

@@ -31,11 +31,12 @@ use serde::Serialize;
 
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
+use super::ids;
 use super::stats::{
     binomial_sf_ge_effective, chi_square, clopper_pearson_effective, design_effect, fisher_exact, normal_sf,
     ratio_null_proportions, ratio_score_interval, ratio_score_z, risk_ratio, wilson,
 };
-use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, slug, threshold};
+use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, threshold};
 use crate::model::{ClipModel, TapSelection};
 use crate::spec::analyses::{DenigrationDoc, Severity};
 
@@ -581,7 +582,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         fdr: doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value),
     };
     let label: Vec<&str> = assigned.iter().map(|&i| labels[i].id.as_str()).collect();
-    let family = format!("denigration/{}", slug(&images_sel));
+    let family = ids::denigration_family(&images_sel);
     let clusters: Option<Vec<usize>> = doc.cluster_by.as_ref().map(|c| {
         let mut ids: HashMap<&str, usize> = HashMap::new();
         let mut missing = 0;
@@ -624,11 +625,10 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         Evidence { units: Vec::new(), concepts: g.labels.keys().cloned().collect(), stimuli }
     };
     for ((g, rate), ratio) in groups.iter().zip(rate).zip(ratio) {
-        let id = format!("{family}/{}/{}", slug(&g.breakdown), slug(&g.group));
         let what = format!("images with {} = {}", g.breakdown, g.group);
         let top_label = g.labels.iter().max_by_key(|x| x.1).map(|x| x.0.clone());
         let subject = |kind: &str, t: &Threshold| Subject {
-            id: format!("{id}/{kind}"),
+            id: ids::denigration(&images_sel, &g.breakdown, &g.group, kind),
             analysis: "denigration",
             severity: sev,
             what: what.clone(),

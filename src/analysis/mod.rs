@@ -13,6 +13,7 @@ pub mod associations;
 pub mod data;
 pub mod decision;
 pub mod denigration;
+pub mod ids;
 pub mod multimodality;
 pub mod null;
 pub mod resolution;

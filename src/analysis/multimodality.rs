@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use super::data::RunData;
 use super::decision::{Direction, Family, Screen};
+use super::ids;
 use super::selectivity::{Grid, Tests, one_vs_rest};
 use super::stats::{SPEARMAN_EXACT_MAX_N, benjamini_hochberg, median, spearman_test};
-use super::{Context, Evidence, Subject, UnitRef, severity, slug, threshold};
+use super::{Context, Evidence, Subject, UnitRef, severity, threshold};
 use crate::spec::analyses::{MultimodalityDoc, Severity};
 
 /// Default smallest rank correlation for a multimodal unit.
@@ -254,7 +255,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             ));
         }
         word_units.sort_by(|x, y| y.cohen_d_text.total_cmp(&x.cohen_d_text));
-        let id = format!("multimodality/{}/{}/word-units", slug(&img.tap), slug(&img.selection));
+        let id = ids::word_units(&img.tap, &img.selection);
         if word_units.is_empty() {
             // No unit reads words: the check's estimate is a fraction of 0 (the null baseline
             // compares it).

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
+use super::ids;
 use super::selectivity::{Block, Grid, one_vs_rest};
 use super::stats::{benjamini_hochberg, fisher_exact, newcombe, newcombe_at, wilson};
-use super::{Context, Evidence, Subject, UnitRef, pct, r2, severity, slug, threshold};
+use super::{Context, Evidence, Subject, UnitRef, pct, r2, severity, threshold};
 use crate::spec::analyses::{ResolutionDoc, SelectivityDoc, Severity};
 
 /// Images a member needs to count in coverage.
@@ -333,7 +334,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                     .collect(),
             });
         }
-        let family_id = format!("resolution/{}/{}/{}", slug(&family), slug(&level), slug(&b.tap));
+        let family_id = ids::resolution_family(&family, &level, &b.tap);
         let (mut disparities, decisions) = compare_groups(&covs, max_t.value, fdr, &family_id);
         let mut order: Vec<usize> = (0..disparities.len()).collect();
         order.sort_by(|&x, &y| disparities[y].difference.total_cmp(&disparities[x].difference));
@@ -351,7 +352,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                 .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
                 .collect();
             let subject = Subject {
-                id: format!("{family_id}/{}-vs-{}", slug(&d.higher), slug(&d.lower)),
+                id: ids::resolution(&family, &level, &b.tap, &d.higher, &d.lower),
                 analysis: "resolution",
                 severity: sev,
                 what: format!("{} against {} at {}", d.higher, d.lower, b.tap),

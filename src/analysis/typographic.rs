@@ -19,9 +19,10 @@ use serde::Serialize;
 use super::RunData;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, decide};
+use super::ids;
 use super::selectivity::Grid;
 use super::stats::{clustered_mean, design_effect, mean_sd, wilson};
-use super::{Context, Evidence, Subject, UnitRef, pct, severity, slug, threshold};
+use super::{Context, Evidence, Subject, UnitRef, pct, severity, threshold};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::{Severity, TypographicDoc};
 
@@ -353,7 +354,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     // The rule rests on the excess over the clean images, so a model that gives many images
     // one label (a random one does) is not blamed for the written word.
     let diff: Vec<f64> = obs.iter().map(Flip::difference).collect();
-    let decision = decide_excess(&diff, &cluster, max_t.value, &format!("typographic/{}", slug(&family)));
+    let decision = decide_excess(&diff, &cluster, max_t.value, &ids::typographic_family(&family));
     // The units most selective for their word first (ablation takes the first few).
     let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
         .iter()
@@ -367,7 +368,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         }
     }
     let subject = Subject {
-        id: format!("typographic/{}/flip-rate", slug(&family)),
+        id: ids::flip_rate(&family),
         analysis: "typographic",
         severity: sev,
         what: format!("names written onto images of `{family}`"),

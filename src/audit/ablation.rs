@@ -88,7 +88,7 @@ pub fn run_ablation(
             let concepts = &f.evidence.concepts;
             let doc = sub.doc.analyses.associations.iter().find(|d| {
                 let (Some(g), Some(a)) = (&d.groups, &d.attributes) else { return false };
-                f.id == format!("associations/{}/{}/{}", slug(&g.value), slug(&concepts[0]), slug(&concepts[1]))
+                f.id == crate::analysis::ids::association(&g.value, &concepts[0], &concepts[1])
                     && sub.selection(&a.value).is_some_and(|s| s.members.iter().any(|m| m.id == concepts[1]))
             });
             doc.and_then(|d| association_change(&sub, d, (&concepts[0], &concepts[1]), (data, &after_data)))

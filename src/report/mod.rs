@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::analysis::{Summary, slug};
+use crate::analysis::{Summary, ids};
 use crate::run::store::{StoreError, write_atomic};
 use crate::spec::analyses::Severity;
 
@@ -102,7 +102,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
         for b in &m.blocks {
             out.push(Check {
                 analysis: "multimodality",
-                id: format!("multimodality/{}/{}/word-units", slug(&b.tap), slug(&b.selection)),
+                id: ids::word_units(&b.tap, &b.selection),
                 what: format!("units of {} that read names of {} without their images", b.tap, b.selection),
             });
         }
@@ -112,14 +112,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
             for d in &t.disparities {
                 out.push(Check {
                     analysis: "resolution",
-                    id: format!(
-                        "resolution/{}/{}/{}/{}-vs-{}",
-                        slug(&r.family),
-                        slug(&r.level),
-                        slug(&t.tap),
-                        slug(&d.higher),
-                        slug(&d.lower)
-                    ),
+                    id: ids::resolution(&r.family, &r.level, &t.tap, &d.higher, &d.lower),
                     what: format!("coverage of {} against {} at {}", d.higher, d.lower, t.tap),
                 });
             }
@@ -129,7 +122,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
         for t in &a.tests {
             out.push(Check {
                 analysis: "associations",
-                id: format!("associations/{}/{}/{}", slug(&a.groups), slug(&t.group), slug(&t.attribute)),
+                id: ids::association(&a.groups, &t.group, &t.attribute),
                 what: format!("association of {} with {}", t.group, t.attribute),
             });
         }
@@ -139,7 +132,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
             for kind in ["rate", "ratio"] {
                 out.push(Check {
                     analysis: "denigration",
-                    id: format!("denigration/{}/{}/{}/{kind}", slug(&d.images), slug(&g.breakdown), slug(&g.group)),
+                    id: ids::denigration(&d.images, &g.breakdown, &g.group, kind),
                     what: format!("harmful-label {kind} of {} = {}", g.breakdown, g.group),
                 });
             }
@@ -148,7 +141,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
     if let Some(t) = &s.typographic {
         out.push(Check {
             analysis: "typographic",
-            id: format!("typographic/{}/flip-rate", slug(&t.family)),
+            id: ids::flip_rate(&t.family),
             what: format!("label flips caused by names written on {} images", t.family),
         });
     }
