@@ -367,3 +367,85 @@ fn word_units_must_respond_to_their_name_written_onto_images_too() {
     let c = confirm(candidates.clone(), None, 0.05, 0.8);
     assert_eq!((c.kept, c.unconfirmed, c.untested), (candidates, 0, 0));
 }
+
+/// Run data made in memory, whose right answer is known by construction: five European
+/// countries each with a unit of their own, five African ones sharing one unit. The
+/// resolution analysis, run on it without a model or parquet files, finds the disparity; when
+/// every African country gets its own unit too, it does not (and, with five members a group,
+/// cannot show equality either: inconclusive).
+#[test]
+fn resolution_on_glass_box_run_data_made_in_memory() {
+    use clip_audit::analysis::data::StimulusRow;
+    use clip_audit::analysis::{AnalyzeOptions, RunData, analyze, ids};
+    use clip_audit::run::TableMatrices;
+    use ndarray::Array2;
+
+    let europe = ["fr", "de", "it", "nl", "at"];
+    let africa = ["ng", "ke", "gh", "sn", "et"];
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("glass.yaml");
+    std::fs::write(
+        &spec_path,
+        format!(
+            "audit: glass\nmodel:\n  bundle: {r}/fixtures/models/tiny-clip\nprobes:\n  - library: {r}/probes/regions.yaml\n    family: countries\n    members: [{}]\n    stimuli:\n      prompts: {{}}\nanalyses:\n  resolution:\n    - {{family: countries, level: region}}\n",
+            europe.iter().chain(&africa).copied().collect::<Vec<_>>().join(", "),
+            r = root().display()
+        ),
+    )
+    .unwrap();
+    let spec = clip_audit::spec::AuditSpec::load(&spec_path, &[]).unwrap();
+    let per_member = 8;
+    let build = |africa_dedicated: bool| {
+        let members: Vec<&str> = europe.iter().chain(&africa).copied().collect();
+        let n = members.len() * per_member;
+        let units = 16;
+        let mut state = 12345u64;
+        let mut noise = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 33) as f64 / f64::from(1u32 << 31) - 0.5) as f32
+        };
+        let mut acts = Array2::<f32>::zeros((n, units));
+        let mut rows = Vec::new();
+        for (m, member) in members.iter().enumerate() {
+            for i in 0..per_member {
+                let r = m * per_member + i;
+                for u in 0..units {
+                    acts[[r, u]] = noise();
+                }
+                let is_africa = m >= europe.len();
+                if !is_africa || africa_dedicated {
+                    acts[[r, m]] += 4.0; // the member's own unit
+                } else {
+                    acts[[r, 15]] += 4.0; // one unit for every African country
+                }
+                rows.push(StimulusRow {
+                    id: format!("{member}-{i}"),
+                    selection: "countries".into(),
+                    family: "countries".into(),
+                    member: (*member).into(),
+                    modality: "image".into(),
+                    variant: String::new(),
+                    labels: Default::default(),
+                    content: serde_json::json!({"kind": "image", "path": format!("{member}/{i}.png")}),
+                });
+            }
+        }
+        let images = TableMatrices {
+            ids: rows.iter().map(|s| s.id.clone()).collect(),
+            embeddings: Array2::from_shape_fn((n, 4), |(r, c)| ((r + c) % 5) as f32),
+            taps: [("image.mlp".to_owned(), acts)].into(),
+        };
+        let prompts = TableMatrices { ids: Vec::new(), embeddings: Array2::zeros((0, 0)), taps: Default::default() };
+        RunData::in_memory(rows, images, prompts)
+    };
+    let id = ids::resolution("countries", "region", "image.mlp", "Europe", "Africa");
+    let biased = analyze(&spec, &build(false), &AnalyzeOptions::default()).unwrap().summary;
+    let f = biased.findings.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("{:#?}", biased.findings));
+    assert_eq!(f.decision.estimate, 1.0, "coverage 5/5 against 0/5");
+    let fair = analyze(&spec, &build(true), &AnalyzeOptions::default()).unwrap().summary;
+    assert!(fair.findings.iter().all(|f| f.analysis != "resolution"), "{:#?}", fair.findings);
+    // Five against five members cannot show the difference is under 0.25: inconclusive, with
+    // the estimate at 0, is the honest answer.
+    let check = fair.inconclusive.iter().find(|f| f.id == id).expect("the check is reported");
+    assert_eq!(check.decision.estimate, 0.0);
+}

@@ -85,10 +85,6 @@ impl RunData {
         };
         let images = matrices(&images_df)?;
         let prompts = matrices(&prompts_df)?;
-        let image_row: HashMap<String, usize> = images.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
-        let prompt_row: HashMap<String, usize> =
-            prompts.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
-
         let table = read_run_tables(run_dirs, "stimuli")?;
         if table.height() == 0 {
             return Err(AnalysisError::Data {
@@ -104,40 +100,21 @@ impl RunData {
         let variant = col_strings(&table, "variant", &first)?;
         let labels = col_strings(&table, "labels", &first)?;
         let content = col_strings(&table, "content", &first)?;
-        // One row per (selection, id): ids are content hashes, so the same prompt or image can
-        // belong to two selections (a label set and the controls), and each needs it.
-        let mut by_id: BTreeMap<(String, String), StimulusRow> = BTreeMap::new();
-        let mut listed = std::collections::BTreeSet::new();
-        let mut stored_ids = std::collections::BTreeSet::new();
-        for i in 0..ids.len() {
-            listed.insert(ids[i].clone());
-            let stored = if modality[i] == "prompt" {
-                prompt_row.contains_key(&ids[i])
-            } else {
-                image_row.contains_key(&ids[i])
-            };
-            let key = (selection[i].clone(), ids[i].clone());
-            if !stored || by_id.contains_key(&key) {
-                continue;
-            }
-            stored_ids.insert(ids[i].clone());
-            by_id.insert(
-                key,
-                StimulusRow {
-                    id: ids[i].clone(),
-                    selection: selection[i].clone(),
-                    family: family[i].clone(),
-                    member: member[i].clone(),
-                    modality: modality[i].clone(),
-                    variant: variant[i].clone(),
-                    labels: serde_json::from_str(&labels[i]).unwrap_or_default(),
-                    content: serde_json::from_str(&content[i]).unwrap_or(serde_json::Value::Null),
-                },
-            );
-        }
-        let missing = listed.len() - stored_ids.len();
-        let skipped = read_run_tables(run_dirs, "skipped")?.height();
-        let mut provenance = Vec::new();
+        let listed: Vec<StimulusRow> = (0..ids.len())
+            .map(|i| StimulusRow {
+                id: ids[i].clone(),
+                selection: selection[i].clone(),
+                family: family[i].clone(),
+                member: member[i].clone(),
+                modality: modality[i].clone(),
+                variant: variant[i].clone(),
+                labels: serde_json::from_str(&labels[i]).unwrap_or_default(),
+                content: serde_json::from_str(&content[i]).unwrap_or(serde_json::Value::Null),
+            })
+            .collect();
+        let mut data = Self::in_memory(listed, images, prompts);
+        data.run_dirs = run_dirs.to_vec();
+        data.skipped = read_run_tables(run_dirs, "skipped")?.height();
         for d in run_dirs {
             let mut files: Vec<PathBuf> =
                 std::fs::read_dir(d).map(|rd| rd.flatten().map(|e| e.path()).collect()).unwrap_or_default();
@@ -149,21 +126,48 @@ impl RunData {
             files.sort();
             for f in files {
                 if let Ok(v) = std::fs::read_to_string(&f).map(|t| serde_json::from_str(&t)) {
-                    provenance.push(v.unwrap_or(serde_json::Value::Null));
+                    data.provenance.push(v.unwrap_or(serde_json::Value::Null));
                 }
             }
         }
-        Ok(Self {
-            run_dirs: run_dirs.to_vec(),
+        Ok(data)
+    }
+
+    /// Run data made in memory: the stimuli the runner listed and the activation tables, as
+    /// [`RunData::load`] reads them from a run folder, so that analyses can be tested on data
+    /// whose right answer is known by construction, without a model or parquet files. Stimuli
+    /// without a row in their table count as missing; one row is kept per (selection, id).
+    pub fn in_memory(listed: Vec<StimulusRow>, images: TableMatrices, prompts: TableMatrices) -> Self {
+        let image_row: HashMap<String, usize> = images.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        let prompt_row: HashMap<String, usize> =
+            prompts.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
+        // One row per (selection, id): ids are content hashes, so the same prompt or image can
+        // belong to two selections (a label set and the controls), and each needs it.
+        let mut by_id: BTreeMap<(String, String), StimulusRow> = BTreeMap::new();
+        let mut all_ids = std::collections::BTreeSet::new();
+        let mut stored_ids = std::collections::BTreeSet::new();
+        for s in listed {
+            all_ids.insert(s.id.clone());
+            let stored =
+                if s.modality == "prompt" { prompt_row.contains_key(&s.id) } else { image_row.contains_key(&s.id) };
+            let key = (s.selection.clone(), s.id.clone());
+            if !stored || by_id.contains_key(&key) {
+                continue;
+            }
+            stored_ids.insert(s.id.clone());
+            by_id.insert(key, s);
+        }
+        Self {
+            run_dirs: Vec::new(),
             stimuli: by_id.into_values().collect(),
             images,
             prompts,
-            missing,
-            skipped,
-            provenance,
+            missing: all_ids.len() - stored_ids.len(),
+            skipped: 0,
+            provenance: Vec::new(),
             image_row,
             prompt_row,
-        })
+        }
     }
 
     /// The table a stimulus's activations are in.
