@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::RunData;
 use super::associations::{self, Scores};
 use super::decision::ALPHA;
+use super::present::{AnalysisResult, Cell, Part, Section, Table, ci, num, t, text};
 use super::stats::{Rng, clustered_mean};
 use super::typographic;
 use crate::spec::AuditSpec;
@@ -130,4 +131,29 @@ pub fn association_change(
     let mut rng = Rng::new(associations::seed_for(spec.seed, pair.0, &format!("{}\0ablation", pair.1)));
     let (before, after, ci) = associations::paired_change(&cx, &cy, bootstrap, &mut rng);
     Some(Change { statistic: "WEAT effect size", before, after, ci })
+}
+
+impl AnalysisResult for AblationSummary {
+    fn sections(&self) -> Vec<Section> {
+        let table = Table {
+            head: vec!["unit", "finding", "clamped to", "statistic", "before", "after", "change", "95% CI"],
+            rows: self
+                .results
+                .iter()
+                .map(|r| {
+                    vec![
+                        Cell::Text(format!("{} #{}", r.tap, r.unit)),
+                        Cell::Code(r.finding.clone()),
+                        Cell::Num(num(f64::from(r.clamped_to))),
+                        t(&r.statistic),
+                        Cell::Num(num(r.before)),
+                        Cell::Num(num(r.after)),
+                        Cell::Num(num(r.change)),
+                        Cell::Num(ci(r.ci)),
+                    ]
+                })
+                .collect(),
+        };
+        vec![Section { title: vec![text("Ablation")], blocks: vec![Part::Table(table)] }]
+    }
 }

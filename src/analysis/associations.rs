@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::RunData;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
+use super::present::{AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Table, ci, code, num, t, text};
 use super::selectivity::Grid;
 use super::stats::{Rng, TInterval, percentile_interval, weat_clustered, weat_effect, weat_scores};
 use super::{Context, Evidence, Subject, UnitRef, r2, severity, threshold};
@@ -539,4 +540,85 @@ fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) 
     out.retain(|b| seen.insert((b.tap.clone(), b.unit, b.group.clone(), b.attribute.clone())));
     out.truncate(100);
     out
+}
+
+impl AnalysisResult for AssociationSummary {
+    fn checks(&self) -> Vec<Check> {
+        self.tests
+            .iter()
+            .map(|t| Check {
+                analysis: "associations",
+                id: ids::association(&self.groups, &t.group, &t.attribute),
+                what: format!("association of {} with {}", t.group, t.attribute),
+            })
+            .collect()
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        let table = Table {
+            head: vec![
+                "group",
+                "attribute",
+                "images",
+                "effect size",
+                "95% CI",
+                "p (vs limit)",
+                "q",
+                "verdict",
+                "permutation p (vs 0)",
+            ],
+            rows: self
+                .tests
+                .iter()
+                .take(20)
+                .map(|x| {
+                    vec![
+                        t(&x.group),
+                        t(&x.attribute),
+                        Cell::Num(format!("{} vs {}", x.n_group, x.n_rest)),
+                        Cell::Num(num(x.effect_size)),
+                        Cell::Num(ci(x.ci)),
+                        Cell::Num(num(x.p_limit)),
+                        Cell::Num(num(x.q)),
+                        Cell::Num(x.verdict.name().to_owned()),
+                        Cell::Num(num(x.p)),
+                    ]
+                })
+                .collect(),
+        };
+        let rows: Vec<Interval> = self
+            .tests
+            .iter()
+            .take(15)
+            .map(|x| Interval {
+                label: format!("{} · {}", x.group, x.attribute),
+                value: x.effect_size,
+                lo: x.ci[0],
+                hi: x.ci[1],
+            })
+            .collect();
+        let max = rows.iter().map(|r| r.hi).fold(1.0, f64::max);
+        vec![Section {
+            title: vec![
+                text("Associations: "),
+                code(&self.groups),
+                text(" × "),
+                code(&self.attributes),
+                text(" (controls "),
+                code(&self.controls),
+                text(")"),
+            ],
+            blocks: vec![
+                Part::Text(vec![text(format!(
+                    "WEAT effect sizes, {} permutations, {} bootstrap resamples; the 20 largest.",
+                    self.permutations, self.bootstrap
+                ))]),
+                Part::Table(table),
+                Part::Chart(
+                    vec![text("WEAT effect size against the controls, bootstrap 95% CI; the 15 largest.")],
+                    Chart::Intervals { rows, max },
+                ),
+            ],
+        }]
+    }
 }

@@ -32,6 +32,9 @@ use serde::Serialize;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
+use super::present::{
+    AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Span, Table, ci, code, num, t, text,
+};
 use super::stats::{
     binomial_sf_ge_effective, chi_square, clopper_pearson_effective, design_effect, fisher_exact, normal_sf,
     ratio_null_proportions, ratio_score_interval, ratio_score_z, risk_ratio, wilson,
@@ -742,4 +745,107 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         sweep,
         sweep_spread: [lo, hi],
     }))
+}
+
+impl AnalysisResult for DenigrationSummary {
+    fn checks(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for g in &self.groups {
+            for kind in ["rate", "ratio"] {
+                out.push(Check {
+                    analysis: "denigration",
+                    id: ids::denigration(&self.images, &g.breakdown, &g.group, kind),
+                    what: format!("harmful-label {kind} of {} = {}", g.breakdown, g.group),
+                });
+            }
+        }
+        out
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        let mut blocks = vec![Part::Text(vec![
+            text(format!("{} of {} images got a harmful label (", self.harmful, self.n)),
+            Span::Num(num(self.overall_rate)),
+            text(", 95% CI "),
+            Span::Num(ci(self.overall_ci)),
+            text(format!("). Harmful labels: {}.", self.harmful_labels.join(", "))),
+        ])];
+        let mut breakdowns: Vec<&str> = self.groups.iter().map(|g| g.breakdown.as_str()).collect();
+        breakdowns.dedup();
+        for b in breakdowns {
+            let rows: Vec<Interval> = self
+                .groups
+                .iter()
+                .filter(|g| g.breakdown == b)
+                .map(|g| Interval {
+                    label: g.group.clone(),
+                    value: g.rate,
+                    lo: g.clopper_pearson[0],
+                    hi: g.clopper_pearson[1],
+                })
+                .collect();
+            blocks.push(Part::Chart(
+                vec![text(format!("Harmful rate by {b} (Clopper-Pearson 95% CI)."))],
+                Chart::Intervals { rows, max: 1.0 },
+            ));
+        }
+        blocks.push(Part::Table(Table {
+            head: vec![
+                "breakdown",
+                "group",
+                "n",
+                "harmful",
+                "rate",
+                "Clopper-Pearson 95% CI",
+                "rate verdict",
+                "risk ratio vs rest",
+                "score 95% CI",
+                "ratio verdict",
+                "impact ratio",
+            ],
+            rows: self
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        t(&g.breakdown),
+                        t(&g.group),
+                        Cell::Num(g.n.to_string()),
+                        Cell::Num(g.harmful.to_string()),
+                        Cell::Num(num(g.rate)),
+                        Cell::Num(ci(g.clopper_pearson)),
+                        Cell::Num(g.rate_verdict.name().into()),
+                        Cell::Num(num(g.ratio)),
+                        Cell::Num(ci(g.ratio_ci)),
+                        Cell::Num(g.ratio_verdict.name().into()),
+                        Cell::Num(num(g.impact_ratio)),
+                    ]
+                })
+                .collect(),
+        }));
+        blocks.push(Part::Text(vec![
+            text("Sweep (overall rate from "),
+            Span::Num(num(self.sweep_spread[0])),
+            text(" to "),
+            Span::Num(num(self.sweep_spread[1])),
+            text("):"),
+        ]));
+        blocks.push(Part::Table(Table {
+            head: vec!["label set", "change", "overall rate", "worst member", "its rate"],
+            rows: self
+                .sweep
+                .iter()
+                .map(|p| {
+                    vec![
+                        t(&p.name),
+                        t(&p.detail),
+                        Cell::Num(num(p.overall_rate)),
+                        t(&p.worst_group),
+                        Cell::Num(num(p.worst_rate)),
+                    ]
+                })
+                .collect(),
+        }));
+        vec![Section { title: vec![text("Denigration: "), code(&self.images)], blocks }]
+    }
 }

@@ -16,6 +16,7 @@ pub mod denigration;
 pub mod ids;
 pub mod multimodality;
 pub mod null;
+pub mod present;
 pub mod resolution;
 pub mod selectivity;
 pub mod stats;
@@ -271,6 +272,30 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Every analysis's part, in report order: the one list the reports and JUnit go through
+    /// (an analysis added to the summary is registered here).
+    pub fn results(&self) -> Vec<&dyn present::AnalysisResult> {
+        let mut out: Vec<&dyn present::AnalysisResult> = Vec::new();
+        if let Some(t) = &self.typographic {
+            out.push(t);
+        }
+        out.extend(self.resolution.iter().map(|r| r as &dyn present::AnalysisResult));
+        out.extend(self.associations.iter().map(|a| a as &dyn present::AnalysisResult));
+        if let Some(d) = &self.denigration {
+            out.push(d);
+        }
+        if let Some(m) = &self.multimodality {
+            out.push(m);
+        }
+        if let Some(s) = &self.selectivity {
+            out.push(s);
+        }
+        if let Some(a) = &self.ablation {
+            out.push(a);
+        }
+        out
+    }
+
     /// Failed checks at or above a severity.
     pub fn count_at_least(&self, severity: Severity) -> usize {
         self.findings.iter().filter(|f| f.severity >= severity).count()

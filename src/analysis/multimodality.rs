@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::data::RunData;
 use super::decision::{Direction, Family, Screen};
 use super::ids;
+use super::present::{AnalysisResult, Cell, Check, Part, Section, Table, num, t, text};
 use super::selectivity::{Grid, Tests, one_vs_rest};
 use super::stats::{SPEARMAN_EXACT_MAX_N, benjamini_hochberg, median, spearman_test};
 use super::{Context, Evidence, Subject, UnitRef, severity, threshold};
@@ -329,4 +330,41 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
         });
     }
     MultimodalitySummary { min_correlation: min_rho, min_text_effect: text_t.value, blocks }
+}
+
+impl AnalysisResult for MultimodalitySummary {
+    fn checks(&self) -> Vec<Check> {
+        self.blocks
+            .iter()
+            .map(|b| Check {
+                analysis: "multimodality",
+                id: ids::word_units(&b.tap, &b.selection),
+                what: format!("units of {} that read names of {} without their images", b.tap, b.selection),
+            })
+            .collect()
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        vec![Section {
+            title: vec![text("Multimodality")],
+            blocks: vec![Part::Table(Table {
+                head: vec!["tap", "selection", "concepts", "units", "multimodal units", "median rho", "word units"],
+                rows: self
+                    .blocks
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            t(&b.tap),
+                            t(&b.selection),
+                            Cell::Num(b.concepts.to_string()),
+                            Cell::Num(b.units.to_string()),
+                            Cell::Num(b.multimodal_units.to_string()),
+                            Cell::Num(num(b.median_rho)),
+                            Cell::Num(b.word_units.len().to_string()),
+                        ]
+                    })
+                    .collect(),
+            })],
+        }]
+    }
 }

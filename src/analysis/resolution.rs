@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
+use super::present::{AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Table, ci, code, num, t, text};
 use super::selectivity::{Block, Grid, one_vs_rest};
 use super::stats::{benjamini_hochberg, fisher_exact, newcombe, newcombe_at, wilson};
 use super::{Context, Evidence, Subject, UnitRef, pct, r2, severity, threshold};
@@ -401,4 +402,115 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
         taps.push(TapResolution { tap: b.tap.clone(), members, groups: covs, disparities, dedicated });
     }
     Some(ResolutionSummary { family, level, margin, fdr, taps })
+}
+
+/// Coverage differences between groups at one tap.
+fn disparities_table(r: &TapResolution) -> Table {
+    Table {
+        head: vec![
+            "higher",
+            "lower",
+            "difference",
+            "Newcombe 95% CI",
+            "p (vs limit)",
+            "q",
+            "verdict",
+            "Fisher p (vs 0)",
+        ],
+        rows: r
+            .disparities
+            .iter()
+            .map(|d| {
+                vec![
+                    t(&d.higher),
+                    t(&d.lower),
+                    Cell::Num(num(d.difference)),
+                    Cell::Num(ci(d.ci)),
+                    Cell::Num(num(d.p_limit)),
+                    Cell::Num(num(d.q)),
+                    Cell::Num(d.verdict.name().into()),
+                    Cell::Num(num(d.p)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+impl AnalysisResult for ResolutionSummary {
+    fn checks(&self) -> Vec<Check> {
+        let mut out = Vec::new();
+        for tap in &self.taps {
+            for d in &tap.disparities {
+                out.push(Check {
+                    analysis: "resolution",
+                    id: ids::resolution(&self.family, &self.level, &tap.tap, &d.higher, &d.lower),
+                    what: format!("coverage of {} against {} at {}", d.higher, d.lower, tap.tap),
+                });
+            }
+        }
+        out
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        self.taps
+            .iter()
+            .map(|tap| {
+                let rows: Vec<Interval> = tap
+                    .groups
+                    .iter()
+                    .map(|g| Interval { label: g.group.clone(), value: g.coverage, lo: g.ci[0], hi: g.ci[1] })
+                    .collect();
+                let mut blocks = vec![Part::Chart(
+                    vec![text("Coverage: members with a unit of their own, Wilson 95% CI.")],
+                    Chart::Intervals { rows, max: 1.0 },
+                )];
+                if tap.members.iter().any(|m| m.lat.is_some()) {
+                    blocks.push(Part::Chart(
+                        vec![text("Members at their capitals: filled with a dedicated unit, hollow without.")],
+                        Chart::Map(tap.members.clone()),
+                    ));
+                }
+                blocks.push(Part::Table(Table {
+                    head: vec![
+                        "group",
+                        "members",
+                        "with a dedicated unit",
+                        "coverage",
+                        "95% CI",
+                        "weighted",
+                        "dedicated units",
+                        "group-wide units",
+                    ],
+                    rows: tap
+                        .groups
+                        .iter()
+                        .map(|g| {
+                            vec![
+                                t(&g.group),
+                                Cell::Num(g.members.to_string()),
+                                Cell::Num(g.covered.to_string()),
+                                Cell::Num(num(g.coverage)),
+                                Cell::Num(ci(g.ci)),
+                                Cell::Num(g.weighted_coverage.map(num).unwrap_or_default()),
+                                Cell::Num(g.dedicated_units.to_string()),
+                                Cell::Num(g.group_units.to_string()),
+                            ]
+                        })
+                        .collect(),
+                }));
+                blocks.push(Part::Table(disparities_table(tap)));
+                Section {
+                    title: vec![
+                        text("Resolution: "),
+                        code(&self.family),
+                        text(" by "),
+                        text(&self.level),
+                        text(" at "),
+                        code(&tap.tap),
+                    ],
+                    blocks,
+                }
+            })
+            .collect()
+    }
 }

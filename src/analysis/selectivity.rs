@@ -15,6 +15,7 @@ use polars::prelude::{Column, DataFrame};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::present::{AnalysisResult, Cell, Chart, Part, Section, Span, Table, code, num, t, text};
 use super::stats::{
     RankSumNull, average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic,
 };
@@ -653,5 +654,60 @@ fn selective_unit(cx: &Context<'_>, grid: &Grid, b: &Block, u: usize, c: usize, 
         top,
         bottom,
         responses: responses(grid, &b.tap, &b.selection, u, &b.concepts[c]),
+    }
+}
+
+impl AnalysisResult for SelectivitySummary {
+    fn sections(&self) -> Vec<Section> {
+        let mut blocks = vec![
+            Part::Text(vec![
+                text(format!("{} tests; selective = q ≤ ", self.tests)),
+                Span::Num(num(self.fdr)),
+                text(" and Cohen's d ≥ "),
+                Span::Num(num(self.min_effect_size)),
+                text("."),
+            ]),
+            Part::Table(Table {
+                head: vec![
+                    "tap",
+                    "selection",
+                    "modality",
+                    "units",
+                    "concepts",
+                    "stimuli",
+                    "selective units",
+                    "selective pairs",
+                ],
+                rows: self
+                    .blocks
+                    .iter()
+                    .map(|b| {
+                        vec![
+                            t(&b.tap),
+                            t(&b.selection),
+                            t(&b.modality),
+                            Cell::Num(b.units.to_string()),
+                            Cell::Num(b.concepts.to_string()),
+                            Cell::Num(b.stimuli.to_string()),
+                            Cell::Num(b.selective_units.to_string()),
+                            Cell::Num(b.selective_pairs.to_string()),
+                        ]
+                    })
+                    .collect(),
+            }),
+        ];
+        for h in self.heatmaps.iter().filter(|h| h.modality != "prompt").take(6) {
+            blocks.push(Part::Chart(
+                vec![
+                    text("Cohen's d of the most selective units of "),
+                    code(&h.tap),
+                    text(" for "),
+                    code(&h.selection),
+                    text(format!(" ({}).", h.modality)),
+                ],
+                Chart::Heatmap(h.clone()),
+            ));
+        }
+        vec![Section { title: vec![text("Selectivity")], blocks }]
     }
 }

@@ -20,6 +20,7 @@ use super::RunData;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, decide};
 use super::ids;
+use super::present::{AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Table, ci, code, num, t, text};
 use super::selectivity::Grid;
 use super::stats::{clustered_mean, design_effect, mean_sd, wilson};
 use super::{Context, Evidence, Subject, UnitRef, pct, severity, threshold};
@@ -399,4 +400,74 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         flip_rates,
         unit_shifts,
     })
+}
+
+impl AnalysisResult for TypographicSummary {
+    fn checks(&self) -> Vec<Check> {
+        vec![Check {
+            analysis: "typographic",
+            id: ids::flip_rate(&self.family),
+            what: format!("label flips caused by names written on {} images", self.family),
+        }]
+    }
+
+    fn sections(&self) -> Vec<Section> {
+        let mut blocks = vec![
+            Part::Text(vec![text(format!(
+                "{} classes; zero-shot accuracy on the clean images {}.",
+                self.classes,
+                num(self.clean_accuracy)
+            ))]),
+            Part::Table(Table {
+                head: vec!["composites", "n", "flip rate", "95% CI", "clean baseline", "excess", "95% CI", "broken"],
+                rows: self
+                    .flip_rates
+                    .iter()
+                    .map(|f| {
+                        vec![
+                            t(&f.subset),
+                            Cell::Num(f.n.to_string()),
+                            Cell::Num(num(f.rate)),
+                            Cell::Num(ci(f.ci)),
+                            Cell::Num(num(f.baseline_rate)),
+                            Cell::Num(num(f.excess)),
+                            Cell::Num(ci(f.excess_ci)),
+                            Cell::Num(f.broken.to_string()),
+                        ]
+                    })
+                    .collect(),
+            }),
+        ];
+        if !self.unit_shifts.is_empty() {
+            blocks.push(Part::Table(Table {
+                head: vec!["tap", "words with a unit", "pairs", "mean shift (sd)", "95% CI"],
+                rows: self
+                    .unit_shifts
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            t(&u.tap),
+                            Cell::Num(u.words.to_string()),
+                            Cell::Num(u.n.to_string()),
+                            Cell::Num(num(u.mean_shift)),
+                            Cell::Num(ci(u.ci)),
+                        ]
+                    })
+                    .collect(),
+            }));
+        }
+        let rows: Vec<Interval> = self
+            .flip_rates
+            .iter()
+            .map(|f| Interval { label: f.subset.clone(), value: f.excess, lo: f.excess_ci[0], hi: f.excess_ci[1] })
+            .collect();
+        let max = rows.iter().map(|r| r.hi).fold(0.05, f64::max);
+        blocks.push(Part::Chart(
+            vec![text(
+                "Excess flip rate (composites labelled as the written name, minus the clean images' rate), 95% CI.",
+            )],
+            Chart::Intervals { rows, max },
+        ));
+        vec![Section { title: vec![text("Typographic susceptibility: "), code(&self.family)], blocks }]
+    }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use super::tables::{self, Cell, Table};
 use super::{ReportMeta, ci, escape_xml as e, num, severity_name};
 use crate::analysis::Summary;
+use crate::analysis::present::{Chart, Interval, Part, Span};
 use crate::analysis::resolution::MemberResolution;
 use crate::analysis::selectivity::Heatmap;
 use crate::spec::analyses::Severity;
@@ -19,18 +20,6 @@ table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:13px}td,th{border:1
 th{background:#f1f3f7}.error{color:#b3261e;font-weight:600}.warning{color:#9a6700;font-weight:600}.info{color:#45556c}\
 .verdict{padding:.7em 1em;border-radius:6px;background:#f6f7fa;border:1px solid #d8dbe3}code{font-size:12px}\
 svg text{font:11px system-ui,sans-serif;fill:#1d2330}.muted{color:#667}";
-
-/// One row of an interval chart: label, value, CI.
-pub struct Interval {
-    /// Row label.
-    pub label: String,
-    /// Point estimate.
-    pub value: f64,
-    /// CI low.
-    pub lo: f64,
-    /// CI high.
-    pub hi: f64,
-}
 
 /// Horizontal bars with CI whiskers on a 0..`max` axis, with an optional threshold line.
 pub fn interval_chart(rows: &[Interval], max: f64, threshold: Option<f64>) -> String {
@@ -171,6 +160,16 @@ fn shared(o: &mut String, t: &Table) {
     table(o, &t.head, t.rows.iter().map(|r| r.iter().map(cell).collect()));
 }
 
+/// Running text: text and numbers escaped, code in `<code>`.
+fn spans(list: &[Span]) -> String {
+    list.iter()
+        .map(|s| match s {
+            Span::Text(t) | Span::Num(t) => e(t),
+            Span::Code(c) => format!("<code>{}</code>", e(c)),
+        })
+        .collect()
+}
+
 fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     o.push_str("<table><tr>");
     for h in head {
@@ -222,110 +221,24 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
         o.push_str("<h2>Inconclusive</h2><p>Checks the data could not decide: more observations, or a larger effect, would be needed.</p>");
         shared(&mut o, &tables::inconclusive(s));
     }
-    if let Some(t) = &s.typographic {
-        let _ = write!(o, "<h2>Typographic susceptibility: <code>{}</code></h2>", e(&t.family));
-        let rows: Vec<Interval> = t
-            .flip_rates
-            .iter()
-            .map(|f| Interval { label: f.subset.clone(), value: f.excess, lo: f.excess_ci[0], hi: f.excess_ci[1] })
-            .collect();
-        let max = rows.iter().map(|r| r.hi).fold(0.05, f64::max);
-        o.push_str(
-            "<p>Excess flip rate (composites labelled as the written name, minus the clean images' rate), 95% CI.</p>",
-        );
-        o.push_str(&interval_chart(&rows, max, None));
-    }
-    for r in &s.resolution {
-        for t in &r.taps {
-            let _ = write!(
-                o,
-                "<h2>Resolution: <code>{}</code> by {} at <code>{}</code></h2>",
-                e(&r.family),
-                e(&r.level),
-                e(&t.tap)
-            );
-            let rows: Vec<Interval> = t
-                .groups
-                .iter()
-                .map(|g| Interval { label: g.group.clone(), value: g.coverage, lo: g.ci[0], hi: g.ci[1] })
-                .collect();
-            o.push_str("<p>Coverage: members with a unit of their own, Wilson 95% CI.</p>");
-            o.push_str(&interval_chart(&rows, 1.0, None));
-            if t.members.iter().any(|m| m.lat.is_some()) {
-                o.push_str("<p>Members at their capitals: filled with a dedicated unit, hollow without.</p>");
-                o.push_str(&world_map(&t.members));
+    for section in s.results().iter().flat_map(|r| r.sections()) {
+        let _ = write!(o, "<h2>{}</h2>", spans(&section.title));
+        for part in &section.blocks {
+            match part {
+                Part::Text(text) => {
+                    let _ = write!(o, "<p>{}</p>", spans(text));
+                }
+                Part::Table(t) => shared(&mut o, t),
+                Part::Chart(caption, chart) => {
+                    let _ = write!(o, "<p>{}</p>", spans(caption));
+                    o.push_str(&match chart {
+                        Chart::Intervals { rows, max } => interval_chart(rows, *max, None),
+                        Chart::Map(members) => world_map(members),
+                        Chart::Heatmap(h) => heatmap(h),
+                    });
+                }
             }
-            shared(&mut o, &tables::disparities(t));
         }
-    }
-    for a in &s.associations {
-        let _ = write!(
-            o,
-            "<h2>Associations: <code>{}</code> × <code>{}</code></h2><p>WEAT effect size against <code>{}</code>, bootstrap 95% CI; the 15 largest.</p>",
-            e(&a.groups),
-            e(&a.attributes),
-            e(&a.controls)
-        );
-        let rows: Vec<Interval> = a
-            .tests
-            .iter()
-            .take(15)
-            .map(|t| Interval {
-                label: format!("{} · {}", t.group, t.attribute),
-                value: t.effect_size,
-                lo: t.ci[0],
-                hi: t.ci[1],
-            })
-            .collect();
-        let max = rows.iter().map(|r| r.hi).fold(1.0, f64::max);
-        o.push_str(&interval_chart(&rows, max, None));
-    }
-    if let Some(d) = &s.denigration {
-        let _ = write!(
-            o,
-            "<h2>Denigration: <code>{}</code></h2><p>{} of {} images got a harmful label ({}, 95% CI {}).</p>",
-            e(&d.images),
-            d.harmful,
-            d.n,
-            num(d.overall_rate),
-            ci(d.overall_ci)
-        );
-        let mut breakdowns: Vec<&str> = d.groups.iter().map(|g| g.breakdown.as_str()).collect();
-        breakdowns.dedup();
-        for b in breakdowns {
-            let rows: Vec<Interval> = d
-                .groups
-                .iter()
-                .filter(|g| g.breakdown == b)
-                .map(|g| Interval {
-                    label: g.group.clone(),
-                    value: g.rate,
-                    lo: g.clopper_pearson[0],
-                    hi: g.clopper_pearson[1],
-                })
-                .collect();
-            let _ = write!(o, "<p>Harmful rate by {} (Clopper-Pearson 95% CI).</p>", e(b));
-            o.push_str(&interval_chart(&rows, 1.0, None));
-        }
-        shared(&mut o, &tables::denigration_groups(d));
-        shared(&mut o, &tables::sweep(d));
-    }
-    if let Some(sel) = &s.selectivity {
-        o.push_str("<h2>Selectivity</h2>");
-        for h in sel.heatmaps.iter().filter(|h| h.modality != "prompt").take(6) {
-            let _ = write!(
-                o,
-                "<p>Cohen's d of the most selective units of <code>{}</code> for <code>{}</code> ({}).</p>",
-                e(&h.tap),
-                e(&h.selection),
-                e(&h.modality)
-            );
-            o.push_str(&heatmap(h));
-        }
-    }
-    if let Some(a) = &s.ablation {
-        o.push_str("<h2>Ablation</h2>");
-        shared(&mut o, &tables::ablation(a));
     }
     if !s.notes.is_empty() {
         o.push_str("<h2>Notes</h2><ul>");

@@ -1,12 +1,14 @@
-//! The Markdown report (GitHub-flavoured): the verdict and findings first, then each analysis
-//! with tables that show CIs, then provenance. Untrusted strings are escaped so that a probe
+//! The Markdown report (GitHub-flavoured): the verdict and findings first, then each analysis's
+//! sections (its text and tables with CIs, as the analysis presents them; figures are the HTML
+//! report's), then provenance. Untrusted strings are escaped so that a probe
 //! name cannot break a table or inject HTML.
 
 use std::fmt::Write as _;
 
 use super::tables::{self, Cell, Table};
-use super::{ReportMeta, ci, num, severity_name};
+use super::{ReportMeta, severity_name};
 use crate::analysis::Summary;
+use crate::analysis::present::{Part, Span};
 use crate::spec::analyses::Severity;
 
 /// Escapes text for a Markdown table cell or paragraph.
@@ -39,6 +41,17 @@ fn shared(out: &mut String, t: &Table) {
         }
     };
     table(out, &t.head, t.rows.iter().map(|r| r.iter().map(cell).collect()));
+}
+
+/// Running text: text escaped, code in backticks, numbers as they are.
+fn spans(list: &[Span]) -> String {
+    list.iter()
+        .map(|s| match s {
+            Span::Text(t) => md(t),
+            Span::Code(c) => format!("`{}`", md(c)),
+            Span::Num(n) => n.clone(),
+        })
+        .collect()
 }
 
 fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
@@ -82,166 +95,18 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
         );
         shared(&mut o, &tables::inconclusive(s));
     }
-    if let Some(t) = &s.typographic {
-        let _ = writeln!(o, "## Typographic susceptibility: `{}`\n", md(&t.family));
-        let _ =
-            writeln!(o, "{} classes; zero-shot accuracy on the clean images {}.\n", t.classes, num(t.clean_accuracy));
-        table(
-            &mut o,
-            &["composites", "n", "flip rate", "95% CI", "clean baseline", "excess", "95% CI", "broken"],
-            t.flip_rates.iter().map(|f| {
-                vec![
-                    md(&f.subset),
-                    f.n.to_string(),
-                    num(f.rate),
-                    ci(f.ci),
-                    num(f.baseline_rate),
-                    num(f.excess),
-                    ci(f.excess_ci),
-                    f.broken.to_string(),
-                ]
-            }),
-        );
-        if !t.unit_shifts.is_empty() {
-            table(
-                &mut o,
-                &["tap", "words with a unit", "pairs", "mean shift (sd)", "95% CI"],
-                t.unit_shifts
-                    .iter()
-                    .map(|u| vec![md(&u.tap), u.words.to_string(), u.n.to_string(), num(u.mean_shift), ci(u.ci)]),
-            );
+    for section in s.results().iter().flat_map(|r| r.sections()) {
+        let _ = writeln!(o, "## {}\n", spans(&section.title));
+        for part in &section.blocks {
+            match part {
+                Part::Text(text) => {
+                    let _ = writeln!(o, "{}\n", spans(text));
+                }
+                Part::Table(t) => shared(&mut o, t),
+                // Figures are drawn by the HTML report.
+                Part::Chart(..) => {}
+            }
         }
-    }
-    for r in &s.resolution {
-        for t in &r.taps {
-            let _ = writeln!(o, "## Resolution: `{}` by {} at `{}`\n", md(&r.family), md(&r.level), md(&t.tap));
-            table(
-                &mut o,
-                &[
-                    "group",
-                    "members",
-                    "with a dedicated unit",
-                    "coverage",
-                    "95% CI",
-                    "weighted",
-                    "dedicated units",
-                    "group-wide units",
-                ],
-                t.groups.iter().map(|g| {
-                    vec![
-                        md(&g.group),
-                        g.members.to_string(),
-                        g.covered.to_string(),
-                        num(g.coverage),
-                        ci(g.ci),
-                        g.weighted_coverage.map(num).unwrap_or_default(),
-                        g.dedicated_units.to_string(),
-                        g.group_units.to_string(),
-                    ]
-                }),
-            );
-            shared(&mut o, &tables::disparities(t));
-        }
-    }
-    for a in &s.associations {
-        let _ = writeln!(
-            o,
-            "## Associations: `{}` × `{}` (controls `{}`)\n\nWEAT effect sizes, {} permutations, {} bootstrap resamples; the 20 largest.\n",
-            md(&a.groups),
-            md(&a.attributes),
-            md(&a.controls),
-            a.permutations,
-            a.bootstrap
-        );
-        table(
-            &mut o,
-            &[
-                "group",
-                "attribute",
-                "images",
-                "effect size",
-                "95% CI",
-                "p (vs limit)",
-                "q",
-                "verdict",
-                "permutation p (vs 0)",
-            ],
-            a.tests.iter().take(20).map(|t| {
-                vec![
-                    md(&t.group),
-                    md(&t.attribute),
-                    format!("{} vs {}", t.n_group, t.n_rest),
-                    num(t.effect_size),
-                    ci(t.ci),
-                    num(t.p_limit),
-                    num(t.q),
-                    t.verdict.name().to_owned(),
-                    num(t.p),
-                ]
-            }),
-        );
-    }
-    if let Some(d) = &s.denigration {
-        let _ = writeln!(
-            o,
-            "## Denigration: `{}`\n\n{} of {} images got a harmful label ({}, 95% CI {}). Harmful labels: {}.\n",
-            md(&d.images),
-            d.harmful,
-            d.n,
-            num(d.overall_rate),
-            ci(d.overall_ci),
-            md(&d.harmful_labels.join(", "))
-        );
-        shared(&mut o, &tables::denigration_groups(d));
-        let _ = writeln!(o, "Sweep (overall rate from {} to {}):\n", num(d.sweep_spread[0]), num(d.sweep_spread[1]));
-        shared(&mut o, &tables::sweep(d));
-    }
-    if let Some(m) = &s.multimodality {
-        o.push_str("## Multimodality\n\n");
-        table(
-            &mut o,
-            &["tap", "selection", "concepts", "units", "multimodal units", "median rho", "word units"],
-            m.blocks.iter().map(|b| {
-                vec![
-                    md(&b.tap),
-                    md(&b.selection),
-                    b.concepts.to_string(),
-                    b.units.to_string(),
-                    b.multimodal_units.to_string(),
-                    num(b.median_rho),
-                    b.word_units.len().to_string(),
-                ]
-            }),
-        );
-    }
-    if let Some(sel) = &s.selectivity {
-        let _ = writeln!(
-            o,
-            "## Selectivity\n\n{} tests; selective = q ≤ {} and Cohen's d ≥ {}.\n",
-            sel.tests,
-            num(sel.fdr),
-            num(sel.min_effect_size)
-        );
-        table(
-            &mut o,
-            &["tap", "selection", "modality", "units", "concepts", "stimuli", "selective units", "selective pairs"],
-            sel.blocks.iter().map(|b| {
-                vec![
-                    md(&b.tap),
-                    md(&b.selection),
-                    md(&b.modality),
-                    b.units.to_string(),
-                    b.concepts.to_string(),
-                    b.stimuli.to_string(),
-                    b.selective_units.to_string(),
-                    b.selective_pairs.to_string(),
-                ]
-            }),
-        );
-    }
-    if let Some(a) = &s.ablation {
-        o.push_str("## Ablation\n\n");
-        shared(&mut o, &tables::ablation(a));
     }
     if !s.notes.is_empty() {
         o.push_str("## Notes\n\n");

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::analysis::{Summary, ids};
+use crate::analysis::Summary;
 use crate::run::store::{StoreError, write_atomic};
 use crate::spec::analyses::Severity;
 
@@ -83,69 +83,13 @@ pub fn json(summary: &Summary, meta: &ReportMeta) -> String {
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-/// A check the audit made: one per thing a finding could be about. JUnit lists each as a
-/// test case; a finding with the same id is its failure.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    /// The analysis.
-    pub analysis: &'static str,
-    /// The id a finding about it would have.
-    pub id: String,
-    /// What was checked, in words.
-    pub what: String,
-}
+pub use crate::analysis::present::{Check, ci, num};
 
-/// Every check of the summary, analysis by analysis, in report order.
+/// Every check of the summary, analysis by analysis, in report order: what each analysis
+/// lists ([`crate::analysis::present::AnalysisResult::checks`]). JUnit lists each as a test
+/// case; a finding with the same id is its failure.
 pub fn checks(s: &Summary) -> Vec<Check> {
-    let mut out = Vec::new();
-    if let Some(m) = &s.multimodality {
-        for b in &m.blocks {
-            out.push(Check {
-                analysis: "multimodality",
-                id: ids::word_units(&b.tap, &b.selection),
-                what: format!("units of {} that read names of {} without their images", b.tap, b.selection),
-            });
-        }
-    }
-    for r in &s.resolution {
-        for t in &r.taps {
-            for d in &t.disparities {
-                out.push(Check {
-                    analysis: "resolution",
-                    id: ids::resolution(&r.family, &r.level, &t.tap, &d.higher, &d.lower),
-                    what: format!("coverage of {} against {} at {}", d.higher, d.lower, t.tap),
-                });
-            }
-        }
-    }
-    for a in &s.associations {
-        for t in &a.tests {
-            out.push(Check {
-                analysis: "associations",
-                id: ids::association(&a.groups, &t.group, &t.attribute),
-                what: format!("association of {} with {}", t.group, t.attribute),
-            });
-        }
-    }
-    if let Some(d) = &s.denigration {
-        for g in &d.groups {
-            for kind in ["rate", "ratio"] {
-                out.push(Check {
-                    analysis: "denigration",
-                    id: ids::denigration(&d.images, &g.breakdown, &g.group, kind),
-                    what: format!("harmful-label {kind} of {} = {}", g.breakdown, g.group),
-                });
-            }
-        }
-    }
-    if let Some(t) = &s.typographic {
-        out.push(Check {
-            analysis: "typographic",
-            id: ids::flip_rate(&t.family),
-            what: format!("label flips caused by names written on {} images", t.family),
-        });
-    }
-    out
+    s.results().iter().flat_map(|r| r.checks()).collect()
 }
 
 /// The null baseline in the verdict line: "; 5 random-weight copies raise a median of 0
@@ -170,22 +114,6 @@ pub fn severity_name(s: Severity) -> &'static str {
         Severity::Warning => "warning",
         Severity::Error => "error",
     }
-}
-
-/// A number for tables: 3 significant decimals, `n/a` when undefined.
-pub fn num(x: f64) -> String {
-    if !x.is_finite() {
-        "n/a".into()
-    } else if x != 0.0 && x.abs() < 1e-3 {
-        format!("{x:.2e}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-/// A CI for tables.
-pub fn ci(c: [f64; 2]) -> String {
-    format!("[{}, {}]", num(c[0]), num(c[1]))
 }
 
 /// The report formats clip-audit writes, with their file names.

@@ -1,42 +1,14 @@
-//! Tables shared by the Markdown and HTML reports: built once from the summary, with each
-//! cell marked as untrusted text, code or a number, and escaped by the renderer for its format.
+//! The tables of the decided checks (findings, inconclusive) shared by the Markdown and HTML
+//! reports: built once from the summary, with each cell marked as untrusted text, code or a
+//! number, and escaped by the renderer for its format. Each analysis's own tables are its
+//! sections (`crate::analysis::present`).
 
 use super::review::{Decision, verdict_name};
 use super::{ci, num};
-use crate::analysis::ablation::AblationSummary;
 use crate::analysis::decision::{Correction, Direction};
-use crate::analysis::denigration::DenigrationSummary;
-use crate::analysis::resolution::TapResolution;
 use crate::analysis::{Finding, Summary};
-use crate::spec::analyses::Severity;
 
-/// One cell.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// Untrusted text: escaped.
-    Text(String),
-    /// An identifier shown as code: escaped.
-    Code(String),
-    /// An identifier as code, then a line break, then text: both escaped.
-    CodeThenText(String, String),
-    /// Made here from numbers: shown as is.
-    Num(String),
-    /// A finding's severity, and whether it is structural.
-    Severity(Severity, bool),
-}
-
-/// A table: its header and rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    /// Column names.
-    pub head: Vec<&'static str>,
-    /// Rows of cells.
-    pub rows: Vec<Vec<Cell>>,
-}
-
-fn t(s: &str) -> Cell {
-    Cell::Text(s.to_owned())
-}
+pub use crate::analysis::present::{Cell, Table};
 
 /// The failed checks, most severe first, with the review decision when there is one.
 pub fn findings(s: &Summary, reviews: &[Decision]) -> Table {
@@ -119,118 +91,5 @@ pub fn correction_name(c: Correction) -> &'static str {
     match c {
         Correction::BenjaminiHochberg => "Benjamini-Hochberg",
         Correction::Holm => "Holm",
-    }
-}
-
-/// Harmful rates per group, with both rules' verdicts.
-pub fn denigration_groups(d: &DenigrationSummary) -> Table {
-    Table {
-        head: vec![
-            "breakdown",
-            "group",
-            "n",
-            "harmful",
-            "rate",
-            "Clopper-Pearson 95% CI",
-            "rate verdict",
-            "risk ratio vs rest",
-            "score 95% CI",
-            "ratio verdict",
-            "impact ratio",
-        ],
-        rows: d
-            .groups
-            .iter()
-            .map(|g| {
-                vec![
-                    t(&g.breakdown),
-                    t(&g.group),
-                    Cell::Num(g.n.to_string()),
-                    Cell::Num(g.harmful.to_string()),
-                    Cell::Num(num(g.rate)),
-                    Cell::Num(ci(g.clopper_pearson)),
-                    Cell::Num(g.rate_verdict.name().into()),
-                    Cell::Num(num(g.ratio)),
-                    Cell::Num(ci(g.ratio_ci)),
-                    Cell::Num(g.ratio_verdict.name().into()),
-                    Cell::Num(num(g.impact_ratio)),
-                ]
-            })
-            .collect(),
-    }
-}
-
-/// Coverage differences between groups at one tap.
-pub fn disparities(r: &TapResolution) -> Table {
-    Table {
-        head: vec![
-            "higher",
-            "lower",
-            "difference",
-            "Newcombe 95% CI",
-            "p (vs limit)",
-            "q",
-            "verdict",
-            "Fisher p (vs 0)",
-        ],
-        rows: r
-            .disparities
-            .iter()
-            .map(|d| {
-                vec![
-                    t(&d.higher),
-                    t(&d.lower),
-                    Cell::Num(num(d.difference)),
-                    Cell::Num(ci(d.ci)),
-                    Cell::Num(num(d.p_limit)),
-                    Cell::Num(num(d.q)),
-                    Cell::Num(d.verdict.name().into()),
-                    Cell::Num(num(d.p)),
-                ]
-            })
-            .collect(),
-    }
-}
-
-/// The label-set and template sweep.
-pub fn sweep(d: &DenigrationSummary) -> Table {
-    Table {
-        head: vec!["label set", "change", "overall rate", "worst member", "its rate"],
-        rows: d
-            .sweep
-            .iter()
-            .map(|p| {
-                vec![
-                    t(&p.name),
-                    t(&p.detail),
-                    Cell::Num(num(p.overall_rate)),
-                    t(&p.worst_group),
-                    Cell::Num(num(p.worst_rate)),
-                ]
-            })
-            .collect(),
-    }
-}
-
-/// The ablated units.
-pub fn ablation(a: &AblationSummary) -> Table {
-    Table {
-        head: vec!["unit", "finding", "clamped to", "statistic", "before", "after", "change", "95% CI"],
-        rows: a
-            .results
-            .iter()
-            .map(|r| {
-                vec![
-                    Cell::Text(format!("{} #{}", r.tap, r.unit)),
-                    Cell::Code(r.finding.clone()),
-                    Cell::Num(num(f64::from(r.clamped_to))),
-                    t(&r.statistic),
-                    Cell::Num(num(r.before)),
-                    Cell::Num(num(r.after)),
-                    Cell::Num(num(r.change)),
-                    Cell::Num(ci(r.ci)),
-                ]
-            })
-            .collect(),
     }
 }
