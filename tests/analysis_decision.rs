@@ -835,10 +835,11 @@ fn the_null_baseline_compares_statistics_with_every_copy_and_leaves_zero_shot_fi
     assert!(f[1].structural, "a copy reaches its estimate (a tie counts)");
     assert_eq!(f[1].null.as_ref().unwrap().exceeded, 1);
     assert_eq!(f[1].null.as_ref().unwrap().p, 2.0 / 3.0);
-    assert!(!f[2].structural, "it exceeds one copy, and the other's estimate is undefined");
-    assert!(!f[3].structural, "no copy has the check");
-    assert_eq!(f[3].null.as_ref().unwrap().values, vec![None, None]);
-    assert_eq!(f[3].null.as_ref().unwrap().p, 1.0 / 3.0);
+    // The other copy's estimate is undefined: no evidence either way, left out.
+    assert!(!f[2].structural, "it exceeds the one copy compared");
+    assert_eq!((f[2].null.as_ref().unwrap().compared, f[2].null.as_ref().unwrap().p), (1, 0.5));
+    assert!(!f[3].structural && f[3].null.is_none(), "no copy has the check: not compared");
+    assert!(summary.notes.iter().any(|n| n.contains("resolution/z not compared")), "{:?}", summary.notes);
     assert_eq!(summary.null_baseline.as_ref().unwrap().structural, 1);
     assert!(summary.notes.iter().any(|n| n.contains("zero-shot")), "{:?}", summary.notes);
 }

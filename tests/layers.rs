@@ -1,19 +1,208 @@
 //! Data flows one way through the layers (ARCHITECTURE.md): spec → stimuli → model → run →
 //! analysis → audit → report → commands. This test reads the sources and fails when code in a
-//! layer names a layer it must not know, so an arrow that runs back breaks the build's tests,
-//! not a later refactoring. Comments are not code: doc links may point anywhere.
+//! layer names a layer it must not know, so an arrow that runs back breaks the tests, not a
+//! later refactoring. It reads code as the compiler would name things: comments and string
+//! literals are not code; `use` trees are expanded (groups, nesting, `self`, renames, several
+//! lines); a module brought in by `use` is followed where the code names items through it
+//! (`use crate::run; run::RunOptions`).
 //!
 //! Known back-arrows, left for the structure issue (16): `model` borrows the content hash from
 //! `run::provenance` and the seeded generator from `analysis::stats`; `spec` names `cli` and
-//! `report` (schema output) and `stimuli` (manifest reading); `analysis` and `report` borrow
-//! hashing, the clock and atomic files from `run`.
+//! `report` (schema output), `stimuli` (manifest reading) and `model` (bundle manifests);
+//! `stimuli` uses `model::preprocess` for decoding; `analysis` and `report` borrow hashing, the
+//! clock and atomic files from `run`; the denigration analysis encodes extra label prompts with
+//! the model's text tower (`model::ClipModel`) for its label-set sweep.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use crate::common::root;
 
-/// Every `crate::...` path named in code (not comments) under `dir`, with file and line.
-fn crate_paths(dir: &Path) -> Vec<(String, usize, String)> {
+/// `text` with comments, string and char literals blanked out (newlines kept, so lines stay).
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
+    while i < c.len() {
+        let next = c.get(i + 1).copied();
+        if c[i] == '/' && next == Some('/') {
+            while i < c.len() && c[i] != '\n' {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+        } else if c[i] == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    if depth == 0 {
+                        out.push_str("  ");
+                        i += 2;
+                        break;
+                    }
+                }
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+        } else if c[i] == '"'
+            || (c[i] == 'r' && (next == Some('"') || next == Some('#')) && !is_ident(c.get(i.wrapping_sub(1))))
+        {
+            // A string, or a raw string r"..." / r#"..."#.
+            let raw = c[i] == 'r';
+            let mut hashes = 0;
+            if raw {
+                blank(&mut out, c[i]);
+                i += 1;
+                while c.get(i) == Some(&'#') {
+                    hashes += 1;
+                    blank(&mut out, c[i]);
+                    i += 1;
+                }
+            }
+            blank(&mut out, c[i]);
+            i += 1;
+            while i < c.len() {
+                if !raw && c[i] == '\\' {
+                    blank(&mut out, c[i]);
+                    if let Some(&e) = c.get(i + 1) {
+                        blank(&mut out, e);
+                    }
+                    i += 2;
+                    continue;
+                }
+                if c[i] == '"' && (0..hashes).all(|h| c.get(i + 1 + h) == Some(&'#')) {
+                    for _ in 0..=hashes {
+                        out.push(' ');
+                    }
+                    i += 1 + hashes;
+                    break;
+                }
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+        } else if c[i] == '\'' && (c.get(i + 2) == Some(&'\'') || next == Some('\\')) {
+            // A char literal ('x', '\n', '\u{1F600}'); a lifetime ('a) has no closing quote.
+            let end = (i + 1..c.len()).find(|&j| c[j] == '\'' && (c[j - 1] != '\\' || j == i + 2)).unwrap_or(i);
+            for &ch in &c[i..=end] {
+                blank(&mut out, ch);
+            }
+            i = end + 1;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_ident(c: Option<&char>) -> bool {
+    c.is_some_and(|c| c.is_alphanumeric() || *c == '_')
+}
+
+/// The top-level items of a `{ ... }` group's inside, split at commas.
+fn split_group(inner: &str) -> Vec<&str> {
+    let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+    for (i, ch) in inner.char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&inner[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&inner[start..]);
+    out.into_iter().map(str::trim).filter(|s| !s.is_empty()).collect()
+}
+
+/// Every path a use tree names, with the name it is bound to (`self` binds the prefix's last
+/// segment; `as` renames).
+fn expand(prefix: &str, tree: &str, out: &mut Vec<(String, String)>) {
+    let tree: String = tree.split_whitespace().collect::<Vec<_>>().join(" ");
+    let tree = tree.replace(" ::", "::").replace(":: ", "::");
+    if let Some(open) = tree.find('{') {
+        let head = tree[..open].trim_end_matches("::");
+        let close = tree.rfind('}').unwrap_or(tree.len());
+        let base = join(prefix, head);
+        for item in split_group(&tree[open + 1..close]) {
+            expand(&base, item, out);
+        }
+        return;
+    }
+    let (path, alias) = match tree.split_once(" as ") {
+        Some((p, a)) => (p.trim(), Some(a.trim())),
+        None => (tree.trim(), None),
+    };
+    if path == "*" {
+        return;
+    }
+    let full = if path == "self" { prefix.to_owned() } else { join(prefix, path) };
+    let name = alias.map(str::to_owned).unwrap_or_else(|| full.rsplit("::").next().unwrap_or_default().to_owned());
+    out.push((full, name));
+}
+
+fn join(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path.to_owned(),
+        (_, true) => prefix.to_owned(),
+        _ => format!("{prefix}::{path}"),
+    }
+}
+
+/// Every `crate::` path the code of one file names: in `use` trees, written out in full, and
+/// through a module a `use` brought in.
+fn crate_paths_of(text: &str) -> BTreeSet<String> {
+    let code = code_only(text);
+    let mut named = BTreeSet::new();
+    let mut bindings: Vec<(String, String)> = Vec::new();
+    let mut rest = code.as_str();
+    let mut outside = String::new();
+    while let Some(at) = rest.find("use ") {
+        let starts_word = !is_ident(rest[..at].chars().last().as_ref());
+        outside.push_str(&rest[..at]);
+        let after = &rest[at + 4..];
+        let end = after.find(';').unwrap_or(after.len());
+        if starts_word {
+            expand("", &after[..end], &mut bindings);
+            rest = &after[(end + 1).min(after.len())..];
+        } else {
+            outside.push_str("use ");
+            rest = after;
+        }
+    }
+    outside.push_str(rest);
+    let is_path_char = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+    let mut paths_in = |text: &str, prefix: &str, expands_to: &str| {
+        let mut from = 0;
+        while let Some(i) = text[from..].find(prefix) {
+            let at = from + i;
+            let before = text[..at].chars().last();
+            let end = text[at..].find(|c: char| !is_path_char(c)).map_or(text.len(), |e| at + e);
+            if !before.is_some_and(is_path_char) {
+                named
+                    .insert(format!("{expands_to}{}", &text[at + prefix.len()..end]).trim_end_matches("::").to_owned());
+            }
+            from = end.max(at + 1);
+        }
+    };
+    for (path, name) in &bindings {
+        if path.starts_with("crate::") {
+            paths_in(&format!("{path} "), path, path);
+            // A module brought in by name: items named through it.
+            paths_in(&outside, &format!("{name}::"), &format!("{path}::"));
+        }
+    }
+    paths_in(&outside, "crate::", "crate::");
+    named
+}
+
+/// Every `crate::` path named in the code of the `.rs` files under `dir`, with its file.
+fn crate_paths(dir: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -21,21 +210,9 @@ fn crate_paths(dir: &Path) -> Vec<(String, usize, String)> {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-                continue;
-            }
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            for (i, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or_default();
-                let mut rest = code;
-                while let Some(at) = rest.find("crate::") {
-                    let tail = &rest[at..];
-                    let end = tail.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(tail.len());
-                    out.push((path.display().to_string(), i + 1, tail[..end].to_owned()));
-                    rest = &tail[end..];
-                }
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.extend(crate_paths_of(&text).into_iter().map(|p| (path.display().to_string(), p)));
             }
         }
     }
@@ -89,29 +266,17 @@ const RULES: [(&str, &[&str]); 6] = [
     ),
 ];
 
+fn forbidden_in(path: &str, forbidden: &[&str]) -> Option<String> {
+    forbidden.iter().find(|f| path == **f || path.starts_with(&format!("{f}::"))).map(|f| (*f).to_owned())
+}
+
 #[test]
 fn layers_name_only_the_layers_below_them() {
     let mut wrong = Vec::new();
     for (layer, forbidden) in RULES {
-        for (file, line, path) in crate_paths(&root().join("src").join(layer)) {
-            // `use crate::run::{RunOptions, run}` names both through the braces.
-            let source = std::fs::read_to_string(&file).unwrap();
-            let text = source.lines().nth(line - 1).unwrap_or_default();
-            let named = |f: &str| {
-                if path == f || path.starts_with(&format!("{f}::")) {
-                    return true;
-                }
-                let Some((module, item)) = f.rsplit_once("::") else { return false };
-                let open = format!("{module}::{{");
-                path == format!("{module}::")
-                    && text.find(&open).is_some_and(|at| {
-                        let inner = &text[at + open.len()..];
-                        let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
-                        inner.split(',').any(|name| name.trim() == item)
-                    })
-            };
-            if let Some(f) = forbidden.iter().find(|f| named(f)) {
-                wrong.push(format!("{file}:{line}: `{layer}` names {f}"));
+        for (file, path) in crate_paths(&root().join("src").join(layer)) {
+            if let Some(f) = forbidden_in(&path, forbidden) {
+                wrong.push(format!("{file}: `{layer}` names {path} ({f})"));
             }
         }
     }
@@ -119,13 +284,29 @@ fn layers_name_only_the_layers_below_them() {
 }
 
 #[test]
-fn the_layer_check_sees_a_back_arrow() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("a.rs"),
-        "// crate::report in a comment is fine\nuse crate::run::{RunOptions, run};\n",
-    )
-    .unwrap();
-    let paths: Vec<String> = crate_paths(dir.path()).into_iter().map(|p| p.2).collect();
-    assert_eq!(paths, ["crate::run::"]);
+fn the_layer_check_sees_every_way_of_naming_a_back_arrow() {
+    let analysis = RULES.iter().find(|r| r.0 == "analysis").unwrap().1;
+    let caught = |code: &str| crate_paths_of(code).iter().any(|p| forbidden_in(p, analysis).is_some());
+    for code in [
+        "use crate::run::{self, RunOptions};",
+        "fn f() { crate::run::run(a, b); }",
+        "use crate::audit;",
+        "use crate::run;\nfn f() { run::run(a, b); }",
+        "use crate::run::{self};\nfn f() -> run::RunOptions { todo!() }",
+        "use crate::run::{\n    RunOptions,\n    run,\n};",
+        "use crate::{audit::null, run::RunOptions};",
+        "use crate::run::{store::{a, b}, RunOptions};",
+        "use crate::run::{run as go};",
+        "fn f() { let u = \"file://x\"; crate::audit::x(); }",
+    ] {
+        assert!(caught(code), "missed: {code}");
+    }
+    for code in [
+        "// crate::report in a comment\nuse crate::run::store::{read_table, Table};",
+        "/* crate::audit */ fn f() { let s = \"see crate::audit\"; let c = '\"'; }",
+        "use crate::run::{TableMatrices, table_matrices};",
+        "fn f<'a>(x: &'a str) -> &'a str { x } // crate::tui",
+    ] {
+        assert!(!caught(code), "false positive: {code}: {:?}", crate_paths_of(code));
+    }
 }

@@ -135,8 +135,9 @@ impl RunData {
 
     /// Run data made in memory: the stimuli the runner listed and the activation tables, as
     /// [`RunData::load`] reads them from a run folder, so that analyses can be tested on data
-    /// whose right answer is known by construction, without a model or parquet files. Stimuli
-    /// without a row in their table count as missing; one row is kept per (selection, id).
+    /// whose right answer is known by construction, without running a model or reading parquet
+    /// files. Listed ids without a row in their table count as missing; one stimulus is kept per
+    /// (selection, id), the first listed.
     pub fn in_memory(listed: Vec<StimulusRow>, images: TableMatrices, prompts: TableMatrices) -> Self {
         let image_row: HashMap<String, usize> = images.ids.iter().enumerate().map(|(i, id)| (id.clone(), i)).collect();
         let prompt_row: HashMap<String, usize> =

@@ -133,8 +133,8 @@ pub struct Finding {
     pub decision: decision::Decision,
     /// The evidence.
     pub evidence: Evidence,
-    /// Its statistic does not exceed the null baseline's (random-weight copies reach it): it
-    /// comes from the architecture or the stimuli, not from what the model learned.
+    /// Its statistic does not exceed every null copy's (random-weight copies reach it): it is
+    /// not distinguishable from what the architecture and the stimuli give without training.
     pub structural: bool,
     /// The same check's statistic in each random-weight copy, when there is a null baseline
     /// and the analysis is compared with it.
@@ -341,7 +341,7 @@ impl Context<'_> {
     /// analyses' tables carry every check's verdict); every check's estimate is kept for the
     /// null baseline's comparison.
     pub fn record(&mut self, finding: Finding) {
-        self.estimates.insert(finding.id.clone(), (finding.decision.estimate, finding.decision.direction));
+        self.observe(&finding.id, finding.decision.estimate, finding.decision.direction);
         match finding.verdict() {
             decision::Verdict::Fail => self.findings.push(finding),
             decision::Verdict::Inconclusive => self.inconclusive.push(finding),
@@ -352,7 +352,10 @@ impl Context<'_> {
     /// The estimate of a check that passed without a decision (nothing to test), for the
     /// null baseline's comparison.
     pub fn observe(&mut self, id: &str, estimate: f64, direction: decision::Direction) {
-        self.estimates.insert(id.to_owned(), (estimate, direction));
+        if self.estimates.insert(id.to_owned(), (estimate, direction)).is_some() {
+            // Two entries of the spec make the same check (e.g. the same family twice).
+            self.notes.push(format!("{id}: two checks share this id; reports and the null baseline keep the last"));
+        }
     }
 
     /// A note: something that could not be analysed.

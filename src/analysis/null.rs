@@ -9,11 +9,13 @@
 //! The rule compares statistics, not verdicts: each check of the real model has an estimate
 //! (a coverage difference, an association's effect, the fraction of units that read words),
 //! and every copy gives the same check's estimate whether or not it fails there. A finding is
-//! *structural* unless its estimate is more extreme, in the harmful direction, than every
-//! copy's: with K copies, a finding that exceeds all of them has an empirical one-sided p of
-//! at most 1/(K + 1) under the null that training changed nothing (the default K = 5 gives
-//! 1/6, a screen, not a test; more copies sharpen it). A copy without the check (too few
-//! members, no candidate units) does not reach the real estimate. Each finding carries the
+//! *structural* (not distinguishable from random weights) unless its estimate is more extreme,
+//! in the harmful direction, than every compared copy's: with K compared copies, a finding
+//! that exceeds all of them has an empirical one-sided p of 1/(K + 1), the smallest K copies
+//! can give (the default K = 5 gives 1/6: a screen, not a test, with no correction across
+//! findings; and random re-drawn weights are a heuristic stand-in for "training changed
+//! nothing"). Copies without the check or with an undefined estimate are no evidence either
+//! way and are left out; with none left the finding is not compared. Each finding carries the
 //! copies' values (`null` in the JSON), so a reviewer sees how far above the null it is.
 //!
 //! Zero-shot findings (denigration, typographic) are not compared, and their analyses are
@@ -55,7 +57,8 @@ pub struct NullSummary {
     pub run: String,
     /// The copies.
     pub copies: Vec<NullCopy>,
-    /// Median number of findings per copy.
+    /// Median number of findings per copy (the lower median), of the compared analyses (the
+    /// copies do not run the zero-shot ones).
     pub findings: usize,
     /// Ids of the findings any copy raises.
     pub finding_ids: Vec<String>,
@@ -68,11 +71,15 @@ pub struct NullSummary {
 /// A finding's statistic against the null copies.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct NullComparison {
-    /// The same check's estimate in each copy (null where the copy has no such check).
+    /// The same check's estimate in each copy (null where the copy has no such check or its
+    /// estimate is undefined).
     pub values: Vec<Option<f64>>,
-    /// Copies whose estimate the finding's exceeds in the harmful direction.
+    /// Copies with a defined estimate: those the finding is compared with.
+    pub compared: usize,
+    /// Compared copies whose estimate the finding's exceeds in the harmful direction.
     pub exceeded: usize,
-    /// Empirical one-sided p: (copies reaching it + 1) / (copies + 1).
+    /// Empirical one-sided p: (compared copies reaching it + 1) / (compared + 1); 1/(K + 1)
+    /// when it exceeds all K.
     pub p: f64,
 }
 
@@ -80,30 +87,53 @@ pub struct NullComparison {
 /// random network may send every image to one label), so they are never marked structural.
 pub const ZERO_SHOT: [&str; 2] = ["denigration", "typographic"];
 
-/// The comparison of an estimate with the copies' estimates of the same check.
-pub fn compare(estimate: f64, direction: Direction, values: Vec<Option<f64>>) -> NullComparison {
+/// The comparison of an estimate with the copies' estimates of the same check, or `None` when
+/// nothing can be compared (the estimate is undefined, or no copy has a defined one). Copies
+/// without the check or with an undefined estimate are left out: they are no evidence either
+/// way. Infinite values compare as numbers.
+pub fn compare(estimate: f64, direction: Direction, values: Vec<Option<f64>>) -> Option<NullComparison> {
+    let values: Vec<Option<f64>> = values.into_iter().map(|v| v.filter(|v| !v.is_nan())).collect();
+    let defined: Vec<f64> = values.iter().flatten().copied().collect();
+    if estimate.is_nan() || defined.is_empty() {
+        return None;
+    }
     let beyond = |v: f64| match direction {
         Direction::Above => estimate > v,
         Direction::Below => estimate < v,
     };
-    // A copy without the check, or with an undefined estimate, does not reach the finding.
-    let exceeded = values.iter().filter(|v| v.is_none_or(|v| !v.is_finite() || beyond(v))).count();
-    let reaching = values.len() - exceeded;
-    NullComparison { p: (reaching + 1) as f64 / (values.len() + 1) as f64, exceeded, values }
+    let exceeded = defined.iter().filter(|&&v| beyond(v)).count();
+    let reaching = defined.len() - exceeded;
+    Some(NullComparison {
+        p: (reaching + 1) as f64 / (defined.len() + 1) as f64,
+        compared: defined.len(),
+        exceeded,
+        values,
+    })
 }
 
 /// Compares each finding of `summary` with the copies and marks as structural those whose
 /// statistic does not exceed every copy's, except findings of zero-shot analyses
 /// ([`ZERO_SHOT`]), which a note says were not compared.
 pub fn mark_structural(summary: &mut Summary, mut null: NullSummary, copies: &[Summary]) {
+    let mut uncompared = Vec::new();
     for f in &mut summary.findings {
         if ZERO_SHOT.contains(&f.analysis.as_str()) {
             continue;
         }
         let values = copies.iter().map(|c| c.estimates.get(&f.id).map(|(v, _)| *v)).collect();
-        let comparison = compare(f.decision.estimate, f.decision.direction, values);
-        f.structural = comparison.exceeded < copies.len();
-        f.null = Some(comparison);
+        match compare(f.decision.estimate, f.decision.direction, values) {
+            Some(comparison) => {
+                f.structural = comparison.exceeded < comparison.compared;
+                f.null = Some(comparison);
+            }
+            None => uncompared.push(f.id.clone()),
+        }
+    }
+    if !uncompared.is_empty() {
+        summary.notes.push(format!(
+            "null_baseline: {} not compared: the estimate, or every copy's estimate of the same check, is undefined",
+            uncompared.join(", ")
+        ));
     }
     let skipped: std::collections::BTreeSet<&str> =
         summary.findings.iter().map(|f| f.analysis.as_str()).filter(|a| ZERO_SHOT.contains(a)).collect();
@@ -122,12 +152,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_finding_is_structural_unless_it_exceeds_every_copy() {
-        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.39), None, Some(f64::NAN), Some(0.2)]);
-        assert_eq!((c.exceeded, c.p), (5, 1.0 / 6.0));
-        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.4), Some(0.5)]);
+    fn a_finding_is_structural_unless_it_exceeds_every_compared_copy() {
+        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.39), None, Some(f64::NAN), Some(0.2)]).unwrap();
+        assert_eq!((c.compared, c.exceeded, c.p), (3, 3, 1.0 / 4.0), "missing and undefined copies are left out");
+        let c = compare(0.4, Direction::Above, vec![Some(0.1), Some(0.4), Some(0.5)]).unwrap();
         assert_eq!((c.exceeded, c.p), (1, 3.0 / 4.0), "a tie reaches the finding");
-        let c = compare(0.6, Direction::Below, vec![Some(0.7), Some(0.9)]);
+        let c = compare(0.6, Direction::Below, vec![Some(0.7), Some(0.9)]).unwrap();
         assert_eq!(c.exceeded, 2);
+        let c = compare(2.0, Direction::Above, vec![Some(f64::INFINITY), Some(1.0)]).unwrap();
+        assert_eq!(c.exceeded, 1, "an infinite copy reaches any finding above");
+        assert!(compare(0.4, Direction::Above, vec![None, Some(f64::NAN)]).is_none(), "nothing to compare with");
+        assert!(compare(f64::NAN, Direction::Above, vec![Some(0.1)]).is_none());
     }
 }

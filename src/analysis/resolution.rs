@@ -377,6 +377,9 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
             );
             let evidence = Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() };
             cx.record(subject.finding(statement, decision, evidence));
+            // The same pair the other way round, so that a null copy that ranks the two
+            // groups oppositely still gives this check an estimate (a negative difference).
+            cx.observe(&ids::resolution(&family, &level, &b.tap, &d.lower, &d.higher), -d.difference, Direction::Above);
         }
         disparities = order.into_iter().map(|i| disparities[i].clone()).collect();
         let members = (0..k)

@@ -33,7 +33,7 @@ pub fn run_null(
         None => format!(
             "{} with every weight tensor re-drawn (normal, own mean and sd), {copies} copies (seeds {base_seed} to {})",
             spec.bundle.display(),
-            base_seed + copies - 1
+            base_seed.wrapping_add(copies - 1)
         ),
     };
     let folder = run_dir.join("null");
@@ -52,8 +52,8 @@ pub fn run_null(
                 None
             }
             None => {
-                opts.edit.randomize = Some(base_seed + k);
-                Some(base_seed + k)
+                opts.edit.randomize = Some(base_seed.wrapping_add(k));
+                Some(base_seed.wrapping_add(k))
             }
         };
         run(&null_spec, &opts)?;
@@ -78,11 +78,11 @@ pub fn run_null(
         model,
         seed: given.is_none().then_some(base_seed),
         run: folder.display().to_string(),
-        findings: counts[counts.len() / 2],
+        findings: counts[(counts.len() - 1) / 2],
         finding_ids,
         structural: 0,
         rule: format!(
-            "structural unless the statistic exceeds, in the harmful direction, the same check's statistic in every one of {copies} random-weight copies (empirical one-sided p at most 1/{})",
+            "structural unless the statistic exceeds, in the harmful direction, the same check's statistic in every one of {copies} random-weight copies (a finding that exceeds them all has an empirical one-sided p of 1/{})",
             copies + 1
         ),
         copies: reports,

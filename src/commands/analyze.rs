@@ -207,7 +207,8 @@ fn print_summary(s: &Summary, seconds: f64) {
             Severity::Warning => "warning",
             Severity::Info => "info",
         };
-        let structural = if f.structural { " (structural: the null baseline raises it too)" } else { "" };
+        let structural =
+            if f.structural { " (structural: not distinguishable from the random-weight copies)" } else { "" };
         eprintln!("  [{sev}] {}{structural}\n          {}", f.id, f.statement);
     }
     if s.findings.len() > 10 {

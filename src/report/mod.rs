@@ -97,7 +97,7 @@ pub fn checks(s: &Summary) -> Vec<Check> {
 pub fn null_clause(n: &crate::analysis::null::NullSummary) -> String {
     let copies = n.copies.len();
     format!(
-        "; {copies} random-weight cop{} raise{} a median of {} findings, {} finding{} not exceed {} (structural)",
+        "; {copies} random-weight cop{} raise{} a median of {} findings in the compared analyses, {} finding{} not exceed {} (structural)",
         if copies == 1 { "y" } else { "ies" },
         if copies == 1 { "s" } else { "" },
         n.findings,

@@ -77,7 +77,7 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
     if !structural.is_empty() {
         let _ = writeln!(
             o,
-            "\n{} further findings do not exceed what random weights give (structural, from the architecture or the stimuli).",
+            "\n{} further findings are not distinguishable from random-weight copies of the model (structural).",
             structural.len()
         );
     }

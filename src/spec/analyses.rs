@@ -295,7 +295,7 @@ analysis_doc! {
         bundle: Sp<String>,
         /// Seed of the first copy's re-drawn weights; copy k uses seed + k - 1 (default: the audit's seed).
         seed: u64,
-        /// Random-weight copies (default 5; 1 with `bundle`). A finding is structural unless its statistic exceeds every copy's, an empirical p of at most 1/(copies + 1).
+        /// Random-weight copies (default 5; 1 with `bundle`). A finding is structural unless its statistic exceeds every copy's (an empirical p of 1/(copies + 1)).
         copies: Sp<u64>,
     }
     check(cx, d) {
