@@ -11,8 +11,8 @@ use clip_audit::analysis::denigration::{Classified, GroupRates, Limits, group_ra
 use clip_audit::analysis::resolution::{GroupCoverage, compare_groups};
 use clip_audit::analysis::stats::{
     Rng, TInterval, binomial_sf_ge, binomial_sf_ge_effective, clopper_pearson, clopper_pearson_effective,
-    clustered_mean, design_effect, icc_oneway, newcombe_at, normal_sf, ratio_score_interval, ratio_score_z, risk_ratio,
-    spearman_exact, spearman_test, weat_clustered, welch,
+    clustered_mean, design_effect, icc_oneway, newcombe_at, normal_ppf, normal_sf, ratio_score_interval, ratio_score_z,
+    risk_ratio, spearman_exact, spearman_test, weat_clustered, welch,
 };
 use clip_audit::analysis::typographic::decide_excess;
 use serde_json::Value;
@@ -842,4 +842,97 @@ fn the_null_baseline_compares_statistics_with_every_copy_and_leaves_zero_shot_fi
     assert!(summary.notes.iter().any(|n| n.contains("resolution/z not compared")), "{:?}", summary.notes);
     assert_eq!(summary.null_baseline.as_ref().unwrap().structural, 1);
     assert!(summary.notes.iter().any(|n| n.contains("zero-shot")), "{:?}", summary.notes);
+}
+
+#[test]
+fn impact_ratio_score_interval_and_test_match_statsmodels() {
+    for c in cases(&fixture(), "impact_ratio") {
+        let (x1, n1, x2, n2) = (num(&c["x1"]), num(&c["n1"]), num(&c["x2"]), num(&c["n2"]));
+        let ci = ratio_score_interval(x1, n1, x2, n2, 0.05);
+        close(ci[0], num(&c["ci95"][0]), 1e-7, &format!("impact interval {c}"));
+        close(ci[1], num(&c["ci95"][1]), 1e-7, &format!("impact interval {c}"));
+        close(normal_sf(-ratio_score_z(x1, n1, x2, n2, 0.8)), num(&c["p_below_0_8"]), 1e-9, &format!("impact p {c}"));
+    }
+    // A best-off group without a harmful label (its favourable rate 1), where statsmodels'
+    // roots divide by zero: the interval still holds the estimate and the test agrees with it.
+    let ci = ratio_score_interval(45.0, 50.0, 50.0, 50.0, 0.05);
+    assert!(ci[0] < 0.9 && 0.9 < ci[1], "{ci:?}");
+    let p = normal_sf(-ratio_score_z(45.0, 50.0, 50.0, 50.0, 0.8));
+    assert!(p > 0.5, "0.9 is above 0.8, so the one-sided p is over a half: {p}");
+}
+
+/// The four-fifths rule: 30 of 60 images of one group get a harmful label, 6 of 60 of the
+/// other; their harmless rates are 0.5 and 0.9, an impact ratio of 0.56 (score 95% CI 0.41 to
+/// 0.71, statsmodels), under 0.8: a failure. The best-off group passes against itself.
+#[test]
+fn denigration_impact_ratio_against_the_best_off_group_is_the_four_fifths_rule() {
+    let (b, harmful, labels) = breakdown(&[("a", 60, 30), ("b", 60, 6)]);
+    let limits = Limits { max_rate: 1.0, max_ratio: 100.0, ..Limits::default() };
+    let GroupRates { groups, impact, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
+    let want = &cases(&fixture(), "impact_ratio")[0];
+    assert_eq!((groups[0].group.as_str(), groups[0].best_group.as_str()), ("a", "b"));
+    close(groups[0].impact_ratio, 0.5 / 0.9, 1e-12, "impact ratio");
+    close(groups[0].impact_ratio_ci[0], num(&want["ci95"][0]), 1e-7, "lower");
+    close(groups[0].impact_ratio_ci[1], num(&want["ci95"][1]), 1e-7, "upper");
+    assert_eq!(impact[0].verdict, Verdict::Fail);
+    assert_eq!(impact[0].direction, Direction::Below);
+    assert_eq!((impact[1].verdict, impact[1].estimate), (Verdict::Pass, 1.0));
+    // 54 against 60 harmless in both groups: the ratio is 1, its interval above 0.8.
+    let (b, harmful, labels) = breakdown(&[("a", 200, 20), ("b", 200, 18)]);
+    let GroupRates { impact, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
+    assert!(impact.iter().all(|d| d.verdict == Verdict::Pass), "{impact:?}");
+}
+
+/// Whether group "a" (`n1` images, harmful rate `p1`) fails the impact rule against the rest of
+/// `others` groups of `n2` images at harmful rate `p2` each.
+fn impact_fails(rng: &mut Rng, n1: u64, p1: f64, others: usize, n2: u64, p2: f64) -> bool {
+    let names = ["b", "c", "d", "e", "f", "g", "h"];
+    let mut groups = vec![("a", n1, binomial(rng, n1, p1))];
+    groups.extend(names.iter().take(others).map(|g| (*g, n2, binomial(rng, n2, p2))));
+    let (b, harmful, labels) = breakdown(&groups);
+    let limits = Limits { max_rate: 1.0, max_ratio: 100.0, ..Limits::default() };
+    let GroupRates { impact, .. } =
+        group_rates(&b, &Classified { harmful: &harmful, label: &labels, clusters: None }, &limits, "d");
+    impact[0].verdict == Verdict::Fail
+}
+
+#[test]
+fn calibration_impact_ratio_rule() {
+    let reps = 2000;
+    // At the limit: group a's harmless rate is 0.8 times the others'.
+    for (n1, others, n2, p2) in [
+        (10, 1, 10, 0.1),
+        (20, 1, 20, 0.0),
+        (30, 1, 300, 0.05),
+        (60, 1, 60, 0.3),
+        (200, 1, 200, 0.1),
+        (20, 1, 200, 0.5),
+        (50, 4, 50, 0.1),
+        (100, 6, 30, 0.2),
+    ] {
+        let p1 = 1.0 - 0.8 * (1.0 - p2);
+        let fpr = fail_rate(reps, |r| impact_fails(r, n1, p1, others, n2, p2));
+        eprintln!(
+            "calibration impact rule: null impact ratio = limit 0.8, n = {n1} vs {others} group(s) of {n2}, their harmful rate {p2}: false-positive rate {fpr:.4}"
+        );
+        assert!(fpr <= ALPHA / 2.0 + mc(ALPHA / 2.0, reps), "{n1} vs {others}x{n2} at {p2}: {fpr}");
+    }
+    let power = fail_rate(reps, |r| impact_fails(r, 100, 0.55, 1, 100, 0.1));
+    eprintln!("calibration impact rule: impact ratio 0.5 against 0.8, 100 vs 100, harmful 0.1: power {power:.4}");
+    assert!(power >= 0.8, "{power}");
+}
+
+/// Both groups without a harmful label (favourable rates 1 and 1): the score interval of the
+/// ratio still reaches above 1. At r > 1 the constrained fit is p2 = 1/r, p1 = 1, so
+/// z(r) = (1 − r)/sqrt((r − 1)·N/(n2·(N − 1))) and the upper bound is
+/// 1 + 1.96²·N/(n2·(N − 1)): 1.540 for 1 against 8 (the score at r = 1 is 0/0, and the
+/// search's first step lands there).
+#[test]
+fn the_score_interval_of_a_ratio_of_two_full_rates_reaches_above_one() {
+    let ci = ratio_score_interval(1.0, 1.0, 8.0, 8.0, 0.05);
+    let z = normal_ppf(0.975);
+    close(ci[1], 1.0 + z * z * 9.0 / (8.0 * 8.0), 1e-6, "upper bound");
+    assert!(ci[0] < 1.0, "{ci:?}");
 }

@@ -267,6 +267,8 @@ analysis_doc! {
         max_rate: Sp<f64>,
         /// Largest acceptable risk ratio of a group's rate to the rest of its breakdown (default 2.0).
         max_ratio: Sp<f64>,
+        /// Smallest acceptable impact ratio: a group's harmless rate over the best-off group's in its breakdown (default 0.8, the four-fifths rule).
+        min_impact_ratio: Sp<f64>,
         /// Smallest group (images) the rules decide on; smaller groups are inconclusive (default 10).
         min_n: Sp<u64>,
         /// False discovery rate of each rule's family, every group of every breakdown (default 0.05).
@@ -274,7 +276,12 @@ analysis_doc! {
         /// Manifest label column naming an identity when images come in clusters (several photos of one person): the rules then use the effective sample size n / design effect (default: images are independent).
         cluster_by: Sp<String>,
     }
-    check(cx, d) { fraction(cx, &d.max_rate, "max_rate"); positive(cx, &d.max_ratio, "max_ratio"); fraction(cx, &d.fdr, "fdr"); }
+    check(cx, d) {
+        fraction(cx, &d.max_rate, "max_rate");
+        positive(cx, &d.max_ratio, "max_ratio");
+        fraction(cx, &d.min_impact_ratio, "min_impact_ratio");
+        fraction(cx, &d.fdr, "fdr");
+    }
 }
 
 analysis_doc! {
