@@ -223,7 +223,8 @@ pub struct GateArgs {
     #[arg(long, value_enum)]
     pub fail_on: Option<FailOn>,
     /// Exit 1 also when a check at or above --fail-on is inconclusive (too few observations,
-    /// or an interval across the limit), for reviewers who need every check decided.
+    /// or an interval across the limit), for reviewers who need every check decided; with
+    /// --fail-on-regression too.
     #[arg(long)]
     pub fail_on_inconclusive: bool,
 }

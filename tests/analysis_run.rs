@@ -140,6 +140,19 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     assert_eq!(r.status.code(), Some(1), "{}", texts(&r).1);
     let again = clip_audit(&["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q", "--no-reports"]);
     assert_eq!(again.status.code(), Some(0), "{}", texts(&again).1);
+    // Against itself as the baseline nothing regressed: exit 0; a reviewer who needs every
+    // check decided still gets exit 1 for the inconclusive ones.
+    assert!(s["inconclusive"].as_array().unwrap().iter().any(|f| f["severity"] == "error"));
+    let baseline = dir.path().join("baseline.json");
+    std::fs::copy(out.join("analysis/summary.json"), &baseline).unwrap();
+    let gate = |extra: &[&str]| {
+        let mut args =
+            vec!["analyze", out.to_str().unwrap(), "-q", "--no-reports", "--baseline", baseline.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        clip_audit(&args).status.code()
+    };
+    assert_eq!(gate(&["--fail-on-regression"]), Some(0));
+    assert_eq!(gate(&["--fail-on-regression", "--fail-on-inconclusive"]), Some(1));
     let f = &s["findings"][0];
     for key in ["id", "analysis", "severity", "statement", "statistic", "threshold", "evidence", "structural"] {
         assert!(f.get(key).is_some(), "finding lacks {key}: {f}");

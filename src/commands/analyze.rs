@@ -165,7 +165,11 @@ pub fn analyze_and_write(
         }
         if reports.fail_on_regression {
             let level = fail_on.map(crate::report::severity_name).unwrap_or("error");
-            return Ok(if fail_on.is_some() && d.regressions(level) > 0 { Outcome::Findings } else { Outcome::Pass });
+            let regressed = fail_on.is_some() && d.regressions(level) > 0;
+            // Undecided checks are not regressions, but a reviewer who asked for every check
+            // to be decided still gets exit 1 for them.
+            let undecided = fail_on.is_some_and(|l| fail_on_inconclusive && s.inconclusive_at_least(l) > 0);
+            return Ok(if regressed || undecided { Outcome::Findings } else { Outcome::Pass });
         }
     }
     Ok(match fail_on {
