@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::Analysis as _;
 use super::RunData;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
@@ -195,7 +196,7 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
         let stimuli: Vec<String> = targets.iter().filter(|x| x.1 == t.group).take(8).map(|x| x.0.id.clone()).collect();
         let subject = Subject {
             id: ids::association(&groups, &t.group, &t.attribute),
-            analysis: "associations",
+            analysis: Associations::NAME,
             severity: sev,
             what: format!("images of {} and \"{}\"", t.group, t.attribute),
             threshold: max_t.clone(),
@@ -542,12 +543,28 @@ fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) 
     out
 }
 
+/// The associations analysis, as registered with `analyze`.
+pub struct Associations;
+
+impl super::Analysis for Associations {
+    const NAME: &'static str = "associations";
+    type Doc = AssociationsDoc;
+    type Output = AssociationSummary;
+    fn run(
+        cx: &mut Context<'_>,
+        doc: &AssociationsDoc,
+        base: &super::Base<'_>,
+    ) -> Result<Option<Self::Output>, super::AnalysisError> {
+        Ok(run(cx, doc, base.grid))
+    }
+}
+
 impl AnalysisResult for AssociationSummary {
     fn checks(&self) -> Vec<Check> {
         self.tests
             .iter()
             .map(|t| Check {
-                analysis: "associations",
+                analysis: Associations::NAME,
                 id: ids::association(&self.groups, &t.group, &t.attribute),
                 what: format!("association of {} with {}", t.group, t.attribute),
             })

@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::Analysis as _;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
@@ -705,7 +706,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         let top_label = g.labels.iter().max_by_key(|x| x.1).map(|x| x.0.clone());
         let subject = |kind: &str, t: &Threshold| Subject {
             id: ids::denigration(&images_sel, &g.breakdown, &g.group, kind),
-            analysis: "denigration",
+            analysis: Denigration::NAME,
             severity: sev,
             what: what.clone(),
             threshold: t.clone(),
@@ -833,13 +834,29 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     }))
 }
 
+/// The denigration analysis, as registered with `analyze`.
+pub struct Denigration;
+
+impl super::Analysis for Denigration {
+    const NAME: &'static str = "denigration";
+    type Doc = DenigrationDoc;
+    type Output = DenigrationSummary;
+    fn run(
+        cx: &mut Context<'_>,
+        doc: &DenigrationDoc,
+        _base: &super::Base<'_>,
+    ) -> Result<Option<Self::Output>, AnalysisError> {
+        run(cx, doc)
+    }
+}
+
 impl AnalysisResult for DenigrationSummary {
     fn checks(&self) -> Vec<Check> {
         let mut out = Vec::new();
         for g in &self.groups {
             for kind in ["rate", "ratio", "impact"] {
                 out.push(Check {
-                    analysis: "denigration",
+                    analysis: Denigration::NAME,
                     id: ids::denigration(&self.images, &g.breakdown, &g.group, kind),
                     what: format!("harmful-label {kind} of {} = {}", g.breakdown, g.group),
                 });

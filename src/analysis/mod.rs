@@ -364,6 +364,49 @@ impl Context<'_> {
     }
 }
 
+/// One analysis: the spec section it reads, its computation from the run data (deciding each
+/// check through the decision layer and [`Context::record`]), and its part of the summary,
+/// which shows itself to the reports through [`present::AnalysisResult`]. `analyze` runs each
+/// registered analysis over its spec sections the same way ([`run_each`]). Selectivity, the
+/// grid the unit-level analyses share, is computed first and summarised last (it lists the
+/// units the findings cite); the ablation re-runs models and belongs to the audit layer.
+pub trait Analysis {
+    /// Its name in specs (`analyses.<name>`) and finding ids.
+    const NAME: &'static str;
+    /// Its spec section.
+    type Doc;
+    /// Its part of the summary.
+    type Output: present::AnalysisResult;
+    /// Computes the analysis for one spec section; `None` when there is nothing to analyse
+    /// (a note says why).
+    fn run(cx: &mut Context<'_>, doc: &Self::Doc, base: &Base<'_>) -> Result<Option<Self::Output>, AnalysisError>;
+}
+
+/// What the analyses share: the selectivity grid (when a unit-level analysis needs it) and the
+/// selectivity settings it was computed with.
+pub struct Base<'a> {
+    /// The unit × concept grid.
+    pub grid: Option<&'a selectivity::Grid>,
+    /// Its settings.
+    pub selectivity: &'a crate::spec::analyses::SelectivityDoc,
+}
+
+/// Runs analysis `A` over each of its spec sections, in order.
+pub fn run_each<'d, A: Analysis>(
+    cx: &mut Context<'_>,
+    docs: impl IntoIterator<Item = &'d A::Doc>,
+    base: &Base<'_>,
+) -> Result<Vec<A::Output>, AnalysisError>
+where
+    A::Doc: 'd,
+{
+    let mut out = Vec::new();
+    for doc in docs {
+        out.extend(A::run(cx, doc, base)?);
+    }
+    Ok(out)
+}
+
 /// A threshold from the spec, or its default.
 pub fn threshold(name: &str, value: &Option<Sp<f64>>, default: f64) -> Threshold {
     match value {
@@ -402,7 +445,7 @@ pub fn pct(x: f64) -> String {
 
 /// The result of [`analyze`]: the summary, and the full selectivity grid (for the parquet
 /// table) when one was computed.
-pub struct Analysis {
+pub struct Analyzed {
     /// The summary.
     pub summary: Summary,
     /// The unit × concept grid.
@@ -412,7 +455,7 @@ pub struct Analysis {
 }
 
 /// Runs every analysis the spec switches on over the run folders.
-pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analysis, AnalysisError> {
+pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analyzed, AnalysisError> {
     let mut cx = Context {
         spec,
         data,
@@ -439,32 +482,13 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         || a.typographic.is_some()
         || !a.associations.is_empty();
     let grid = if need_grid { Some(selectivity::compute(&mut cx, &sel_doc)) } else { None };
-    let multimodality = match (&grid, &a.multimodality) {
-        (Some(g), Some(doc)) => Some(multimodality::run(&mut cx, g, doc)),
-        _ => None,
-    };
-    let mut resolution = Vec::new();
-    if let Some(g) = &grid {
-        for doc in &a.resolution {
-            if let Some(r) = resolution::run(&mut cx, g, doc, &sel_doc) {
-                resolution.push(r);
-            }
-        }
-    }
-    let mut associations = Vec::new();
-    for doc in &a.associations {
-        if let Some(r) = associations::run(&mut cx, doc, grid.as_ref()) {
-            associations.push(r);
-        }
-    }
-    let denigration = match &a.denigration {
-        Some(doc) => denigration::run(&mut cx, doc)?,
-        None => None,
-    };
-    let typographic = match &a.typographic {
-        Some(doc) => typographic::run(&mut cx, doc, grid.as_ref()),
-        None => None,
-    };
+    let base = Base { grid: grid.as_ref(), selectivity: &sel_doc };
+    // The registered analyses, each over its spec sections.
+    let multimodality = run_each::<multimodality::Multimodality>(&mut cx, &a.multimodality, &base)?.pop();
+    let resolution = run_each::<resolution::Resolution>(&mut cx, &a.resolution, &base)?;
+    let associations = run_each::<associations::Associations>(&mut cx, &a.associations, &base)?;
+    let denigration = run_each::<denigration::Denigration>(&mut cx, &a.denigration, &base)?.pop();
+    let typographic = run_each::<typographic::Typographic>(&mut cx, &a.typographic, &base)?.pop();
     // Summarised last, so that it lists every unit a finding cites.
     let cited: Vec<UnitRef> = cx.findings.iter().flat_map(|f| f.evidence.units.iter().cloned()).collect();
     let selectivity = match (&grid, &a.selectivity) {
@@ -506,5 +530,5 @@ pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Re
         notes: cx.notes,
         estimates: cx.estimates,
     };
-    Ok(Analysis { summary, grid, null: Vec::new() })
+    Ok(Analyzed { summary, grid, null: Vec::new() })
 }

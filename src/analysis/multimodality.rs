@@ -15,6 +15,7 @@
 use ndarray::Array2;
 use serde::Serialize;
 
+use super::Analysis as _;
 use super::data::RunData;
 use super::decision::{Direction, Family, Screen};
 use super::ids;
@@ -275,7 +276,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
             };
             let subject = Subject {
                 id,
-                analysis: "multimodality",
+                analysis: Multimodality::NAME,
                 severity: sev,
                 what: format!("units of {} reading names of {}", img.tap, img.selection),
                 threshold: text_t.clone(),
@@ -332,12 +333,28 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
     MultimodalitySummary { min_correlation: min_rho, min_text_effect: text_t.value, blocks }
 }
 
+/// The multimodality analysis, as registered with `analyze`.
+pub struct Multimodality;
+
+impl super::Analysis for Multimodality {
+    const NAME: &'static str = "multimodality";
+    type Doc = MultimodalityDoc;
+    type Output = MultimodalitySummary;
+    fn run(
+        cx: &mut Context<'_>,
+        doc: &MultimodalityDoc,
+        base: &super::Base<'_>,
+    ) -> Result<Option<Self::Output>, super::AnalysisError> {
+        Ok(base.grid.map(|g| run(cx, g, doc)))
+    }
+}
+
 impl AnalysisResult for MultimodalitySummary {
     fn checks(&self) -> Vec<Check> {
         self.blocks
             .iter()
             .map(|b| Check {
-                analysis: "multimodality",
+                analysis: Multimodality::NAME,
                 id: ids::word_units(&b.tap, &b.selection),
                 what: format!("units of {} that read names of {} without their images", b.tap, b.selection),
             })

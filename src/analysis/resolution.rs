@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::Analysis as _;
 use super::decision::{ALPHA, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
 use super::present::{AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Table, ci, code, num, t, text};
@@ -354,7 +355,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                 .collect();
             let subject = Subject {
                 id: ids::resolution(&family, &level, &b.tap, &d.higher, &d.lower),
-                analysis: "resolution",
+                analysis: Resolution::NAME,
                 severity: sev,
                 what: format!("{} against {} at {}", d.higher, d.lower, b.tap),
                 threshold: max_t.clone(),
@@ -439,13 +440,29 @@ fn disparities_table(r: &TapResolution) -> Table {
     }
 }
 
+/// The resolution analysis, as registered with `analyze`.
+pub struct Resolution;
+
+impl super::Analysis for Resolution {
+    const NAME: &'static str = "resolution";
+    type Doc = ResolutionDoc;
+    type Output = ResolutionSummary;
+    fn run(
+        cx: &mut Context<'_>,
+        doc: &ResolutionDoc,
+        base: &super::Base<'_>,
+    ) -> Result<Option<Self::Output>, super::AnalysisError> {
+        Ok(base.grid.and_then(|g| run(cx, g, doc, base.selectivity)))
+    }
+}
+
 impl AnalysisResult for ResolutionSummary {
     fn checks(&self) -> Vec<Check> {
         let mut out = Vec::new();
         for tap in &self.taps {
             for d in &tap.disparities {
                 out.push(Check {
-                    analysis: "resolution",
+                    analysis: Resolution::NAME,
                     id: ids::resolution(&self.family, &self.level, &tap.tap, &d.higher, &d.lower),
                     what: format!("coverage of {} against {} at {}", d.higher, d.lower, tap.tap),
                 });

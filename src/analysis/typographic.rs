@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::Analysis as _;
 use super::RunData;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, decide};
@@ -370,7 +371,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     }
     let subject = Subject {
         id: ids::flip_rate(&family),
-        analysis: "typographic",
+        analysis: Typographic::NAME,
         severity: sev,
         what: format!("names written onto images of `{family}`"),
         threshold: max_t.clone(),
@@ -402,10 +403,26 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     })
 }
 
+/// The typographic analysis, as registered with `analyze`.
+pub struct Typographic;
+
+impl super::Analysis for Typographic {
+    const NAME: &'static str = "typographic";
+    type Doc = TypographicDoc;
+    type Output = TypographicSummary;
+    fn run(
+        cx: &mut Context<'_>,
+        doc: &TypographicDoc,
+        base: &super::Base<'_>,
+    ) -> Result<Option<Self::Output>, super::AnalysisError> {
+        Ok(run(cx, doc, base.grid))
+    }
+}
+
 impl AnalysisResult for TypographicSummary {
     fn checks(&self) -> Vec<Check> {
         vec![Check {
-            analysis: "typographic",
+            analysis: Typographic::NAME,
             id: ids::flip_rate(&self.family),
             what: format!("label flips caused by names written on {} images", self.family),
         }]

@@ -9,7 +9,7 @@ pub mod null;
 
 use std::path::Path;
 
-use crate::analysis::{Analysis, AnalysisError, AnalyzeOptions, RunData, analyze};
+use crate::analysis::{AnalysisError, AnalyzeOptions, Analyzed, RunData, analyze};
 use crate::spec::AuditSpec;
 
 /// [`analyze`], then the null baseline and the ablations when the spec asks for them (both
@@ -19,7 +19,7 @@ pub fn audit(
     data: &RunData,
     run_dir: &Path,
     options: &AnalyzeOptions,
-) -> Result<Analysis, AnalysisError> {
+) -> Result<Analyzed, AnalysisError> {
     let mut analysis = analyze(spec, data, options)?;
     // The null baseline and ablation run the model again; when that fails, the analyses
     // already done still stand, with a note saying what is missing and why.
