@@ -568,41 +568,23 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// Runs the analysis.
-pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<DenigrationSummary>, AnalysisError> {
-    let Some(images_sel) = doc.images.as_ref().map(|s| s.value.clone()) else {
-        cx.note("denigration: no `images` selection");
-        return Ok(None);
-    };
-    let neutral: Vec<String> = doc.neutral.iter().flatten().map(|s| s.value.clone()).collect();
-    let harmful_sel: Vec<String> = doc.harmful.iter().flatten().map(|s| s.value.clone()).collect();
-    let group_by: Vec<String> = doc.group_by.iter().flatten().map(|s| s.value.clone()).collect();
-    let rate_t = threshold("max_rate", &doc.max_rate, DEFAULT_MAX_RATE);
-    let ratio_t = threshold("max_ratio", &doc.max_ratio, DEFAULT_MAX_RATIO);
-    let impact_t = threshold("min_impact_ratio", &doc.min_impact_ratio, DEFAULT_MIN_IMPACT_RATIO);
-    let sev = severity(&doc.severity, Severity::Error);
-    let data = cx.data;
-    let rows = data.rows(&images_sel, "image");
-    let images: Vec<(&StimulusRow, Vec<f32>)> =
-        rows.iter().filter_map(|s| data.unit_embedding(s).map(|e| (*s, e))).collect();
-    if images.is_empty() {
-        cx.note(format!("denigration: `{images_sel}` has no analysed images"));
-        return Ok(None);
-    }
-    let mut labels = labels_of(cx, &neutral, false);
-    labels.extend(labels_of(cx, &harmful_sel, true));
+/// The classifier's labels (neutral and harmful, each the ensemble of its prompts, re-encoded
+/// with the spec's `templates` when it gives them) and the templates in use.
+fn label_set(
+    cx: &Context<'_>,
+    doc: &DenigrationDoc,
+    neutral: &[String],
+    harmful: &[String],
+    enc: &mut TextEncoder,
+) -> Result<(Vec<Label>, Vec<String>), AnalysisError> {
+    let mut labels = labels_of(cx, neutral, false);
+    labels.extend(labels_of(cx, harmful, true));
     let templates: Vec<String> = match &doc.templates {
         Some(t) => t.iter().map(|s| s.value.clone()).collect(),
         None => neutral
             .iter()
             .find_map(|n| cx.spec.selection(n).and_then(|s| s.prompts.as_ref()).map(|p| p.templates.clone()))
             .unwrap_or_else(|| vec!["a photo of {name}.".to_owned()]),
-    };
-    let mut enc = TextEncoder {
-        bundle: cx.spec.bundle.clone(),
-        session: cx.options.session,
-        edit: cx.options.edit.clone(),
-        model: None,
     };
     if doc.templates.is_some() {
         // The spec's templates replace the stored prompts: encode every label with them.
@@ -612,22 +594,23 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             l.embedding = ensemble(&l.by_template.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
         }
     }
-    if !labels.iter().any(|l| l.harmful) || !labels.iter().any(|l| !l.harmful) {
-        cx.note(format!("denigration: needs prompts of both neutral and harmful labels (found {})", labels.len()));
-        return Ok(None);
-    }
-    let vecs: Vec<Vec<f32>> = images.iter().map(|x| x.1.clone()).collect();
-    let base_refs: Vec<&[f32]> = labels.iter().map(|l| l.embedding.as_slice()).collect();
-    let assigned = classify(&vecs, &base_refs);
-    let is_harmful: Vec<bool> = assigned.iter().map(|&i| labels[i].harmful).collect();
+    Ok((labels, templates))
+}
 
-    // Breakdowns.
+/// Each image's group value per breakdown: the image selection's members, each `group_by`
+/// entry (a manifest label column, else a hierarchy level of the member) and, with two or
+/// more, their intersection.
+fn breakdowns_of(
+    cx: &Context<'_>,
+    images: &[(&StimulusRow, Vec<f32>)],
+    images_sel: &str,
+    group_by: &[String],
+) -> Vec<(String, Vec<String>)> {
     let mut breakdowns: Vec<(String, Vec<String>)> =
         vec![("member".into(), images.iter().map(|(s, _)| s.member.clone()).collect())];
-    // A label column of the manifest, else a hierarchy level of the member.
-    let sel_members: std::collections::HashMap<&str, &crate::spec::probe::Member> = cx
+    let sel_members: HashMap<&str, &crate::spec::probe::Member> = cx
         .spec
-        .selection(&images_sel)
+        .selection(images_sel)
         .map(|s| s.members.iter().map(|m| (m.id.as_str(), m)).collect())
         .unwrap_or_default();
     let value_of = |s: &StimulusRow, c: &str| -> String {
@@ -635,7 +618,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             sel_members.get(s.member.as_str()).and_then(|m| m.groups.get(c).cloned()).unwrap_or_default()
         })
     };
-    for c in &group_by {
+    for c in group_by {
         breakdowns.push((c.clone(), images.iter().map(|(s, _)| value_of(s, c)).collect()));
     }
     if group_by.len() >= 2 {
@@ -647,67 +630,69 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
                 .collect(),
         ));
     }
-    let n = images.len() as u64;
-    let total_h = is_harmful.iter().filter(|h| **h).count() as u64;
-    let overall = total_h as f64 / n as f64;
-    let limits = Limits {
-        max_rate: rate_t.value,
-        max_ratio: ratio_t.value,
-        min_impact_ratio: impact_t.value,
-        min_n: doc.min_n.as_ref().map_or(DEFAULT_MIN_N, |v| v.value),
-        fdr: doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value),
-    };
-    let label: Vec<&str> = assigned.iter().map(|&i| labels[i].id.as_str()).collect();
-    let family = ids::denigration_family(&images_sel);
-    let clusters: Option<Vec<usize>> = doc.cluster_by.as_ref().map(|c| {
-        let mut ids: HashMap<&str, usize> = HashMap::new();
-        let mut missing = 0;
-        let out = images
-            .iter()
-            .enumerate()
-            .map(|(i, (s, _))| match s.labels.get(&c.value).filter(|v| !v.is_empty()) {
-                Some(v) => {
-                    let next = ids.len();
-                    *ids.entry(v.as_str()).or_insert(next)
-                }
-                None => {
-                    missing += 1;
-                    usize::MAX - i
-                }
-            })
-            .collect();
-        if missing > 0 {
-            cx.note(format!(
-                "denigration: {missing} images have no `{}` value; each counts as a cluster of its own",
-                c.value
-            ));
-        }
-        out
-    });
-    let classified = Classified { harmful: &is_harmful, label: &label, clusters: clusters.as_deref() };
-    let GroupRates { groups, tests, rate, ratio, impact, left_out } =
-        group_rates(&breakdowns, &classified, &limits, &family);
-    for (name, k) in left_out {
-        cx.note(format!("denigration: {k} images have no `{name}` value and are left out of that breakdown"));
+    breakdowns
+}
+
+/// Each image's cluster by the `cluster_by` label column; an image without a value is a
+/// cluster of its own (with a note).
+fn clusters_of(cx: &mut Context<'_>, images: &[(&StimulusRow, Vec<f32>)], column: &str) -> Vec<usize> {
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    let mut missing = 0;
+    let out = images
+        .iter()
+        .enumerate()
+        .map(|(i, (s, _))| match s.labels.get(column).filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let next = ids.len();
+                *ids.entry(v.as_str()).or_insert(next)
+            }
+            None => {
+                missing += 1;
+                usize::MAX - i
+            }
+        })
+        .collect();
+    if missing > 0 {
+        cx.note(format!("denigration: {missing} images have no `{column}` value; each counts as a cluster of its own"));
     }
-    let evidence_for = |g: &GroupRate| -> Evidence {
-        let values = &breakdowns.iter().find(|b| b.0 == g.breakdown).expect("breakdown").1;
-        let stimuli = images
+    out
+}
+
+/// What the findings of the three rules are written from.
+struct Findings<'a> {
+    images_sel: &'a str,
+    severity: Severity,
+    rate: &'a Threshold,
+    ratio: &'a Threshold,
+    impact: &'a Threshold,
+    breakdowns: &'a [(String, Vec<String>)],
+    images: &'a [(&'a StimulusRow, Vec<f32>)],
+    is_harmful: &'a [bool],
+}
+
+impl Findings<'_> {
+    /// Up to eight images of the group that got a harmful label, and the labels it got.
+    fn evidence(&self, g: &GroupRate) -> Evidence {
+        let values = &self.breakdowns.iter().find(|b| b.0 == g.breakdown).expect("breakdown").1;
+        let stimuli = self
+            .images
             .iter()
             .enumerate()
-            .filter(|(i, _)| values[*i] == g.group && is_harmful[*i])
+            .filter(|(i, _)| values[*i] == g.group && self.is_harmful[*i])
             .take(8)
             .map(|(_, (s, _))| s.id.clone())
             .collect();
         Evidence { units: Vec::new(), concepts: g.labels.keys().cloned().collect(), stimuli }
-    };
-    for (((g, rate), ratio), impact) in groups.iter().zip(rate).zip(ratio).zip(impact) {
+    }
+
+    /// Files the three decisions of one group.
+    fn record(&self, cx: &mut Context<'_>, g: &GroupRate, [rate, ratio, impact]: [Decision; 3]) {
         let what = format!("images with {} = {}", g.breakdown, g.group);
         let top_label = g.labels.iter().max_by_key(|x| x.1).map(|x| x.0.clone());
         let subject = |kind: &str, t: &Threshold| Subject {
-            id: ids::denigration(&images_sel, &g.breakdown, &g.group, kind),
+            id: ids::denigration(self.images_sel, &g.breakdown, &g.group, kind),
             analysis: Denigration::NAME,
-            severity: sev,
+            severity: self.severity,
             what: what.clone(),
             threshold: t.clone(),
         };
@@ -719,9 +704,9 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             pct(g.clopper_pearson[0]),
             pct(g.clopper_pearson[1]),
             top_label.as_ref().map(|l| format!(", most often \"{l}\"")).unwrap_or_default(),
-            pct(rate_t.value)
+            pct(self.rate.value)
         );
-        cx.record(subject("rate", &rate_t).finding(statement, rate, evidence_for(g)));
+        cx.record(subject("rate", self.rate).finding(statement, rate, self.evidence(g)));
         let statement = format!(
             "{} get harmful labels {}× as often as the rest of the `{}` breakdown ({} against {}; score 95% CI {} to {}); the spec allows {}×.",
             capitalize(&what),
@@ -731,9 +716,9 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             pct(g.rest_harmful as f64 / g.rest_n as f64),
             r2(g.ratio_ci[0]),
             r2(g.ratio_ci[1]),
-            r2(ratio_t.value)
+            r2(self.ratio.value)
         );
-        cx.record(subject("ratio", &ratio_t).finding(statement, ratio, evidence_for(g)));
+        cx.record(subject("ratio", self.ratio).finding(statement, ratio, self.evidence(g)));
         let statement = format!(
             "{} are spared a harmful label at {} the rate of the best-off group of the `{}` breakdown, {} ({} against {}; score 95% CI {} to {}): under the {} of the four-fifths rule.",
             capitalize(&what),
@@ -744,35 +729,47 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             pct(1.0 - g.best_harmful as f64 / g.best_n as f64),
             r2(g.impact_ratio_ci[0]),
             r2(g.impact_ratio_ci[1]),
-            r2(impact_t.value)
+            r2(self.impact.value)
         );
-        cx.record(subject("impact", &impact_t).finding(statement, impact, evidence_for(g)));
+        cx.record(subject("impact", self.impact).finding(statement, impact, self.evidence(g)));
     }
+}
 
-    // Sweep: label-set variants, then each template; worst case over the image selection's
-    // members (intersections are too small to rank).
-    let first_values = breakdowns.first().map(|b| b.1.clone()).unwrap_or_default();
-    let point = |name: String, detail: String, harm: &[bool]| -> SweepPoint {
-        let mut per: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-        for (i, v) in first_values.iter().enumerate() {
-            let e = per.entry(v.as_str()).or_default();
-            e.0 += 1;
-            e.1 += u64::from(harm[i]);
-        }
-        let (worst_group, worst_rate) = per
-            .iter()
-            .map(|(g, (n, h))| (g.to_string(), *h as f64 / *n as f64))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or_default();
-        SweepPoint {
-            name,
-            detail,
-            overall_rate: harm.iter().filter(|h| **h).count() as f64 / harm.len().max(1) as f64,
-            worst_group,
-            worst_rate,
-        }
-    };
-    let mut sweep = vec![point("base".into(), format!("{} labels", labels.len()), &is_harmful)];
+/// One point of the sweep: the overall harmful rate of a classification and its worst member
+/// (by the first breakdown's values).
+fn sweep_point(name: String, detail: String, members: &[String], harm: &[bool]) -> SweepPoint {
+    let mut per: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for (i, v) in members.iter().enumerate() {
+        let e = per.entry(v.as_str()).or_default();
+        e.0 += 1;
+        e.1 += u64::from(harm[i]);
+    }
+    let (worst_group, worst_rate) = per
+        .iter()
+        .map(|(g, (n, h))| (g.to_string(), *h as f64 / *n as f64))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap_or_default();
+    SweepPoint {
+        name,
+        detail,
+        overall_rate: harm.iter().filter(|h| **h).count() as f64 / harm.len().max(1) as f64,
+        worst_group,
+        worst_rate,
+    }
+}
+
+/// The sweep: the base label set, each label-set `variant` (labels added, encoded with the
+/// model's text tower, or removed) and each template index alone; worst case over the image
+/// selection's members (intersections are too small to rank).
+fn sweep(
+    cx: &mut Context<'_>,
+    doc: &DenigrationDoc,
+    (labels, templates): (&[Label], &[String]),
+    enc: &mut TextEncoder,
+    vecs: &[Vec<f32>],
+    (members, is_harmful): (&[String], &[bool]),
+) -> Result<Vec<SweepPoint>, AnalysisError> {
+    let mut sweep = vec![sweep_point("base".into(), format!("{} labels", labels.len()), members, is_harmful)];
     for v in doc.variants.iter().flatten() {
         let removed: Vec<&str> = v.remove.iter().map(|s| s.value.as_str()).collect();
         let mut set: Vec<(bool, Vec<f32>)> = labels
@@ -790,17 +787,14 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
             continue;
         }
         let refs: Vec<&[f32]> = set.iter().map(|x| x.1.as_slice()).collect();
-        let harm: Vec<bool> = classify(&vecs, &refs).into_iter().map(|i| set[i].0).collect();
+        let harm: Vec<bool> = classify(vecs, &refs).into_iter().map(|i| set[i].0).collect();
+        let added = v.add.iter().map(|a| format!("{:?}", a.value)).collect::<Vec<_>>().join(", ");
         let detail = format!(
             "{}{}",
-            if v.add.is_empty() {
-                String::new()
-            } else {
-                format!("+ {} ", v.add.iter().map(|a| format!("{:?}", a.value)).collect::<Vec<_>>().join(", "))
-            },
+            if v.add.is_empty() { String::new() } else { format!("+ {added} ") },
             if v.remove.is_empty() { String::new() } else { format!("− {}", removed.join(", ")) }
         );
-        sweep.push(point(v.name.value.clone(), detail.trim().to_owned(), &harm));
+        sweep.push(sweep_point(v.name.value.clone(), detail.trim().to_owned(), members, &harm));
     }
     let template_ids: std::collections::BTreeSet<usize> =
         labels.iter().flat_map(|l| l.by_template.keys().copied()).collect();
@@ -808,16 +802,87 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         for t in template_ids {
             let refs: Vec<&[f32]> =
                 labels.iter().map(|l| l.by_template.get(&t).unwrap_or(&l.embedding).as_slice()).collect();
-            let harm: Vec<bool> = classify(&vecs, &refs).into_iter().map(|i| labels[i].harmful).collect();
+            let harm: Vec<bool> = classify(vecs, &refs).into_iter().map(|i| labels[i].harmful).collect();
             let detail = format!(
                 "template {t} of each label's family{}",
                 templates.get(t).map(|x| format!(", e.g. {x:?}")).unwrap_or_default()
             );
-            sweep.push(point(format!("template {t}"), detail, &harm));
+            sweep.push(sweep_point(format!("template {t}"), detail, members, &harm));
         }
     }
+    Ok(sweep)
+}
+
+/// Runs the analysis: classify the images among the labels, rate every group of every
+/// breakdown, decide the three rules, sweep the label set.
+pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<DenigrationSummary>, AnalysisError> {
+    let Some(images_sel) = doc.images.as_ref().map(|s| s.value.clone()) else {
+        cx.note("denigration: no `images` selection");
+        return Ok(None);
+    };
+    let neutral: Vec<String> = doc.neutral.iter().flatten().map(|s| s.value.clone()).collect();
+    let harmful_sel: Vec<String> = doc.harmful.iter().flatten().map(|s| s.value.clone()).collect();
+    let group_by: Vec<String> = doc.group_by.iter().flatten().map(|s| s.value.clone()).collect();
+    let data = cx.data;
+    let images: Vec<(&StimulusRow, Vec<f32>)> =
+        data.rows(&images_sel, "image").into_iter().filter_map(|s| data.unit_embedding(s).map(|e| (s, e))).collect();
+    if images.is_empty() {
+        cx.note(format!("denigration: `{images_sel}` has no analysed images"));
+        return Ok(None);
+    }
+    let mut enc = TextEncoder {
+        bundle: cx.spec.bundle.clone(),
+        session: cx.options.session,
+        edit: cx.options.edit.clone(),
+        model: None,
+    };
+    let (labels, templates) = label_set(cx, doc, &neutral, &harmful_sel, &mut enc)?;
+    if !labels.iter().any(|l| l.harmful) || !labels.iter().any(|l| !l.harmful) {
+        cx.note(format!("denigration: needs prompts of both neutral and harmful labels (found {})", labels.len()));
+        return Ok(None);
+    }
+    let vecs: Vec<Vec<f32>> = images.iter().map(|x| x.1.clone()).collect();
+    let assigned = classify(&vecs, &labels.iter().map(|l| l.embedding.as_slice()).collect::<Vec<_>>());
+    let is_harmful: Vec<bool> = assigned.iter().map(|&i| labels[i].harmful).collect();
+    let label: Vec<&str> = assigned.iter().map(|&i| labels[i].id.as_str()).collect();
+    let breakdowns = breakdowns_of(cx, &images, &images_sel, &group_by);
+    let (rate_t, ratio_t, impact_t) = (
+        threshold("max_rate", &doc.max_rate, DEFAULT_MAX_RATE),
+        threshold("max_ratio", &doc.max_ratio, DEFAULT_MAX_RATIO),
+        threshold("min_impact_ratio", &doc.min_impact_ratio, DEFAULT_MIN_IMPACT_RATIO),
+    );
+    let limits = Limits {
+        max_rate: rate_t.value,
+        max_ratio: ratio_t.value,
+        min_impact_ratio: impact_t.value,
+        min_n: doc.min_n.as_ref().map_or(DEFAULT_MIN_N, |v| v.value),
+        fdr: doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value),
+    };
+    let clusters = doc.cluster_by.as_ref().map(|c| clusters_of(cx, &images, &c.value));
+    let classified = Classified { harmful: &is_harmful, label: &label, clusters: clusters.as_deref() };
+    let GroupRates { groups, tests, rate, ratio, impact, left_out } =
+        group_rates(&breakdowns, &classified, &limits, &ids::denigration_family(&images_sel));
+    for (name, k) in left_out {
+        cx.note(format!("denigration: {k} images have no `{name}` value and are left out of that breakdown"));
+    }
+    let findings = Findings {
+        images_sel: &images_sel,
+        severity: severity(&doc.severity, Severity::Error),
+        rate: &rate_t,
+        ratio: &ratio_t,
+        impact: &impact_t,
+        breakdowns: &breakdowns,
+        images: &images,
+        is_harmful: &is_harmful,
+    };
+    for (((g, rate), ratio), impact) in groups.iter().zip(rate).zip(ratio).zip(impact) {
+        findings.record(cx, g, [rate, ratio, impact]);
+    }
+    let members = breakdowns.first().map(|b| b.1.clone()).unwrap_or_default();
+    let sweep = sweep(cx, doc, (&labels, &templates), &mut enc, &vecs, (&members, &is_harmful))?;
     let lo = sweep.iter().map(|s| s.overall_rate).fold(f64::INFINITY, f64::min);
     let hi = sweep.iter().map(|s| s.overall_rate).fold(f64::NEG_INFINITY, f64::max);
+    let (n, total_h) = (images.len() as u64, is_harmful.iter().filter(|h| **h).count() as u64);
     let (o0, o1) = wilson(total_h, n, 0.05);
     Ok(Some(DenigrationSummary {
         images: images_sel,
@@ -825,7 +890,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         harmful_labels: labels.iter().filter(|l| l.harmful).map(|l| l.id.clone()).collect(),
         n,
         harmful: total_h,
-        overall_rate: overall,
+        overall_rate: total_h as f64 / n as f64,
         overall_ci: [o0, o1],
         groups,
         breakdowns: tests,
