@@ -199,117 +199,104 @@ pub fn compare_groups(
     (disparities, decisions)
 }
 
-/// Runs the analysis for one family.
-pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &SelectivityDoc) -> Option<ResolutionSummary> {
-    let family = doc.family.as_ref()?.value.clone();
-    let Some(selection) = cx.spec.selection(&family) else {
-        cx.note(format!("resolution: no selection `{family}`"));
-        return None;
-    };
-    let level = match &doc.level {
-        Some(l) => l.value.clone(),
-        None => match selection.family.hierarchy.first() {
-            Some(l) => l.clone(),
-            None => {
-                cx.note(format!("resolution: family `{family}` has no hierarchy to group its members by"));
-                return None;
-            }
-        },
-    };
-    let margin = doc.margin.as_ref().map_or(DEFAULT_MARGIN, |v| v.value);
-    let fdr = doc.fdr.as_ref().map_or(grid.fdr, |v| v.value);
-    let min_d = sel.min_effect_size.as_ref().map_or(grid.min_effect, |v| v.value);
-    let max_t = threshold("max_disparity", &doc.max_disparity, DEFAULT_MAX_DISPARITY);
-    let sev = severity(&doc.severity, Severity::Error);
-    let group_of: BTreeMap<&str, &str> =
-        selection.members.iter().filter_map(|m| m.groups.get(&level).map(|g| (m.id.as_str(), g.as_str()))).collect();
-    let weight_of: BTreeMap<&str, f64> = match &doc.weight {
-        Some(w) => selection
-            .members
-            .iter()
-            .filter_map(|m| m.meta.get(&w.value)?.as_f64().map(|x| (m.id.as_str(), x)))
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    let blocks: Vec<&Block> =
-        grid.blocks.iter().filter(|b| b.selection == family && b.modality == "image" && b.image_encoder).collect();
-    if blocks.is_empty() {
-        cx.note(format!("resolution: `{family}` has no image stimuli with at least two members; nothing to resolve"));
-        return None;
-    }
-    let mut taps = Vec::new();
-    for b in blocks {
-        let mut groups: Vec<String> = Vec::new();
-        let concept_group: Vec<Option<usize>> = b
-            .concepts
-            .iter()
-            .map(|c| {
-                let g = (*group_of.get(c.as_str())?).to_owned();
-                Some(match groups.iter().position(|x| *x == g) {
-                    Some(i) => i,
-                    None => {
-                        groups.push(g);
-                        groups.len() - 1
-                    }
-                })
+/// The settings of one family's resolution analysis.
+struct Setting<'a> {
+    family: String,
+    level: String,
+    margin: f64,
+    fdr: f64,
+    min_d: f64,
+    max_t: super::Threshold,
+    severity: Severity,
+    selection: &'a crate::spec::audit::Selection,
+    group_of: BTreeMap<&'a str, &'a str>,
+    weight_of: BTreeMap<&'a str, f64>,
+}
+
+/// The `level` groups of a block's concepts, in first-seen order, and each concept's group.
+fn group_index(b: &Block, group_of: &BTreeMap<&str, &str>) -> (Vec<String>, Vec<Option<usize>>) {
+    let mut groups: Vec<String> = Vec::new();
+    let concept_group = b
+        .concepts
+        .iter()
+        .map(|c| {
+            let g = (*group_of.get(c.as_str())?).to_owned();
+            Some(match groups.iter().position(|x| *x == g) {
+                Some(i) => i,
+                None => {
+                    groups.push(g);
+                    groups.len() - 1
+                }
             })
-            .collect();
-        if groups.len() < 2 {
-            cx.note(format!("resolution: `{family}` at {}: fewer than two `{level}` groups have images", b.tap));
-            continue;
+        })
+        .collect();
+    (groups, concept_group)
+}
+
+/// Units dedicated to one concept: selective for it (q ≤ fdr, d ≥ min_d) and ahead of the
+/// next concept by `margin`; and, per unit, the concept it is dedicated to.
+fn dedicated_units(b: &Block, fdr: f64, min_d: f64, margin: f64) -> (Vec<DedicatedUnit>, Vec<Option<usize>>) {
+    let k = b.concepts.len();
+    let mut dedicated: Vec<DedicatedUnit> = Vec::new();
+    let mut dedicated_of = vec![None; b.units()];
+    for (u, slot) in dedicated_of.iter_mut().enumerate() {
+        let mut order: Vec<usize> = (0..k).filter(|&c| b.tests.d[[u, c]].is_finite()).collect();
+        order.sort_by(|&x, &y| b.tests.d[[u, y]].total_cmp(&b.tests.d[[u, x]]));
+        let (Some(&c1), second) = (order.first(), order.get(1)) else { continue };
+        let d1 = b.tests.d[[u, c1]];
+        let lead = second.map_or(f64::INFINITY, |&c2| d1 - b.tests.d[[u, c2]]);
+        if b.q[[u, c1]] <= fdr && d1 >= min_d && lead >= margin {
+            *slot = Some(c1);
+            dedicated.push(DedicatedUnit {
+                unit: u,
+                concept: b.concepts[c1].clone(),
+                cohen_d: d1,
+                margin: lead,
+                q: b.q[[u, c1]],
+            });
         }
-        let sparse: Vec<&str> =
-            (0..b.concepts.len()).filter(|&c| b.tests.n[c] < MIN_IMAGES).map(|c| b.concepts[c].as_str()).collect();
-        if !sparse.is_empty() && taps.is_empty() {
-            cx.note(format!(
-                "resolution: `{family}`: {} members have fewer than {MIN_IMAGES} images and are left out of coverage: {}",
-                sparse.len(),
-                sparse.join(", ")
-            ));
-        }
-        // Dedicated units.
-        let k = b.concepts.len();
-        let mut dedicated: Vec<DedicatedUnit> = Vec::new();
-        let mut dedicated_of = vec![None; b.units()];
-        for (u, slot) in dedicated_of.iter_mut().enumerate() {
-            let mut order: Vec<usize> = (0..k).filter(|&c| b.tests.d[[u, c]].is_finite()).collect();
-            order.sort_by(|&x, &y| b.tests.d[[u, y]].total_cmp(&b.tests.d[[u, x]]));
-            let (Some(&c1), second) = (order.first(), order.get(1)) else { continue };
-            let d1 = b.tests.d[[u, c1]];
-            let lead = second.map_or(f64::INFINITY, |&c2| d1 - b.tests.d[[u, c2]]);
-            if b.q[[u, c1]] <= fdr && d1 >= min_d && lead >= margin {
-                *slot = Some(c1);
-                dedicated.push(DedicatedUnit {
-                    unit: u,
-                    concept: b.concepts[c1].clone(),
-                    cohen_d: d1,
-                    margin: lead,
-                    q: b.q[[u, c1]],
-                });
-            }
-        }
-        // Group-wide units: the group against the rest, on the same stimuli.
-        let rows: Vec<usize> =
-            b.rows.iter().zip(&b.labels).filter(|(_, l)| concept_group[**l].is_some()).map(|(r, _)| *r).collect();
-        let glabels: Vec<usize> = b.labels.iter().filter_map(|l| concept_group[*l]).collect();
-        let table = &cx.data.images;
-        let group_units_of = match table.taps.get(&b.tap) {
-            Some(acts) => {
-                let t = one_vs_rest(acts, &rows, &glabels, groups.len());
-                let q = benjamini_hochberg(&t.p.iter().copied().collect::<Vec<_>>());
-                let ng = groups.len();
-                (0..groups.len())
-                    .map(|g| {
-                        (0..b.units())
-                            .filter(|&u| dedicated_of[u].is_none() && q[u * ng + g] <= fdr && t.d[[u, g]] >= min_d)
-                            .count()
-                    })
-                    .collect()
-            }
-            None => vec![0; groups.len()],
-        };
-        let mut covs = Vec::new();
-        for (g, name) in groups.iter().enumerate() {
+    }
+    (dedicated, dedicated_of)
+}
+
+/// Group-wide units per group: the group against the rest on the same stimuli, selective and
+/// not dedicated to one member.
+fn group_wide_units(
+    cx: &Context<'_>,
+    b: &Block,
+    (ngroups, concept_group): (usize, &[Option<usize>]),
+    dedicated_of: &[Option<usize>],
+    (fdr, min_d): (f64, f64),
+) -> Vec<usize> {
+    let rows: Vec<usize> =
+        b.rows.iter().zip(&b.labels).filter(|(_, l)| concept_group[**l].is_some()).map(|(r, _)| *r).collect();
+    let glabels: Vec<usize> = b.labels.iter().filter_map(|l| concept_group[*l]).collect();
+    let Some(acts) = cx.data.images.taps.get(&b.tap) else { return vec![0; ngroups] };
+    let t = one_vs_rest(acts, &rows, &glabels, ngroups);
+    let q = benjamini_hochberg(&t.p.iter().copied().collect::<Vec<_>>());
+    (0..ngroups)
+        .map(|g| {
+            (0..b.units())
+                .filter(|&u| dedicated_of[u].is_none() && q[u * ngroups + g] <= fdr && t.d[[u, g]] >= min_d)
+                .count()
+        })
+        .collect()
+}
+
+/// Each group's coverage: the share of its members (with at least [`MIN_IMAGES`] images) that
+/// have a dedicated unit, with its Wilson interval and, with a `weight`, the weighted share.
+fn coverages(
+    s: &Setting<'_>,
+    b: &Block,
+    (groups, concept_group): (&[String], &[Option<usize>]),
+    dedicated_of: &[Option<usize>],
+    group_units_of: &[usize],
+) -> Vec<GroupCoverage> {
+    let k = b.concepts.len();
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, name)| {
             // A member needs two images for a Cohen's d; with fewer it could never have a
             // dedicated unit, and image sparsity would pass for a disparity.
             let members: Vec<usize> =
@@ -317,10 +304,11 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
             let covered: Vec<usize> = members.iter().copied().filter(|&c| dedicated_of.contains(&Some(c))).collect();
             let (n, kc) = (members.len() as u64, covered.len() as u64);
             let (lo, hi) = wilson(kc, n, ALPHA);
-            let total_w: f64 = members.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum();
-            let weighted = (!weight_of.is_empty() && total_w > 0.0)
-                .then(|| covered.iter().filter_map(|&c| weight_of.get(b.concepts[c].as_str())).sum::<f64>() / total_w);
-            covs.push(GroupCoverage {
+            let total_w: f64 = members.iter().filter_map(|&c| s.weight_of.get(b.concepts[c].as_str())).sum();
+            let weighted = (!s.weight_of.is_empty() && total_w > 0.0).then(|| {
+                covered.iter().filter_map(|&c| s.weight_of.get(b.concepts[c].as_str())).sum::<f64>() / total_w
+            });
+            GroupCoverage {
                 group: name.clone(),
                 members: members.len(),
                 covered: covered.len(),
@@ -334,77 +322,176 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
                     .filter(|c| !covered.contains(c))
                     .map(|&c| b.concepts[c].clone())
                     .collect(),
-            });
-        }
-        let family_id = ids::resolution_family(&family, &level, &b.tap);
-        let (mut disparities, decisions) = compare_groups(&covs, max_t.value, fdr, &family_id);
-        let mut order: Vec<usize> = (0..disparities.len()).collect();
-        order.sort_by(|&x, &y| disparities[y].difference.total_cmp(&disparities[x].difference));
-        for (d, decision) in order.iter().map(|&i| (&disparities[i], decisions[i].clone())) {
-            let (hi, lo) = (
-                covs.iter().find(|c| c.group == d.higher).expect("group"),
-                covs.iter().find(|c| c.group == d.lower).expect("group"),
-            );
-            let units: Vec<UnitRef> = dedicated
-                .iter()
-                .filter(|x| {
-                    b.concept(&x.concept).and_then(|c| concept_group[c]) == groups.iter().position(|g| *g == d.higher)
-                })
-                .take(20)
-                .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
-                .collect();
-            let subject = Subject {
-                id: ids::resolution(&family, &level, &b.tap, &d.higher, &d.lower),
-                analysis: Resolution::NAME,
-                severity: sev,
-                what: format!("{} against {} at {}", d.higher, d.lower, b.tap),
-                threshold: max_t.clone(),
-            };
-            let statement = format!(
-                "At {}, {} of {} members of {} have a unit of their own ({}) against {} of {} in {} ({}): a coverage difference of {} (Newcombe 95% CI {} to {}), beyond the {} allowed.",
-                b.tap,
-                hi.covered,
-                hi.members,
-                d.higher,
-                pct(hi.coverage),
-                lo.covered,
-                lo.members,
-                d.lower,
-                pct(lo.coverage),
-                r2(d.difference),
-                r2(d.ci[0]),
-                r2(d.ci[1]),
-                r2(max_t.value)
-            );
-            let evidence = Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() };
-            cx.record(subject.finding(statement, decision, evidence));
-            // The same pair the other way round, so that a null copy that ranks the two
-            // groups oppositely still gives this check an estimate (a negative difference).
-            cx.observe(&ids::resolution(&family, &level, &b.tap, &d.lower, &d.higher), -d.difference, Direction::Above);
-        }
-        disparities = order.into_iter().map(|i| disparities[i].clone()).collect();
-        let members = (0..k)
-            .filter_map(|c| {
-                let m = selection.members.iter().find(|m| m.id == b.concepts[c])?;
-                let coord = |key: &str| m.meta.get(key).and_then(serde_json::Value::as_f64);
-                Some(MemberResolution {
-                    id: m.id.clone(),
-                    name: m.name.clone(),
-                    group: concept_group[c].map(|g| groups[g].clone()).unwrap_or_default(),
-                    lat: coord("lat"),
-                    lon: coord("lon"),
-                    dedicated_units: dedicated_of.iter().filter(|d| **d == Some(c)).count(),
-                    best_d: (0..b.units())
-                        .map(|u| b.tests.d[[u, c]])
-                        .filter(|d| d.is_finite())
-                        .fold(f64::NAN, f64::max),
-                })
-            })
+            }
+        })
+        .collect()
+}
+
+/// Decides every pair of groups at one tap and files the findings; returns the pairs, the
+/// largest difference first.
+fn decide_disparities(
+    cx: &mut Context<'_>,
+    s: &Setting<'_>,
+    b: &Block,
+    covs: &[GroupCoverage],
+    (groups, concept_group): (&[String], &[Option<usize>]),
+    dedicated: &[DedicatedUnit],
+) -> Vec<Disparity> {
+    let family_id = ids::resolution_family(&s.family, &s.level, &b.tap);
+    let (disparities, decisions) = compare_groups(covs, s.max_t.value, s.fdr, &family_id);
+    let mut order: Vec<usize> = (0..disparities.len()).collect();
+    order.sort_by(|&x, &y| disparities[y].difference.total_cmp(&disparities[x].difference));
+    for (d, decision) in order.iter().map(|&i| (&disparities[i], decisions[i].clone())) {
+        let hi = covs.iter().find(|c| c.group == d.higher).expect("group");
+        let lo = covs.iter().find(|c| c.group == d.lower).expect("group");
+        let higher = groups.iter().position(|g| *g == d.higher);
+        let units: Vec<UnitRef> = dedicated
+            .iter()
+            .filter(|x| b.concept(&x.concept).and_then(|c| concept_group[c]) == higher)
+            .take(20)
+            .map(|x| UnitRef { tap: b.tap.clone(), unit: x.unit })
             .collect();
-        dedicated.sort_by(|x, y| y.cohen_d.total_cmp(&x.cohen_d));
-        dedicated.truncate(100);
-        taps.push(TapResolution { tap: b.tap.clone(), members, groups: covs, disparities, dedicated });
+        let subject = Subject {
+            id: ids::resolution(&s.family, &s.level, &b.tap, &d.higher, &d.lower),
+            analysis: Resolution::NAME,
+            severity: s.severity,
+            what: format!("{} against {} at {}", d.higher, d.lower, b.tap),
+            threshold: s.max_t.clone(),
+        };
+        let statement = format!(
+            "At {}, {} of {} members of {} have a unit of their own ({}) against {} of {} in {} ({}): a coverage difference of {} (Newcombe 95% CI {} to {}), beyond the {} allowed.",
+            b.tap,
+            hi.covered,
+            hi.members,
+            d.higher,
+            pct(hi.coverage),
+            lo.covered,
+            lo.members,
+            d.lower,
+            pct(lo.coverage),
+            r2(d.difference),
+            r2(d.ci[0]),
+            r2(d.ci[1]),
+            r2(s.max_t.value)
+        );
+        let evidence = Evidence { units, concepts: lo.uncovered_members.clone(), stimuli: Vec::new() };
+        cx.record(subject.finding(statement, decision, evidence));
+        // The same pair the other way round, so that a null copy that ranks the two groups
+        // oppositely still gives this check an estimate (a negative difference).
+        cx.observe(&ids::resolution(&s.family, &s.level, &b.tap, &d.lower, &d.higher), -d.difference, Direction::Above);
     }
+    order.into_iter().map(|i| disparities[i].clone()).collect()
+}
+
+/// Each member at one tap, for maps and tables.
+fn member_resolutions(
+    s: &Setting<'_>,
+    b: &Block,
+    (groups, concept_group): (&[String], &[Option<usize>]),
+    dedicated_of: &[Option<usize>],
+) -> Vec<MemberResolution> {
+    (0..b.concepts.len())
+        .filter_map(|c| {
+            let m = s.selection.members.iter().find(|m| m.id == b.concepts[c])?;
+            let coord = |key: &str| m.meta.get(key).and_then(serde_json::Value::as_f64);
+            Some(MemberResolution {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                group: concept_group[c].map(|g| groups[g].clone()).unwrap_or_default(),
+                lat: coord("lat"),
+                lon: coord("lon"),
+                dedicated_units: dedicated_of.iter().filter(|d| **d == Some(c)).count(),
+                best_d: (0..b.units()).map(|u| b.tests.d[[u, c]]).filter(|d| d.is_finite()).fold(f64::NAN, f64::max),
+            })
+        })
+        .collect()
+}
+
+/// The analysis at one tap (a block of the family's images); `None` (with a note) when fewer
+/// than two groups have images.
+fn tap_resolution(cx: &mut Context<'_>, s: &Setting<'_>, b: &Block, first: bool) -> Option<TapResolution> {
+    let (groups, concept_group) = group_index(b, &s.group_of);
+    if groups.len() < 2 {
+        cx.note(format!("resolution: `{}` at {}: fewer than two `{}` groups have images", s.family, b.tap, s.level));
+        return None;
+    }
+    let sparse: Vec<&str> =
+        (0..b.concepts.len()).filter(|&c| b.tests.n[c] < MIN_IMAGES).map(|c| b.concepts[c].as_str()).collect();
+    if !sparse.is_empty() && first {
+        cx.note(format!(
+            "resolution: `{}`: {} members have fewer than {MIN_IMAGES} images and are left out of coverage: {}",
+            s.family,
+            sparse.len(),
+            sparse.join(", ")
+        ));
+    }
+    let (mut dedicated, dedicated_of) = dedicated_units(b, s.fdr, s.min_d, s.margin);
+    let group_units_of = group_wide_units(cx, b, (groups.len(), &concept_group), &dedicated_of, (s.fdr, s.min_d));
+    let index = (groups.as_slice(), concept_group.as_slice());
+    let covs = coverages(s, b, index, &dedicated_of, &group_units_of);
+    let disparities = decide_disparities(cx, s, b, &covs, index, &dedicated);
+    let members = member_resolutions(s, b, index, &dedicated_of);
+    dedicated.sort_by(|x, y| y.cohen_d.total_cmp(&x.cohen_d));
+    dedicated.truncate(100);
+    Some(TapResolution { tap: b.tap.clone(), members, groups: covs, disparities, dedicated })
+}
+
+/// Runs the analysis for one family.
+pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &SelectivityDoc) -> Option<ResolutionSummary> {
+    let family = doc.family.as_ref()?.value.clone();
+    let Some(selection) = cx.spec.selection(&family) else {
+        cx.note(format!("resolution: no selection `{family}`"));
+        return None;
+    };
+    let level = match (&doc.level, selection.family.hierarchy.first()) {
+        (Some(l), _) => l.value.clone(),
+        (None, Some(l)) => l.clone(),
+        (None, None) => {
+            cx.note(format!("resolution: family `{family}` has no hierarchy to group its members by"));
+            return None;
+        }
+    };
+    let weight_of: BTreeMap<&str, f64> = match &doc.weight {
+        Some(w) => selection
+            .members
+            .iter()
+            .filter_map(|m| m.meta.get(&w.value)?.as_f64().map(|x| (m.id.as_str(), x)))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let setting = Setting {
+        group_of: selection
+            .members
+            .iter()
+            .filter_map(|m| m.groups.get(&level).map(|g| (m.id.as_str(), g.as_str())))
+            .collect(),
+        family,
+        level,
+        margin: doc.margin.as_ref().map_or(DEFAULT_MARGIN, |v| v.value),
+        fdr: doc.fdr.as_ref().map_or(grid.fdr, |v| v.value),
+        min_d: sel.min_effect_size.as_ref().map_or(grid.min_effect, |v| v.value),
+        max_t: threshold("max_disparity", &doc.max_disparity, DEFAULT_MAX_DISPARITY),
+        severity: severity(&doc.severity, Severity::Error),
+        selection,
+        weight_of,
+    };
+    let blocks: Vec<&Block> = grid
+        .blocks
+        .iter()
+        .filter(|b| b.selection == setting.family && b.modality == "image" && b.image_encoder)
+        .collect();
+    if blocks.is_empty() {
+        let family = &setting.family;
+        cx.note(format!("resolution: `{family}` has no image stimuli with at least two members; nothing to resolve"));
+        return None;
+    }
+    let mut taps = Vec::new();
+    for b in blocks {
+        if let Some(t) = tap_resolution(cx, &setting, b, taps.is_empty()) {
+            taps.push(t);
+        }
+    }
+    let Setting { family, level, margin, fdr, .. } = setting;
     Some(ResolutionSummary { family, level, margin, fdr, taps })
 }
 
