@@ -211,7 +211,8 @@ pub struct ReportArgs {
     /// A previous report.json to compare with: prints new, worsened and resolved findings.
     #[arg(long, value_name = "REPORT")]
     pub baseline: Option<PathBuf>,
-    /// With --baseline: fail (exit 1) only on new or worsened findings at or above --fail-on.
+    /// With --baseline: fail (exit 1) only on new or worsened findings at or above --fail-on
+    /// (and, with --fail-on-inconclusive, on checks the data could not decide).
     #[arg(long, requires = "baseline")]
     pub fail_on_regression: bool,
 }

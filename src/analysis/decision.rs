@@ -388,22 +388,23 @@ impl Mde {
         Some(hi)
     }
 
-    /// Impact ratio (the four-fifths rule: favourable rates, a group of n1 against the best-off
-    /// group of n2 whose favourable rate is `p2`, one-sided test of H0: ratio ≥ limit at level
-    /// a): the largest ratio R under the limit where ln limit − ln R = (z_a + z_power)·se(R),
-    /// se² = (1 − p1)/(n1·p1) + (1 − p2)/(n2·p2), p1 = R·p2 (the log-scale normal
-    /// approximation, found on a grid of steps of limit/1000). None when none reaches the power.
+    /// Impact ratio (the four-fifths rule: harmless rates, a group of n1 against the best-off
+    /// group of n2 whose harmless rate is `p2`, one-sided score test of H0: ratio ≥ limit at
+    /// level a): the largest ratio R under the limit at which the test's numerator
+    /// limit·p2 − p1 reaches (z_a + z_power) standard errors, with the Farrington-Manning
+    /// variance p1(1 − p1)/n1 + limit²·p2(1 − p2)/n2 and p1 = R·p2 (found on a grid of steps of
+    /// limit/1000). None when none reaches the power.
     pub fn impact_ratio(n1: u64, n2: u64, p2: f64, limit: f64, a: f64) -> Option<f64> {
         if n1 == 0 || n2 == 0 || p2.is_nan() || p2 <= 0.0 {
             return None;
         }
         let z = normal_ppf(1.0 - a) + normal_ppf(POWER);
-        let gap = |r: f64| {
+        let reached = |r: f64| {
             let p1 = r * p2;
-            let se = ((1.0 - p1) / (n1 as f64 * p1) + (1.0 - p2).max(0.0) / (n2 as f64 * p2)).sqrt();
-            limit.ln() - r.ln() - z * se
+            let se = (p1 * (1.0 - p1) / n1 as f64 + limit * limit * p2 * (1.0 - p2) / n2 as f64).sqrt();
+            (limit - r) * p2 >= z * se
         };
-        (1..1000).map(|i| limit * (1.0 - i as f64 / 1000.0)).find(|&r| gap(r) >= 0.0)
+        (1..1000).map(|i| limit * (1.0 - i as f64 / 1000.0)).find(|&r| reached(r))
     }
 
     /// Risk ratio (Wald test on ln RR at level a) of a group of n1 against a reference of n2

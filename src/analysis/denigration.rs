@@ -110,7 +110,8 @@ pub struct GroupRate {
     pub ratio_to_best: f64,
     /// Its Katz 95% CI.
     pub ratio_to_best_ci: [f64; 2],
-    /// The best-off group of the breakdown (lowest harmful rate, the largest among equals).
+    /// The best-off group of the breakdown: the lowest harmful rate among the groups with
+    /// `min_n` effective images (the largest among equals).
     pub best_group: String,
     /// Its images.
     pub best_n: u64,
@@ -121,9 +122,15 @@ pub struct GroupRate {
     /// Four-fifths rule's impact ratio: (1 − rate) / (1 − best-off group's rate); under 0.8
     /// is the US selection-guidance flag (as Fairlearn's and AIF360's disparate impact ratio).
     pub impact_ratio: f64,
-    /// Miettinen-Nurminen score 95% CI of the impact ratio (on effective counts when
-    /// clustered; [1, 1] for the best-off group itself).
+    /// Simultaneous 95% CI of the impact ratio: over every other group with `min_n` effective
+    /// images, the smallest Miettinen-Nurminen score bounds at level 5%/k (Bonferroni over the
+    /// k comparisons), capped at 1 (on effective counts when clustered).
     pub impact_ratio_ci: [f64; 2],
+    /// The effective harmless counts and sizes of the groups it is compared with (the other
+    /// groups of the breakdown with `min_n` effective images).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub comparisons: Vec<[f64; 2]>,
     /// Fisher's exact two-sided p, the group against the rest (a test against no difference,
     /// shown for reference: the ratio rule tests against `max_ratio`).
     pub p: f64,
@@ -198,7 +205,14 @@ impl Classified<'_> {
             return images.len().max(1) as f64;
         }
         let d = design_effect(&v, &k);
-        if d.is_finite() { d.max(1.0) } else { 1.0 }
+        if d.is_finite() {
+            d.max(1.0)
+        } else {
+            // No harmful label at all (or every one): the ICC is undefined. Assume the worst,
+            // an ICC of 1, under which each identity counts once (the mean cluster size).
+            let clusters = k.iter().collect::<std::collections::BTreeSet<_>>().len();
+            (images.len() as f64 / clusters as f64).max(1.0)
+        }
     }
 }
 
@@ -264,7 +278,7 @@ pub fn group_rates(
                 p: c.p,
             });
         }
-        groups.extend(breakdown_groups(name, &per, images));
+        groups.extend(breakdown_groups(name, &per, images, limits.min_n));
     }
     let rate_family = Family::bh(format!("{family}/rate"), limits.fdr);
     let ratio_family = Family::bh(format!("{family}/ratio"), limits.fdr);
@@ -281,14 +295,18 @@ pub fn group_rates(
 }
 
 /// The groups of one breakdown, each against the rest of the breakdown and its best-off group.
-fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>) -> Vec<GroupRate> {
+fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>, min_n: u64) -> Vec<GroupRate> {
     let size = |g: &Group| g.images.len() as u64;
     let (bn, bh) = per.values().fold((0, 0), |(n, h), g| (n + size(g), h + g.harmful));
-    // The best-off group: the lowest harmful rate (the largest group among equals).
-    let best = per
+    let deff_of: BTreeMap<&str, f64> = per.iter().map(|(g, o)| (*g, images.design_effect(&o.images))).collect();
+    // Groups large enough to compare with: a tiny group's extreme rate would set the bar.
+    let eligible: Vec<(&str, &Group)> =
+        per.iter().map(|(g, o)| (*g, o)).filter(|(g, o)| size(o) as f64 / deff_of[g] >= min_n as f64).collect();
+    // The best-off group among them: the lowest harmful rate (the largest group among equals).
+    let best = eligible
         .iter()
         .min_by(|(_, a), (_, b)| (a.harmful * size(b)).cmp(&(b.harmful * size(a))).then(size(b).cmp(&size(a))))
-        .map(|(name, b)| ((*name).to_owned(), size(b), b.harmful, images.design_effect(&b.images)));
+        .map(|(name, b)| ((*name).to_owned(), size(b), b.harmful, deff_of[name]));
     per.iter()
         .map(|(g, group)| {
             let (gn, gh) = (size(group), group.harmful);
@@ -307,10 +325,15 @@ fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>) -> Ve
             let to_best = risk_ratio(gh, gn, best_h, best_n);
             let best_rate = best_h as f64 / best_n as f64;
             let is_best = best_group == *g;
-            // Favourable (harmless) counts on each side, effective when clustered.
+            // Favourable (harmless) counts, effective when clustered, of the group and of every
+            // other group it is compared with.
             let (x1, m1) = ((gn - gh) as f64 / deff, gn as f64 / deff);
-            let (x2, m2) = ((best_n - best_h) as f64 / best_deff, best_n as f64 / best_deff);
-            let impact_ratio_ci = if is_best { [1.0, 1.0] } else { ratio_score_interval(x1, m1, x2, m2, ALPHA) };
+            let comparisons: Vec<[f64; 2]> = eligible
+                .iter()
+                .filter(|(o, _)| o != g)
+                .map(|(o, other)| [(size(other) - other.harmful) as f64 / deff_of[o], size(other) as f64 / deff_of[o]])
+                .collect();
+            let impact_ratio_ci = impact_interval(x1, m1, &comparisons, ALPHA);
             GroupRate {
                 breakdown: name.to_owned(),
                 group: (*g).to_owned(),
@@ -332,8 +355,14 @@ fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>) -> Ve
                 best_n,
                 best_harmful: best_h,
                 best_design_effect: best_deff,
-                impact_ratio: if is_best { 1.0 } else { (1.0 - rate) / (1.0 - best_rate) },
+                // Undefined when no group has min_n effective images to compare with.
+                impact_ratio: match (best.is_some(), is_best) {
+                    (false, _) => f64::NAN,
+                    (true, true) => 1.0,
+                    (true, false) => ((1.0 - rate) / (1.0 - best_rate)).min(1.0),
+                },
                 impact_ratio_ci,
+                comparisons,
                 p,
                 rate_verdict: Verdict::Inconclusive,
                 ratio_verdict: Verdict::Inconclusive,
@@ -410,32 +439,71 @@ fn ratio_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
     }
 }
 
-/// The impact-ratio rule (the four-fifths rule) of one group: the ratio of its favourable
-/// (harmless) rate to the best-off group's, decided on the Miettinen-Nurminen score interval
-/// with the one-sided Farrington-Manning score test of H0: ratio ≥ min_impact_ratio (on the
-/// effective counts of each side when images are clustered). The best-off group itself has a
-/// ratio of 1 by definition and passes.
+/// Harmless labels the group would get at the limit, fewer than which the impact rule's score
+/// test runs over its level (a small group against a large best-off group with few harmful
+/// labels fails up to 4% of the time at a nominal 2.5%).
+pub const MIN_EXPECTED_HARMLESS_MISSES: f64 = 5.0;
+
+/// The simultaneous interval of the impact ratio min(1, min_j r_j) at level 1 − alpha: the
+/// smallest of the Miettinen-Nurminen bounds of each ratio r_j (the group's harmless rate over
+/// group j's) at level alpha/k, capped at 1; NaN without comparisons.
+fn impact_interval(x1: f64, n1: f64, comparisons: &[[f64; 2]], alpha: f64) -> [f64; 2] {
+    if comparisons.is_empty() {
+        return [f64::NAN; 2];
+    }
+    let k = comparisons.len() as f64;
+    comparisons.iter().fold([1.0f64, 1.0f64], |acc, [x2, n2]| {
+        let [lo, hi] = ratio_score_interval(x1, n1, *x2, *n2, alpha / k);
+        [acc[0].min(lo), acc[1].min(hi)]
+    })
+}
+
+/// The impact-ratio rule (the four-fifths rule) of one group: its harmless rate over the
+/// best-off group's, min(1, min_j r_j) over the other groups j with `min_n` effective images.
+/// H0: the ratio is at least `min_impact_ratio`, i.e. r_j ≥ limit for every j, an intersection:
+/// tested by the one-sided Farrington-Manning score test of each r_j with Bonferroni over the
+/// k comparisons (the best-off group is chosen from the data, so testing against it alone runs
+/// far over the level), and the interval is the matching simultaneous one. On effective counts
+/// when images are clustered.
 fn impact_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
     let limit = limits.min_impact_ratio;
-    let is_best = g.best_group == g.group;
     let (x1, n1) = ((g.n - g.harmful) as f64 / g.design_effect, g.n as f64 / g.design_effect);
-    let (x2, n2) = ((g.best_n - g.best_harmful) as f64 / g.best_design_effect, g.best_n as f64 / g.best_design_effect);
+    let comparisons = g.comparisons.clone();
+    let k = comparisons.len();
+    let p = comparisons
+        .iter()
+        .map(|[x2, n2]| normal_sf(-ratio_score_z(x1, n1, *x2, *n2, limit)))
+        .fold(f64::INFINITY, f64::min);
+    // Harmless labels the group would miss at the limit against the best-off group.
+    let (x2, n2) = (g.best_n - g.best_harmful, g.best_n);
+    let (x2, n2) = (x2 as f64 / g.best_design_effect, n2 as f64 / g.best_design_effect);
+    let (q1, _) = ratio_null_proportions(x1, n1, x2, n2, limit);
+    let misses = n1 * (1.0 - q1);
     let best_favourable = x2 / n2;
     Rule {
-        estimand: "impact ratio against the best-off group (favourable rates)".into(),
+        estimand: "impact ratio against the best-off group (harmless rates)".into(),
         estimate: g.impact_ratio,
-        interval: Box::new(move |alpha| {
-            if is_best { [1.0, 1.0] } else { ratio_score_interval(x1, n1, x2, n2, alpha) }
-        }),
-        ci_method: "Miettinen-Nurminen score".into(),
+        interval: Box::new(move |alpha| impact_interval(x1, n1, &comparisons, alpha)),
+        ci_method: format!("Miettinen-Nurminen score, simultaneous over {k} comparison groups (Bonferroni)"),
         limit,
         direction: Direction::Below,
-        p: Some(if is_best { 1.0 } else { normal_sf(-ratio_score_z(x1, n1, x2, n2, limit)) }),
-        test: "one-sided score test of H0: impact ratio ≥ min_impact_ratio (Farrington-Manning, Miettinen-Nurminen variance)".into(),
+        p: (k > 0).then(|| (p * k as f64).min(1.0)),
+        test: "one-sided score tests of H0: ratio ≥ min_impact_ratio against each group with min_n images (Farrington-Manning, Miettinen-Nurminen variance), Bonferroni over them".into(),
         n: n1.floor() as u64,
         min_n: limits.min_n,
-        mde: Mde::impact_ratio(n1 as u64, n2 as u64, best_favourable, limit, limits.fdr / 2.0),
-        refuse: None,
+        mde: (k > 0)
+            .then(|| Mde::impact_ratio(n1 as u64, n2 as u64, best_favourable, limit, limits.fdr / 2.0 / k as f64))
+            .flatten(),
+        refuse: if k == 0 {
+            Some(format!("no other group of the breakdown has {} effective images to compare with", limits.min_n))
+        } else if g.best_group != g.group && misses < MIN_EXPECTED_HARMLESS_MISSES {
+            Some(format!(
+                "at the limit the group would have {} harmful labels on average against the best-off group, fewer than the {MIN_EXPECTED_HARMLESS_MISSES} the score test's normal approximation needs",
+                r2(misses)
+            ))
+        } else {
+            None
+        },
     }
 }
 

@@ -85,7 +85,10 @@ pub struct NullComparison {
 
 /// Analyses whose findings rest on zero-shot labels. Random weights are no null for them (a
 /// random network may send every image to one label), so they are never marked structural.
-pub const ZERO_SHOT: [&str; 2] = ["denigration", "typographic"];
+pub const ZERO_SHOT: [&str; 2] = [
+    <super::denigration::Denigration as super::Analysis>::NAME,
+    <super::typographic::Typographic as super::Analysis>::NAME,
+];
 
 /// The comparison of an estimate with the copies' estimates of the same check, or `None` when
 /// nothing can be compared (the estimate is undefined, or no copy has a defined one). Copies

@@ -1328,12 +1328,11 @@ pub fn ratio_score_interval(a: f64, n1: f64, c: f64, n2: f64, alpha: f64) -> [f6
     // z(r) falls as r grows. Lower bound: the r where z = +z; upper: where z = −z.
     let solve = |target: f64| -> f64 {
         let (mut lo, mut hi) = ((1e-10f64).ln(), (1e10f64).ln());
-        // Near r = 1 with both groups at 0 or both at 1 the score is 0/0 (and the fitted
-        // proportions lose their digits to cancellation); the bracket's first midpoint lands
-        // there, so an undefined score is read just above that point.
+        // At r = 1 with both groups at 1 the score is 0/0; its limit there is 0, and the
+        // bracket's first midpoint is exactly ln r = 0.
         let z_at = |lr: f64| {
             let z = ratio_score_z(a, n1, c, n2, lr.exp());
-            if z.is_nan() && lr.abs() < 1e-3 { ratio_score_z(a, n1, c, n2, (lr + 2e-3).exp()) } else { z }
+            if z.is_nan() && lr == 0.0 { 0.0 } else { z }
         };
         let f = |lr: f64| z_at(lr) - target;
         if f(lo).is_nan() || f(hi).is_nan() {
