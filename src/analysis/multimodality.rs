@@ -20,7 +20,7 @@ use super::data::RunData;
 use super::decision::{Direction, Family, Screen};
 use super::ids;
 use super::present::{AnalysisResult, Cell, Check, Part, Section, Table, num, t, text};
-use super::selectivity::{Grid, Tests, one_vs_rest};
+use super::selectivity::{Block, Grid, Tests, one_vs_rest};
 use super::stats::{SPEARMAN_EXACT_MAX_N, benjamini_hochberg, median, spearman_test};
 use super::{Context, Evidence, Subject, UnitRef, severity, threshold};
 use crate::spec::analyses::{MultimodalityDoc, Severity};
@@ -174,163 +174,202 @@ pub struct MultimodalitySummary {
     pub blocks: Vec<MultimodalBlock>,
 }
 
-/// Runs the analysis on the selectivity grid.
+/// Each unit's Spearman correlation between its mean response to the concepts' images and to
+/// their rendered names, with its p (exact up to [`SPEARMAN_EXACT_MAX_N`] concepts).
+fn correlations(img: &Block, txt: &Block, shared: &[(usize, usize)]) -> Vec<(f64, f64)> {
+    (0..img.units())
+        .map(|u| {
+            let a: Vec<f64> = shared.iter().map(|&(i, _)| img.tests.mean[[u, i]]).collect();
+            let b: Vec<f64> = shared.iter().map(|&(_, t)| txt.tests.mean[[u, t]]).collect();
+            let (rho, p, _) = spearman_test(&a, &b);
+            (rho, p)
+        })
+        .collect()
+}
+
+/// Unit-concept pairs that respond to the rendered name (q ≤ fdr, d ≥ min_d) and measurably not
+/// to the images (two images, a finite d, not selective at half the effect).
+fn word_unit_candidates(img: &Block, txt: &Block, shared: &[(usize, usize)], fdr: f64, min_d: f64) -> Vec<WordUnit> {
+    let mut candidates = Vec::new();
+    for u in 0..img.units() {
+        for &(i, t) in shared {
+            let text_sel = txt.q[[u, t]] <= fdr && txt.tests.d[[u, t]] >= min_d;
+            // "Not on images" needs a measured image response: two images and a finite d.
+            let image_known = img.tests.n[i] >= 2 && img.tests.d[[u, i]].is_finite();
+            let image_sel = img.q[[u, i]] <= fdr && img.tests.d[[u, i]] >= min_d / 2.0;
+            if text_sel && image_known && !image_sel {
+                candidates.push(WordUnit {
+                    tap: img.tap.clone(),
+                    unit: u,
+                    concept: img.concepts[i].clone(),
+                    cohen_d_text: txt.tests.d[[u, t]],
+                    q_text: txt.q[[u, t]],
+                    cohen_d_image: img.tests.d[[u, i]],
+                    cohen_d_written: None,
+                    q_written: None,
+                });
+            }
+        }
+    }
+    candidates
+}
+
+/// The settings of the analysis.
+struct Setting {
+    min_rho: f64,
+    text_t: super::Threshold,
+    severity: Severity,
+    fdr: f64,
+}
+
+/// Files the word-unit check of one block: a screen over its units (or, with none, its
+/// estimate of 0 for the null baseline).
+fn record_word_units(
+    cx: &mut Context<'_>,
+    s: &Setting,
+    img: &Block,
+    word_units: &[WordUnit],
+    (unconfirmed, written): (usize, bool),
+) {
+    let id = ids::word_units(&img.tap, &img.selection);
+    if word_units.is_empty() {
+        // No unit reads words: the check's estimate is a fraction of 0 (the null baseline
+        // compares it).
+        cx.observe(&id, 0.0, Direction::Above);
+        return;
+    }
+    let mut unit_ids: Vec<usize> = word_units.iter().map(|w| w.unit).collect();
+    unit_ids.sort_unstable();
+    unit_ids.dedup();
+    let mut concepts: Vec<String> = word_units.iter().map(|w| w.concept.clone()).collect();
+    concepts.sort();
+    concepts.dedup();
+    let how = if written {
+        "on a blank canvas and written onto other images"
+    } else {
+        "on a blank canvas; no composites tested them written onto other images"
+    };
+    let subject = Subject {
+        id,
+        analysis: Multimodality::NAME,
+        severity: s.severity,
+        what: format!("units of {} reading names of {}", img.tap, img.selection),
+        threshold: s.text_t.clone(),
+    };
+    let tested = word_units.len() + unconfirmed;
+    let decision = Screen {
+        estimand: "fraction of units reading words only".into(),
+        confirmed: unit_ids.len() as u64,
+        n: img.units() as u64,
+        test: if written {
+            "Mann-Whitney U of each candidate unit-concept pair's shift when the name is written onto other images, Benjamini-Hochberg over the block's tested pairs; confirmed when q ≤ fdr and d ≥ min_text_effect".into()
+        } else {
+            "Mann-Whitney U of each unit-concept pair on rendered text (selectivity grid, Benjamini-Hochberg over the grid); d ≥ min_text_effect, no image response".into()
+        },
+        p_adjusted: word_units.iter().map(|w| w.q_written.unwrap_or(w.q_text)).fold(f64::INFINITY, f64::min),
+        family: Family { size: tested, ..Family::bh(subject.id.clone(), s.fdr) },
+    }
+    .decide();
+    let statement = format!(
+        "{} of {} units of {} respond to the written names of {} {} concepts ({how}, Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
+        unit_ids.len(),
+        img.units(),
+        img.tap,
+        concepts.len(),
+        img.selection,
+        s.text_t.value
+    );
+    let evidence = Evidence {
+        units: unit_ids.iter().take(20).map(|&u| UnitRef { tap: img.tap.clone(), unit: u }).collect(),
+        concepts,
+        stimuli: Vec::new(),
+    };
+    cx.record(subject.finding(statement, decision, evidence));
+}
+
+/// The analysis of one image block and its rendered-text twin; `None` (with a note) when fewer
+/// than 3 concepts have both.
+fn block(cx: &mut Context<'_>, s: &Setting, img: &Block, txt: &Block) -> Option<MultimodalBlock> {
+    let shared: Vec<(usize, usize)> =
+        img.concepts.iter().enumerate().filter_map(|(i, c)| txt.concept(c).map(|t| (i, t))).collect();
+    if shared.len() < 3 {
+        cx.note(format!(
+            "multimodality: {} / {}: fewer than 3 concepts have both images and rendered text",
+            img.tap, img.selection
+        ));
+        return None;
+    }
+    let units = img.units();
+    let rho_p = correlations(img, txt, &shared);
+    let q = benjamini_hochberg(&rho_p.iter().map(|x| x.1).collect::<Vec<_>>());
+    let median_rho = median(&rho_p.iter().map(|x| x.0).filter(|r| r.is_finite()).collect::<Vec<_>>());
+    let mut ranked: Vec<(usize, f64, f64)> =
+        (0..units).filter(|&u| rho_p[u].0.is_finite()).map(|u| (u, rho_p[u].0, q[u])).collect();
+    ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    let multimodal = ranked.iter().filter(|x| x.1 >= s.min_rho && x.2 <= s.fdr).count();
+    let rho_p_method =
+        if shared.len() <= SPEARMAN_EXACT_MAX_N { "exact permutation" } else { "t approximation" }.to_owned();
+    let candidates = word_unit_candidates(img, txt, &shared, s.fdr, s.text_t.value);
+    let shared_concepts: Vec<String> = shared.iter().map(|&(i, _)| img.concepts[i].clone()).collect();
+    let written = cx
+        .data
+        .images
+        .taps
+        .get(&img.tap)
+        .and_then(|acts| Written::measure(cx.data, acts, &img.selection, &shared_concepts));
+    if written.is_none() && !candidates.is_empty() {
+        cx.note(format!(
+            "multimodality: {} / {}: no typographic composites write two or more of its concepts' names, so word units rest on blank renderings alone (a random network's glyph detectors pass that test too); add `typographic:` stimuli to confirm them",
+            img.tap, img.selection
+        ));
+    }
+    let Confirmation { kept: mut word_units, unconfirmed, untested } =
+        confirm(candidates, written.as_ref(), s.fdr, s.text_t.value);
+    if unconfirmed > 0 {
+        cx.note(format!(
+            "multimodality: {} / {}: {unconfirmed} unit-concept pairs respond to a name on a blank canvas but could not be confirmed written onto other images (shift d < {} or q > {}); not counted as word units",
+            img.tap, img.selection, s.text_t.value, s.fdr
+        ));
+    }
+    if untested > 0 {
+        cx.note(format!(
+            "multimodality: {} / {}: {untested} unit-concept pairs respond to a name on a blank canvas, but fewer than two composites write it, so they were not tested and are not counted as word units; write every name (typographic `per_image`) to test them",
+            img.tap, img.selection
+        ));
+    }
+    word_units.sort_by(|x, y| y.cohen_d_text.total_cmp(&x.cohen_d_text));
+    record_word_units(cx, s, img, &word_units, (unconfirmed, written.is_some()));
+    word_units.truncate(50);
+    Some(MultimodalBlock {
+        tap: img.tap.clone(),
+        selection: img.selection.clone(),
+        concepts: shared.len(),
+        units,
+        multimodal_units: multimodal,
+        median_rho,
+        rho_p_method,
+        top_units: ranked.into_iter().take(20).collect(),
+        composites: written.as_ref().map_or(0, |w| w.composites),
+        unconfirmed,
+        untested,
+        word_units,
+    })
+}
+
+/// Runs the analysis on the selectivity grid: every image block with a rendered-text twin.
 pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> MultimodalitySummary {
-    let min_rho = doc.min_correlation.as_ref().map_or(DEFAULT_MIN_CORRELATION, |v| v.value);
-    let text_t = threshold("min_text_effect", &doc.min_text_effect, DEFAULT_MIN_TEXT_EFFECT);
-    let sev = severity(&doc.severity, Severity::Info);
+    let s = Setting {
+        min_rho: doc.min_correlation.as_ref().map_or(DEFAULT_MIN_CORRELATION, |v| v.value),
+        text_t: threshold("min_text_effect", &doc.min_text_effect, DEFAULT_MIN_TEXT_EFFECT),
+        severity: severity(&doc.severity, Severity::Info),
+        fdr: grid.fdr,
+    };
     let mut blocks = Vec::new();
     for img in grid.blocks.iter().filter(|b| b.modality == "image") {
         let Some(txt) = grid.block(&img.tap, &img.selection, "rendered_text") else { continue };
-        let shared: Vec<(usize, usize)> =
-            img.concepts.iter().enumerate().filter_map(|(i, c)| txt.concept(c).map(|t| (i, t))).collect();
-        if shared.len() < 3 {
-            cx.note(format!(
-                "multimodality: {} / {}: fewer than 3 concepts have both images and rendered text",
-                img.tap, img.selection
-            ));
-            continue;
-        }
-        let units = img.units();
-        let rho_p: Vec<(f64, f64)> = (0..units)
-            .map(|u| {
-                let a: Vec<f64> = shared.iter().map(|&(i, _)| img.tests.mean[[u, i]]).collect();
-                let b: Vec<f64> = shared.iter().map(|&(_, t)| txt.tests.mean[[u, t]]).collect();
-                let (rho, p, _) = spearman_test(&a, &b);
-                (rho, p)
-            })
-            .collect();
-        let q = benjamini_hochberg(&rho_p.iter().map(|x| x.1).collect::<Vec<_>>());
-        let median_rho = median(&rho_p.iter().map(|x| x.0).filter(|r| r.is_finite()).collect::<Vec<_>>());
-        let mut ranked: Vec<(usize, f64, f64)> =
-            (0..units).filter(|&u| rho_p[u].0.is_finite()).map(|u| (u, rho_p[u].0, q[u])).collect();
-        ranked.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        let multimodal = ranked.iter().filter(|x| x.1 >= min_rho && x.2 <= grid.fdr).count();
-        let rho_p_method =
-            if shared.len() <= SPEARMAN_EXACT_MAX_N { "exact permutation" } else { "t approximation" }.to_owned();
-        let mut candidates = Vec::new();
-        for u in 0..units {
-            for &(i, t) in &shared {
-                let text_sel = txt.q[[u, t]] <= grid.fdr && txt.tests.d[[u, t]] >= text_t.value;
-                // "Not on images" needs a measured image response: two images and a finite d.
-                let image_known = img.tests.n[i] >= 2 && img.tests.d[[u, i]].is_finite();
-                let image_sel = img.q[[u, i]] <= grid.fdr && img.tests.d[[u, i]] >= text_t.value / 2.0;
-                if text_sel && image_known && !image_sel {
-                    candidates.push(WordUnit {
-                        tap: img.tap.clone(),
-                        unit: u,
-                        concept: img.concepts[i].clone(),
-                        cohen_d_text: txt.tests.d[[u, t]],
-                        q_text: txt.q[[u, t]],
-                        cohen_d_image: img.tests.d[[u, i]],
-                        cohen_d_written: None,
-                        q_written: None,
-                    });
-                }
-            }
-        }
-        let shared_concepts: Vec<String> = shared.iter().map(|&(i, _)| img.concepts[i].clone()).collect();
-        let written = cx
-            .data
-            .images
-            .taps
-            .get(&img.tap)
-            .and_then(|acts| Written::measure(cx.data, acts, &img.selection, &shared_concepts));
-        if written.is_none() && !candidates.is_empty() {
-            cx.note(format!(
-                "multimodality: {} / {}: no typographic composites write two or more of its concepts' names, so word units rest on blank renderings alone (a random network's glyph detectors pass that test too); add `typographic:` stimuli to confirm them",
-                img.tap, img.selection
-            ));
-        }
-        let Confirmation { kept: mut word_units, unconfirmed, untested } =
-            confirm(candidates, written.as_ref(), grid.fdr, text_t.value);
-        if unconfirmed > 0 {
-            cx.note(format!(
-                "multimodality: {} / {}: {unconfirmed} unit-concept pairs respond to a name on a blank canvas but could not be confirmed written onto other images (shift d < {} or q > {}); not counted as word units",
-                img.tap, img.selection, text_t.value, grid.fdr
-            ));
-        }
-        if untested > 0 {
-            cx.note(format!(
-                "multimodality: {} / {}: {untested} unit-concept pairs respond to a name on a blank canvas, but fewer than two composites write it, so they were not tested and are not counted as word units; write every name (typographic `per_image`) to test them",
-                img.tap, img.selection
-            ));
-        }
-        word_units.sort_by(|x, y| y.cohen_d_text.total_cmp(&x.cohen_d_text));
-        let id = ids::word_units(&img.tap, &img.selection);
-        if word_units.is_empty() {
-            // No unit reads words: the check's estimate is a fraction of 0 (the null baseline
-            // compares it).
-            cx.observe(&id, 0.0, Direction::Above);
-        } else {
-            let mut unit_ids: Vec<usize> = word_units.iter().map(|w| w.unit).collect();
-            unit_ids.sort_unstable();
-            unit_ids.dedup();
-            let mut concepts: Vec<String> = word_units.iter().map(|w| w.concept.clone()).collect();
-            concepts.sort();
-            concepts.dedup();
-            let how = if written.is_some() {
-                "on a blank canvas and written onto other images"
-            } else {
-                "on a blank canvas; no composites tested them written onto other images"
-            };
-            let subject = Subject {
-                id,
-                analysis: Multimodality::NAME,
-                severity: sev,
-                what: format!("units of {} reading names of {}", img.tap, img.selection),
-                threshold: text_t.clone(),
-            };
-            let tested = word_units.len() + unconfirmed;
-            let decision = Screen {
-                estimand: "fraction of units reading words only".into(),
-                confirmed: unit_ids.len() as u64,
-                n: units as u64,
-                test: if written.is_some() {
-                    "Mann-Whitney U of each candidate unit-concept pair's shift when the name is written onto other images, Benjamini-Hochberg over the block's tested pairs; confirmed when q ≤ fdr and d ≥ min_text_effect".into()
-                } else {
-                    "Mann-Whitney U of each unit-concept pair on rendered text (selectivity grid, Benjamini-Hochberg over the grid); d ≥ min_text_effect, no image response".into()
-                },
-                p_adjusted: word_units
-                    .iter()
-                    .map(|w| w.q_written.unwrap_or(w.q_text))
-                    .fold(f64::INFINITY, f64::min),
-                family: Family { size: tested, ..Family::bh(subject.id.clone(), grid.fdr) },
-            }
-            .decide();
-            let statement = format!(
-                "{} of {} units of {} respond to the written names of {} {} concepts ({how}, Cohen's d ≥ {}) but not to their images: surfaces for typographic attacks.",
-                unit_ids.len(),
-                units,
-                img.tap,
-                concepts.len(),
-                img.selection,
-                text_t.value
-            );
-            let evidence = Evidence {
-                units: unit_ids.iter().take(20).map(|&u| UnitRef { tap: img.tap.clone(), unit: u }).collect(),
-                concepts,
-                stimuli: Vec::new(),
-            };
-            cx.record(subject.finding(statement, decision, evidence));
-        }
-        word_units.truncate(50);
-        blocks.push(MultimodalBlock {
-            tap: img.tap.clone(),
-            selection: img.selection.clone(),
-            concepts: shared.len(),
-            units,
-            multimodal_units: multimodal,
-            median_rho,
-            rho_p_method,
-            top_units: ranked.into_iter().take(20).collect(),
-            composites: written.as_ref().map_or(0, |w| w.composites),
-            unconfirmed,
-            untested,
-            word_units,
-        });
+        blocks.extend(block(cx, &s, img, txt));
     }
-    MultimodalitySummary { min_correlation: min_rho, min_text_effect: text_t.value, blocks }
+    MultimodalitySummary { min_correlation: s.min_rho, min_text_effect: s.text_t.value, blocks }
 }
 
 /// The multimodality analysis, as registered with `analyze`.
