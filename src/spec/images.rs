@@ -231,6 +231,13 @@ impl<'a> MemberKey<'a> {
         }
     }
 
+    /// The value some member of `members` answers to under this key that is closest to `value`,
+    /// when one is close (for "did you mean" in messages).
+    pub fn nearest(self, members: &[super::probe::Member], value: &str) -> Option<String> {
+        let known: Vec<String> = members.iter().flat_map(|m| self.values(m)).collect();
+        crate::diagnostics::closest(value, known.iter().map(String::as_str), 1).first().map(|s| (*s).to_owned())
+    }
+
     /// In words, for messages ("the id", "the meta `fairface_label`").
     pub fn describe(self) -> String {
         match self {
@@ -265,7 +272,6 @@ pub fn unmatched_values(
     key: MemberKey<'_>,
 ) -> Vec<UnmatchedValue> {
     let mut out: Vec<UnmatchedValue> = Vec::new();
-    let known: Vec<String> = members.iter().flat_map(|m| key.values(m)).collect();
     // Each distinct value is looked up once (a column of unique values, such as a file column
     // named by mistake, stays linear).
     let mut seen: std::collections::HashMap<&str, Option<usize>> = std::collections::HashMap::new();
@@ -277,9 +283,7 @@ pub fn unmatched_values(
                     value: value.to_owned(),
                     rows: 0,
                     first_line: *line,
-                    nearest: crate::diagnostics::closest(value, known.iter().map(String::as_str), 1)
-                        .first()
-                        .map(|s| (*s).to_owned()),
+                    nearest: key.nearest(members, value),
                 });
                 out.len() - 1
             })

@@ -21,7 +21,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::diagnostics::closest;
 use crate::model::preprocess;
 use crate::spec::audit::{AssignedSource, AuditSpec, Placement, Selection};
 use crate::spec::images::{ImageSource, MemberKey};
@@ -224,6 +223,13 @@ impl SourceAccount {
 }
 
 impl StimulusSet {
+    /// Records a row (or file) of source `account` as skipped, with where it is and why: the
+    /// one way a source's row is skipped, so its account stays balanced.
+    fn skip_row(&mut self, account: usize, selection: &str, source: String, reason: String) {
+        self.sources[account].skipped += 1;
+        self.skipped.push(Skipped { id: None, selection: selection.to_owned(), source, reason });
+    }
+
     /// Counts per (selection, modality).
     pub fn counts(&self) -> BTreeMap<(String, Modality), usize> {
         let mut out = BTreeMap::new();
@@ -407,13 +413,7 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
                 images.push(s);
             }
             Err(reason) => {
-                set.sources[account].skipped += 1;
-                set.skipped.push(Skipped {
-                    id: None,
-                    selection: sel.name.clone(),
-                    source: path.display().to_string(),
-                    reason: format!("cannot read: {reason}"),
-                });
+                set.skip_row(account, &sel.name, path.display().to_string(), format!("cannot read: {reason}"))
             }
         }
     }
@@ -552,10 +552,7 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
         source: path.display().to_string(),
         ..SourceAccount::default()
     });
-    let skip = |set: &mut StimulusSet, source: String, reason: String| {
-        set.sources[index].skipped += 1;
-        set.skipped.push(Skipped { id: None, selection: sel.name.clone(), source, reason });
-    };
+    let skip = |set: &mut StimulusSet, source: String, reason: String| set.skip_row(index, &sel.name, source, reason);
     match &src.source {
         ImageSource::Folder { path, glob, recursive, limit } => {
             let member = src.member.clone().unwrap_or_default();
@@ -606,10 +603,8 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
                             continue;
                         } else {
                             let reason = unmatched.entry(value.to_owned()).or_insert_with(|| {
-                                let known: Vec<String> =
-                                    sel.family.members.iter().flat_map(|m| key.values(m)).collect();
-                                let near = closest(value, known.iter().map(String::as_str), 1)
-                                    .first()
+                                let near = key
+                                    .nearest(&sel.family.members, value)
                                     .map_or(String::new(), |n| format!(" (nearest: {n:?})"));
                                 format!(
                                     "`{col}` value {value:?} is not {} of any member of `{}`{near}",
