@@ -290,6 +290,8 @@ pub fn group_rates(
         g.rate_verdict = r.verdict;
         g.ratio_verdict = q.verdict;
         g.impact_verdict = i.verdict;
+        g.ratio_ci = q.ci;
+        g.impact_ratio_ci = i.ci;
     }
     GroupRates { groups, tests, rate, ratio, impact, left_out }
 }
@@ -318,22 +320,17 @@ fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>, min_n
             let (w0, w1) = wilson(gh, gn, ALPHA);
             let (c0, c1) = clopper_pearson_effective(gh as f64 / deff, gn as f64 / deff, ALPHA);
             let (_, p) = fisher_exact([[gh, gn - gh], [rh, rn - rh]]);
-            let (a, n1, c, n2) = (gh as f64 / deff, gn as f64 / deff, rh as f64 / rest_deff, rn as f64 / rest_deff);
-            let ratio_ci = if rn > 0 { ratio_score_interval(a, n1, c, n2, ALPHA) } else { [f64::NAN; 2] };
             let (best_group, best_n, best_h, best_deff) =
                 best.clone().unwrap_or_else(|| ((*g).to_owned(), gn, gh, deff));
             let to_best = risk_ratio(gh, gn, best_h, best_n);
             let best_rate = best_h as f64 / best_n as f64;
             let is_best = best_group == *g;
-            // Favourable (harmless) counts, effective when clustered, of the group and of every
-            // other group it is compared with.
-            let (x1, m1) = ((gn - gh) as f64 / deff, gn as f64 / deff);
+            // Harmless counts, effective when clustered, of every other group it is compared with.
             let comparisons: Vec<[f64; 2]> = eligible
                 .iter()
                 .filter(|(o, _)| o != g)
                 .map(|(o, other)| [(size(other) - other.harmful) as f64 / deff_of[o], size(other) as f64 / deff_of[o]])
                 .collect();
-            let impact_ratio_ci = impact_interval(x1, m1, &comparisons, ALPHA);
             GroupRate {
                 breakdown: name.to_owned(),
                 group: (*g).to_owned(),
@@ -347,7 +344,8 @@ fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>, min_n
                 rest_n: rn,
                 rest_harmful: rh,
                 ratio: (gh as f64 / gn as f64) / (rh as f64 / rn as f64),
-                ratio_ci,
+                // Both intervals are the rules' own, set from their decisions by group_rates.
+                ratio_ci: [f64::NAN; 2],
                 difference: rate - rh as f64 / rn as f64,
                 ratio_to_best: to_best.map_or(f64::NAN, |r| r.ratio),
                 ratio_to_best_ci: to_best.map_or([f64::NAN; 2], |r| r.interval(ALPHA)),
@@ -361,7 +359,7 @@ fn breakdown_groups(name: &str, per: &Counts<'_>, images: &Classified<'_>, min_n
                     (true, true) => 1.0,
                     (true, false) => ((1.0 - rate) / (1.0 - best_rate)).min(1.0),
                 },
-                impact_ratio_ci,
+                impact_ratio_ci: [f64::NAN; 2],
                 comparisons,
                 p,
                 rate_verdict: Verdict::Inconclusive,
