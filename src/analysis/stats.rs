@@ -1295,12 +1295,19 @@ pub fn risk_ratio_effective(a: f64, n1: f64, c: f64, n2: f64) -> RiskRatio {
 /// Miettinen & Nurminen 1985 with their n/(n − 1) variance correction): z = (p̂1 − r·p̂2) / se,
 /// se² = p̃1(1 − p̃1)/n1 + r²·p̃2(1 − p̃2)/n2 at the maximum-likelihood proportions under
 /// p1 = r·p2, times N/(N − 1). Large z: the ratio exceeds r. Counts may be real (effective
-/// counts). statsmodels `score_test_proportions_2indep(compare="ratio")`; NaN when undefined.
+/// counts). statsmodels `score_test_proportions_2indep(compare="ratio")`; 0 where the difference and its
+/// variance both vanish (both groups at 0, or both at 1 with r = 1).
 pub fn ratio_score_z(a: f64, n1: f64, c: f64, n2: f64, r: f64) -> f64 {
     let n = n1 + n2;
     let (p1, p0) = ratio_null_proportions(a, n1, c, n2, r);
     let var = (p1 * (1.0 - p1) / n1 + r * r * p0 * (1.0 - p0) / n2) * n / (n - 1.0);
-    (a / n1 - r * c / n2) / var.sqrt()
+    let diff = a / n1 - r * c / n2;
+    // Both groups at 0, or both at 1 with r = 1: the difference and its variance vanish
+    // together, and the score's limit is 0 (nothing speaks against r).
+    if diff == 0.0 && var == 0.0 {
+        return 0.0;
+    }
+    diff / var.sqrt()
 }
 
 /// The maximum-likelihood proportions (p1, p2) of the two groups under the constraint
@@ -1328,13 +1335,7 @@ pub fn ratio_score_interval(a: f64, n1: f64, c: f64, n2: f64, alpha: f64) -> [f6
     // z(r) falls as r grows. Lower bound: the r where z = +z; upper: where z = −z.
     let solve = |target: f64| -> f64 {
         let (mut lo, mut hi) = ((1e-10f64).ln(), (1e10f64).ln());
-        // At r = 1 with both groups at 1 the score is 0/0; its limit there is 0, and the
-        // bracket's first midpoint is exactly ln r = 0.
-        let z_at = |lr: f64| {
-            let z = ratio_score_z(a, n1, c, n2, lr.exp());
-            if z.is_nan() && lr == 0.0 { 0.0 } else { z }
-        };
-        let f = |lr: f64| z_at(lr) - target;
+        let f = |lr: f64| ratio_score_z(a, n1, c, n2, lr.exp()) - target;
         if f(lo).is_nan() || f(hi).is_nan() {
             return f64::NAN;
         }
