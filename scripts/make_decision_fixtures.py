@@ -26,6 +26,15 @@ Rust side is checked against independent, widely used implementations:
                     level a: scipy.stats.binom.sf and scipy.optimize.brentq.
   mde_standardized  statsmodels NormalIndPower().solve_power(alternative="larger") plus the
                     limit: the smallest standardised effect detected with power 0.8.
+  mde_proportions   the MDEs of the two-proportion rules (risk ratio, difference, impact ratio):
+                    the effect at which statsmodels' normal_power_het(alternative="larger")
+                    gives power 0.8 with Farrington & Manning's (1990) variances (under the
+                    null at the restricted maximum-likelihood proportions, found here by
+                    numerical maximisation; under the alternative at the true ones), solved
+                    with scipy.optimize.brentq; and, to show what the approximation is worth,
+                    the exact power at that effect of the test the rule actually runs (score
+                    test of the margin, or Newcombe's bound), summed over every outcome of the
+                    two binomials.
   mde_t             statsmodels TTestPower().solve_power(alternative="larger") (noncentral t):
                     the detectable shift in standard errors of a one-sample t test with df =
                     nobs - 1, which clip-audit approximates by t_(1-a) + t_power.
@@ -38,8 +47,11 @@ Rust side is checked against independent, widely used implementations:
   cp_effective      scipy.stats.beta quantiles at real-valued (effective) counts (Korn &
                     Graubard's Clopper-Pearson for clustered samples).
   cluster_permutation
-                    the one-sided permutation p of sum_X - sum_Y moving whole clusters, by
-                    enumerating every partition of the clusters in Python.
+                    the one-sided permutation p moving whole clusters: of sum_X - sum_Y over
+                    equal-size clusters, by enumerating every partition in Python; and, for
+                    clusters of unequal sizes, of the difference of the sides' mean cluster
+                    means with scipy.stats.permutation_test(permutation_type="independent",
+                    n_resamples=inf, alternative="greater") on the cluster means.
   cases             the issue's worked cases: 24/60 vs 3/60 (risk ratio 8.0, Katz CI, Fisher p),
                     Clopper-Pearson and Wilson lower bounds of 1/1, exact Spearman p at n = 3,
                     4, 5 and Newcombe's interval of 8/10 vs 2/10.
@@ -200,6 +212,71 @@ def mde_standardized():
     return out
 
 
+def _exact_power(n1, p1, n2, p2, rejects):
+    """P(rejects(x1, x2)) for x1 ~ Bin(n1, p1), x2 ~ Bin(n2, p2), over the outcomes that carry
+    probability (the rest, under 1e-12 in all, is left out)."""
+    def support(n, p):
+        xs = np.arange(n + 1)
+        pmf = stats.binom.pmf(xs, n, p)
+        keep = pmf > 1e-14
+        return xs[keep], pmf[keep]
+
+    x1s, w1 = support(n1, p1)
+    x2s, w2 = support(n2, p2)
+    return float(sum(a * b for x1, a in zip(x1s, w1) for x2, b in zip(x2s, w2) if rejects(int(x1), int(x2))))
+
+
+def _restricted_mle(p1h, n1, p2h, n2, constrain, top):
+    """The binomial maximum-likelihood (p1, p2) under p1 = constrain(p2), p2 in (0, top), given
+    the observed proportions, by numerical maximisation (independent of clip-audit's closed
+    forms)."""
+    def nll(q):
+        r = constrain(q)
+        return -(n1 * (p1h * math.log(r) + (1 - p1h) * math.log(1 - r)) + n2 * (p2h * math.log(q) + (1 - p2h) * math.log(1 - q)))
+
+    q = optimize.minimize_scalar(nll, bounds=(1e-13, top - 1e-13), method="bounded", options={"xatol": 1e-15}).x
+    return constrain(q), q
+
+
+def mde_proportions():
+    from statsmodels.stats.power import normal_power_het
+    from statsmodels.stats.proportion import score_test_proportions_2indep
+
+    z = stats.norm.isf
+
+    def fm_power(effect, n1, p1, n2, p2, w, a, constrain, top):
+        # Farrington & Manning (1990): the score statistic's numerator `effect` against its null
+        # se at the restricted MLE (of the expected proportions) and its se at the alternative.
+        q1, q2 = _restricted_mle(p1, n1, p2, n2, constrain, top)
+        s0 = math.sqrt(q1 * (1 - q1) / n1 + w * w * q2 * (1 - q2) / n2)
+        s1 = math.sqrt(p1 * (1 - p1) / n1 + w * w * p2 * (1 - p2) / n2)
+        return normal_power_het(effect, 1, a, std_null=s0, std_alternative=s1, alternative="larger")
+
+    def solve(power, lo, hi):
+        return optimize.brentq(lambda e: power(e) - 0.8, lo, hi, xtol=1e-13)
+
+    out = {"risk_ratio": [], "difference": [], "impact_ratio": []}
+    for n1, n2, p2, limit, a in [(60, 600, 0.05, 2.0, 0.025), (200, 2000, 0.02, 2.0, 0.025), (100, 100, 0.1, 1.5, 0.0125), (10, 200, 0.1, 2.0, 0.025)]:
+        mde = solve(lambda r: fm_power(r * p2 - limit * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, min(1.0, 1 / limit)), limit * (1 + 1e-9), 1 / p2 - 1e-9)
+        exact = _exact_power(n1, mde * p2, n2, p2, lambda x1, x2: score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="larger").pvalue <= a)
+        out["risk_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
+    for n1, n2, p2, limit, a in [(20, 20, 0.3, 0.25, 0.025), (50, 50, 0.4, 0.25, 0.0125), (10, 30, 0.2, 0.1, 0.025), (10, 10, 0.2, 0.25, 0.025), (6, 20, 0.1, 0.25, 0.025)]:
+        mde = solve(lambda d: fm_power(d - limit, n1, p2 + d, n2, p2, 1.0, a, lambda q: q + limit, 1 - limit), limit + 1e-9, 1 - p2 - 1e-9)
+
+        def newcombe_rejects(k1, k2):
+            lo, _ = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=2 * a)
+            return lo > limit
+
+        exact = _exact_power(n1, p2 + mde, n2, p2, newcombe_rejects)
+        out["difference"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
+    # Favourable (harmless) rates: the group at r * p2 against the best-off group at p2.
+    for n1, n2, p2, limit, a in [(100, 100, 0.9, 0.8, 0.025), (200, 50, 0.95, 0.8, 0.0125), (60, 60, 0.7, 0.8, 0.025 / 3)]:
+        mde = solve(lambda r: fm_power(limit * p2 - r * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, 1.0), 1e-6, limit * (1 - 1e-9))
+        exact = _exact_power(n1, mde * p2, n2, p2, lambda x1, x2: score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="smaller").pvalue <= a)
+        out["impact_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
+    return out
+
+
 def mde_t():
     from statsmodels.stats.power import TTestPower
 
@@ -294,6 +371,27 @@ def cluster_permutation():
     return out
 
 
+def cluster_permutation_unequal():
+    # Scores with a mean far from 0 and clusters of 1 to 9 images: a permutation of cluster sums
+    # would be driven by the sizes; the p is over the cluster means.
+    rng = np.random.default_rng(11)
+    out = []
+    for kx, ky, shift in [(3, 6, 0.0), (4, 5, 0.8), (5, 7, -0.3)]:
+        sizes = rng.integers(1, 10, kx + ky)
+        clusters = [np.round(rng.normal(2.0 + (shift if i < kx else 0.0), 1.0, s), 4) for i, s in enumerate(sizes)]
+        means = np.array([c.mean() for c in clusters])
+        r = stats.permutation_test(
+            (means[:kx], means[kx:]),
+            lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+            permutation_type="independent",
+            vectorized=True,
+            n_resamples=np.inf,
+            alternative="greater",
+        )
+        out.append({"x": [c.tolist() for c in clusters[:kx]], "y": [c.tolist() for c in clusters[kx:]], "p": f(r.pvalue)})
+    return out
+
+
 def cases():
     lo, hi = confint_proportions_2indep(24, 60, 3, 60, method="log", compare="ratio")
     cp = proportion_confint(1, 1, alpha=0.05, method="beta")
@@ -320,12 +418,14 @@ def build():
         "holm": holm(),
         "mde_rate": mde_rate(),
         "mde_standardized": mde_standardized(),
+        "mde_proportions": mde_proportions(),
         "mde_t": mde_t(),
         "welch": welch(),
         "clustered_mean": clustered_mean(),
         "icc": icc(),
         "cp_effective": cp_effective(),
         "cluster_permutation": cluster_permutation(),
+        "cluster_permutation_unequal": cluster_permutation_unequal(),
         "cases": cases(),
     }
 

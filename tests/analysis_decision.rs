@@ -133,6 +133,36 @@ fn minimum_detectable_effects_match_scipy_and_statsmodels_power() {
     }
 }
 
+/// The two-proportion MDEs (risk ratio, difference, impact ratio) follow Farrington &
+/// Manning's power of the score test: they match statsmodels' `normal_power_het` with those
+/// variances, and the rules' own tests have close to 80% power at them (the exact power, summed
+/// over every outcome in Python, is in the fixture).
+#[test]
+fn two_proportion_mdes_match_farrington_manning_power_and_hold_their_power_exactly() {
+    let fx = fixture();
+    let designs = &fx["mde_proportions"];
+    let mut compared = 0;
+    for (kind, mde) in [
+        ("risk_ratio", Mde::risk_ratio as fn(u64, u64, f64, f64, f64) -> Option<f64>),
+        ("difference", Mde::difference),
+        ("impact_ratio", Mde::impact_ratio),
+    ] {
+        for c in designs[kind].as_array().expect("cases") {
+            let got = mde(u(&c["n1"]), u(&c["n2"]), num(&c["p2"]), num(&c["limit"]), num(&c["a"])).expect("detectable");
+            close(got, num(&c["mde"]), 1e-6, &format!("mde {kind} {c}"));
+            let exact = num(&c["exact_power"]);
+            assert!((0.75..=0.85).contains(&exact), "{kind} {c}: the rule's exact power at the MDE is {exact}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 12);
+    // A reference rate of 0 (no event in the rest) stands in as 0.5/n2; an impossible design
+    // has no MDE.
+    assert!(Mde::risk_ratio(100, 100, 0.0, 2.0, 0.025).is_some());
+    assert_eq!(Mde::difference(5, 5, 0.9, 0.25, 0.025), None);
+    assert_eq!(Mde::impact_ratio(3, 3, 0.5, 0.8, 0.025), None);
+}
+
 // ---- The cases that went wrong before the decision layer -------------------------------------
 
 /// One breakdown's values per image, whether each image got a harmful label, and which.
@@ -571,6 +601,56 @@ fn clustered_weat_permutes_whole_clusters() {
         close(w.p, num(&c["p"]), 1e-12, "cluster permutation p");
         assert_eq!(w.clusters, (kx, sums.len() - kx));
     }
+}
+
+#[test]
+fn clustered_weat_permutes_cluster_means_when_clusters_differ_in_size() {
+    for c in cases(&fixture(), "cluster_permutation_unequal") {
+        let side = |v: &Value, first: usize| -> (Vec<f64>, Vec<usize>) {
+            v.as_array().unwrap().iter().enumerate().flat_map(|(i, c)| f64s(c).into_iter().map(move |s| (s, first + i))).unzip()
+        };
+        let (sx, cx) = side(&c["x"], 0);
+        let (sy, cy) = side(&c["y"], 1000);
+        let w = weat_clustered(&sx, &cx, &sy, &cy, 1_000_000, &mut Rng::new(1));
+        assert!(w.exact);
+        close(w.p, num(&c["p"]), 1e-12, "unequal-size cluster permutation p");
+    }
+}
+
+/// With clusters of 1 to 12 images and scores whose mean is far from 0, no association: the
+/// permutation p is at most its nominal level (a p of cluster sums would follow the sizes).
+#[test]
+fn clustered_weat_permutation_p_is_calibrated_with_unequal_cluster_sizes() {
+    let mut rng = Rng::new(29);
+    let (reps, level) = (1000, 0.05);
+    let mut rejections = 0;
+    for _ in 0..reps {
+        let (mut sx, mut cx, mut sy, mut cy) = (vec![], vec![], vec![], vec![]);
+        for k in 0..12 {
+            // X's clusters are the big ones: a sum statistic would always call X "higher".
+            let size = if k < 5 { 8 + rng.below(5) } else { 1 + rng.below(3) };
+            let effect = 2.0 + 0.5 * rng.normal();
+            for _ in 0..size {
+                let v = effect + rng.normal();
+                if k < 5 {
+                    sx.push(v);
+                    cx.push(k);
+                } else {
+                    sy.push(v);
+                    cy.push(k);
+                }
+            }
+        }
+        let w = weat_clustered(&sx, &cx, &sy, &cy, 10_000, &mut rng);
+        assert!(w.exact, "792 partitions are enumerated");
+        if w.p <= level {
+            rejections += 1;
+        }
+    }
+    let rate = f64::from(rejections) / f64::from(reps);
+    let mc = 2.0 * (level * (1.0 - level) / f64::from(reps)).sqrt();
+    assert!(rate <= level + mc, "false-positive rate {rate} at a nominal {level}");
+    assert!(rate >= level - 2.0 * mc, "{rate}: the test is not so conservative it never fires");
 }
 
 /// Scores of `members` members with `per` images each: member effects N(shift, tau²), images

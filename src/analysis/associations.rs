@@ -60,7 +60,8 @@ pub struct AssociationTest {
     pub ci: [f64; 2],
     /// Test statistic Σ_X s − Σ_Y s.
     pub statistic: f64,
-    /// One-sided permutation p (against no association; for reference).
+    /// One-sided permutation p (against no association; for reference); with clusters, of the
+    /// difference of the sides' mean cluster means ([`super::stats::ClusteredWeat::p`]).
     pub p: f64,
     /// Whether p is exact (all partitions).
     pub exact: bool,

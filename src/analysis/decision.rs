@@ -24,7 +24,7 @@
 
 use serde::Serialize;
 
-use super::stats::{benjamini_hochberg, normal_ppf};
+use super::stats::{benjamini_hochberg, difference_null_proportions, normal_ppf, ratio_null_proportions};
 
 /// Two-sided level of every reported interval (95%); a one-sided test at `ALPHA / 2` is the
 /// same decision as the interval excluding the limit.
@@ -353,6 +353,41 @@ fn fail_reason(r: &Rule<'_>, family: &Family, q: f64) -> String {
     }
 }
 
+/// Farrington & Manning's (1990) power of a one-sided score test of two proportions, as a
+/// gap that is ≥ 0 where the power reaches [`POWER`]: `effect` − z_(1−a)·σ0 − z_power·σ1,
+/// where `effect` is the test's numerator p1 − w·p2 (or its negation for a test of "smaller"),
+/// σ1² = p1(1 − p1)/n1 + w²·p2(1 − p2)/n2 at the true proportions and σ0 the same at the
+/// null's maximum-likelihood proportions `null`. This is statsmodels' `normal_power_het` with
+/// those two variances; at the MDEs it gives, the exact power of the rules' tests is 0.78 to
+/// 0.83 in the designs of `fixtures/stats/decision.json` (`mde_proportions`), where a Wald
+/// variance at the alternative alone gave 0.65 to 0.76.
+fn fm_power_gap(effect: f64, (p1, p2): (f64, f64), null: (f64, f64), (n1, n2): (f64, f64), w: f64, a: f64) -> f64 {
+    let var = |(q1, q2): (f64, f64)| q1 * (1.0 - q1) / n1 + w * w * q2 * (1.0 - q2) / n2;
+    effect - normal_ppf(1.0 - a) * var(null).sqrt() - normal_ppf(POWER) * var((p1, p2)).sqrt()
+}
+
+/// The point between `lo` and `hi` where a monotone `gap` turns non-negative (the smallest such
+/// x when `rising`, the largest when not), to 1e-12 relative; None when `gap` is negative at
+/// the end where it is largest.
+fn bisect(gap: impl Fn(f64) -> f64, lo: f64, hi: f64, rising: bool) -> Option<f64> {
+    let (mut bad, mut good) = if rising { (lo, hi) } else { (hi, lo) };
+    if !(lo < hi) || gap(good).is_nan() || gap(good) < 0.0 {
+        return None;
+    }
+    for _ in 0..100 {
+        let mid = 0.5 * (bad + good);
+        if gap(mid) >= 0.0 {
+            good = mid;
+        } else {
+            bad = mid;
+        }
+        if (good - bad).abs() <= 1e-12 * good.abs() {
+            break;
+        }
+    }
+    Some(good)
+}
+
 /// Minimum detectable effects: the smallest true effect that a rule, at this n and one-sided
 /// level `a` (α/2 before correction), calls a failure with probability [`POWER`].
 pub struct Mde;
@@ -390,81 +425,57 @@ impl Mde {
 
     /// Impact ratio (the four-fifths rule: harmless rates, a group of n1 against the best-off
     /// group of n2 whose harmless rate is `p2`, one-sided score test of H0: ratio ≥ limit at
-    /// level a): the largest ratio R under the limit at which the test's numerator
-    /// limit·p2 − p1 reaches (z_a + z_power) standard errors, with the Farrington-Manning
-    /// variance p1(1 − p1)/n1 + limit²·p2(1 − p2)/n2 and p1 = R·p2 (found on a grid of steps of
-    /// limit/1000). None when none reaches the power.
+    /// level a): the largest ratio R under the limit that the test detects with power 0.8 by
+    /// [`fm_power_gap`], with p1 = R·p2 and the null proportions of
+    /// [`super::stats::ratio_null_proportions`]. None when no ratio reaches the power.
     pub fn impact_ratio(n1: u64, n2: u64, p2: f64, limit: f64, a: f64) -> Option<f64> {
-        if n1 == 0 || n2 == 0 || p2.is_nan() || p2 <= 0.0 {
+        if n1 == 0 || n2 == 0 || p2.is_nan() || p2 <= 0.0 || limit <= 0.0 {
             return None;
         }
-        let z = normal_ppf(1.0 - a) + normal_ppf(POWER);
-        let reached = |r: f64| {
+        let (n1, n2) = (n1 as f64, n2 as f64);
+        let gap = |r: f64| {
             let p1 = r * p2;
-            let se = (p1 * (1.0 - p1) / n1 as f64 + limit * limit * p2 * (1.0 - p2) / n2 as f64).sqrt();
-            (limit - r) * p2 >= z * se
+            let null = ratio_null_proportions(p1 * n1, n1, p2 * n2, n2, limit);
+            fm_power_gap(limit * p2 - p1, (p1, p2), null, (n1, n2), limit, a)
         };
-        (1..1000).map(|i| limit * (1.0 - i as f64 / 1000.0)).find(|&r| reached(r))
+        // The gap grows as R falls: the largest R under the limit with gap ≥ 0.
+        bisect(gap, 1e-9, limit * (1.0 - 1e-12), false)
     }
 
-    /// Risk ratio (Wald test on ln RR at level a) of a group of n1 against a reference of n2
-    /// whose rate is `p2`: the ratio R where ln R − ln limit = (z_a + z_power)·se(R), with
-    /// se² = (1 − p1)/(n1·p1) + (1 − p2)/(n2·p2) and p1 = R·p2. A zero reference rate is
-    /// replaced by 0.5/n2. None when no ratio with p1 ≤ 1 reaches the power.
+    /// Risk ratio (one-sided score test of H0: RR ≤ limit at level a) of a group of n1 against
+    /// a reference of n2 whose rate is `p2`: the smallest ratio R the test detects with power
+    /// 0.8 by [`fm_power_gap`], p1 = R·p2. A zero reference rate is replaced by 0.5/n2. None
+    /// when no ratio with p1 ≤ 1 reaches the power.
     pub fn risk_ratio(n1: u64, n2: u64, p2: f64, limit: f64, a: f64) -> Option<f64> {
-        if n1 == 0 || n2 == 0 {
+        if n1 == 0 || n2 == 0 || p2.is_nan() || limit <= 0.0 {
             return None;
         }
         let p2 = if p2 > 0.0 { p2 } else { 0.5 / n2 as f64 };
-        let z = normal_ppf(1.0 - a) + normal_ppf(POWER);
+        let (n1, n2) = (n1 as f64, n2 as f64);
         let gap = |r: f64| {
             let p1 = (r * p2).min(1.0);
-            let se = ((1.0 - p1) / (n1 as f64 * p1) + (1.0 - p2) / (n2 as f64 * p2)).sqrt();
-            r.ln() - limit.ln() - z * se
+            let null = ratio_null_proportions(p1 * n1, n1, p2 * n2, n2, limit);
+            fm_power_gap(p1 - limit * p2, (p1, p2), null, (n1, n2), limit, a)
         };
-        let top = 1.0 / p2;
-        if gap(top) < 0.0 {
-            return None;
-        }
-        let (mut lo, mut hi) = (limit.max(1e-12), top);
-        for _ in 0..80 {
-            let mid = (lo * hi).sqrt();
-            if gap(mid) >= 0.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Some(hi)
+        bisect(gap, limit * (1.0 + 1e-12), 1.0 / p2, true)
     }
 
-    /// Difference of proportions p1 − p2 (normal approximation at level a) with n1 and n2
-    /// observations and the reference group at `p2`: the smallest δ with
-    /// δ − limit ≥ (z_a + z_power)·sqrt(p1(1 − p1)/n1 + p2(1 − p2)/n2), p1 = p2 + δ. None when
-    /// no δ with p1 ≤ 1 gets there.
+    /// Difference of proportions p1 − p2 (one-sided test of H0: p1 − p2 ≤ limit at level a,
+    /// which Newcombe's bound approximates) with n1 and n2 observations and the reference group
+    /// at `p2`: the smallest δ detected with power 0.8 by [`fm_power_gap`], p1 = p2 + δ and the
+    /// null proportions of [`super::stats::difference_null_proportions`]. None when no δ with
+    /// p1 ≤ 1 gets there.
     pub fn difference(n1: u64, n2: u64, p2: f64, limit: f64, a: f64) -> Option<f64> {
-        if n1 == 0 || n2 == 0 {
+        if n1 == 0 || n2 == 0 || p2.is_nan() || !(0.0..1.0).contains(&(p2 + limit)) {
             return None;
         }
-        let z = normal_ppf(1.0 - a) + normal_ppf(POWER);
+        let (n1, n2) = (n1 as f64, n2 as f64);
         let gap = |d: f64| {
-            let p1 = (p2 + d).clamp(0.0, 1.0);
-            d - limit - z * (p1 * (1.0 - p1) / n1 as f64 + p2 * (1.0 - p2) / n2 as f64).sqrt()
+            let p1 = (p2 + d).min(1.0);
+            let null = difference_null_proportions(p1, n1, p2, n2, limit);
+            fm_power_gap(p1 - p2 - limit, (p1, p2), null, (n1, n2), 1.0, a)
         };
-        let top = 1.0 - p2;
-        if gap(top) < 0.0 {
-            return None;
-        }
-        let (mut lo, mut hi) = (limit, top);
-        for _ in 0..60 {
-            let mid = 0.5 * (lo + hi);
-            if gap(mid) >= 0.0 {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Some(hi)
+        bisect(gap, limit + 1e-12, 1.0 - p2, true)
     }
 
     /// An estimate tested by a t test with standard error `t.se` and `t.df` degrees of freedom

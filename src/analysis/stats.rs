@@ -907,7 +907,11 @@ pub struct ClusteredWeat {
     pub effect_size: f64,
     /// Σ_X s − Σ_Y s.
     pub statistic: f64,
-    /// One-sided permutation p over the partitions of the clusters (whole clusters change side).
+    /// One-sided permutation p over the partitions of the clusters (whole clusters change
+    /// side), of the difference between the means of the two sides' cluster means. For
+    /// single-image or equal-size clusters it orders partitions as Σ_X s − Σ_Y s does; with
+    /// unequal sizes a sum would weight big clusters by their size, so the p of sums is not a
+    /// permutation p at all (clusters are not exchangeable when the scores' mean is not 0).
     pub p: f64,
     /// Whether `p` enumerates every partition of the clusters.
     pub exact: bool,
@@ -925,9 +929,9 @@ pub struct ClusteredWeat {
 
 /// The WEAT of X against Y when the scores come in clusters (`cx[i]` is the cluster of
 /// `sx[i]`, `cy` of `sy`; a cluster id on both sides counts as two clusters). The effect size
-/// is [`weat`]'s; the permutation p moves whole clusters between the sides (exact over every
-/// partition of the clusters when there are at most `permutations`, otherwise that many random
-/// ones with the +1 correction); the interval is cluster-level ([`ClusteredWeat::cluster_level`]),
+/// is [`weat`]'s; the permutation p moves whole clusters between the sides, on the difference of
+/// the sides' mean cluster means (exact over every partition of the clusters when there are at
+/// most `permutations`, otherwise that many random ones with the +1 correction); the interval is cluster-level ([`ClusteredWeat::cluster_level`]),
 /// since a bootstrap over a handful of clusters understates the spread.
 pub fn weat_clustered(
     sx: &[f64],
@@ -965,11 +969,14 @@ pub fn weat_clustered(
         return out;
     }
     out.effect_size = weat_effect(sx, sy);
-    let sums: Vec<f64> = gx.iter().chain(&gy).map(|g| g.iter().sum()).collect();
-    (out.p, out.exact, out.permutations) = partition_p(&sums, gx.len(), statistic, permutations, rng);
+    let means = |g: &[Vec<f64>]| -> Vec<f64> { g.iter().map(|v| v.iter().sum::<f64>() / v.len() as f64).collect() };
+    // With the sides' sizes fixed, Σ_X m − Σ_Y m over cluster means m is increasing in the
+    // difference of the sides' mean cluster means: the same partitions count.
+    let cluster_means: Vec<f64> = means(&gx).into_iter().chain(means(&gy)).collect();
+    let observed = cluster_means[..gx.len()].iter().sum::<f64>() - cluster_means[gx.len()..].iter().sum::<f64>();
+    (out.p, out.exact, out.permutations) = partition_p(&cluster_means, gx.len(), observed, permutations, rng);
     let all: Vec<f64> = sx.iter().chain(sy).copied().collect();
     let (_, sd) = mean_sd(&all);
-    let means = |g: &[Vec<f64>]| -> Vec<f64> { g.iter().map(|v| v.iter().sum::<f64>() / v.len() as f64).collect() };
     out.cluster_level = welch(&means(&gx), &means(&gy)).filter(|_| sd > 0.0).map(|t| TInterval {
         estimate: t.estimate / sd,
         se: t.se / sd,
@@ -1323,6 +1330,24 @@ pub fn ratio_null_proportions(a: f64, n1: f64, c: f64, n2: f64, r: f64) -> (f64,
     let qc = a + c;
     let p0 = (-qb - (qb * qb - 4.0 * qa * qc).max(0.0).sqrt()) / (2.0 * qa);
     (p0 * r, p0)
+}
+
+/// The maximum-likelihood proportions (p1, p2) of two groups under the constraint
+/// p1 − p2 = `delta`, given observed proportions p̂1 of n1 and p̂2 of n2: the root of
+/// Farrington & Manning's (1990) cubic in closed form (their trigonometric solution, as in
+/// Miettinen & Nurminen 1985). Used for the null variance of a difference's score test.
+pub fn difference_null_proportions(p1: f64, n1: f64, p2: f64, n2: f64, delta: f64) -> (f64, f64) {
+    let theta = n2 / n1;
+    let a = 1.0 + theta;
+    let b = -(1.0 + theta + p1 + theta * p2 + delta * (theta + 2.0));
+    let c = delta * delta + delta * (2.0 * p1 + theta + 1.0) + p1 + theta * p2;
+    let d = -p1 * delta * (1.0 + delta);
+    let v = b.powi(3) / (27.0 * a.powi(3)) - b * c / (6.0 * a * a) + d / (2.0 * a);
+    let u = v.signum() * (b * b / (9.0 * a * a) - c / (3.0 * a)).max(0.0).sqrt();
+    let cos_arg = if u == 0.0 { 0.0 } else { (v / u.powi(3)).clamp(-1.0, 1.0) };
+    let w = (std::f64::consts::PI + cos_arg.acos()) / 3.0;
+    let q1 = (2.0 * u * w.cos() - b / (3.0 * a)).clamp(0.0, 1.0);
+    (q1, (q1 - delta).clamp(0.0, 1.0))
 }
 
 /// The score interval of a risk ratio at level 1 − alpha: every r whose two-sided score test
