@@ -90,7 +90,7 @@ pub enum Command {
     /// Browse a report in the terminal and record review decisions.
     ///
     /// Views: findings (sort, filter, search), a unit's evidence, a family's heat map and
-    /// resolution, the map, denigration rates. `c`/`d` confirm or dismiss the selected finding
+    /// resolution, the map, and every analysis's report sections (tables, charts, text). `c`/`d` confirm or dismiss the selected finding
     /// with a note, saved to review.json beside the report; later reports, diffs and model
     /// cards show the decisions. `?` lists the keys.
     ///
@@ -282,7 +282,7 @@ pub struct AnalyzeArgs {
     /// No summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Device and threads (the text encoder, for label variants that add labels).
+    /// Device and threads (the model runs of the null baseline and of ablation).
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     /// Spec variables (override those recorded in the run).

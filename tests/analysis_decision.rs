@@ -607,7 +607,12 @@ fn clustered_weat_permutes_whole_clusters() {
 fn clustered_weat_permutes_cluster_means_when_clusters_differ_in_size() {
     for c in cases(&fixture(), "cluster_permutation_unequal") {
         let side = |v: &Value, first: usize| -> (Vec<f64>, Vec<usize>) {
-            v.as_array().unwrap().iter().enumerate().flat_map(|(i, c)| f64s(c).into_iter().map(move |s| (s, first + i))).unzip()
+            v.as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| f64s(c).into_iter().map(move |s| (s, first + i)))
+                .unzip()
         };
         let (sx, cx) = side(&c["x"], 0);
         let (sy, cy) = side(&c["y"], 1000);

@@ -173,6 +173,51 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     assert!(sweep.contains(&"with-child-label") && sweep.contains(&"template 0"), "{sweep:?}");
 }
 
+/// The denigration analysis's own label prompts (its `templates:`, a variant's added labels)
+/// are stimuli of the run, encoded by the runner; the analysis reads them back and never calls
+/// the model. A spec that gained a label after the run is refused with what to do.
+#[test]
+fn denigration_label_prompts_are_encoded_by_the_run_and_the_analysis_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = root().display().to_string();
+    let base = std::fs::read_to_string(root().join("audits/denigration.yaml"))
+        .unwrap()
+        .replace("../fixtures", &format!("{r}/fixtures"))
+        .replace("../probes", &format!("{r}/probes"));
+    let text = base.replace(
+        "    group_by: [race, gender, age]\n",
+        "    group_by: [race, gender, age]\n    templates: [\"a photo of {name}.\", \"a close-up face of {name}.\"]\n",
+    );
+    assert_ne!(text, base);
+    let spec = dir.path().join("den.yaml");
+    std::fs::write(&spec, &text).unwrap();
+    // 7 neutral + 7 harmful labels and the variant's "a child", each in 2 templates, less the
+    // prompts the selections already have (their first template is "a photo of {name}.").
+    let list = clip_audit(&["stimuli", "list", spec.to_str().unwrap()]);
+    let listed = texts(&list).0;
+    let row = listed.lines().find(|l| l.trim_start().starts_with("denigration labels")).expect(&listed);
+    let n: usize = row.split_whitespace().last().unwrap().parse().unwrap();
+    assert!((15..=30).contains(&n), "{row}");
+    let out = dir.path().join("run");
+    let res = run(&spec, &out, &["-q", "--fail-on", "never"]);
+    assert!(res.status.success(), "{}", texts(&res).1);
+    let s = summary(&out.join("analysis/summary.json"));
+    let sweep = s["denigration"]["sweep"].as_array().unwrap();
+    let detail =
+        |name: &str| sweep.iter().find(|p| p["name"] == name).map(|p| p["detail"].as_str().unwrap().to_owned());
+    assert!(detail("template 1").unwrap().contains("a close-up face of"), "{sweep:?}");
+    assert!(detail("with-child-label").is_some(), "{sweep:?}");
+    // The same run, analysed with a spec whose variant adds a label the run never encoded.
+    let changed = dir.path().join("changed.yaml");
+    std::fs::write(&changed, text.replace("add: [a child]", "add: [a child, a robot]")).unwrap();
+    let again =
+        clip_audit(&["analyze", out.to_str().unwrap(), "--spec", changed.to_str().unwrap(), "-q", "--no-reports"]);
+    let err = texts(&again).1;
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("\"a photo of a robot.\"") && err.contains("run `clip-audit run` again"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 #[test]
 fn the_null_baseline_runs_seeded_random_weight_copies_and_leaves_zero_shot_findings_uncompared() {
     let dir = tempfile::tempdir().unwrap();
@@ -389,7 +434,7 @@ fn word_units_must_respond_to_their_name_written_onto_images_too() {
 #[test]
 fn resolution_on_glass_box_run_data_made_in_memory() {
     use clip_audit::analysis::data::StimulusRow;
-    use clip_audit::analysis::{AnalyzeOptions, RunData, analyze, ids};
+    use clip_audit::analysis::{RunData, analyze, ids};
     use clip_audit::run::TableMatrices;
     use ndarray::Array2;
 
@@ -452,10 +497,10 @@ fn resolution_on_glass_box_run_data_made_in_memory() {
         RunData::in_memory(rows, images, prompts)
     };
     let id = ids::resolution("countries", "region", "image.mlp", "Europe", "Africa");
-    let biased = analyze(&spec, &build(false), &AnalyzeOptions::default()).unwrap().summary;
+    let biased = analyze(&spec, &build(false)).unwrap().summary;
     let f = biased.findings.iter().find(|f| f.id == id).unwrap_or_else(|| panic!("{:#?}", biased.findings));
     assert_eq!(f.decision.estimate, 1.0, "coverage 5/5 against 0/5");
-    let fair = analyze(&spec, &build(true), &AnalyzeOptions::default()).unwrap().summary;
+    let fair = analyze(&spec, &build(true)).unwrap().summary;
     assert!(fair.findings.iter().all(|f| f.analysis != "resolution"), "{:#?}", fair.findings);
     // Five against five members cannot show the difference is under 0.25: inconclusive, with
     // the estimate at 0, is the honest answer.

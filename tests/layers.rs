@@ -10,8 +10,7 @@
 //! `run::provenance` and the seeded generator from `analysis::stats`; `spec` names `cli` and
 //! `report` (schema output), `stimuli` (manifest reading) and `model` (bundle manifests);
 //! `stimuli` uses `model::preprocess` for decoding; `analysis` and `report` borrow hashing, the
-//! clock and atomic files from `run`; the denigration analysis encodes extra label prompts with
-//! the model's text tower (`model::ClipModel`) for its label-set sweep.
+//! clock and atomic files from `run`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -234,10 +233,12 @@ const RULES: [(&str, &[&str]); 6] = [
         ],
     ),
     ("run", &["crate::analysis", "crate::audit", "crate::report", "crate::tui", "crate::commands", "crate::cli"]),
-    // Analyses compute from run data; running models again is the audit layer's.
+    // Analyses compute from run data; running models again is the audit layer's, and the
+    // model itself is known only through what the run stored.
     (
         "analysis",
         &[
+            "crate::model",
             "crate::run::run",
             "crate::run::RunOptions",
             "crate::audit",

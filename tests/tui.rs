@@ -58,7 +58,7 @@ fn every_view_renders_at_80x24_and_after_a_resize() {
     let mut a = App::load(&den.join("report.json")).unwrap();
     insta::assert_snapshot!("tui_findings", screen(&a, 80, 24));
     keys(&mut a, "5");
-    insta::assert_snapshot!("tui_denigration", screen(&a, 80, 24));
+    insta::assert_snapshot!("tui_analyses", screen(&a, 80, 24));
     keys(&mut a, "?");
     insta::assert_snapshot!("tui_help", screen(&a, 80, 24));
     let mut b = App::load(&flags.join("report.json")).unwrap();
@@ -100,6 +100,82 @@ fn every_view_renders_at_80x24_and_after_a_resize() {
     }
     keys(&mut b, "1");
     assert_eq!(b.view, View::Findings);
+}
+
+/// The Analyses view draws any analysis's sections from `report.json` without knowing the
+/// analysis: every section of the flags audit (selectivity, multimodality, resolution,
+/// typographic) is listed and drawn, and j/k, J/K and h/l move between and within them.
+#[test]
+fn the_analyses_view_draws_every_section_of_the_report_generically() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = report(&dir.path().join("flags"), &flags_spec(dir.path()), &[]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(flags.join("report.json")).unwrap()).unwrap();
+    let titles: Vec<String> =
+        json["sections"].as_array().unwrap().iter().map(clip_audit::tui::sections::title).collect();
+    for analysis in ["Selectivity", "Multimodality", "Resolution", "Typographic"] {
+        assert!(titles.iter().any(|t| t.starts_with(analysis)), "{analysis} in {titles:?}");
+    }
+    let mut a = App::load(&flags.join("report.json")).unwrap();
+    keys(&mut a, "5");
+    assert_eq!(a.view, View::Analyses);
+    for (i, t) in titles.iter().enumerate() {
+        let shown = screen(&a, 120, 40);
+        assert!(shown.contains(&format!("▶ {}", &t[..t.len().min(20)])), "section {i} `{t}` selected:\n{shown}");
+        keys(&mut a, "j");
+    }
+    // Past the last section j stays there; k goes back.
+    keys(&mut a, "kkkkkkkkkkkkkkkkkkkk");
+    let first = screen(&a, 120, 40);
+    keys(&mut a, "J");
+    assert_ne!(screen(&a, 120, 40), first, "J scrolls the section");
+    keys(&mut a, "K");
+    assert_eq!(screen(&a, 120, 40), first, "K scrolls back");
+}
+
+/// Every kind of part a section can hold comes out as lines: paragraphs (wrapped, code kept),
+/// tables at their natural width, interval bars on one axis, and pointers for the map and heat
+/// map; the text is the section's own.
+#[test]
+fn section_lines_draw_every_part_kind_from_its_json() {
+    use clip_audit::analysis::present::{Cell, Chart, Interval, Part, Section, Table, code, text};
+    let section = Section {
+        title: vec![text("Glass box: "), code("tap-0")],
+        blocks: vec![
+            Part::Text(vec![
+                text("A long paragraph that has to wrap at the pane's width because it goes on and on about "),
+                code("unit 7"),
+                text("."),
+            ]),
+            Part::Table(Table {
+                head: vec!["group", "n", "verdict"],
+                rows: vec![vec![
+                    Cell::Text("Africa".into()),
+                    Cell::Num("12".into()),
+                    Cell::CodeThenText("a/b".into(), "fail".into()),
+                ]],
+            }),
+            Part::Chart(
+                vec![text("Rates.")],
+                Chart::Intervals {
+                    rows: vec![Interval { label: "Europe".into(), value: 0.5, lo: 0.25, hi: 0.75 }],
+                    max: 1.0,
+                },
+            ),
+            Part::Chart(vec![text("Where.")], Chart::Map(Vec::new())),
+        ],
+    };
+    let json = serde_json::to_value(&section).unwrap();
+    assert_eq!(clip_audit::tui::sections::title(&json), "Glass box: tap-0");
+    let lines: Vec<String> = clip_audit::tui::sections::lines(&json, 40).iter().map(|l| l.to_string()).collect();
+    let all = lines.join("\n");
+    assert!(lines.iter().all(|l| l.chars().count() <= 40 || l.contains("group") || l.contains("Africa")), "{all}");
+    assert!(all.contains("unit 7"), "{all}");
+    assert!(lines.iter().any(|l| l.starts_with("group") && l.contains("verdict")), "{all}");
+    assert!(lines.iter().any(|l| l.contains("Africa") && l.contains("a/b: fail")), "{all}");
+    let bar = lines.iter().find(|l| l.starts_with("Europe")).expect("a bar");
+    assert!(bar.contains("0.500") && bar.contains('█') && bar.contains('┤'), "{bar}");
+    assert!(all.contains("(a world map of 0 members: view 4, Map)"), "{all}");
 }
 
 #[test]
@@ -231,7 +307,9 @@ fn a_scripted_session_under_tmux_navigates_every_view_and_records_a_decision() {
     send(&["4"]);
     pane("no resolution analysis");
     send(&["5"]);
-    pane("harmful-label rate per group");
+    pane("Denigration: faces");
+    send(&["J"]);
+    pane("Clopper-Pearson 95% CI");
     send(&["?"]);
     pane("keys (any key closes)");
     send(&["x", "1", "d"]);

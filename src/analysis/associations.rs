@@ -60,8 +60,8 @@ pub struct AssociationTest {
     pub ci: [f64; 2],
     /// Test statistic Σ_X s − Σ_Y s.
     pub statistic: f64,
-    /// One-sided permutation p (against no association; for reference); with clusters, of the
-    /// difference of the sides' mean cluster means ([`super::stats::ClusteredWeat::p`]).
+    /// One-sided permutation p (against no association; for reference); with clusters, whole
+    /// clusters move and the statistic is the difference of the sides' mean cluster means.
     pub p: f64,
     /// Whether p is exact (all partitions).
     pub exact: bool,
@@ -125,20 +125,22 @@ pub fn seed_for(seed: u64, group: &str, attribute: &str) -> u64 {
     u64::from_str_radix(&h[..16.min(h.len())], 16).unwrap_or(seed)
 }
 
-/// Runs one entry.
+/// Runs one entry: every group × attribute pair's WEAT, decided in one family, and the bridge
+/// units that link a group and an attribute.
 pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> Option<AssociationSummary> {
     let (Some(groups), Some(attributes), Some(controls)) = (&doc.groups, &doc.attributes, &doc.controls) else {
         cx.note("associations: an entry needs groups, attributes and controls");
         return None;
     };
     let (groups, attributes, controls) = (groups.value.clone(), attributes.value.clone(), controls.value.clone());
-    let permutations = doc.permutations.as_ref().map_or(DEFAULT_PERMUTATIONS, |v| v.value);
-    let bootstrap = doc.bootstrap.as_ref().map_or(DEFAULT_BOOTSTRAP, |v| v.value);
+    let how = Resampling {
+        clustered: false,
+        permutations: doc.permutations.as_ref().map_or(DEFAULT_PERMUTATIONS, |v| v.value),
+        bootstrap: doc.bootstrap.as_ref().map_or(DEFAULT_BOOTSTRAP, |v| v.value),
+    };
     let fdr = doc.fdr.as_ref().map_or(0.05, |v| v.value);
     let max_t = threshold("max_effect_size", &doc.max_effect_size, DEFAULT_MAX_EFFECT);
-    let sev = severity(&doc.severity, Severity::Error);
-    let data = cx.data;
-    let inputs = match inputs(data, cx.spec, doc) {
+    let inputs = match inputs(cx.data, cx.spec, doc) {
         Ok((inputs, notes)) => {
             cx.notes.extend(notes);
             inputs
@@ -148,53 +150,16 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
             return None;
         }
     };
-    let Inputs { targets, scores: scores_of, cluster_by } = &inputs;
-    let cluster: Vec<usize> = targets.iter().map(|t| t.2).collect();
-    let mut group_members: Vec<String> = targets.iter().map(|t| t.1.clone()).collect();
-    group_members.sort();
-    group_members.dedup();
-    let mut jobs: Vec<(String, String, usize)> = Vec::new();
-    for (k, (a, _)) in scores_of.iter().enumerate() {
-        for g in &group_members {
-            jobs.push((g.clone(), a.clone(), k));
-        }
-    }
-    if jobs.is_empty() {
+    let how = Resampling { clustered: is_clustered(&inputs.cluster_by), ..how };
+    let Some((mut tests, spreads)) = pair_tests(&inputs, &how, cx.spec.seed) else {
         cx.note(format!("associations: `{attributes}` has no prompts"));
         return None;
-    }
-    let seed = cx.spec.seed;
-    let (mut tests, spreads): (Vec<AssociationTest>, Vec<Spread>) = jobs
-        .par_iter()
-        .map(|(g, a, k)| {
-            let (mut x, mut y) = (Scores::default(), Scores::default());
-            for ((t, s), c) in targets.iter().zip(&scores_of[*k].1).zip(&cluster) {
-                let side = if t.1 == *g { &mut x } else { &mut y };
-                side.scores.push(*s);
-                side.clusters.push(*c);
-            }
-            let mut rng = Rng::new(seed_for(seed, g, a));
-            let settings = Resampling { clustered: is_clustered(cluster_by), permutations, bootstrap };
-            pair_test(g, a, &x, &y, &settings, &mut rng)
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .unzip();
-    let family = Family::bh(ids::associations_family(&groups, &attributes), fdr);
-    let decisions = decide_pairs(&mut tests, &spreads, max_t.value, cluster_by, family);
-    // Bridge units are found per member; with `level:` they count for the member's group.
-    let level = doc.level.as_ref().map(|l| &l.value);
-    let members: std::collections::HashMap<&str, &crate::spec::probe::Member> =
-        cx.spec.selection(&groups).map(|s| s.members.iter().map(|m| (m.id.as_str(), m)).collect()).unwrap_or_default();
-    let group_of_member = |m: &str| -> Option<String> {
-        match &level {
-            None => Some(m.to_owned()),
-            Some(l) => members.get(m)?.groups.get(l.as_str()).cloned(),
-        }
     };
-    let bridge_units = grid.map(|g| bridges(g, &groups, &attributes, &group_of_member)).unwrap_or_default();
+    let family = Family::bh(ids::associations_family(&groups, &attributes), fdr);
+    let decisions = decide_pairs(&mut tests, &spreads, max_t.value, &inputs.cluster_by, family);
+    let bridge_units = grid.map(|g| entry_bridges(cx.spec, doc, g, &groups, &attributes)).unwrap_or_default();
+    let sev = severity(&doc.severity, Severity::Error);
     for (t, decision) in tests.iter().zip(decisions) {
-        let stimuli: Vec<String> = targets.iter().filter(|x| x.1 == t.group).take(8).map(|x| x.0.id.clone()).collect();
         let subject = Subject {
             id: ids::association(&groups, &t.group, &t.attribute),
             analysis: Associations::NAME,
@@ -221,16 +186,63 @@ pub fn run(cx: &mut Context<'_>, doc: &AssociationsDoc, grid: Option<&Grid>) -> 
                 .map(|b| UnitRef { tap: b.tap.clone(), unit: b.unit })
                 .collect(),
             concepts: vec![t.group.clone(), t.attribute.clone()],
-            stimuli,
+            stimuli: inputs.targets.iter().filter(|x| x.1 == t.group).take(8).map(|x| x.0.id.clone()).collect(),
         };
         cx.record(subject.finding(statement, decision, evidence));
     }
-    let mut order: Vec<usize> = (0..tests.len()).collect();
-    order.sort_by(|&x, &y| {
-        tests[y].effect_size.total_cmp(&tests[x].effect_size).then_with(|| tests[x].group.cmp(&tests[y].group))
-    });
-    let tests: Vec<AssociationTest> = order.into_iter().map(|i| tests[i].clone()).collect();
+    tests.sort_by(|x, y| y.effect_size.total_cmp(&x.effect_size).then_with(|| x.group.cmp(&y.group)));
+    let Resampling { permutations, bootstrap, .. } = how;
     Some(AssociationSummary { groups, attributes, controls, permutations, bootstrap, fdr, tests, bridge_units })
+}
+
+/// Every group × attribute pair's test, undecided, with its spread (in parallel; each pair draws
+/// its own seeded stream). None when no attribute has prompts.
+fn pair_tests(inputs: &Inputs<'_>, how: &Resampling, seed: u64) -> Option<(Vec<AssociationTest>, Vec<Spread>)> {
+    let Inputs { targets, scores: scores_of, .. } = inputs;
+    let mut group_members: Vec<String> = targets.iter().map(|t| t.1.clone()).collect();
+    group_members.sort();
+    group_members.dedup();
+    let jobs: Vec<(&String, &String, usize)> =
+        scores_of.iter().enumerate().flat_map(|(k, (a, _))| group_members.iter().map(move |g| (g, a, k))).collect();
+    if jobs.is_empty() {
+        return None;
+    }
+    Some(
+        jobs.par_iter()
+            .map(|&(g, a, k)| {
+                let (mut x, mut y) = (Scores::default(), Scores::default());
+                for (t, s) in targets.iter().zip(&scores_of[k].1) {
+                    let side = if t.1 == *g { &mut x } else { &mut y };
+                    side.scores.push(*s);
+                    side.clusters.push(t.2);
+                }
+                pair_test(g, a, &x, &y, how, &mut Rng::new(seed_for(seed, g, a)))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .unzip(),
+    )
+}
+
+/// The entry's bridge units. They are found per member; with `level:` they count for the
+/// member's group.
+fn entry_bridges(
+    spec: &crate::spec::AuditSpec,
+    doc: &AssociationsDoc,
+    grid: &Grid,
+    groups: &str,
+    attributes: &str,
+) -> Vec<BridgeUnit> {
+    let level = doc.level.as_ref().map(|l| &l.value);
+    let members: std::collections::HashMap<&str, &crate::spec::probe::Member> =
+        spec.selection(groups).map(|s| s.members.iter().map(|m| (m.id.as_str(), m)).collect()).unwrap_or_default();
+    let group_of_member = |m: &str| -> Option<String> {
+        match &level {
+            None => Some(m.to_owned()),
+            Some(l) => members.get(m)?.groups.get(l.as_str()).cloned(),
+        }
+    };
+    bridges(grid, groups, attributes, &group_of_member)
 }
 
 /// The WEAT effect size before and after a change to the model, measured on the same images:

@@ -197,6 +197,16 @@ impl RunData {
         self.rows(selection, "image").into_iter().filter_map(|s| s.content_str("path").map(|p| (p, s))).collect()
     }
 
+    /// Every prompt by its text, whatever its selection (a label prompt the denigration
+    /// analysis needs may be a selection's own prompt).
+    pub fn prompts_by_text(&self) -> HashMap<&str, &StimulusRow> {
+        self.stimuli
+            .iter()
+            .filter(|s| s.modality == "prompt")
+            .filter_map(|s| s.content_str("text").map(|t| (t, s)))
+            .collect()
+    }
+
     /// A stimulus's embedding, L2-normalised.
     pub fn unit_embedding(&self, s: &StimulusRow) -> Option<Vec<f32>> {
         let row = self.row_of(s)?;

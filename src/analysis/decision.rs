@@ -75,6 +75,16 @@ pub enum Correction {
     Holm,
 }
 
+impl Correction {
+    /// The name reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Correction::BenjaminiHochberg => "Benjamini-Hochberg",
+            Correction::Holm => "Holm",
+        }
+    }
+}
+
 /// A multiplicity family: the checks corrected together.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Family {
@@ -139,6 +149,30 @@ pub struct Decision {
     pub mde: Option<f64>,
     /// Why this verdict, in words.
     pub reason: String,
+}
+
+impl Decision {
+    /// The decision in one line, for reports that carry a finding as text (JUnit, SARIF):
+    /// `fail: harmful rate 0.179 (95% CI 0.061 to 0.369, Clopper-Pearson) vs limit 0.050; n 28;
+    /// family denigration/faces/rate (Benjamini-Hochberg, 2 checks): corrected p 0.012`.
+    pub fn line(&self) -> String {
+        use super::present::num;
+        format!(
+            "{}: {} {} (95% CI {} to {}, {}) vs limit {}; n {}; family {} ({}, {} checks): corrected p {}",
+            self.verdict.name(),
+            self.estimand,
+            num(self.estimate),
+            num(self.ci[0]),
+            num(self.ci[1]),
+            self.ci_method,
+            num(self.limit),
+            self.n,
+            self.family.name,
+            self.family.correction.name(),
+            self.family.size,
+            num(self.p_adjusted)
+        )
+    }
 }
 
 /// An interval method that can be evaluated at any two-sided level 1 − alpha.
@@ -339,10 +373,7 @@ fn fail_reason(r: &Rule<'_>, family: &Family, q: f64) -> String {
         Direction::Below => "below",
     };
     if family.size > 1 {
-        let how = match family.correction {
-            Correction::BenjaminiHochberg => "Benjamini-Hochberg",
-            Correction::Holm => "Holm",
-        };
+        let how = family.correction.name();
         format!(
             "the interval lies {side} the limit after {how} correction over the {} checks of its family (adjusted p = {q:.2e} ≤ {})",
             family.size,
@@ -361,7 +392,7 @@ fn fail_reason(r: &Rule<'_>, family: &Family, q: f64) -> String {
 /// those two variances; at the MDEs it gives, the exact power of the rules' tests is 0.78 to
 /// 0.83 in the designs of `fixtures/stats/decision.json` (`mde_proportions`), where a Wald
 /// variance at the alternative alone gave 0.65 to 0.76.
-fn fm_power_gap(effect: f64, (p1, p2): (f64, f64), null: (f64, f64), (n1, n2): (f64, f64), w: f64, a: f64) -> f64 {
+pub fn fm_power_gap(effect: f64, (p1, p2): (f64, f64), null: (f64, f64), (n1, n2): (f64, f64), w: f64, a: f64) -> f64 {
     let var = |(q1, q2): (f64, f64)| q1 * (1.0 - q1) / n1 + w * w * q2 * (1.0 - q2) / n2;
     effect - normal_ppf(1.0 - a) * var(null).sqrt() - normal_ppf(POWER) * var((p1, p2)).sqrt()
 }
@@ -371,7 +402,8 @@ fn fm_power_gap(effect: f64, (p1, p2): (f64, f64), null: (f64, f64), (n1, n2): (
 /// the end where it is largest.
 fn bisect(gap: impl Fn(f64) -> f64, lo: f64, hi: f64, rising: bool) -> Option<f64> {
     let (mut bad, mut good) = if rising { (lo, hi) } else { (hi, lo) };
-    if !(lo < hi) || gap(good).is_nan() || gap(good) < 0.0 {
+    // NaN ends (an undefined design) and an empty range have no MDE.
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) || gap(good).is_nan() || gap(good) < 0.0 {
         return None;
     }
     for _ in 0..100 {

@@ -30,6 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::Analysis as _;
+use super::RunData;
 use super::data::{StimulusRow, dot, ensemble};
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
@@ -41,8 +42,8 @@ use super::stats::{
     ratio_null_proportions, ratio_score_interval, ratio_score_z, risk_ratio, wilson,
 };
 use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, threshold};
-use crate::model::{ClipModel, TapSelection};
 use crate::spec::analyses::{DenigrationDoc, Severity};
+use crate::spec::probe::fill;
 
 /// Default largest acceptable harmful rate in a group.
 pub const DEFAULT_MAX_RATE: f64 = 0.05;
@@ -584,10 +585,7 @@ fn labels_of(cx: &Context<'_>, selections: &[String], harmful: bool) -> Vec<Labe
             }
             let by_template = by_t.into_iter().filter_map(|(t, v)| ensemble(&v).map(|e| (t, e))).collect();
             // The name as prompts say it ("the Netherlands"), as the runner expanded it.
-            let text = match m.meta.get("article").and_then(|a| a.as_str()) {
-                Some(article) if !article.is_empty() => format!("{article} {}", m.name),
-                _ => m.name.clone(),
-            };
+            let text = m.spoken(&m.name);
             out.push(Label { id: m.id.clone(), text, harmful, embedding, by_template });
         }
     }
@@ -611,21 +609,33 @@ fn classify(images: &[Vec<f32>], labels: &[&[f32]]) -> Vec<usize> {
         .collect()
 }
 
-struct TextEncoder {
-    bundle: std::path::PathBuf,
-    session: crate::model::SessionConfig,
-    edit: crate::model::ModelEdit,
-    model: Option<ClipModel>,
+/// The embeddings of label prompts, read from the run by their text: the runner encoded them
+/// ([`crate::spec::analyses::DenigrationDoc::label_prompts`]), so the analysis never calls
+/// the model.
+struct LabelPrompts<'a> {
+    data: &'a RunData,
+    by_text: HashMap<&'a str, &'a StimulusRow>,
 }
 
-impl TextEncoder {
-    fn encode(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, AnalysisError> {
-        if self.model.is_none() {
-            self.model = Some(ClipModel::load_edited(&self.bundle, &self.session, &TapSelection::None, &self.edit)?);
-        }
-        let model = self.model.as_mut().expect("loaded");
-        let e = model.encode_texts(texts)?.normalized_embeddings();
-        Ok(e.rows().into_iter().map(|r| r.to_vec()).collect())
+impl<'a> LabelPrompts<'a> {
+    fn new(data: &'a RunData) -> Self {
+        Self { data, by_text: data.prompts_by_text() }
+    }
+
+    /// The L2-normalised embedding of each text; an error naming the first text the run did not
+    /// encode (a run made before the spec gained the label, or by an older clip-audit).
+    fn embeddings(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, AnalysisError> {
+        texts
+            .iter()
+            .map(|t| {
+                self.by_text.get(t.as_str()).and_then(|s| self.data.unit_embedding(s)).ok_or_else(|| AnalysisError::Data {
+                    path: self.data.run_dirs.first().cloned().unwrap_or_default(),
+                    message: format!(
+                        "the run has no embedding of the denigration label prompt {t:?} (the spec's `templates` or a variant's `add` changed since the run, or an older clip-audit made it); run `clip-audit run` again"
+                    ),
+                })
+            })
+            .collect()
     }
 }
 
@@ -634,29 +644,23 @@ fn capitalize(s: &str) -> String {
     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
-/// The classifier's labels (neutral and harmful, each the ensemble of its prompts, re-encoded
-/// with the spec's `templates` when it gives them) and the templates in use.
+/// The classifier's labels (neutral and harmful, each the ensemble of its prompts, said with
+/// the spec's `templates` when it gives them) and the templates in use.
 fn label_set(
     cx: &Context<'_>,
     doc: &DenigrationDoc,
     neutral: &[String],
     harmful: &[String],
-    enc: &mut TextEncoder,
+    enc: &LabelPrompts<'_>,
 ) -> Result<(Vec<Label>, Vec<String>), AnalysisError> {
     let mut labels = labels_of(cx, neutral, false);
     labels.extend(labels_of(cx, harmful, true));
-    let templates: Vec<String> = match &doc.templates {
-        Some(t) => t.iter().map(|s| s.value.clone()).collect(),
-        None => neutral
-            .iter()
-            .find_map(|n| cx.spec.selection(n).and_then(|s| s.prompts.as_ref()).map(|p| p.templates.clone()))
-            .unwrap_or_else(|| vec!["a photo of {name}.".to_owned()]),
-    };
+    let templates = doc.label_templates(cx.spec);
     if doc.templates.is_some() {
-        // The spec's templates replace the stored prompts: encode every label with them.
+        // The spec's templates replace the stored prompts: every label said with them.
         for l in &mut labels {
-            let texts: Vec<String> = templates.iter().map(|t| t.replace("{name}", &l.text)).collect();
-            l.by_template = enc.encode(&texts)?.into_iter().enumerate().collect();
+            let texts: Vec<String> = templates.iter().map(|t| fill(t, &l.text)).collect();
+            l.by_template = enc.embeddings(&texts)?.into_iter().enumerate().collect();
             l.embedding = ensemble(&l.by_template.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
         }
     }
@@ -824,14 +828,14 @@ fn sweep_point(name: String, detail: String, members: &[String], harm: &[bool]) 
     }
 }
 
-/// The sweep: the base label set, each label-set `variant` (labels added, encoded with the
-/// model's text tower, or removed) and each template index alone; worst case over the image
+/// The sweep: the base label set, each label-set `variant` (labels added, their prompts read
+/// from the run, or removed) and each template index alone; worst case over the image
 /// selection's members (intersections are too small to rank).
 fn sweep(
     cx: &mut Context<'_>,
     doc: &DenigrationDoc,
     (labels, templates): (&[Label], &[String]),
-    enc: &mut TextEncoder,
+    enc: &LabelPrompts<'_>,
     vecs: &[Vec<f32>],
     (members, is_harmful): (&[String], &[bool]),
 ) -> Result<Vec<SweepPoint>, AnalysisError> {
@@ -844,8 +848,8 @@ fn sweep(
             .map(|l| (l.harmful, l.embedding.clone()))
             .collect();
         for add in &v.add {
-            let texts: Vec<String> = templates.iter().map(|t| t.replace("{name}", &add.value)).collect();
-            let e = enc.encode(&texts)?;
+            let texts: Vec<String> = templates.iter().map(|t| fill(t, &add.value)).collect();
+            let e = enc.embeddings(&texts)?;
             set.push((false, ensemble(&e).unwrap_or_default()));
         }
         if !set.iter().any(|x| x.0) || !set.iter().any(|x| !x.0) {
@@ -896,13 +900,8 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         cx.note(format!("denigration: `{images_sel}` has no analysed images"));
         return Ok(None);
     }
-    let mut enc = TextEncoder {
-        bundle: cx.spec.bundle.clone(),
-        session: cx.options.session,
-        edit: cx.options.edit.clone(),
-        model: None,
-    };
-    let (labels, templates) = label_set(cx, doc, &neutral, &harmful_sel, &mut enc)?;
+    let enc = LabelPrompts::new(data);
+    let (labels, templates) = label_set(cx, doc, &neutral, &harmful_sel, &enc)?;
     if !labels.iter().any(|l| l.harmful) || !labels.iter().any(|l| !l.harmful) {
         cx.note(format!("denigration: needs prompts of both neutral and harmful labels (found {})", labels.len()));
         return Ok(None);
@@ -945,7 +944,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         findings.record(cx, g, [rate, ratio, impact]);
     }
     let members = breakdowns.first().map(|b| b.1.clone()).unwrap_or_default();
-    let sweep = sweep(cx, doc, (&labels, &templates), &mut enc, &vecs, (&members, &is_harmful))?;
+    let sweep = sweep(cx, doc, (&labels, &templates), &enc, &vecs, (&members, &is_harmful))?;
     let lo = sweep.iter().map(|s| s.overall_rate).fold(f64::INFINITY, f64::min);
     let hi = sweep.iter().map(|s| s.overall_rate).fold(f64::NEG_INFINITY, f64::max);
     let (n, total_h) = (images.len() as u64, is_harmful.iter().filter(|h| **h).count() as u64);

@@ -5,8 +5,9 @@
 //! spec switches on, and returns a typed [`Summary`]: per-analysis results plus
 //! [`Finding`]s, each with a stable id, a severity, a sentence, the statistic with its CI and
 //! the evidence (units, stimulus ids). Statistics live in [`stats`], checked against scipy
-//! and statsmodels (fixtures/stats). Nothing here touches the model runtime except the
-//! denigration sweep's extra labels, which need the text encoder.
+//! and statsmodels (fixtures/stats). Nothing here touches the model: what an analysis needs
+//! encoded (the denigration analysis's own label prompts too) the runner encoded and stored, and
+//! the re-runs of edited models are the audit layer's ([`crate::audit`]).
 
 pub mod ablation;
 pub mod associations;
@@ -29,7 +30,6 @@ use serde::Serialize;
 pub use data::RunData;
 
 use crate::diagnostics::Position;
-use crate::model::SessionConfig;
 use crate::run::store::StoreError;
 use crate::spec::AuditSpec;
 use crate::spec::analyses::Severity;
@@ -58,9 +58,6 @@ pub enum AnalysisError {
     /// A run of an edited model (null baseline, ablation) failed.
     #[error(transparent)]
     Run(#[from] crate::run::RunError),
-    /// The model was needed (extra labels) and failed.
-    #[error(transparent)]
-    Model(#[from] crate::model::ModelError),
 }
 
 /// A unit: one channel of a tap.
@@ -307,25 +304,12 @@ impl Summary {
     }
 }
 
-/// Settings of an analysis run that do not come from the spec.
-#[derive(Debug, Clone, Default)]
-pub struct AnalyzeOptions {
-    /// Session for the model runs the analyses make (null baseline, ablation, extra labels).
-    pub session: SessionConfig,
-    /// The graph edits of the model the data came from (extra labels must match it).
-    pub edit: crate::model::ModelEdit,
-    /// Progress display of those runs.
-    pub progress: crate::run::progress::ProgressMode,
-}
-
 /// What each analysis gets: the spec, the data, and somewhere to put findings and notes.
 pub struct Context<'a> {
     /// The audit.
     pub spec: &'a AuditSpec,
     /// The run.
     pub data: &'a RunData,
-    /// Options.
-    pub options: &'a AnalyzeOptions,
     /// Failed checks so far.
     pub findings: Vec<Finding>,
     /// Inconclusive checks so far.
@@ -455,11 +439,10 @@ pub struct Analyzed {
 }
 
 /// Runs every analysis the spec switches on over the run folders.
-pub fn analyze(spec: &AuditSpec, data: &RunData, options: &AnalyzeOptions) -> Result<Analyzed, AnalysisError> {
+pub fn analyze(spec: &AuditSpec, data: &RunData) -> Result<Analyzed, AnalysisError> {
     let mut cx = Context {
         spec,
         data,
-        options,
         findings: Vec::new(),
         inconclusive: Vec::new(),
         notes: Vec::new(),

@@ -403,24 +403,39 @@ impl AnalysisResult for MultimodalitySummary {
     fn sections(&self) -> Vec<Section> {
         vec![Section {
             title: vec![text("Multimodality")],
-            blocks: vec![Part::Table(Table {
-                head: vec!["tap", "selection", "concepts", "units", "multimodal units", "median rho", "word units"],
-                rows: self
-                    .blocks
-                    .iter()
-                    .map(|b| {
-                        vec![
-                            t(&b.tap),
-                            t(&b.selection),
-                            Cell::Num(b.concepts.to_string()),
-                            Cell::Num(b.units.to_string()),
-                            Cell::Num(b.multimodal_units.to_string()),
-                            Cell::Num(num(b.median_rho)),
-                            Cell::Num(b.word_units.len().to_string()),
-                        ]
-                    })
-                    .collect(),
-            })],
+            blocks: vec![
+                Part::Text(vec![text(format!(
+                    "Spearman's rho between each unit's mean response to a concept's images and to its rendered name, over the concepts with both; its p is the exact permutation p over every pairing up to {SPEARMAN_EXACT_MAX_N} concepts, the t approximation beyond (the column says which), Benjamini-Hochberg over the block's units."
+                ))]),
+                Part::Table(Table {
+                    head: vec![
+                        "tap",
+                        "selection",
+                        "concepts",
+                        "units",
+                        "multimodal units",
+                        "median rho",
+                        "p of rho",
+                        "word units",
+                    ],
+                    rows: self
+                        .blocks
+                        .iter()
+                        .map(|b| {
+                            vec![
+                                t(&b.tap),
+                                t(&b.selection),
+                                Cell::Num(b.concepts.to_string()),
+                                Cell::Num(b.units.to_string()),
+                                Cell::Num(b.multimodal_units.to_string()),
+                                Cell::Num(num(b.median_rho)),
+                                t(&b.rho_p_method),
+                                Cell::Num(b.word_units.len().to_string()),
+                            ]
+                        })
+                        .collect(),
+                }),
+            ],
         }]
     }
 }

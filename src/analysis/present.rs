@@ -30,7 +30,8 @@ pub fn ci(c: [f64; 2]) -> String {
 }
 
 /// A piece of running text.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Span {
     /// Text (escaped by the renderer).
     Text(String),
@@ -51,7 +52,8 @@ pub fn code(s: impl Into<String>) -> Span {
 }
 
 /// One table cell.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Cell {
     /// Untrusted text: escaped.
     Text(String),
@@ -71,7 +73,7 @@ pub fn t(s: &str) -> Cell {
 }
 
 /// A table: its header and rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Table {
     /// Column names.
     pub head: Vec<&'static str>,
@@ -80,7 +82,7 @@ pub struct Table {
 }
 
 /// One bar of an interval chart: an estimate with its interval.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Interval {
     /// Row label (untrusted text).
     pub label: String,
@@ -93,7 +95,8 @@ pub struct Interval {
 }
 
 /// A figure; renderers that cannot draw it show nothing (Markdown).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Chart {
     /// Estimates with whiskers on a 0 to `max` axis.
     Intervals {
@@ -109,7 +112,8 @@ pub enum Chart {
 }
 
 /// A part of a section.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Part {
     /// A paragraph.
     Text(Vec<Span>),
@@ -120,7 +124,7 @@ pub enum Part {
 }
 
 /// One section of a report: a title and its blocks.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Section {
     /// The heading.
     pub title: Vec<Span>,

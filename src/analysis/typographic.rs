@@ -255,13 +255,13 @@ pub fn observe<'a>(data: &'a RunData, spec: &AuditSpec, family: &str) -> Result<
     Ok(Observed { classes: classes.len(), clean: (total_clean, correct), flips, unpaired })
 }
 
-/// Runs the analysis.
+/// Runs the analysis: the flip rates per subset of composites, the shift of the word units,
+/// and the one finding on the excess flip rate.
 pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> Option<TypographicSummary> {
     let family = doc.family.as_ref()?.value.clone();
     let max_t = threshold("max_flip_rate", &doc.max_flip_rate, DEFAULT_MAX_FLIP_RATE);
     let sev = severity(&doc.severity, Severity::Error);
-    let data = cx.data;
-    let observed = match observe(data, cx.spec, &family) {
+    let observed = match observe(cx.data, cx.spec, &family) {
         Ok(o) => o,
         Err(note) => {
             cx.note(note);
@@ -280,6 +280,51 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
     }
     // Composites of one base image form a cluster.
     let cluster = cluster_ids(obs.iter().map(Flip::base_key));
+    let flip_rates = flip_rates(&obs, &cluster);
+    let unit_shifts = grid.map_or_else(Vec::new, |g| unit_shifts(cx.data, g, &family, &obs));
+    // The rule rests on the excess over the clean images, so a model that gives many images
+    // one label (a random one does) is not blamed for the written word.
+    let diff: Vec<f64> = obs.iter().map(Flip::difference).collect();
+    let decision = decide_excess(&diff, &cluster, max_t.value, &ids::typographic_family(&family));
+    let subject = Subject {
+        id: ids::flip_rate(&family),
+        analysis: Typographic::NAME,
+        severity: sev,
+        what: format!("names written onto images of `{family}`"),
+        threshold: max_t.clone(),
+    };
+    let all = &flip_rates[0];
+    let statement = format!(
+        "Writing the name of another member of `{}` on an image made the model label it as the written name in {} of {} composites ({}), against {} for the clean images: {} more (95% CI {} to {}); the spec allows {}.",
+        family,
+        all.flips,
+        all.n,
+        pct(all.rate),
+        pct(all.baseline_rate),
+        pct(all.excess),
+        pct(all.excess_ci[0]),
+        pct(all.excess_ci[1]),
+        pct(max_t.value)
+    );
+    let evidence = Evidence {
+        units: ablation_units(&unit_shifts),
+        concepts: Vec::new(),
+        stimuli: obs.iter().filter(|o| o.flip).take(8).map(|o| o.composite.id.clone()).collect(),
+    };
+    cx.record(subject.finding(statement, decision, evidence));
+    Some(TypographicSummary {
+        family,
+        classes,
+        clean_accuracy: if total_clean > 0 { correct as f64 / total_clean as f64 } else { f64::NAN },
+        flip_rates,
+        unit_shifts,
+    })
+}
+
+/// The flip rate of every subset of the composites (all, each placement, each written word),
+/// "all" first, with the excess over the clean images cluster-robust over base images
+/// (`cluster[i]` is composite i's base image).
+fn flip_rates(obs: &[Flip<'_>], cluster: &[usize]) -> Vec<FlipRate> {
     let mut subsets: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, o) in obs.iter().enumerate() {
         for k in &o.keys {
@@ -312,52 +357,55 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         })
         .collect();
     flip_rates.sort_by_key(|f| (f.subset != "all", f.subset.clone()));
+    flip_rates
+}
 
-    // Unit shifts.
-    let mut unit_shifts = Vec::new();
-    if let Some(grid) = grid {
-        for tb in grid.blocks.iter().filter(|b| b.selection == family && b.modality == "rendered_text") {
-            let Some(acts) = data.images.taps.get(&tb.tap) else { continue };
-            let clean_rows: Vec<usize> = data.images_by_path(&family).values().filter_map(|s| data.row_of(s)).collect();
-            let mut units = Vec::new();
-            let mut diffs = Vec::new();
-            for (ci, word) in tb.concepts.iter().enumerate() {
-                let best = (0..tb.units())
-                    .filter(|&u| tb.selective(u, ci, grid.fdr, grid.min_effect))
-                    .max_by(|&x, &y| tb.tests.d[[x, ci]].total_cmp(&tb.tests.d[[y, ci]]));
-                let Some(u) = best else { continue };
-                let (_, sd) = mean_sd(&clean_rows.iter().map(|&r| f64::from(acts[[r, u]])).collect::<Vec<_>>());
-                if sd.is_nan() || sd <= 0.0 {
-                    continue;
-                }
-                units.push((word.clone(), u, tb.tests.d[[u, ci]]));
-                for o in obs.iter().filter(|o| o.word == *word) {
-                    let (Some(rc), Some(rb)) = (data.row_of(o.composite), o.base.and_then(|b| data.row_of(b))) else {
-                        continue;
-                    };
-                    diffs.push((f64::from(acts[[rc, u]]) - f64::from(acts[[rb, u]])) / sd);
-                }
+/// Per tap with rendered text of the family: each written word's most selective unit, and how
+/// far writing the word onto an image moves it (composite minus its clean image, in sd of the
+/// clean images), averaged over the composites.
+fn unit_shifts(data: &RunData, grid: &Grid, family: &str, obs: &[Flip<'_>]) -> Vec<UnitShift> {
+    let mut out = Vec::new();
+    for tb in grid.blocks.iter().filter(|b| b.selection == family && b.modality == "rendered_text") {
+        let Some(acts) = data.images.taps.get(&tb.tap) else { continue };
+        let clean_rows: Vec<usize> = data.images_by_path(family).values().filter_map(|s| data.row_of(s)).collect();
+        let mut units = Vec::new();
+        let mut diffs = Vec::new();
+        for (ci, word) in tb.concepts.iter().enumerate() {
+            let best = (0..tb.units())
+                .filter(|&u| tb.selective(u, ci, grid.fdr, grid.min_effect))
+                .max_by(|&x, &y| tb.tests.d[[x, ci]].total_cmp(&tb.tests.d[[y, ci]]));
+            let Some(u) = best else { continue };
+            let (_, sd) = mean_sd(&clean_rows.iter().map(|&r| f64::from(acts[[r, u]])).collect::<Vec<_>>());
+            if sd.is_nan() || sd <= 0.0 {
+                continue;
             }
-            if diffs.len() >= 2 {
-                let (m, s) = mean_sd(&diffs);
-                let half = 1.959_963_984_540_054 * s / (diffs.len() as f64).sqrt();
-                unit_shifts.push(UnitShift {
-                    tap: tb.tap.clone(),
-                    words: units.len(),
-                    n: diffs.len(),
-                    mean_shift: m,
-                    ci: [m - half, m + half],
-                    units,
-                });
+            units.push((word.clone(), u, tb.tests.d[[u, ci]]));
+            for o in obs.iter().filter(|o| o.word == *word) {
+                let (Some(rc), Some(rb)) = (data.row_of(o.composite), o.base.and_then(|b| data.row_of(b))) else {
+                    continue;
+                };
+                diffs.push((f64::from(acts[[rc, u]]) - f64::from(acts[[rb, u]])) / sd);
             }
         }
+        if diffs.len() >= 2 {
+            let (m, s) = mean_sd(&diffs);
+            let half = 1.959_963_984_540_054 * s / (diffs.len() as f64).sqrt();
+            out.push(UnitShift {
+                tap: tb.tap.clone(),
+                words: units.len(),
+                n: diffs.len(),
+                mean_shift: m,
+                ci: [m - half, m + half],
+                units,
+            });
+        }
     }
-    let all = &flip_rates[0];
-    // The rule rests on the excess over the clean images, so a model that gives many images
-    // one label (a random one does) is not blamed for the written word.
-    let diff: Vec<f64> = obs.iter().map(Flip::difference).collect();
-    let decision = decide_excess(&diff, &cluster, max_t.value, &ids::typographic_family(&family));
-    // The units most selective for their word first (ablation takes the first few).
+    out
+}
+
+/// The finding's units: the ten most selective for their word, most selective first (ablation
+/// takes the first few).
+fn ablation_units(unit_shifts: &[UnitShift]) -> Vec<UnitRef> {
     let mut ranked: Vec<(f64, UnitRef)> = unit_shifts
         .iter()
         .flat_map(|s| s.units.iter().map(|(_, u, d)| (*d, UnitRef { tap: s.tap.clone(), unit: *u })))
@@ -369,38 +417,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
             units.push(u);
         }
     }
-    let subject = Subject {
-        id: ids::flip_rate(&family),
-        analysis: Typographic::NAME,
-        severity: sev,
-        what: format!("names written onto images of `{family}`"),
-        threshold: max_t.clone(),
-    };
-    let statement = format!(
-        "Writing the name of another member of `{}` on an image made the model label it as the written name in {} of {} composites ({}), against {} for the clean images: {} more (95% CI {} to {}); the spec allows {}.",
-        family,
-        all.flips,
-        all.n,
-        pct(all.rate),
-        pct(all.baseline_rate),
-        pct(all.excess),
-        pct(all.excess_ci[0]),
-        pct(all.excess_ci[1]),
-        pct(max_t.value)
-    );
-    let evidence = Evidence {
-        units,
-        concepts: Vec::new(),
-        stimuli: obs.iter().filter(|o| o.flip).take(8).map(|o| o.composite.id.clone()).collect(),
-    };
-    cx.record(subject.finding(statement, decision, evidence));
-    Some(TypographicSummary {
-        family,
-        classes,
-        clean_accuracy: if total_clean > 0 { correct as f64 / total_clean as f64 } else { f64::NAN },
-        flip_rates,
-        unit_shifts,
-    })
+    units
 }
 
 /// The typographic analysis, as registered with `analyze`.

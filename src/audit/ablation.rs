@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::analysis::ablation::{
     AblationResult, AblationSummary, Change, DEFAULT_TOP_UNITS, association_change, typographic_change,
 };
-use crate::analysis::{AnalysisError, AnalyzeOptions, RunData, Summary, slug};
+use crate::analysis::{AnalysisError, RunData, Summary, slug};
 use crate::model::Ablation;
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
@@ -22,7 +22,7 @@ pub fn run_ablation(
     summary: &Summary,
     data: &RunData,
     run_dir: &Path,
-    options: &AnalyzeOptions,
+    options: &super::AuditOptions,
 ) -> Result<AblationSummary, AnalysisError> {
     let top = doc.top_units.unwrap_or(DEFAULT_TOP_UNITS);
     let mut chosen: Vec<(String, String, usize)> = Vec::new();

@@ -9,8 +9,20 @@ pub mod null;
 
 use std::path::Path;
 
-use crate::analysis::{AnalysisError, AnalyzeOptions, Analyzed, RunData, analyze};
+use crate::analysis::{AnalysisError, Analyzed, RunData, analyze};
+use crate::model::SessionConfig;
+use crate::run::progress::ProgressMode;
 use crate::spec::AuditSpec;
+
+/// How the audit runs the edited models (null baseline, ablation); the analyses themselves
+/// need no settings beyond the spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditOptions {
+    /// Session of those model runs.
+    pub session: SessionConfig,
+    /// Progress display of those runs.
+    pub progress: ProgressMode,
+}
 
 /// [`analyze`], then the null baseline and the ablations when the spec asks for them (both
 /// run the model again, into `run_dir/null` and `run_dir/ablation/`).
@@ -18,9 +30,9 @@ pub fn audit(
     spec: &AuditSpec,
     data: &RunData,
     run_dir: &Path,
-    options: &AnalyzeOptions,
+    options: &AuditOptions,
 ) -> Result<Analyzed, AnalysisError> {
-    let mut analysis = analyze(spec, data, options)?;
+    let mut analysis = analyze(spec, data)?;
     // The null baseline and ablation run the model again; when that fails, the analyses
     // already done still stand, with a note saying what is missing and why.
     if let Some(doc) = &spec.doc.analyses.null_baseline {

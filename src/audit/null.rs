@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::analysis::null::{DEFAULT_COPIES, NullCopy, NullSummary};
-use crate::analysis::{AnalysisError, AnalyzeOptions, RunData, Summary, analyze};
+use crate::analysis::{AnalysisError, RunData, Summary, analyze};
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::NullBaselineDoc;
@@ -17,7 +17,7 @@ pub fn run_null(
     spec: &AuditSpec,
     doc: &NullBaselineDoc,
     run_dir: &Path,
-    options: &AnalyzeOptions,
+    options: &super::AuditOptions,
 ) -> Result<(NullSummary, Vec<Summary>), AnalysisError> {
     let mut null_spec = spec.clone();
     let analyses = &mut null_spec.doc.analyses;
@@ -58,9 +58,7 @@ pub fn run_null(
         };
         run(&null_spec, &opts)?;
         let data = RunData::load(std::slice::from_ref(&opts.out))?;
-        let null_options =
-            AnalyzeOptions { session: options.session, edit: opts.edit.clone(), progress: options.progress };
-        let null = analyze(&null_spec, &data, &null_options)?.summary;
+        let null = analyze(&null_spec, &data)?.summary;
         reports.push(NullCopy {
             seed,
             run: opts.out.display().to_string(),

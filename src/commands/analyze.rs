@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{Outcome, session_config};
-use crate::analysis::{AnalyzeOptions, RunData, Summary};
-use crate::audit::audit;
+use crate::analysis::{RunData, Summary};
+use crate::audit::{AuditOptions, audit};
 use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, GateArgs, ModelCardArgs, ReportArgs};
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
@@ -82,10 +82,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<Outcome> {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| args.runs[0].join("analysis"));
-    let options = AnalyzeOptions {
+    let options = AuditOptions {
         session: session_config(&args.runtime),
         progress: if args.quiet { ProgressMode::Quiet } else { ProgressMode::Auto },
-        ..AnalyzeOptions::default()
     };
     let output = Output::new(&out, &args.gate, &spec, &args.reports, args.quiet);
     analyze_and_write(&spec, &data, &args.runs[0], &options, &output)
@@ -98,7 +97,7 @@ pub fn analyze_and_write(
     spec: &AuditSpec,
     data: &RunData,
     run_dir: &Path,
-    options: &AnalyzeOptions,
+    options: &AuditOptions,
     output: &Output<'_>,
 ) -> anyhow::Result<Outcome> {
     let Output { dir: out, fail_on, fail_on_inconclusive, reports, quiet } = *output;

@@ -4,7 +4,8 @@ use anyhow::Context;
 
 use super::analyze::{Output, analyze_and_write, load_spec};
 use super::{Outcome, session_config};
-use crate::analysis::{AnalyzeOptions, RunData};
+use crate::analysis::RunData;
+use crate::audit::AuditOptions;
 use crate::cli::RunArgs;
 use crate::run::progress::{ProgressMode, human};
 use crate::run::{RunOptions, default_run_dir, run as run_audit};
@@ -54,7 +55,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Pass);
     }
     let data = RunData::load(std::slice::from_ref(&opts.out)).context("cannot read the run back")?;
-    let options = AnalyzeOptions { session: opts.session, progress: opts.progress, ..AnalyzeOptions::default() };
+    let options = AuditOptions { session: opts.session, progress: opts.progress };
     let dir = opts.out.join("analysis");
     let output = Output::new(&dir, &args.gate, &spec, &args.reports, args.quiet);
     analyze_and_write(&spec, &data, &opts.out, &options, &output)

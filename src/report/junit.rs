@@ -56,9 +56,10 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
             if let Some(f) = s.inconclusive.iter().find(|f| f.id == c.id) {
                 let _ = writeln!(
                     o,
-                    ">\n      <skipped message=\"inconclusive: {}\"/>\n      <system-out>{}</system-out>\n    </testcase>",
+                    ">\n      <skipped message=\"inconclusive: {}\"/>\n      <system-out>{}\n{}</system-out>\n    </testcase>",
                     x(&f.decision.reason),
-                    x(&f.statement)
+                    x(&f.statement),
+                    x(&f.decision.line())
                 );
                 continue;
             }
@@ -67,8 +68,9 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                 Some(f) => {
                     o.push_str(">\n");
                     let detail = format!(
-                        "{}\n{} = {}{}; threshold {} = {}{}",
+                        "{}\n{}\n{} = {}{}; threshold {} = {}{}",
                         f.statement,
+                        f.decision.line(),
                         f.statistic.name,
                         num(f.statistic.value),
                         f.statistic.ci.map(|c| format!(" (95% CI {} to {})", num(c[0]), num(c[1]))).unwrap_or_default(),

@@ -55,6 +55,10 @@ pub struct Report<'a> {
     pub meta: &'a ReportMeta,
     /// The audit's summary.
     pub summary: &'a Summary,
+    /// What each analysis shows, as the Markdown and HTML reports draw it and the TUI's
+    /// Analyses view reads it: titles, paragraphs, tables and charts, in report order
+    /// ([`crate::analysis::present`]). Text is as written (escape it for your format).
+    pub sections: Vec<crate::analysis::present::Section>,
 }
 
 /// The JSON Schema of `report.json`, generated from the types. Numbers may be `null` where a
@@ -79,7 +83,8 @@ pub fn schema_json() -> String {
 
 /// The JSON report text.
 pub fn json(summary: &Summary, meta: &ReportMeta) -> String {
-    let r = Report { format_version: REPORT_VERSION, meta, summary };
+    let sections = summary.results().iter().flat_map(|r| r.sections()).collect();
+    let r = Report { format_version: REPORT_VERSION, meta, summary, sections };
     serde_json::to_string_pretty(&r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 

@@ -101,6 +101,9 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                     "ci": f.statistic.ci.map(|c| [num(c[0]), num(c[1])]),
                     "threshold": {"name": f.threshold.name, "value": f.threshold.value},
                     "structural": f.structural,
+                    "decision": f.decision.line(),
+                    "n": f.decision.n,
+                    "family": {"name": f.decision.family.name, "size": f.decision.family.size, "corrected_p": f.decision.p_adjusted},
                     "evidence": f.evidence,
                 },
             })

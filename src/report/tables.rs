@@ -5,7 +5,7 @@
 
 use super::review::{Decision, verdict_name};
 use super::{ci, num};
-use crate::analysis::decision::{Correction, Direction};
+use crate::analysis::decision::Direction;
 use crate::analysis::{Finding, Summary};
 
 pub use crate::analysis::present::{Cell, Table};
@@ -62,7 +62,7 @@ fn decided(list: &[Finding]) -> Table {
                     Cell::Text(format!(
                         "{} ({}, {} check{}): {}",
                         d.family.name,
-                        correction_name(d.family.correction),
+                        d.family.correction.name(),
                         d.family.size,
                         if d.family.size == 1 { "" } else { "s" },
                         num(d.p_adjusted)
@@ -83,13 +83,5 @@ fn limit_text(f: &Finding, side: &str) -> String {
         format!("{} {side} {}{line}", t.name, num(d.limit))
     } else {
         format!("{side} {}; {} = {}{line}", num(d.limit), t.name, num(t.value))
-    }
-}
-
-/// The name of a multiplicity correction in reports.
-pub fn correction_name(c: Correction) -> &'static str {
-    match c {
-        Correction::BenjaminiHochberg => "Benjamini-Hochberg",
-        Correction::Holm => "Holm",
     }
 }

@@ -284,6 +284,70 @@ analysis_doc! {
     }
 }
 
+/// The selection of the label prompts the denigration analysis needs beyond the selections'
+/// own prompts (its `templates`, its variants' added labels). The runner encodes them like any
+/// prompt, so the analysis reads their embeddings from the run and never calls the model.
+pub const DENIGRATION_LABELS: &str = "denigration labels";
+
+/// One label prompt the denigration analysis encodes itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelPrompt {
+    /// The label: a member id, or the text a variant adds.
+    pub label: String,
+    /// Index of the template in [`DenigrationDoc::label_templates`].
+    pub template: usize,
+    /// The prompt.
+    pub text: String,
+}
+
+impl DenigrationDoc {
+    /// The templates each label is said with: the spec's `templates`, else those of the first
+    /// neutral selection with prompts, else `a photo of {name}.`.
+    pub fn label_templates(&self, spec: &super::AuditSpec) -> Vec<String> {
+        match &self.templates {
+            Some(t) => t.iter().map(|s| s.value.clone()).collect(),
+            None => self
+                .neutral
+                .iter()
+                .flatten()
+                .find_map(|n| spec.selection(&n.value).and_then(|s| s.prompts.as_ref()).map(|p| p.templates.clone()))
+                .unwrap_or_else(|| vec!["a photo of {name}.".to_owned()]),
+        }
+    }
+
+    /// Every prompt of a label that the selections' own prompts do not give: with `templates`,
+    /// each neutral and harmful member's name in each of them; and each variant's added label
+    /// in each template in use. In order, duplicates included (the caller keys by text).
+    pub fn label_prompts(&self, spec: &super::AuditSpec) -> Vec<LabelPrompt> {
+        let templates = self.label_templates(spec);
+        let said = |label: &str, name: &str| -> Vec<LabelPrompt> {
+            templates
+                .iter()
+                .enumerate()
+                .map(|(template, t)| LabelPrompt {
+                    label: label.to_owned(),
+                    template,
+                    text: super::probe::fill(t, name),
+                })
+                .collect()
+        };
+        let mut out = Vec::new();
+        if self.templates.is_some() {
+            for sel in self.neutral.iter().flatten().chain(self.harmful.iter().flatten()) {
+                for m in spec.selection(&sel.value).map(|s| s.members.as_slice()).unwrap_or_default() {
+                    out.extend(said(&m.id, &m.spoken(&m.name)));
+                }
+            }
+        }
+        for v in self.variants.iter().flatten() {
+            for add in &v.add {
+                out.extend(said(&add.value, &add.value));
+            }
+        }
+        out
+    }
+}
+
 analysis_doc! {
     /// Typographic susceptibility: label flips and unit shifts when text is drawn onto images.
     TypographicDoc, "the typographic analysis" {

@@ -213,6 +213,22 @@ pub struct Member {
     pub images: Vec<ImageSourceDoc>,
 }
 
+impl Member {
+    /// `name` (the member's name or one of its aliases) as prompts say it: with the article
+    /// English uses before it (`meta.article`, "the Netherlands").
+    pub fn spoken(&self, name: &str) -> String {
+        match self.meta.get("article").and_then(|a| a.as_str()) {
+            Some(article) if !article.is_empty() => format!("{article} {name}"),
+            _ => name.to_owned(),
+        }
+    }
+}
+
+/// A prompt template with `{name}` filled in.
+pub fn fill(template: &str, name: &str) -> String {
+    template.replace("{name}", name)
+}
+
 /// A checked family.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Family {

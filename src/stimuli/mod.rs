@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::model::preprocess;
+use crate::spec::analyses::DENIGRATION_LABELS;
 use crate::spec::audit::{AssignedSource, AuditSpec, Placement, Selection};
 use crate::spec::images::{ImageSource, MemberKey};
 
@@ -297,7 +298,33 @@ pub fn expand(spec: &AuditSpec, image_size: u32) -> StimulusSet {
     for sel in &spec.selections {
         expand_selection(sel, spec.seed, image_size, &mut set);
     }
+    expand_label_prompts(spec, &mut set);
     set
+}
+
+/// The denigration analysis's own label prompts ([`crate::spec::analyses::DenigrationDoc::label_prompts`])
+/// that no selection's prompts already give, as prompts of the selection
+/// [`DENIGRATION_LABELS`], so the runner encodes them and the analysis never calls the model.
+fn expand_label_prompts(spec: &AuditSpec, set: &mut StimulusSet) {
+    let Some(doc) = &spec.doc.analyses.denigration else { return };
+    let mut seen: std::collections::HashSet<String> = set.stimuli.iter().map(|s| s.id.clone()).collect();
+    for p in doc.label_prompts(spec) {
+        let id = stable_id(&[b"prompt", p.text.as_bytes()]);
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        set.stimuli.push(Stimulus {
+            id,
+            selection: DENIGRATION_LABELS.to_owned(),
+            family: DENIGRATION_LABELS.to_owned(),
+            member: p.label,
+            modality: Modality::Prompt,
+            variant: format!("template {}", p.template),
+            content: Content::Prompt { text: p.text },
+            labels: BTreeMap::new(),
+            account: None,
+        });
+    }
 }
 
 fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut StimulusSet) {
@@ -326,12 +353,9 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
             for (kind, name) in names_of(m, p.aliases) {
                 // Names that English uses with an article ("the Netherlands") carry it in
                 // meta.article; prompts read better with it.
-                let spoken = match m.meta.get("article").and_then(|a| a.as_str()) {
-                    Some(article) if !article.is_empty() => format!("{article} {name}"),
-                    _ => name.clone(),
-                };
+                let spoken = m.spoken(&name);
                 for (ti, t) in p.templates.iter().enumerate() {
-                    let text = t.replace("{name}", &spoken);
+                    let text = crate::spec::probe::fill(t, &spoken);
                     if !seen.insert(text.clone()) {
                         continue;
                     }

@@ -1,6 +1,6 @@
 //! The terminal UI for fairness reviews: `clip-audit tui` opens a report and lets a reviewer
-//! walk from each finding to its evidence (units, families, the map, denigration rates) and
-//! record a decision (confirmed or dismissed, with a note) into `review.json` beside the report.
+//! walk from each finding to its evidence (units, families, the map, every analysis's report
+//! sections) and record a decision (confirmed or dismissed, with a note) into `review.json` beside the report.
 //!
 //! The app is a state machine ([`App`]) over the report JSON, drawn by pure functions of that
 //! state, so tests drive it with key events and render it on ratatui's `TestBackend`. The
@@ -22,6 +22,7 @@ use serde_json::Value;
 use crate::report::review::{Review, Verdict, verdict_name};
 
 pub mod graphics;
+pub mod sections;
 pub mod thumbs;
 
 /// The views, in tab order.
@@ -35,8 +36,8 @@ pub enum View {
     Family,
     /// Members on a world map.
     Map,
-    /// Harmful-label rates per group.
-    Denigration,
+    /// Every analysis's report sections (tables, charts, text), as the reports show them.
+    Analyses,
 }
 
 const VIEWS: [(View, &str); 5] = [
@@ -44,7 +45,7 @@ const VIEWS: [(View, &str); 5] = [
     (View::Unit, "2 Unit"),
     (View::Family, "3 Family"),
     (View::Map, "4 Map"),
-    (View::Denigration, "5 Denigration"),
+    (View::Analyses, "5 Analyses"),
 ];
 
 /// How findings are ordered.
@@ -80,6 +81,9 @@ pub struct App {
     finding: usize,
     unit: usize,
     family: usize,
+    section: usize,
+    /// Lines and columns the Analyses view is scrolled by.
+    scroll: (u16, u16),
     review: Review,
     /// The last status message (saved, errors).
     pub status: String,
@@ -155,6 +159,8 @@ impl App {
             finding: 0,
             unit: 0,
             family: 0,
+            section: 0,
+            scroll: (0, 0),
             review,
             status: String::new(),
             quit: false,
@@ -294,6 +300,18 @@ impl App {
             KeyCode::Down | KeyCode::Char('j') => self.step(1),
             KeyCode::Up | KeyCode::Char('k') => self.step(-1),
             KeyCode::Right | KeyCode::Char('l') if self.view == View::Family => self.family += 1,
+            KeyCode::PageDown | KeyCode::Char('J') if self.view == View::Analyses => {
+                self.scroll.0 = self.scroll.0.saturating_add(10)
+            }
+            KeyCode::PageUp | KeyCode::Char('K') if self.view == View::Analyses => {
+                self.scroll.0 = self.scroll.0.saturating_sub(10)
+            }
+            KeyCode::Right | KeyCode::Char('l') if self.view == View::Analyses => {
+                self.scroll.1 = self.scroll.1.saturating_add(8)
+            }
+            KeyCode::Left | KeyCode::Char('h') if self.view == View::Analyses => {
+                self.scroll.1 = self.scroll.1.saturating_sub(8)
+            }
             KeyCode::Left | KeyCode::Char('h') if self.view == View::Family => {
                 self.family = self.family.saturating_sub(1)
             }
@@ -329,7 +347,11 @@ impl App {
         let (cur, len) = match self.view {
             View::Findings => (&mut self.finding, shown),
             View::Unit | View::Map => (&mut self.unit, arr(&self.report["summary"]["selectivity"]["units"]).len()),
-            _ => (&mut self.family, arr(&self.report["summary"]["selectivity"]["heatmaps"]).len()),
+            View::Analyses => {
+                self.scroll = (0, 0);
+                (&mut self.section, arr(&self.report["sections"]).len())
+            }
+            View::Family => (&mut self.family, arr(&self.report["summary"]["selectivity"]["heatmaps"]).len()),
         };
         if len > 0 {
             *cur = (*cur as isize + d).clamp(0, len as isize - 1) as usize;
@@ -379,7 +401,7 @@ impl App {
             View::Unit => self.draw_unit(frame, body),
             View::Family => self.draw_family(frame, body),
             View::Map => self.draw_map(frame, body),
-            View::Denigration => self.draw_denigration(frame, body),
+            View::Analyses => self.draw_analyses(frame, body),
         }
         let keys = match (&self.input, self.view) {
             (Input::Search(t), _) => format!("search: {t}_   Enter apply · Esc cancel"),
@@ -389,6 +411,7 @@ impl App {
             }
             (_, View::Family) => "h/l heat map · j/k heat map · 1-5 views · ? help · q quit".into(),
             (_, View::Map) => "j/k unit shown · 1-5 views · ? help · q quit".into(),
+            (_, View::Analyses) => "j/k section · J/K scroll · h/l sideways · 1-5 views · ? help · q quit".into(),
             _ => "j/k move · 1-5 or Tab views · ? help · q quit".into(),
         };
         frame.render_widget(
@@ -761,64 +784,48 @@ impl App {
         frame.render_widget(canvas, area);
     }
 
-    fn draw_denigration(&self, frame: &mut Frame<'_>, area: Rect) {
-        let d = &self.summary()["denigration"];
-        if d.is_null() {
-            frame.render_widget(Paragraph::new("the report has no denigration analysis"), area);
+    fn draw_analyses(&self, frame: &mut Frame<'_>, area: Rect) {
+        let sections = arr(&self.report["sections"]);
+        if sections.is_empty() {
+            let why = if self.report.get("sections").is_none() {
+                "this report has no sections (an older clip-audit wrote it; `clip-audit report` writes it again)"
+            } else {
+                "no analysis produced a section"
+            };
+            frame.render_widget(Paragraph::new(why), area);
             return;
         }
-        let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(8)]).areas(area);
-        let width = top.width.saturating_sub(44) as f64;
-        let mut lines = vec![Line::from(format!(
-            "{} of {} images got a harmful label ({}); bars: rate, ├ ┤ 95% Wilson CI",
-            d["harmful"],
-            d["n"],
-            f(&d["overall_rate"])
-        ))];
-        for g in arr(&d["groups"]).iter().take(top.height.saturating_sub(3) as usize) {
-            let rate = g["rate"].as_f64().unwrap_or(0.0);
-            let (lo, hi) = (g["wilson"][0].as_f64().unwrap_or(0.0), g["wilson"][1].as_f64().unwrap_or(0.0));
-            let pos = |x: f64| (x.clamp(0.0, 1.0) * width).round() as usize;
-            let mut bar: Vec<char> = vec![' '; pos(1.0) + 1];
-            for c in bar.iter_mut().take(pos(rate)) {
-                *c = '█';
-            }
-            bar[pos(lo)] = '├';
-            bar[pos(hi)] = '┤';
-            lines.push(Line::from(format!(
-                "{:>22} {:>5} {:>6} {}",
-                format!("{}={}", s(&g["breakdown"]), s(&g["group"])).chars().take(22).collect::<String>(),
-                g["n"],
-                f(&g["rate"]),
-                bar.into_iter().collect::<String>()
-            )));
-        }
-        frame
-            .render_widget(Paragraph::new(lines).block(Block::bordered().title(" harmful-label rate per group ")), top);
-        let rows: Vec<Row> = arr(&d["sweep"])
+        let [list, body] = Layout::horizontal([Constraint::Length(28), Constraint::Min(20)]).areas(area);
+        let current = self.section.min(sections.len() - 1);
+        let titles: Vec<Line> = sections
             .iter()
-            .map(|p| {
-                Row::new(vec![
-                    s(&p["name"]).to_owned(),
-                    f(&p["overall_rate"]),
-                    s(&p["worst_group"]).to_owned(),
-                    f(&p["worst_rate"]),
-                ])
+            .enumerate()
+            .map(|(i, sec)| {
+                let t = sections::title(sec);
+                if i == current {
+                    Line::styled(format!("▶ {t}"), Style::new().add_modifier(Modifier::REVERSED))
+                } else {
+                    Line::from(format!("  {t}"))
+                }
             })
             .collect();
+        let top = current.saturating_sub(list.height.saturating_sub(3) as usize);
         frame.render_widget(
-            Table::new(rows, [Constraint::Min(16), Constraint::Length(8), Constraint::Min(12), Constraint::Length(8)])
-                .header(
-                    Row::new(["label set", "overall", "worst member", "its rate"])
-                        .style(Style::new().add_modifier(Modifier::BOLD)),
-                )
-                .block(Block::bordered().title(" label-set and template sweep ")),
-            bottom,
+            Paragraph::new(titles).scroll((top as u16, 0)).block(Block::bordered().title(" sections ")),
+            list,
+        );
+        let section = &sections[current];
+        let lines = sections::lines(section, body.width.saturating_sub(2));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .scroll(self.scroll)
+                .block(Block::bordered().title(format!(" {} ", sections::title(section)))),
+            body,
         );
     }
 }
 
-const HELP: &str = "1-5, Tab   views: findings, unit, family, map, denigration
+const HELP: &str = "1-5, Tab   views: findings, unit, family, map, analyses
 j/k, ↑/↓   move
 Enter      (findings) open the first unit the finding cites
 s          (findings) sort: severity, value, q
@@ -827,6 +834,7 @@ f          (findings) filter by analysis (repeat to cycle, back to all)
 c / d      (findings) confirm / dismiss with a note (Enter saves to review.json)
 h/l        (family) previous / next heat map
 j/k        (unit, map) previous / next unit; the map colours members by its d
+j/k        (analyses) previous / next section; J/K, PgDn/PgUp scroll; h/l sideways
 ?          this help
 q, Esc, Ctrl-C  quit";
 
