@@ -173,17 +173,22 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     assert!(sweep.contains(&"with-child-label") && sweep.contains(&"template 0"), "{sweep:?}");
 }
 
+/// `audits/denigration.yaml` with its paths made absolute, to be edited and written elsewhere.
+fn shipped_denigration_spec() -> String {
+    let r = root().display().to_string();
+    std::fs::read_to_string(root().join("audits/denigration.yaml"))
+        .unwrap()
+        .replace("../fixtures", &format!("{r}/fixtures"))
+        .replace("../probes", &format!("{r}/probes"))
+}
+
 /// The denigration analysis's own label prompts (its `templates:`, a variant's added labels)
 /// are stimuli of the run, encoded by the runner; the analysis reads them back and never calls
 /// the model. A spec that gained a label after the run is refused with what to do.
 #[test]
 fn denigration_label_prompts_are_encoded_by_the_run_and_the_analysis_reads_them_back() {
     let dir = tempfile::tempdir().unwrap();
-    let r = root().display().to_string();
-    let base = std::fs::read_to_string(root().join("audits/denigration.yaml"))
-        .unwrap()
-        .replace("../fixtures", &format!("{r}/fixtures"))
-        .replace("../probes", &format!("{r}/probes"));
+    let base = shipped_denigration_spec();
     let text = base.replace(
         "    group_by: [race, gender, age]\n",
         "    group_by: [race, gender, age]\n    templates: [\"a photo of {name}.\", \"a close-up face of {name}.\"]\n",
@@ -221,11 +226,7 @@ fn denigration_label_prompts_are_encoded_by_the_run_and_the_analysis_reads_them_
 #[test]
 fn the_null_baseline_runs_seeded_random_weight_copies_and_leaves_zero_shot_findings_uncompared() {
     let dir = tempfile::tempdir().unwrap();
-    let r = root().display().to_string();
-    let text = std::fs::read_to_string(root().join("audits/denigration.yaml"))
-        .unwrap()
-        .replace("../fixtures", &format!("{r}/fixtures"))
-        .replace("../probes", &format!("{r}/probes"))
+    let text = shipped_denigration_spec()
         .replace("    severity: error\n", "    severity: error\n  null_baseline: {seed: 7, copies: 2}\n");
     assert!(text.contains("null_baseline"));
     let spec = dir.path().join("den.yaml");
