@@ -24,7 +24,7 @@ pub struct Cli {
     /// Refuse images larger than this many pixels (width x height), reading the size from
     /// the file's header before decoding: a file of a few hundred bytes can declare
     /// 100000x100000 pixels (a decompression bomb). The default is Pillow's limit.
-    #[arg(long, global = true, value_name = "PIXELS", default_value_t = crate::model::decode::DEFAULT_MAX_PIXELS)]
+    #[arg(long, global = true, value_name = "PIXELS", default_value_t = crate::imaging::decode::DEFAULT_MAX_PIXELS)]
     pub max_image_pixels: u64,
 }
 

@@ -1,7 +1,7 @@
 //! Diagnostics that point at a place in a source file.
 //!
-//! Every problem a user can fix in a file they wrote (a model manifest today, audit specs and
-//! probe libraries later) is reported as a [`Diagnostic`]: a short stable code, a message, the
+//! Every problem a user can fix in a file they wrote (a model manifest, an audit spec, a probe
+//! library) is reported as a [`Diagnostic`]: a short stable code, a message, the
 //! file:line:column where it happened, the offending source line with a caret under the
 //! column, and an optional hint. Collecting them in a [`Diagnostics`] list lets validation
 //! report every problem at once instead of stopping at the first.

@@ -11,10 +11,15 @@
 pub mod analysis;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod diagnostics;
+pub mod files;
+pub mod hashing;
+pub mod imaging;
 pub mod model;
 pub mod report;
+pub mod rng;
 pub mod run;
 pub mod spec;
 pub mod stimuli;

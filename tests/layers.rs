@@ -1,19 +1,14 @@
-//! Data flows one way through the layers (ARCHITECTURE.md): spec → stimuli → model → run →
-//! analysis → audit → report → commands. This test reads the sources and fails when code in a
-//! layer names a layer it must not know, so an arrow that runs back breaks the tests, not a
+//! Data flows one way through the layers (ARCHITECTURE.md, "Layers"): the shared plumbing
+//! (files, hashing, rng, clock, imaging, diagnostics) → model → spec → stimuli → run →
+//! analysis → audit → report → tui → cli → commands. This test reads the sources and fails
+//! when code in a layer names a layer after it (or one [`ALSO_FORBIDDEN`] keeps from it), and
+//! when a module of the crate has no layer, so an arrow that runs back breaks the tests, not a
 //! later refactoring. It reads code as the compiler would name things: comments and string
 //! literals are not code; `use` trees are expanded (groups, nesting, `self`, renames, several
 //! lines); a module brought in by `use` is followed where the code names items through it
 //! (`use crate::run; run::RunOptions`).
-//!
-//! Known back-arrows, left for the structure issue (16): `model` borrows the content hash from
-//! `run::provenance` and the seeded generator from `analysis::stats`; `spec` names `cli` and
-//! `report` (schema output), `stimuli` (manifest reading) and `model` (bundle manifests);
-//! `stimuli` uses `model::preprocess` for decoding; `analysis` and `report` borrow hashing, the
-//! clock and atomic files from `run`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use crate::common::root;
 
@@ -200,94 +195,134 @@ fn crate_paths_of(text: &str) -> BTreeSet<String> {
     named
 }
 
-/// Every `crate::` path named in the code of the `.rs` files under `dir`, with its file.
-fn crate_paths(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
+/// Every `crate::` path named in the code of module `name` (`src/name.rs`, or every `.rs` file
+/// under `src/name/`), with its file.
+fn crate_paths(name: &str) -> Vec<(String, String)> {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    if src.join(format!("{name}.rs")).is_file() {
+        files.push(src.join(format!("{name}.rs")));
+    }
+    let mut stack = vec![src.join(name)];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                out.extend(crate_paths_of(&text).into_iter().map(|p| (path.display().to_string(), p)));
+                files.push(path);
             }
         }
+    }
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        out.extend(crate_paths_of(&text).into_iter().map(|p| (path.display().to_string(), p)));
     }
     out
 }
 
-/// The paths a layer's code must not name.
-const RULES: [(&str, &[&str]); 6] = [
-    (
-        "stimuli",
-        &[
-            "crate::run",
-            "crate::analysis",
-            "crate::audit",
-            "crate::report",
-            "crate::tui",
-            "crate::commands",
-            "crate::cli",
-        ],
-    ),
-    ("run", &["crate::analysis", "crate::audit", "crate::report", "crate::tui", "crate::commands", "crate::cli"]),
-    // Analyses compute from run data; running models again is the audit layer's, and the
-    // model itself is known only through what the run stored.
-    (
-        "analysis",
-        &[
-            "crate::model",
-            "crate::run::run",
-            "crate::run::RunOptions",
-            "crate::audit",
-            "crate::report",
-            "crate::tui",
-            "crate::commands",
-            "crate::cli",
-        ],
-    ),
-    ("audit", &["crate::report", "crate::tui", "crate::commands", "crate::cli"]),
-    (
-        "report",
-        &["crate::run::run", "crate::run::RunOptions", "crate::audit", "crate::tui", "crate::commands", "crate::cli"],
-    ),
-    (
-        "model",
-        &[
-            "crate::spec",
-            "crate::stimuli",
-            "crate::audit",
-            "crate::report",
-            "crate::tui",
-            "crate::commands",
-            "crate::cli",
-        ],
-    ),
+/// The layers, lowest first: a module may name the modules of its own layer and of the layers
+/// before it, never one after it. The plumbing every layer shares has homes named by what it
+/// does (atomic files, content hashing, the seeded generator, the clock, image decoding and
+/// resizing, diagnostics). The model layer knows only the ONNX graph and its bundle; the spec
+/// checks its taps against the bundle's manifest; the stimuli expand the spec; the runner
+/// feeds stimuli through the model into a store; analyses compute from stored data; the audit
+/// re-runs edited models and compares; reports and the TUI render; the CLI's argument types
+/// and the commands wire it all together.
+const LAYERS: [&[&str]; 11] = [
+    &["files", "hashing", "rng", "clock", "imaging", "diagnostics"],
+    &["model"],
+    &["spec"],
+    &["stimuli"],
+    &["run"],
+    &["analysis"],
+    &["audit"],
+    &["report"],
+    &["tui"],
+    &["cli"],
+    &["commands"],
 ];
 
-fn forbidden_in(path: &str, forbidden: &[&str]) -> Option<String> {
-    forbidden.iter().find(|f| path == **f || path.starts_with(&format!("{f}::"))).map(|f| (*f).to_owned())
+/// What a module must not name although its layer comes after: analyses compute from stored
+/// data and never run or load a model; renderers know no runtime (they read the report and,
+/// for thumbnails, the stored stimulus contents).
+const ALSO_FORBIDDEN: [(&str, &[&str]); 3] = [
+    ("analysis", &["crate::model", "crate::run::run", "crate::run::RunOptions"]),
+    ("report", &["crate::model", "crate::run", "crate::audit"]),
+    ("tui", &["crate::model", "crate::run::run", "crate::run::RunOptions", "crate::audit"]),
+];
+
+/// Every path a module must not name.
+fn forbidden_for(module: &str) -> Vec<String> {
+    let at = LAYERS.iter().position(|l| l.contains(&module)).unwrap_or_else(|| panic!("`{module}` has no layer"));
+    let mut out: Vec<String> = LAYERS[at + 1..].iter().flat_map(|l| l.iter().map(|m| format!("crate::{m}"))).collect();
+    out.extend(ALSO_FORBIDDEN.iter().filter(|r| r.0 == module).flat_map(|r| r.1.iter().map(|p| (*p).to_owned())));
+    out
+}
+
+fn forbidden_in(path: &str, forbidden: &[String]) -> Option<String> {
+    forbidden.iter().find(|f| path == f.as_str() || path.starts_with(&format!("{f}::"))).cloned()
 }
 
 #[test]
 fn layers_name_only_the_layers_below_them() {
     let mut wrong = Vec::new();
-    for (layer, forbidden) in RULES {
-        for (file, path) in crate_paths(&root().join("src").join(layer)) {
-            if let Some(f) = forbidden_in(&path, forbidden) {
-                wrong.push(format!("{file}: `{layer}` names {path} ({f})"));
+    for module in LAYERS.iter().flat_map(|l| l.iter()) {
+        let forbidden = forbidden_for(module);
+        let named = crate_paths(module);
+        // Every module but the lowest names something of the crate: an empty list means the
+        // check read nothing.
+        assert!(!named.is_empty() || LAYERS[0].contains(module), "read no code of `{module}`");
+        for (file, path) in named {
+            if let Some(f) = forbidden_in(&path, &forbidden) {
+                wrong.push(format!("{file}: `{module}` names {path} ({f})"));
             }
         }
     }
     assert!(wrong.is_empty(), "arrows that run back:\n{}", wrong.join("\n"));
 }
 
+/// A new module must be given its place: every module of the crate is in [`LAYERS`].
+#[test]
+fn every_module_has_a_layer() {
+    let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    let modules: Vec<&str> = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod ").or_else(|| l.strip_prefix("mod "))?.strip_suffix(';'))
+        .collect();
+    assert!(modules.len() >= 15, "{modules:?}");
+    for m in modules {
+        assert!(
+            LAYERS.iter().any(|l| l.contains(&m)),
+            "src/lib.rs declares `{m}`, which tests/layers.rs gives no layer"
+        );
+    }
+}
+
+/// Renderers draw data: no dataframe library in the reports or the TUI.
+#[test]
+fn renderers_read_no_dataframes() {
+    for module in ["report", "tui"] {
+        let mut stack = vec![root().join("src").join(module)];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let code = code_only(&std::fs::read_to_string(&path).unwrap());
+                    assert!(!code.contains("polars"), "{} names polars", path.display());
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_layer_check_sees_every_way_of_naming_a_back_arrow() {
-    let analysis = RULES.iter().find(|r| r.0 == "analysis").unwrap().1;
-    let caught = |code: &str| crate_paths_of(code).iter().any(|p| forbidden_in(p, analysis).is_some());
+    let analysis = forbidden_for("analysis");
+    let caught = |code: &str| crate_paths_of(code).iter().any(|p| forbidden_in(p, &analysis).is_some());
     for code in [
         "use crate::run::{self, RunOptions};",
         "fn f() { crate::run::run(a, b); }",

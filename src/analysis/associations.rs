@@ -121,8 +121,7 @@ pub struct AssociationSummary {
 
 /// The seed of one group × attribute test, from the audit seed: each test draws its own stream.
 pub fn seed_for(seed: u64, group: &str, attribute: &str) -> u64 {
-    let h = crate::run::provenance::short_hash(format!("{seed}\0{group}\0{attribute}").as_bytes());
-    u64::from_str_radix(&h[..16.min(h.len())], 16).unwrap_or(seed)
+    crate::hashing::seed_from(&format!("{seed}\0{group}\0{attribute}"), seed)
 }
 
 /// Runs one entry: every group × attribute pair's WEAT, decided in one family, and the bridge

@@ -8,9 +8,10 @@ use super::{Outcome, session_config};
 use crate::analysis::{RunData, Summary};
 use crate::audit::{AuditOptions, audit};
 use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, GateArgs, ModelCardArgs, ReportArgs};
+use crate::files::write_atomic;
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
-use crate::run::store::{write_atomic, write_parquet_atomic};
+use crate::run::store::write_parquet_atomic;
 use crate::spec::analyses::Severity;
 use crate::spec::{AuditSpec, SpecError};
 
@@ -122,7 +123,7 @@ pub fn analyze_and_write(
     let s = &analysis.summary;
     let meta = ReportMeta {
         tool: format!("clip-audit {}", crate::VERSION),
-        generated_at: crate::run::provenance::now_rfc3339(),
+        generated_at: crate::clock::now_rfc3339(),
         spec: spec.path.display().to_string(),
         reviews: Vec::new(),
         spec_location: crate::report::sarif::artifact_location(&spec.path),

@@ -38,7 +38,7 @@ impl Outcome {
 
 /// Runs the command the user asked for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
-    crate::model::decode::set_max_pixels(cli.max_image_pixels);
+    crate::imaging::decode::set_max_pixels(cli.max_image_pixels);
     match cli.command {
         Command::Model(ModelCommand::Inspect { target, json, runtime }) => {
             inspect::run(&target, json, &session_config(&runtime))
@@ -63,7 +63,13 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
             stimuli::preview(&spec, &out, per_family, &vars.set)
         }
         Command::Schema { kind } => {
-            println!("{}", crate::spec::schema_json(kind));
+            use crate::cli::SchemaKind;
+            let schema = match kind {
+                SchemaKind::Audit => crate::spec::audit_schema_json(),
+                SchemaKind::ProbeLibrary => crate::spec::probe_library_schema_json(),
+                SchemaKind::Report => crate::report::schema_json(),
+            };
+            println!("{schema}");
             Ok(Outcome::Pass)
         }
     }

@@ -194,8 +194,7 @@ impl OnnxGraph {
             if !(sd > 0.0 && sd.is_finite()) || max_abs > 1e4 {
                 continue;
             }
-            let tensor_seed = crate::run::provenance::short_hash(format!("{seed}\0{}", t.name()).as_bytes());
-            let mut rng = crate::analysis::stats::Rng::new(u64::from_str_radix(&tensor_seed[..16], 16).unwrap_or(seed));
+            let mut rng = crate::rng::Rng::new(crate::hashing::seed_from(&format!("{seed}\0{}", t.name()), seed));
             for v in &mut values {
                 *v = (mean + sd * rng.normal()) as f32;
             }

@@ -5,7 +5,7 @@
 //! token ids and get back raw embeddings and pooled unit activations per tap. Normalization
 //! and scoring happen in the callers, so the raw output stays inspectable.
 
-pub mod decode;
+pub use crate::imaging::decode;
 pub mod graph;
 pub mod inspect;
 pub mod manifest;

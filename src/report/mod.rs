@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::analysis::Summary;
-use crate::run::store::{StoreError, write_atomic};
+use crate::files::{FileError, write_atomic};
 use crate::spec::analyses::Severity;
 
 /// Version of the JSON report layout. 2: findings carry their decision, `statistic.p`/`q`
@@ -150,7 +150,7 @@ pub fn write_reports(
     meta: &ReportMeta,
     formats: &[String],
     base: &Path,
-) -> Result<(PathBuf, Vec<PathBuf>), StoreError> {
+) -> Result<(PathBuf, Vec<PathBuf>), FileError> {
     let stamp = meta.generated_at.replace(':', "-");
     let audit_dir = base.join(&s.audit);
     // Decisions on findings that are still there carry over from the previous report.
@@ -164,11 +164,7 @@ pub fn write_reports(
         n += 1;
         dir = audit_dir.join(format!("{stamp}-{n}"));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-        action: "cannot create the report folder",
-        path: dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&dir).map_err(FileError::at("cannot create the report folder", &dir))?;
     let mut files = Vec::new();
     if !meta.reviews.is_empty() {
         let r = review::Review { format_version: 1, decisions: meta.reviews.clone() };

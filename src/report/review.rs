@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::run::store::{StoreError, write_atomic};
+use crate::files::{FileError, write_atomic};
 
 /// The file name beside a report.
 pub const FILE: &str = "review.json";
@@ -59,7 +59,7 @@ impl Review {
     }
 
     /// Writes `dir/review.json` atomically.
-    pub fn save(&self, dir: &Path) -> Result<PathBuf, StoreError> {
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, FileError> {
         let path = dir.join(FILE);
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
         write_atomic(&path, text.as_bytes())?;
@@ -79,7 +79,7 @@ impl Review {
             verdict,
             note: note.to_owned(),
             by: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            at: crate::run::provenance::now_rfc3339(),
+            at: crate::clock::now_rfc3339(),
         });
     }
 }

@@ -190,7 +190,7 @@ pub fn auto_batch(image_size: u32, device: Device) -> usize {
 /// Runs the audit's stimuli through the model into the store under `opts.out`.
 pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let started_at = provenance::now_rfc3339();
+    let started_at = crate::clock::now_rfc3339();
     std::fs::create_dir_all(&opts.out).map_err(|source| StoreError::Io {
         action: "cannot create the run folder",
         path: opts.out.clone(),
@@ -214,7 +214,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
             "ablate": opts.edit.ablate.iter().map(|a| serde_json::json!({"tap": a.tap, "unit": a.unit, "value": a.value})).collect::<Vec<_>>(),
         });
     }
-    let key = provenance::short_hash(key_json.to_string().as_bytes());
+    let key = crate::hashing::short_hash(key_json.to_string().as_bytes());
     let store = StoreDir::create(&opts.out, &key, &key_json)?;
 
     let t_expand = Instant::now();
@@ -299,7 +299,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         tool: format!("clip-audit {}", crate::VERSION),
         audit: spec.id.clone(),
         started_at,
-        finished_at: provenance::now_rfc3339(),
+        finished_at: crate::clock::now_rfc3339(),
         spec: spec.path.display().to_string(),
         spec_files: provenance::hash_files(&spec.files),
         model: provenance::ModelProvenance {
@@ -333,7 +333,8 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         summary: summary.clone(),
     };
     let prov_path = opts.out.join(format!("provenance-{tag}.json"));
-    store::write_atomic(&prov_path, serde_json::to_string_pretty(&prov).expect("json").as_bytes())?;
+    crate::files::write_atomic(&prov_path, serde_json::to_string_pretty(&prov).expect("json").as_bytes())
+        .map_err(store::StoreError::from)?;
     if total > 0 && skipped.len() as f64 / total as f64 > opts.max_skipped {
         return Err(RunError::TooManySkipped {
             skipped: skipped.len(),

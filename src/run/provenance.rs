@@ -3,11 +3,10 @@
 //! and the store key derived from the parts of it that determine the activations.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::hashing::sha256_file;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::RunError;
 use super::store::STORE_FORMAT;
@@ -23,32 +22,6 @@ pub struct FileHash {
     pub sha256: String,
     /// Size in bytes.
     pub bytes: u64,
-}
-
-/// SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((hex(&h.finalize()), total))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// First 16 hex digits of SHA-256.
-pub fn short_hash(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))[..16].to_owned()
 }
 
 /// Every file of the bundle folder (manifest, encoders, external data), sorted by name.
@@ -188,34 +161,4 @@ pub struct Provenance {
     pub timings: Timings,
     /// Counts.
     pub summary: super::RunSummary,
-}
-
-/// The current UTC time as RFC 3339 (`2026-11-26T16:05:00Z`).
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_has_the_right_shape() {
-        let t = now_rfc3339();
-        assert_eq!(t.len(), 20, "{t}");
-        assert!(t.starts_with("20") && t.ends_with('Z'));
-    }
 }

@@ -50,6 +50,9 @@ pub enum StoreError {
         #[source]
         source: PolarsError,
     },
+    /// A file could not be written whole.
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
     /// No store was found where one was expected.
     #[error("no activation store under {0}; run `clip-audit run SPEC --out DIR` first")]
     Missing(PathBuf),
@@ -81,29 +84,9 @@ impl Table {
     }
 }
 
-/// Writes `path` whole or not at all: `fill` writes a temporary file in the same folder,
-/// which is fsync'd and then renamed over `path`.
-fn write_whole(path: &Path, fill: impl FnOnce(&std::fs::File) -> Result<(), StoreError>) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".part-").suffix(".tmp");
-    // Readable like any other output file (tempfile's default is owner-only), minus the umask.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let tmp = builder.tempfile_in(dir).map_err(io("cannot create a file in", dir))?;
-    fill(tmp.as_file())?;
-    tmp.as_file().sync_all().map_err(io("cannot write", path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
 /// Writes `df` to `path` as parquet, whole or not at all.
 pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<(), StoreError> {
-    write_whole(path, |file| {
+    crate::files::write_whole(path, |file| {
         ParquetWriter::new(file)
             .with_row_group_size(Some(df.height().max(1)))
             .finish(df)
@@ -146,7 +129,7 @@ impl StoreDir {
         let kp = root.join("key.json");
         if !kp.exists() {
             let text = serde_json::to_string_pretty(key_json).expect("json");
-            write_atomic(&kp, text.as_bytes())?;
+            crate::files::write_atomic(&kp, text.as_bytes())?;
         }
         Ok(Self { root })
     }
@@ -192,12 +175,6 @@ impl StoreDir {
             .map_or(0, |m| m + 1);
         Ok(self.root.join(table.dir()).join(format!("{shard_tag}-{n:06}.parquet")))
     }
-}
-
-/// Writes bytes whole or not at all.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    write_whole(path, |mut file| file.write_all(bytes).map_err(io("cannot write", path)))
 }
 
 /// Builds a part: ids, embeddings and taps as `List[f32]` columns.
@@ -316,6 +293,33 @@ pub fn find_stores(run_dirs: &[PathBuf]) -> Result<Vec<StoreDir>, StoreError> {
         return Err(StoreError::KeyMismatch(names.into_iter().collect::<Vec<_>>().join(", ")));
     }
     Ok(out)
+}
+
+/// What every stimulus with an image is made of (`Content`, by id), from the stimuli tables of
+/// run folders: how a reader remakes a stimulus's picture (the TUI's thumbnails) without
+/// reading the tables itself. Prompts, which have no picture, are left out; a row whose
+/// content does not parse is left out too.
+pub fn read_image_contents(
+    run_dirs: &[PathBuf],
+) -> Result<std::collections::HashMap<String, crate::stimuli::Content>, StoreError> {
+    use crate::stimuli::Content;
+    let df = read_run_tables(run_dirs, "stimuli")?;
+    let column = |name: &str| {
+        df.column(name).and_then(|c| c.str().cloned()).map_err(|source| StoreError::Parquet {
+            action: "cannot read the stimulus table of",
+            path: run_dirs.first().cloned().unwrap_or_default(),
+            source,
+        })
+    };
+    let (ids, contents) = (column("id")?, column("content")?);
+    Ok(ids
+        .iter()
+        .zip(contents.iter())
+        .filter_map(|(id, c)| {
+            let (id, content): (&str, Content) = (id?, serde_json::from_str(c?).ok()?);
+            (!matches!(content, Content::Prompt { .. })).then(|| (id.to_owned(), content))
+        })
+        .collect())
 }
 
 /// Reads every stimuli or skipped table (`stimuli*.parquet`) of run folders, keeping the

@@ -1051,7 +1051,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 }
             }
             ImageSource::Manifest { file, file_column, member_column, label_columns, .. } => {
-                match crate::stimuli::manifest::read_header(file) {
+                match super::manifest::read_header(file) {
                     Ok(columns) => {
                         self.files.push(file.clone());
                         let mut wanted: Vec<&String> = vec![file_column];
@@ -1117,7 +1117,7 @@ impl Validator<'_, '_> {
             );
             return;
         }
-        let rows = match crate::stimuli::manifest::read_rows(file) {
+        let rows = match super::manifest::read_rows(file) {
             Ok(rows) => rows,
             Err(e) => {
                 return self.cx.error_help(

@@ -266,7 +266,7 @@ pub struct UnmatchedValue {
 /// The values of `column` in `rows` that name no member of `members`, in order of first
 /// appearance.
 pub fn unmatched_values(
-    rows: &[(usize, crate::stimuli::manifest::Row)],
+    rows: &[(usize, super::manifest::Row)],
     column: &str,
     members: &[super::probe::Member],
     key: MemberKey<'_>,

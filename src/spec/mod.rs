@@ -11,6 +11,7 @@
 pub mod analyses;
 pub mod audit;
 pub mod images;
+pub mod manifest;
 pub mod node;
 pub mod probe;
 pub mod read;
@@ -80,14 +81,14 @@ pub(crate) fn suggest_among(value: &str, known: &[&str]) -> String {
     }
 }
 
-/// The JSON Schema of a file kind, pretty-printed (committed under `docs/schema/`).
-pub fn schema_json(kind: crate::cli::SchemaKind) -> String {
-    let schema = match kind {
-        crate::cli::SchemaKind::Audit => schemars::schema_for!(audit::AuditDoc),
-        crate::cli::SchemaKind::ProbeLibrary => schemars::schema_for!(probe::ProbeLibraryDoc),
-        crate::cli::SchemaKind::Report => return crate::report::schema_json(),
-    };
-    serde_json::to_string_pretty(&schema).expect("schemas serialize")
+/// The JSON Schema of an audit spec, pretty-printed (`docs/schema/audit.schema.json`).
+pub fn audit_schema_json() -> String {
+    serde_json::to_string_pretty(&schemars::schema_for!(audit::AuditDoc)).unwrap_or_default()
+}
+
+/// The JSON Schema of a probe library, pretty-printed (`docs/schema/probe-library.schema.json`).
+pub fn probe_library_schema_json() -> String {
+    serde_json::to_string_pretty(&schemars::schema_for!(probe::ProbeLibraryDoc)).unwrap_or_default()
 }
 
 /// Joins `rel` to `base` and removes `.` and `name/..` pairs without touching the file

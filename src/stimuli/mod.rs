@@ -9,7 +9,6 @@
 //! here: a file that cannot be read is recorded as skipped, and decoding failures are
 //! recorded by whoever decodes (`materialize`), never fatal.
 
-pub mod manifest;
 pub mod preview;
 pub mod render;
 
@@ -21,10 +20,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::preprocess;
+use crate::hashing::hex;
+
+use crate::imaging::{decode, resize};
 use crate::spec::analyses::DENIGRATION_LABELS;
 use crate::spec::audit::{AssignedSource, AuditSpec, Placement, Selection};
 use crate::spec::images::{ImageSource, MemberKey};
+use crate::spec::manifest;
 
 /// File extensions read as images.
 pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "jfif"];
@@ -249,10 +251,6 @@ impl StimulusSet {
         }
         hex(&h.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// 128-bit hex id of the parts, separated unambiguously.
@@ -669,7 +667,7 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
 pub enum MaterializeError {
     /// The image (or base image) could not be read or decoded.
     #[error(transparent)]
-    Image(#[from] crate::model::ImageError),
+    Image(#[from] decode::ImageError),
     /// Prompts are text, not images.
     #[error("stimulus {0} is a prompt, not an image")]
     NotAnImage(String),
@@ -690,15 +688,15 @@ impl Content {
     /// The image this content stands for and, for typographic composites, the fraction of its
     /// pixels the text covers; `None` for prompts. Also used to show stored stimuli again
     /// (the TUI's thumbnails), from the `content` column of a run's stimulus table.
-    pub fn image(&self) -> Result<Option<(RgbImage, Option<f64>)>, crate::model::ImageError> {
+    pub fn image(&self) -> Result<Option<(RgbImage, Option<f64>)>, decode::ImageError> {
         Ok(Some(match self {
             Content::Prompt { .. } => return Ok(None),
             Content::RenderedText { text, canvas, size, placement, color, background } => {
                 (render::render_text(text, *canvas, *size, *placement, *color, *background).0, None)
             }
-            Content::Image { path } => (preprocess::load_rgb(path)?, None),
+            Content::Image { path } => (decode::load_rgb(path)?, None),
             Content::Typographic { base, text, size, placement, color, outline, opacity, image_size, .. } => {
-                let img = preprocess::resize_and_crop(&preprocess::load_rgb(base)?, *image_size);
+                let img = resize::resize_and_crop(&decode::load_rgb(base)?, *image_size);
                 let (out, coverage) =
                     render::composite(&img, text, *size, *placement, *color, *outline, *opacity as f32);
                 (out, Some(coverage))

@@ -57,23 +57,7 @@ impl Thumbnails {
         let (done_tx, done_rx) = channel();
         std::thread::spawn(move || {
             // The stimulus table: id -> content (prompts have no image to show).
-            let contents: HashMap<String, Content> = crate::run::store::read_run_tables(&runs, "stimuli")
-                .ok()
-                .and_then(|df| {
-                    let ids = df.column("id").ok()?.str().ok()?.clone();
-                    let content = df.column("content").ok()?.str().ok()?.clone();
-                    Some(
-                        ids.iter()
-                            .zip(content.iter())
-                            .filter_map(|(id, c)| {
-                                let content: Content = serde_json::from_str(c?).ok()?;
-                                let id = id?.to_owned();
-                                (!matches!(content, Content::Prompt { .. })).then_some((id, content))
-                            })
-                            .collect(),
-                    )
-                })
-                .unwrap_or_default();
+            let contents: HashMap<String, Content> = crate::run::store::read_image_contents(&runs).unwrap_or_default();
             for (id, width) in ask_rx {
                 let thumb = contents.get(&id).and_then(|c| c.image().ok().flatten()).map(|(img, _)| Thumb {
                     cells: cells(&img, width),
