@@ -33,8 +33,10 @@ Rust side is checked against independent, widely used implementations:
                     numerical maximisation; under the alternative at the true ones), solved
                     with scipy.optimize.brentq; and, to show what the approximation is worth,
                     the exact power at that effect of the test the rule actually runs (score
-                    test of the margin, or Newcombe's bound), summed over every outcome of the
-                    two binomials.
+                    test of the margin, or Newcombe's bound, with the rule's refusal when too
+                    few events are expected), summed over every outcome of the two binomials.
+                    Where a refusal gate binds, the MDE is where the expected count clears it by
+                    its Poisson spread at power 0.8 (`gate_binds`).
   mde_t             statsmodels TTestPower().solve_power(alternative="larger") (noncentral t):
                     the detectable shift in standard errors of a one-sample t test with df =
                     nobs - 1, which clip-audit approximates by t_(1-a) + t_power.
@@ -238,11 +240,20 @@ def _restricted_mle(p1h, n1, p2h, n2, constrain, top):
     return constrain(q), q
 
 
+def _ratio_null_closed(x1, n1, x2, n2, r):
+    """Farrington & Manning's (1990) restricted MLE (p1, p2) under p1 = r * p2, the root of
+    their quadratic, for the refusal gates evaluated at every outcome of the exact power."""
+    n = n1 + n2
+    qa, qb, qc = n * r, -(n1 * r + x1 + n2 + x2 * r), x1 + x2
+    p2 = (-qb - math.sqrt(max(qb * qb - 4 * qa * qc, 0.0))) / (2 * qa)
+    return p2 * r, p2
+
+
 def mde_proportions():
     from statsmodels.stats.power import normal_power_het
     from statsmodels.stats.proportion import score_test_proportions_2indep
 
-    z = stats.norm.isf
+    z80 = stats.norm.ppf(0.8)
 
     def fm_power(effect, n1, p1, n2, p2, w, a, constrain, top):
         # Farrington & Manning (1990): the score statistic's numerator `effect` against its null
@@ -252,28 +263,78 @@ def mde_proportions():
         s1 = math.sqrt(p1 * (1 - p1) / n1 + w * w * p2 * (1 - p2) / n2)
         return normal_power_het(effect, 1, a, std_null=s0, std_alternative=s1, alternative="larger")
 
-    def solve(power, lo, hi):
-        return optimize.brentq(lambda e: power(e) - 0.8, lo, hi, xtol=1e-13)
+    def clears(expected, minimum):
+        # A refusal gate on an expected count, cleared with its Poisson spread at power 0.8.
+        return expected - z80 * math.sqrt(max(expected, 0.0)) - minimum
+
+    def solve(gap, lo, hi):
+        return optimize.brentq(gap, lo, hi, xtol=1e-13)
 
     out = {"risk_ratio": [], "difference": [], "impact_ratio": []}
-    for n1, n2, p2, limit, a in [(60, 600, 0.05, 2.0, 0.025), (200, 2000, 0.02, 2.0, 0.025), (100, 100, 0.1, 1.5, 0.0125), (10, 200, 0.1, 2.0, 0.025)]:
-        mde = solve(lambda r: fm_power(r * p2 - limit * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, min(1.0, 1 / limit)), limit * (1 + 1e-9), 1 / p2 - 1e-9)
-        exact = _exact_power(n1, mde * p2, n2, p2, lambda x1, x2: score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="larger").pvalue <= a)
-        out["risk_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
+    # The ratio rule decides only when, at the limit, the group expects 10 harmful labels and
+    # the rest 5 (MIN_EXPECTED_EVENTS); the MDE must clear that gate too.
+    for n1, n2, p2, limit, a in [(60, 600, 0.05, 2.0, 0.025), (200, 2000, 0.02, 2.0, 0.025), (100, 100, 0.1, 1.5, 0.0125), (300, 3000, 0.02, 2.0, 0.025), (10, 200, 0.1, 2.0, 0.025)]:
+        top = min(1.0, 1 / limit)
+
+        def power_gap(r):
+            return fm_power(r * p2 - limit * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, top) - 0.8
+
+        def gate_gap(r):
+            q1, q2 = _restricted_mle(r * p2, n1, p2, n2, lambda q: limit * q, top)
+            return min(clears(n1 * q1, 10.0), clears(n2 * q2, 5.0))
+
+        hi = 1 / p2 - 1e-9
+        if gate_gap(hi) < 0:
+            out["risk_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": None})
+            continue
+        by_power = solve(power_gap, limit * (1 + 1e-9), hi)
+        by_gate = solve(gate_gap, limit * (1 + 1e-9), hi) if gate_gap(limit * (1 + 1e-9)) < 0 else limit
+        mde = max(by_power, by_gate)
+
+        def rejects(x1, x2):
+            q1, q2 = _ratio_null_closed(x1, n1, x2, n2, limit)
+            if n1 * q1 < 10 or n2 * q2 < 5:
+                return False
+            return score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="larger").pvalue <= a
+
+        exact = _exact_power(n1, mde * p2, n2, p2, rejects)
+        out["risk_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "gate_binds": by_gate > by_power, "exact_power": f(exact)})
     for n1, n2, p2, limit, a in [(20, 20, 0.3, 0.25, 0.025), (50, 50, 0.4, 0.25, 0.0125), (10, 30, 0.2, 0.1, 0.025), (10, 10, 0.2, 0.25, 0.025), (6, 20, 0.1, 0.25, 0.025)]:
-        mde = solve(lambda d: fm_power(d - limit, n1, p2 + d, n2, p2, 1.0, a, lambda q: q + limit, 1 - limit), limit + 1e-9, 1 - p2 - 1e-9)
+        mde = solve(lambda d: fm_power(d - limit, n1, p2 + d, n2, p2, 1.0, a, lambda q: q + limit, 1 - limit) - 0.8, limit + 1e-9, 1 - p2 - 1e-9)
 
         def newcombe_rejects(k1, k2):
             lo, _ = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=2 * a)
             return lo > limit
 
         exact = _exact_power(n1, p2 + mde, n2, p2, newcombe_rejects)
-        out["difference"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
-    # Favourable (harmless) rates: the group at r * p2 against the best-off group at p2.
-    for n1, n2, p2, limit, a in [(100, 100, 0.9, 0.8, 0.025), (200, 50, 0.95, 0.8, 0.0125), (60, 60, 0.7, 0.8, 0.025 / 3)]:
-        mde = solve(lambda r: fm_power(limit * p2 - r * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, 1.0), 1e-6, limit * (1 - 1e-9))
-        exact = _exact_power(n1, mde * p2, n2, p2, lambda x1, x2: score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="smaller").pvalue <= a)
-        out["impact_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "exact_power": f(exact)})
+        out["difference"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "gate_binds": False, "exact_power": f(exact)})
+    # Favourable (harmless) rates: the group at r * p2 against the best-off group at p2. The
+    # rule decides only when the group would miss 5 harmless labels at the limit.
+    for n1, n2, p2, limit, a in [(100, 100, 0.9, 0.8, 0.025), (200, 50, 0.95, 0.8, 0.0125), (60, 60, 0.7, 0.8, 0.025 / 3), (15, 200, 0.99, 0.8, 0.025)]:
+
+        def power_gap(r):
+            return fm_power(limit * p2 - r * p2, n1, r * p2, n2, p2, limit, a, lambda q: limit * q, 1.0) - 0.8
+
+        def gate_gap(r):
+            q1, _ = _restricted_mle(r * p2, n1, p2, n2, lambda q: limit * q, 1.0)
+            return clears(n1 * (1 - q1), 5.0)
+
+        lo = 1e-6
+        if min(power_gap(lo), gate_gap(lo)) < 0:
+            out["impact_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": None})
+            continue
+        by_power = solve(power_gap, lo, limit * (1 - 1e-9))
+        by_gate = solve(gate_gap, lo, limit * (1 - 1e-9)) if gate_gap(limit * (1 - 1e-9)) < 0 else limit
+        mde = min(by_power, by_gate)
+
+        def rejects(x1, x2):
+            q1, _ = _ratio_null_closed(x1, n1, x2, n2, limit)
+            if n1 * (1 - q1) < 5:
+                return False
+            return score_test_proportions_2indep(x1, n1, x2, n2, value=limit, compare="ratio", alternative="smaller").pvalue <= a
+
+        exact = _exact_power(n1, mde * p2, n2, p2, rejects)
+        out["impact_ratio"].append({"n1": n1, "n2": n2, "p2": p2, "limit": limit, "a": a, "mde": f(mde), "gate_binds": by_gate < by_power, "exact_power": f(exact)})
     return out
 
 

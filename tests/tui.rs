@@ -178,6 +178,41 @@ fn section_lines_draw_every_part_kind_from_its_json() {
     assert!(all.contains("(a world map of 0 members: view 4, Map)"), "{all}");
 }
 
+/// A report of every format version this clip-audit reads, written by the clip-audit of its
+/// time (`fixtures/reports/`), opens in the TUI (every view draws), in `diff` and in
+/// `model-card`.
+#[test]
+fn every_older_report_format_is_read_by_every_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in 1..=clip_audit::report::REPORT_VERSION {
+        let path = root().join(format!("fixtures/reports/format-{version}/report.json"));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["format_version"], version, "{}", path.display());
+        let first = json["summary"]["findings"][0]["id"].as_str().unwrap().to_owned();
+        let mut a = App::load(&path).unwrap_or_else(|e| panic!("format {version}: {e}"));
+        assert!(screen(&a, 120, 40).contains(&first), "format {version}: the findings list shows {first}");
+        for view in "2345".chars() {
+            keys(&mut a, &view.to_string());
+            let _ = screen(&a, 80, 24);
+        }
+        let card = clip_audit(&["model-card", path.to_str().unwrap()]);
+        let (out, err) = texts(&card);
+        assert!(card.status.success() && out.contains("Bias, Risks, and Limitations"), "format {version}: {err}");
+        let n = json["summary"]["findings"].as_array().unwrap().len();
+        assert!(out.contains(&format!("{n} findings")), "format {version}: {out}");
+        // From format 2 on, each result states its n and its family's corrected p.
+        let d = &json["summary"]["findings"][0]["decision"];
+        if version >= 2 {
+            let cell = format!("| {} | {} (", d["n"], d["family"]["name"].as_str().unwrap());
+            assert!(out.contains(&cell), "format {version}: no `{cell}` in {out}");
+        }
+        let current = report(&dir.path().join(format!("now-{version}")), &root().join("audits/denigration.yaml"), &[]);
+        let diff = clip_audit(&["diff", path.to_str().unwrap(), current.join("report.json").to_str().unwrap()]);
+        assert!(diff.status.success(), "format {version}: {}", texts(&diff).1);
+        assert!(texts(&diff).0.contains("unchanged") || texts(&diff).0.contains("resolved"), "{}", texts(&diff).0);
+    }
+}
+
 #[test]
 fn keys_sort_filter_search_and_follow_a_finding() {
     let dir = tempfile::tempdir().unwrap();

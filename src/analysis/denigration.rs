@@ -426,7 +426,14 @@ fn ratio_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
         test: "one-sided score test of H0: RR ≤ max_ratio (Farrington-Manning, Miettinen-Nurminen variance)".into(),
         n: n1.floor() as u64,
         min_n: limits.min_n,
-        mde: Mde::risk_ratio(n1 as u64, n2 as u64, rest_rate, limit, limits.fdr / 2.0),
+        mde: Mde::risk_ratio(
+            n1 as u64,
+            n2 as u64,
+            rest_rate,
+            limit,
+            limits.fdr / 2.0,
+            (MIN_EXPECTED_EVENTS, MIN_EXPECTED_EVENTS / 2.0),
+        ),
         refuse: (expected < MIN_EXPECTED_EVENTS || expected_rest < MIN_EXPECTED_EVENTS / 2.0).then(|| {
             format!(
                 "at the limit the group would have {} harmful labels on average and the rest {}, fewer than the {MIN_EXPECTED_EVENTS} and {} the score test's normal approximation needs",
@@ -491,7 +498,10 @@ fn impact_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
         n: n1.floor() as u64,
         min_n: limits.min_n,
         mde: (k > 0)
-            .then(|| Mde::impact_ratio(n1 as u64, n2 as u64, best_favourable, limit, limits.fdr / 2.0 / k as f64))
+            .then(|| {
+                let a = limits.fdr / 2.0 / k as f64;
+                Mde::impact_ratio(n1 as u64, n2 as u64, best_favourable, limit, a, MIN_EXPECTED_HARMLESS_MISSES)
+            })
             .flatten(),
         refuse: if k == 0 {
             Some(format!("no other group of the breakdown has {} effective images to compare with", limits.min_n))
@@ -622,17 +632,16 @@ impl<'a> LabelPrompts<'a> {
         Self { data, by_text: data.prompts_by_text() }
     }
 
-    /// The L2-normalised embedding of each text; an error naming the first text the run did not
-    /// encode (a run made before the spec gained the label, or by an older clip-audit).
-    fn embeddings(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, AnalysisError> {
+    /// The L2-normalised embedding of each text; Err says which text the run did not encode (a
+    /// run made before the spec gained the label, or by an older clip-audit) and what to do.
+    fn embeddings(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, String> {
         texts
             .iter()
             .map(|t| {
-                self.by_text.get(t.as_str()).and_then(|s| self.data.unit_embedding(s)).ok_or_else(|| AnalysisError::Data {
-                    path: self.data.run_dirs.first().cloned().unwrap_or_default(),
-                    message: format!(
-                        "the run has no embedding of the denigration label prompt {t:?} (the spec's `templates` or a variant's `add` changed since the run, or an older clip-audit made it); run `clip-audit run` again"
-                    ),
+                self.by_text.get(t.as_str()).and_then(|s| self.data.unit_embedding(s)).ok_or_else(|| {
+                    format!(
+                        "the run has no embedding of the label prompt {t:?} (the spec's `templates` or a variant's `add` changed since the run, or an older clip-audit made it); run `clip-audit run` again"
+                    )
                 })
             })
             .collect()
@@ -652,7 +661,7 @@ fn label_set(
     neutral: &[String],
     harmful: &[String],
     enc: &LabelPrompts<'_>,
-) -> Result<(Vec<Label>, Vec<String>), AnalysisError> {
+) -> Result<(Vec<Label>, Vec<String>), String> {
     let mut labels = labels_of(cx, neutral, false);
     labels.extend(labels_of(cx, harmful, true));
     let templates = doc.label_templates(cx.spec);
@@ -838,7 +847,7 @@ fn sweep(
     enc: &LabelPrompts<'_>,
     vecs: &[Vec<f32>],
     (members, is_harmful): (&[String], &[bool]),
-) -> Result<Vec<SweepPoint>, AnalysisError> {
+) -> Vec<SweepPoint> {
     let mut sweep = vec![sweep_point("base".into(), format!("{} labels", labels.len()), members, is_harmful)];
     for v in doc.variants.iter().flatten() {
         let removed: Vec<&str> = v.remove.iter().map(|s| s.value.as_str()).collect();
@@ -847,10 +856,17 @@ fn sweep(
             .filter(|l| !removed.contains(&l.id.as_str()) && !removed.contains(&l.text.as_str()))
             .map(|l| (l.harmful, l.embedding.clone()))
             .collect();
+        let mut missing = None;
         for add in &v.add {
             let texts: Vec<String> = templates.iter().map(|t| fill(t, &add.value)).collect();
-            let e = enc.embeddings(&texts)?;
-            set.push((false, ensemble(&e).unwrap_or_default()));
+            match enc.embeddings(&texts) {
+                Ok(e) => set.push((false, ensemble(&e).unwrap_or_default())),
+                Err(why) => missing = Some(why),
+            }
+        }
+        if let Some(why) = missing {
+            cx.note(format!("denigration: variant `{}` skipped: {why}", v.name.value));
+            continue;
         }
         if !set.iter().any(|x| x.0) || !set.iter().any(|x| !x.0) {
             cx.note(format!("denigration: variant `{}` leaves no harmful or no neutral label; skipped", v.name.value));
@@ -880,7 +896,7 @@ fn sweep(
             sweep.push(sweep_point(format!("template {t}"), detail, members, &harm));
         }
     }
-    Ok(sweep)
+    sweep
 }
 
 /// Runs the analysis: classify the images among the labels, rate every group of every
@@ -901,7 +917,13 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         return Ok(None);
     }
     let enc = LabelPrompts::new(data);
-    let (labels, templates) = label_set(cx, doc, &neutral, &harmful_sel, &enc)?;
+    let (labels, templates) = match label_set(cx, doc, &neutral, &harmful_sel, &enc) {
+        Ok(set) => set,
+        Err(why) => {
+            cx.note(format!("denigration: not done: {why}"));
+            return Ok(None);
+        }
+    };
     if !labels.iter().any(|l| l.harmful) || !labels.iter().any(|l| !l.harmful) {
         cx.note(format!("denigration: needs prompts of both neutral and harmful labels (found {})", labels.len()));
         return Ok(None);
@@ -944,7 +966,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         findings.record(cx, g, [rate, ratio, impact]);
     }
     let members = breakdowns.first().map(|b| b.1.clone()).unwrap_or_default();
-    let sweep = sweep(cx, doc, (&labels, &templates), &enc, &vecs, (&members, &is_harmful))?;
+    let sweep = sweep(cx, doc, (&labels, &templates), &enc, &vecs, (&members, &is_harmful));
     let lo = sweep.iter().map(|s| s.overall_rate).fold(f64::INFINITY, f64::min);
     let hi = sweep.iter().map(|s| s.overall_rate).fold(f64::NEG_INFINITY, f64::max);
     let (n, total_h) = (images.len() as u64, is_harmful.iter().filter(|h| **h).count() as u64);

@@ -106,9 +106,45 @@ pub enum Chart {
         max: f64,
     },
     /// A family's members at their capitals, filled when a unit of their own resolves them.
+    /// In `report.json` only the number of members: the members are in the summary.
+    #[serde(serialize_with = "count")]
+    #[schemars(with = "usize")]
     Map(Vec<MemberResolution>),
-    /// Cohen's d of the most selective units per concept.
+    /// Cohen's d of the most selective units per concept. In `report.json` only where it is
+    /// and its size: the grid is in the summary's `selectivity.heatmaps`.
+    #[serde(serialize_with = "heatmap_shape")]
+    #[schemars(with = "HeatmapShape")]
     Heatmap(Heatmap),
+}
+
+fn count<S: serde::Serializer>(members: &[MemberResolution], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(members.len() as u64)
+}
+
+/// Where a heat map is, and its size (what `report.json`'s sections say of one).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct HeatmapShape {
+    /// Tap.
+    pub tap: String,
+    /// Selection.
+    pub selection: String,
+    /// Modality.
+    pub modality: String,
+    /// Units (rows).
+    pub units: usize,
+    /// Concepts (columns).
+    pub concepts: usize,
+}
+
+fn heatmap_shape<S: serde::Serializer>(h: &Heatmap, s: S) -> Result<S::Ok, S::Error> {
+    HeatmapShape {
+        tap: h.tap.clone(),
+        selection: h.selection.clone(),
+        modality: h.modality.clone(),
+        units: h.units.len(),
+        concepts: h.concepts.len(),
+    }
+    .serialize(s)
 }
 
 /// A part of a section.

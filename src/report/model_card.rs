@@ -82,13 +82,32 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
         );
     }
     let _ = writeln!(o, "\n## Evaluation\n\n### Results\n");
-    let _ = writeln!(o, "| finding | statistic | value | 95% CI | limit |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "| finding | statistic | value | 95% CI | limit | n | family: corrected p |\n|---|---|---|---|---|---|---|"
+    );
     for x in findings {
         let st = &x["statistic"];
         let ci = st["ci"].as_array().map(|c| format!("[{}, {}]", f(&c[0]), f(&c[1]))).unwrap_or_default();
+        // Reports of format 1 predate the decision layer: no n or family to show.
+        let d = &x["decision"];
+        let (n, family) = if d.is_object() {
+            let size = d["family"]["size"].as_u64().unwrap_or(0);
+            (
+                d["n"].to_string(),
+                format!(
+                    "{} ({size} check{}): {}",
+                    md(s(&d["family"]["name"])),
+                    if size == 1 { "" } else { "s" },
+                    f(&d["p_adjusted"])
+                ),
+            )
+        } else {
+            ("–".to_owned(), "–".to_owned())
+        };
         let _ = writeln!(
             o,
-            "| `{}` | {} | {} | {} | {} |",
+            "| `{}` | {} | {} | {} | {} | {n} | {family} |",
             md(s(&x["id"])),
             md(s(&st["name"])),
             f(&st["value"]),
@@ -99,10 +118,13 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
     let _ = writeln!(
         o,
         "\n### Method\n\nclip-audit reads the model's zero-shot behaviour and the activations of its units on the audit's \
-         probe stimuli (prompts, rendered names, images, typographic composites). Rates carry Wilson and Clopper-Pearson \
-         intervals, differences Newcombe intervals, associations (image WEAT) permutation p-values and bootstrap \
-         intervals; many tests are controlled with Benjamini-Hochberg. A finding needs its interval to exclude the \
-         audit's limit.\n"
+         probe stimuli (prompts, rendered names, images, typographic composites). Each check is decided against the \
+         audit's limit: rates on the Clopper-Pearson interval and the exact binomial test, risk and impact ratios on \
+         Miettinen-Nurminen score intervals and Farrington-Manning tests, differences on Newcombe intervals, \
+         associations (image WEAT) and typographic flips on Welch or cluster-robust intervals with clusters \
+         (members, identities, base images) as the unit. Each family of checks is corrected (Benjamini-Hochberg); a \
+         finding needs its corrected test to reject, a check too small to decide is reported as inconclusive, and \
+         findings no stronger than in random-weight copies of the model are marked structural.\n"
     );
     let _ = writeln!(
         o,

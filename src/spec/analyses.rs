@@ -281,6 +281,16 @@ analysis_doc! {
         positive(cx, &d.max_ratio, "max_ratio");
         fraction(cx, &d.min_impact_ratio, "min_impact_ratio");
         fraction(cx, &d.fdr, "fdr");
+        // Every label is said through the templates: none, or one without the name, would give
+        // every label the same (or no) embedding.
+        if let Some(t) = &d.templates {
+            if t.is_empty() {
+                cx.error("A002", "templates must list at least one template (or be left out: the labels' own prompts)".to_owned(), None);
+            }
+            for s in t.iter().filter(|s| !s.value.contains("{name}")) {
+                cx.error("A002", format!("the template {:?} has no {{name}}: every label would read the same", s.value), s.position);
+            }
+        }
     }
 }
 

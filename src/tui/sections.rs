@@ -193,16 +193,21 @@ pub fn lines(section: &Value, width: u16) -> Vec<Line<'static>> {
                 match chart["kind"].as_str() {
                     Some("intervals") => out.extend(intervals(&chart["value"], usize::from(width))),
                     Some("map") => out.push(Line::styled(
-                        format!(
-                            "(a world map of {} members: view 4, Map)",
-                            chart["value"].as_array().map_or(0, Vec::len)
-                        ),
+                        format!("(a world map of {} members: view 4, Map)", chart["value"].as_u64().unwrap_or(0)),
                         Style::new().fg(Color::DarkGray),
                     )),
-                    Some("heatmap") => out.push(Line::styled(
-                        "(a heat map of Cohen's d: view 3, Family)",
-                        Style::new().fg(Color::DarkGray),
-                    )),
+                    Some("heatmap") => {
+                        let h = &chart["value"];
+                        out.push(Line::styled(
+                            format!(
+                                "(a heat map of Cohen's d, {} units × {} concepts at {}: view 3, Family)",
+                                h["units"],
+                                h["concepts"],
+                                h["tap"].as_str().unwrap_or_default()
+                            ),
+                            Style::new().fg(Color::DarkGray),
+                        ))
+                    }
                     _ => {}
                 }
             }
