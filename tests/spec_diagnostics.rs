@@ -54,6 +54,18 @@ fn dangling_library_file_and_folder_and_variable_are_named() {
     insta::assert_snapshot!(err);
 }
 
+/// A folder source's glob that does not parse is an error at its line (I010), not a pattern
+/// read literally.
+#[test]
+fn an_invalid_glob_is_reported_at_its_line() {
+    let spec = format!(
+        "{GOOD_HEAD}probes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n    members: [fr]\n    stimuli:\n      images:\n        - folder: $ROOT/fixtures/images/flags/{{id}}\n          glob: \"[jpg\"\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("error[I010]") && err.contains("<dir>/s.yaml:11:"), "{err}");
+}
+
 #[test]
 fn manifests_that_are_unreadable_or_lack_a_column_are_reported() {
     let spec = format!(

@@ -95,9 +95,29 @@ impl FromNode for ImageSourceDoc {
                 cx.error("I002", "`glob` and `recursive` apply to folders only", position);
                 None
             }
-            _ => Some(doc),
+            _ => {
+                if let Some(g) = &doc.glob
+                    && let Err(e) = file_name_glob(g)
+                {
+                    cx.error_help(
+                        "I010",
+                        format!("`glob` {:?} is not a valid pattern: {}", g.value, e.kind()),
+                        g.position,
+                        "a glob matches file names: `*` any run of characters, `?` one, `[abc]` a set, `{jpg,png}` alternatives",
+                    );
+                    return None;
+                }
+                Some(doc)
+            }
         }
     }
+}
+
+/// The matcher of a folder source's `glob`: shell syntax (`*`, `?`, `[abc]`, `{jpg,png}`)
+/// on the file name, case-insensitive (`*.jpg` takes `IMG_01.JPG`), by the `globset` crate,
+/// which matches in time linear in the name.
+pub fn file_name_glob(pattern: &str) -> Result<globset::GlobMatcher, globset::Error> {
+    Ok(globset::GlobBuilder::new(pattern).case_insensitive(true).literal_separator(true).build()?.compile_matcher())
 }
 
 /// Reads the optional `images:` list of a mapping.
