@@ -26,11 +26,115 @@ impl Position {
     }
 }
 
+/// Every diagnostic code, with what it means: one list, so a code cannot be used twice with
+/// two meanings or go undocumented (the `diagnostic_codes` test checks that docs/spec.md has a
+/// row for each with this text, and that no source file writes a code as a string).
+macro_rules! codes {
+    ($($code:ident => $what:literal,)*) => {
+        /// A diagnostic code ([`Code::ALL`] lists them with [`Code::description`]).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(
+                #[doc = $what]
+                $code,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in order.
+            pub const ALL: &'static [Code] = &[$(Code::$code),*];
+
+            /// The code as printed (`A002`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$code => stringify!($code),)*
+                }
+            }
+
+            /// What the code means (the row of docs/spec.md).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$code => $what,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    Y001 => "YAML syntax error, or a value of the wrong kind",
+    Y002 => "unknown key in a model manifest (the nearest valid key is suggested)",
+    Y003 => "missing required key in a model manifest",
+    Y004 => "the document expands to too many values (an alias bomb)",
+    S001 => "unknown key (the nearest valid key is suggested)",
+    S002 => "value of the wrong type",
+    S003 => "number out of range",
+    S004 => "duplicate key",
+    S005 => "missing required key",
+    S006 => "invalid id",
+    V001 => "unclosed `${` in a value",
+    V002 => "variable with no value (give it with `--set name=value`)",
+    V003 => "unknown variable",
+    V004 => "`--set` of a variable the spec does not declare",
+    P001 => "source id defined twice in a probe library",
+    P002 => "family cites a source the library does not define",
+    P003 => "family without members",
+    P004 => "family without prompt templates",
+    P005 => "member with an empty name",
+    P006 => "member without a group for one of its family's hierarchy levels",
+    P007 => "prompt template without `{name}`",
+    A001 => "unknown severity (info, warning or error)",
+    A002 => "analysis setting out of range (a fraction, a non-negative number, a template list)",
+    A003 => "unknown name of a setting (a colour, a case, a position, an output format, a `fail_on` level)",
+    A004 => "two probe selections with the same name",
+    A005 => "the audit uses no probes",
+    A006 => "an analysis names a selection the audit does not define",
+    A007 => "a `level` that is not a hierarchy level of the family",
+    A008 => "a tap the model bundle does not define",
+    A009 => "the model bundle's manifest cannot be read",
+    A010 => "a probe library cannot be read",
+    A011 => "a probe library has no such family",
+    A012 => "a family has no such member",
+    A013 => "a member listed twice",
+    A014 => "a family has no such hierarchy level",
+    A015 => "no member of the family is in the given group",
+    A016 => "a selection that keeps no members",
+    A017 => "typographic stimuli without base images",
+    I001 => "an image source needs exactly one of `folder` or `manifest`",
+    I002 => "an image-source option that does not apply to its kind of source",
+    I003 => "an image source that belongs to no member",
+    I004 => "an image folder that does not exist",
+    I005 => "a manifest without a named column",
+    I006 => "a manifest that cannot be read",
+    I007 => "`member_key` is neither `id`, `name` nor a meta key of any member",
+    I008 => "warning: manifest values of `member_column` that name no member (value, rows, first line, nearest member value); every run skips those rows with that reason",
+    I009 => "warning: manifest records that cannot be read (wrong number of fields, invalid UTF-8, a JSONL line that is not an object); every run skips those records",
+    I010 => "a folder source's `glob` is not a valid pattern (an unclosed `[` or `{`)",
+    M003 => "a model file (encoder, external data) that does not exist",
+    M004 => "a model manifest value out of range or empty",
+    M005 => "a tap defined twice",
+    M006 => "a tap's pooling that does not apply to its layout",
+    M007 => "an unsupported preprocessing rule or tokenizer kind",
+    M008 => "a tap's tensor that is not in the encoder's graph",
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One problem in one file, with enough context to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     /// Short stable code, e.g. `M004`, so that docs and searches can refer to it.
-    pub code: &'static str,
+    pub code: Code,
     /// What is wrong, in one sentence.
     pub message: String,
     /// The file the problem is in.
@@ -49,7 +153,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `position` in `file`, whose text is `source` (used for the snippet).
     pub fn new(
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         file: &Path,
         source: Option<&str>,
@@ -170,13 +274,13 @@ pub fn from_yaml_error(err: &serde_saphyr::Error, file: &Path, source: &str) -> 
             Some(best) => format!("did you mean `{best}`? valid keys here: {}", expected.join(", ")),
             None => format!("valid keys here: {}", expected.join(", ")),
         };
-        ("Y002", Some(hint))
+        (Code::Y002, Some(hint))
     } else if message.contains("missing field") {
-        ("Y003", None)
+        (Code::Y003, None)
     } else if message.to_ascii_lowercase().contains("alias") || message.to_ascii_lowercase().contains("budget") {
-        ("Y004", Some("YAML aliases expand to too much data; write the values out".to_owned()))
+        (Code::Y004, Some("YAML aliases expand to too much data; write the values out".to_owned()))
     } else {
-        ("Y001", None)
+        (Code::Y001, None)
     };
     let d = Diagnostic::new(code, message, file, Some(source), position);
     match help {

@@ -162,3 +162,40 @@ fn fail_on_takes_the_same_values_in_a_spec_and_on_the_command_line() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown fail_on \"sometimes\"") && err.contains("info, warning, error or never"), "{err}");
 }
+
+/// The diagnostic codes are one list (`Code` in src/diagnostics.rs): each has a row in
+/// docs/spec.md with the same meaning, the docs list no code that does not exist, and no source
+/// file writes a code as a string (so a code cannot be reused with another meaning).
+#[test]
+fn diagnostic_codes_are_one_documented_list() {
+    use clip_audit::diagnostics::Code;
+    let docs = std::fs::read_to_string(root().join("docs/spec.md")).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for code in Code::ALL {
+        assert!(seen.insert(code.as_str()), "{code} twice");
+        let row = format!("| {} | {} |", code.as_str(), code.description());
+        assert!(docs.contains(&row), "docs/spec.md lacks the row `{row}`");
+    }
+    let documented: Vec<&str> = docs
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split(' ').next())
+        .filter(|c| c.len() == 4 && c.as_bytes()[0].is_ascii_uppercase() && c[1..].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    for c in &documented {
+        assert!(seen.contains(c), "docs/spec.md documents {c}, which does not exist");
+    }
+    assert_eq!(documented.len(), Code::ALL.len(), "each code documented once");
+    let literal = regex::Regex::new(r#""[A-Z][0-9]{3}""#).unwrap();
+    let mut stack = vec![root().join("src")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("diagnostics.rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(!literal.is_match(&text), "{} writes a diagnostic code as a string; use `Code`", path.display());
+            }
+        }
+    }
+}

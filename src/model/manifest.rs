@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics, Position, closest};
 
 /// The manifest's file name inside a bundle folder.
@@ -320,7 +321,7 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn at<T>(&mut self, code: &'static str, value: &Spanned<T>, message: String, help: Option<String>) {
+    fn at<T>(&mut self, code: Code, value: &Spanned<T>, message: String, help: Option<String>) {
         let d = Diagnostic::new(code, message, self.path, Some(self.source), Position::from_yaml(&value.referenced));
         self.problems.push(match help {
             Some(h) => d.with_help(h),
@@ -334,13 +335,18 @@ impl Validator<'_> {
         let text = self.encoder(&dir, raw.text_encoder);
         let p = &raw.preprocess;
         if p.size.value == 0 || p.size.value > 4096 {
-            self.at("M004", &p.size, format!("preprocess.size must be between 1 and 4096, not {}", p.size.value), None);
+            self.at(
+                Code::M004,
+                &p.size,
+                format!("preprocess.size must be between 1 and 4096, not {}", p.size.value),
+                None,
+            );
         }
         if let Some(resize) = &p.resize
             && resize.value != "shortest_side_bicubic"
         {
             self.at(
-                "M007",
+                Code::M007,
                 resize,
                 format!("unsupported resize rule {:?}", resize.value),
                 Some("the supported rule is `shortest_side_bicubic` (CLIP's)".into()),
@@ -350,7 +356,7 @@ impl Validator<'_> {
             && crop.value != "center"
         {
             self.at(
-                "M007",
+                Code::M007,
                 crop,
                 format!("unsupported crop {:?}", crop.value),
                 Some("the supported crop is `center` (CLIP's)".into()),
@@ -360,7 +366,7 @@ impl Validator<'_> {
         let std = self.triple(&p.std, "preprocess.std", true);
         if raw.tokenizer.kind.value != "clip_bpe" {
             self.at(
-                "M007",
+                Code::M007,
                 &raw.tokenizer.kind,
                 format!("unsupported tokenizer kind {:?}", raw.tokenizer.kind.value),
                 Some("the supported kind is `clip_bpe` (OpenAI CLIP's byte-level BPE)".into()),
@@ -369,7 +375,7 @@ impl Validator<'_> {
         let ctx = raw.tokenizer.context_length.value;
         if !(3..=1024).contains(&ctx) {
             self.at(
-                "M004",
+                Code::M004,
                 &raw.tokenizer.context_length,
                 format!("tokenizer.context_length must be between 3 and 1024, not {ctx}"),
                 Some("CLIP models use 77".into()),
@@ -378,7 +384,7 @@ impl Validator<'_> {
         let scale = raw.logit_scale.value;
         if !(scale.is_finite() && scale > 0.0) {
             self.at(
-                "M004",
+                Code::M004,
                 &raw.logit_scale,
                 format!("logit_scale must be a positive number, not {scale}"),
                 Some("it is exp() of the model's learned log-scale; 100 for OpenAI CLIP".into()),
@@ -387,7 +393,7 @@ impl Validator<'_> {
         if let Some(dim) = &raw.embedding_dim
             && dim.value == 0
         {
-            self.at("M004", dim, "embedding_dim must be positive".into(), None);
+            self.at(Code::M004, dim, "embedding_dim must be positive".into(), None);
         }
         let mut taps: Vec<TapSpec> = Vec::new();
         for tap in raw.taps {
@@ -396,7 +402,7 @@ impl Validator<'_> {
             }
         }
         if raw.name.value.trim().is_empty() {
-            self.at("M004", &raw.name, "name must not be empty".into(), None);
+            self.at(Code::M004, &raw.name, "name must not be empty".into(), None);
         }
         if !self.problems.is_empty() {
             return Err(ManifestError::Invalid { path: self.path.to_path_buf(), diagnostics: self.problems });
@@ -421,7 +427,7 @@ impl Validator<'_> {
         let file = dir.join(&raw.file.value);
         if !file.is_file() {
             self.at(
-                "M003",
+                Code::M003,
                 &raw.file,
                 format!("model file {} does not exist", file.display()),
                 Some("paths are relative to the folder of model.yaml".into()),
@@ -430,7 +436,7 @@ impl Validator<'_> {
         }
         for (what, v) in [("input", &raw.input), ("output", &raw.output)] {
             if v.value.is_empty() {
-                self.at("M004", v, format!("encoder {what} name must not be empty"), None);
+                self.at(Code::M004, v, format!("encoder {what} name must not be empty"), None);
             }
         }
         Some(EncoderSpec { file, input: raw.input.value, output: raw.output.value })
@@ -438,12 +444,12 @@ impl Validator<'_> {
 
     fn triple(&mut self, v: &Spanned<Vec<f64>>, what: &str, positive: bool) -> Option<[f32; 3]> {
         if v.value.len() != 3 {
-            self.at("M004", v, format!("{what} needs 3 values (R, G, B), found {}", v.value.len()), None);
+            self.at(Code::M004, v, format!("{what} needs 3 values (R, G, B), found {}", v.value.len()), None);
             return None;
         }
         if v.value.iter().any(|x| !x.is_finite() || (positive && *x <= 0.0)) {
             let need = if positive { "positive finite numbers" } else { "finite numbers" };
-            self.at("M004", v, format!("{what} must be {need}"), None);
+            self.at(Code::M004, v, format!("{what} must be {need}"), None);
             return None;
         }
         Some([v.value[0] as f32, v.value[1] as f32, v.value[2] as f32])
@@ -452,7 +458,7 @@ impl Validator<'_> {
     fn tap(&mut self, raw: RawTap, seen: &[TapSpec]) -> Option<TapSpec> {
         if seen.iter().any(|t| t.name == raw.name.value) {
             self.at(
-                "M005",
+                Code::M005,
                 &raw.name,
                 format!("tap {:?} is defined twice", raw.name.value),
                 Some("tap names must be unique".into()),
@@ -463,7 +469,7 @@ impl Validator<'_> {
             "text" => Some(Encoder::Text),
             other => {
                 self.at(
-                    "M007",
+                    Code::M007,
                     &raw.encoder,
                     format!("unknown encoder {other:?}"),
                     Some("use `image` or `text`".into()),
@@ -474,14 +480,14 @@ impl Validator<'_> {
         let pooling = Pooling::parse(&raw.pooling.value);
         if pooling.is_none() {
             let hint = suggest(&raw.pooling.value, &Pooling::NAMES);
-            self.at("M007", &raw.pooling, format!("unknown pooling {:?}", raw.pooling.value), Some(hint));
+            self.at(Code::M007, &raw.pooling, format!("unknown pooling {:?}", raw.pooling.value), Some(hint));
         }
         let layout = match &raw.layout {
             Some(l) => {
                 let parsed = Layout::parse(&l.value);
                 if parsed.is_none() {
                     let hint = suggest(&l.value, &Layout::NAMES);
-                    self.at("M007", l, format!("unknown layout {:?}", l.value), Some(hint));
+                    self.at(Code::M007, l, format!("unknown layout {:?}", l.value), Some(hint));
                 }
                 parsed
             }
@@ -497,7 +503,7 @@ impl Validator<'_> {
                 .unwrap_or_else(|| Position::from_yaml(&raw.pooling.referenced));
             self.problems.push(
                 Diagnostic::new(
-                    "M006",
+                    Code::M006,
                     format!("pooling `{p}` does not apply to layout `{}`", Layout::NAMES[l as usize]),
                     self.path,
                     Some(self.source),
@@ -508,7 +514,7 @@ impl Validator<'_> {
         }
         if raw.tensor.value.is_empty() {
             self.at(
-                "M004",
+                Code::M004,
                 &raw.tensor,
                 "tap tensor name must not be empty".into(),
                 Some("`clip-audit model inspect` lists candidate tensors".into()),

@@ -27,6 +27,7 @@ pub use runtime::{Device, Runtime, RuntimeError, SessionConfig};
 pub use taps::TapShapeError;
 pub use tokenizer::ClipTokenizer;
 
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
 /// Everything that can go wrong loading or running a model.
@@ -285,7 +286,7 @@ impl ClipModel {
                     };
                     missing.push(
                         Diagnostic::new(
-                            "M008",
+                            Code::M008,
                             format!("tap {:?}: tensor {:?} is not in {}", tap.name, tap.tensor, spec.file.display()),
                             &manifest.path,
                             Some(&manifest.source),

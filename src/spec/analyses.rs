@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 
 use super::node::Node;
 use super::read::{Ctx, FromNode, MapReader, Sp};
+use crate::diagnostics::Code;
 
 /// How serious a crossed threshold is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, JsonSchema)]
@@ -31,7 +32,12 @@ impl FromNode for Severity {
             "warning" => Some(Severity::Warning),
             "error" => Some(Severity::Error),
             _ => {
-                cx.error_help("A001", format!("unknown severity {s:?}"), node.position, "use info, warning or error");
+                cx.error_help(
+                    Code::A001,
+                    format!("unknown severity {s:?}"),
+                    node.position,
+                    "use info, warning or error",
+                );
                 None
             }
         }
@@ -87,7 +93,12 @@ impl FromNode for FailOn {
         let s = String::from_node(node, cx)?;
         let parsed = FailOn::parse(&s);
         if parsed.is_none() {
-            cx.error_help("A001", format!("unknown fail_on {s:?}"), node.position, "use info, warning, error or never");
+            cx.error_help(
+                Code::A001,
+                format!("unknown fail_on {s:?}"),
+                node.position,
+                "use info, warning, error or never",
+            );
         }
         parsed
     }
@@ -97,7 +108,7 @@ fn fraction(cx: &mut Ctx<'_>, v: &Option<Sp<f64>>, what: &str) {
     if let Some(v) = v
         && !(v.value > 0.0 && v.value < 1.0)
     {
-        cx.error("A002", format!("{what} must be between 0 and 1 (exclusive), not {}", v.value), v.position);
+        cx.error(Code::A002, format!("{what} must be between 0 and 1 (exclusive), not {}", v.value), v.position);
     }
 }
 
@@ -105,7 +116,7 @@ fn positive(cx: &mut Ctx<'_>, v: &Option<Sp<f64>>, what: &str) {
     if let Some(v) = v
         && !(v.value.is_finite() && v.value >= 0.0)
     {
-        cx.error("A002", format!("{what} must be a non-negative number, not {}", v.value), v.position);
+        cx.error(Code::A002, format!("{what} must be a non-negative number, not {}", v.value), v.position);
     }
 }
 
@@ -216,7 +227,7 @@ analysis_doc! {
             if let Some(n) = n
                 && n.value == 0
             {
-                cx.error("A002", format!("{what} must be at least 1 (0 leaves the test without a p-value or a CI)"), n.position);
+                cx.error(Code::A002, format!("{what} must be at least 1 (0 leaves the test without a p-value or a CI)"), n.position);
             }
         }
     }
@@ -285,10 +296,10 @@ analysis_doc! {
         // every label the same (or no) embedding.
         if let Some(t) = &d.templates {
             if t.is_empty() {
-                cx.error("A002", "templates must list at least one template (or be left out: the labels' own prompts)".to_owned(), None);
+                cx.error(Code::A002, "templates must list at least one template (or be left out: the labels' own prompts)".to_owned(), None);
             }
             for s in t.iter().filter(|s| !s.value.contains("{name}")) {
-                cx.error("A002", format!("the template {:?} has no {{name}}: every label would read the same", s.value), s.position);
+                cx.error(Code::A002, format!("the template {:?} has no {{name}}: every label would read the same", s.value), s.position);
             }
         }
     }
@@ -382,9 +393,9 @@ analysis_doc! {
     check(cx, d) {
         if let Some(c) = &d.copies {
             if c.value == 0 || c.value > 50 {
-                cx.error_help("A002", format!("copies must be between 1 and 50, not {}", c.value), c.position, "5 copies compare each statistic with five random networks");
+                cx.error_help(Code::A002, format!("copies must be between 1 and 50, not {}", c.value), c.position, "5 copies compare each statistic with five random networks");
             } else if c.value > 1 && d.bundle.is_some() {
-                cx.error_help("A002", "a given `bundle` is one random-weight copy", c.position, "leave out `copies`, or leave out `bundle` to re-draw the weights once per copy");
+                cx.error_help(Code::A002, "a given `bundle` is one random-weight copy", c.position, "leave out `copies`, or leave out `bundle` to re-draw the weights once per copy");
             }
         }
     }

@@ -19,6 +19,7 @@ use super::probe::{Family, Member, ProbeLibrary};
 use super::read::{Ctx, FromNode, MapReader, Sp};
 use super::vars::Vars;
 use super::{SpecError, check_id, suggest_among};
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics};
 
 /// An audit spec as written.
@@ -400,7 +401,7 @@ fn parse_color(cx: &mut Ctx<'_>, s: &Sp<String>) -> Option<Color> {
     }
     let names: Vec<&str> = NAMED_COLORS.iter().map(|(n, _)| *n).collect();
     cx.error_help(
-        "A003",
+        Code::A003,
         format!("unknown colour {:?}", **s),
         s.position,
         format!("use #rrggbb or a name; {}", suggest_among(s, &names)),
@@ -412,7 +413,7 @@ fn parse_named<T: Copy>(cx: &mut Ctx<'_>, s: &Sp<String>, names: &[&str], all: &
     match names.iter().position(|n| *n == s.as_str()) {
         Some(i) => Some(all[i]),
         None => {
-            cx.error_help("A003", format!("unknown {what} {:?}", **s), s.position, suggest_among(s, names));
+            cx.error_help(Code::A003, format!("unknown {what} {:?}", **s), s.position, suggest_among(s, names));
             None
         }
     }
@@ -616,7 +617,9 @@ fn read_vars(
                 }
             }
             Value::Null => {}
-            _ => cx.error("S002", format!("expected `vars` to be a mapping, found {}", vnode.kind()), vnode.position),
+            _ => {
+                cx.error(Code::S002, format!("expected `vars` to be a mapping, found {}", vnode.kind()), vnode.position)
+            }
         }
     }
     for (k, v) in overrides {
@@ -626,7 +629,7 @@ fn read_vars(
             let known: Vec<&str> = vars.values.keys().map(String::as_str).collect();
             cx.problems.push(
                 Diagnostic::new(
-                    "V004",
+                    Code::V004,
                     format!("--set {k}=...: the spec declares no variable `{k}`"),
                     cx.file,
                     None,
@@ -668,7 +671,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 let pos = use_.name.as_ref().map_or(use_.family.position, |n| n.position);
                 if !names.insert(sel.name.clone()) {
                     self.cx.error_help(
-                        "A004",
+                        Code::A004,
                         format!("two probe selections are named `{}`", sel.name),
                         pos,
                         "give one of them `name:` so analyses can tell them apart",
@@ -678,13 +681,13 @@ impl<'c, 'a> Validator<'c, 'a> {
             }
         }
         if doc.probes.is_empty() {
-            self.cx.error("A005", "the audit uses no probes", doc.audit.position);
+            self.cx.error(Code::A005, "the audit uses no probes", doc.audit.position);
         }
         let known: Vec<&str> = names.iter().map(String::as_str).collect();
         for (r, what) in doc.analyses.selection_refs() {
             if !names.contains(r.as_str()) {
                 self.cx.error_help(
-                    "A006",
+                    Code::A006,
                     format!("{what} names selection `{}`, which the audit does not define", **r),
                     r.position,
                     suggest_among(r, &known),
@@ -704,7 +707,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             {
                 let levels: Vec<&str> = sel.family.hierarchy.iter().map(String::as_str).collect();
                 self.cx.error_help(
-                    "A007",
+                    Code::A007,
                     format!("{what} `{}` is not a hierarchy level of `{}`", **level, **fam),
                     level.position,
                     suggest_among(level, &levels),
@@ -720,7 +723,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 formats.push(f.value.clone());
             } else {
                 self.cx.error_help(
-                    "A003",
+                    Code::A003,
                     format!("unknown report format {:?}", **f),
                     f.position,
                     suggest_among(f, &FORMATS),
@@ -758,7 +761,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 for t in &wanted {
                     if manifest.tap(t).is_none() {
                         self.cx.error_help(
-                            "A008",
+                            Code::A008,
                             format!("the model bundle defines no tap `{}`", ***t),
                             t.position,
                             suggest_among(t, &known),
@@ -768,7 +771,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             }
             Err(crate::model::ManifestError::Read { path, source }) => {
                 self.cx.error_help(
-                    "A009",
+                    Code::A009,
                     format!("cannot read the model bundle's manifest {}: {source}", path.display()),
                     model.bundle.position,
                     "`model.bundle` is a folder with model.yaml, relative to this spec",
@@ -790,7 +793,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             Ok(lib) => Some(Arc::new(lib)),
             Err(SpecError::Read { source, .. }) => {
                 self.cx.error_help(
-                    "A010",
+                    Code::A010,
                     format!("cannot read probe library {}: {source}", path.display()),
                     written.position,
                     "library paths are relative to the spec's folder",
@@ -812,7 +815,7 @@ impl<'c, 'a> Validator<'c, 'a> {
         let Some(family) = lib.family(&u.family).cloned() else {
             let known: Vec<&str> = lib.families.iter().map(|f| f.id.as_str()).collect();
             self.cx.error_help(
-                "A011",
+                Code::A011,
                 format!("probe library `{}` has no family `{}`", lib.id, *u.family),
                 u.family.position,
                 suggest_among(&u.family, &known),
@@ -830,13 +833,13 @@ impl<'c, 'a> Validator<'c, 'a> {
                 for id in ids {
                     if family.member(id).is_none() {
                         self.cx.error_help(
-                            "A012",
+                            Code::A012,
                             format!("family `{}` has no member `{}`", family.id, **id),
                             id.position,
                             suggest_among(id, &known),
                         );
                     } else if !seen.insert(id.value.clone()) {
-                        self.cx.error("A013", format!("member `{}` is listed twice", **id), id.position);
+                        self.cx.error(Code::A013, format!("member `{}` is listed twice", **id), id.position);
                     }
                 }
                 family.members.iter().filter(|m| seen.contains(&m.id)).cloned().collect()
@@ -848,7 +851,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 let levels: Vec<&str> = family.hierarchy.iter().map(String::as_str).collect();
                 let pos = wanted.first().and_then(|w| w.position);
                 self.cx.error_help(
-                    "A014",
+                    Code::A014,
                     format!("family `{}` has no hierarchy level `{level}`", family.id),
                     pos,
                     suggest_among(level, &levels),
@@ -861,7 +864,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             for w in wanted {
                 if !groups.contains(w.as_str()) {
                     self.cx.error_help(
-                        "A015",
+                        Code::A015,
                         format!("no member of `{}` has {level} `{}`", family.id, **w),
                         w.position,
                         suggest_among(w, &known),
@@ -872,7 +875,7 @@ impl<'c, 'a> Validator<'c, 'a> {
         }
         if members.is_empty() && self.cx.problems.is_empty() {
             self.cx.error(
-                "A016",
+                Code::A016,
                 format!("the selection `{name}` keeps no members of `{}`", family.id),
                 u.family.position,
             );
@@ -884,7 +887,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                     for t in ts {
                         if !t.contains("{name}") {
                             self.cx.error_help(
-                                "P007",
+                                Code::P007,
                                 format!("template {:?} does not contain {{name}}", **t),
                                 t.position,
                                 "e.g. \"a photo of {name}.\"",
@@ -902,7 +905,7 @@ impl<'c, 'a> Validator<'c, 'a> {
         let images = self.image_sources(&lib, &family, &members, &st.images, vars);
         if typographic.is_some() && images.is_empty() {
             self.cx.error_help(
-                "A017",
+                Code::A017,
                 format!("typographic stimuli for `{name}` need base images, and the family has no image sources"),
                 u.family.position,
                 "add `stimuli.images` (a folder or manifest) to this selection",
@@ -937,11 +940,11 @@ impl<'c, 'a> Validator<'c, 'a> {
     fn render_plan(&mut self, r: &RenderedTextDoc) -> Option<RenderPlan> {
         let canvas = r.canvas.unwrap_or(224);
         if !(16..=2048).contains(&canvas) {
-            self.cx.error("A002", format!("canvas must be between 16 and 2048 pixels, not {canvas}"), None);
+            self.cx.error(Code::A002, format!("canvas must be between 16 and 2048 pixels, not {canvas}"), None);
         }
         let sizes = r.sizes.clone().unwrap_or_else(|| vec![32]);
         if sizes.iter().any(|s| *s == 0 || *s > canvas) {
-            self.cx.error("A002", format!("font sizes must be between 1 and the canvas ({canvas})"), None);
+            self.cx.error(Code::A002, format!("font sizes must be between 1 and the canvas ({canvas})"), None);
         }
         Some(RenderPlan {
             canvas,
@@ -961,7 +964,7 @@ impl<'c, 'a> Validator<'c, 'a> {
     fn typographic_plan(&mut self, t: &TypographicStimuliDoc) -> Option<TypographicPlan> {
         let opacities = t.opacities.clone().unwrap_or_else(|| vec![1.0]);
         if opacities.iter().any(|o| !(*o > 0.0 && *o <= 1.0)) {
-            self.cx.error("A002", "opacities must be in (0, 1]", None);
+            self.cx.error(Code::A002, "opacities must be in (0, 1]", None);
         }
         Some(TypographicPlan {
             texts: t.texts.as_ref().map(|v| v.iter().map(|s| s.value.clone()).collect()),
@@ -1005,7 +1008,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                 if doc.member_column.is_none() {
                     if in_spec {
                         self.cx.error_help(
-                            "I003",
+                            Code::I003,
                             format!("image source {:?} belongs to no member of `{}`", **written, family.id),
                             written.position,
                             "use {id} or {name} in the path (one folder per member), or a manifest with `member_column`",
@@ -1043,7 +1046,7 @@ impl<'c, 'a> Validator<'c, 'a> {
             ImageSource::Folder { path, .. } => {
                 if !path.is_dir() {
                     self.cx.error_help(
-                        "I004",
+                        Code::I004,
                         format!("image folder {} does not exist", path.display()),
                         position,
                         "paths are relative to the file that names them; variables can be set with --set",
@@ -1063,7 +1066,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                             if !columns.contains(c) {
                                 complete = false;
                                 self.cx.error_help(
-                                    "I005",
+                                    Code::I005,
                                     format!("manifest {} has no column `{c}`", file.display()),
                                     position,
                                     suggest_among(c, &known),
@@ -1076,7 +1079,7 @@ impl<'c, 'a> Validator<'c, 'a> {
                         }
                     }
                     Err(e) => self.cx.error_help(
-                        "I006",
+                        Code::I006,
                         format!("cannot read manifest {}: {e}", file.display()),
                         position,
                         "a manifest is a CSV file with a header row, or JSONL with one object per line",
@@ -1110,7 +1113,7 @@ impl Validator<'_, '_> {
             known.sort_unstable();
             known.dedup();
             self.cx.error_help(
-                "I007",
+                Code::I007,
                 format!("`member_key: {k}` is neither `id`, `name` nor a meta key of any member of `{}`", family.id),
                 doc.member_key.as_ref().and_then(|k| k.position).or(position),
                 suggest_among(k, &known),
@@ -1121,7 +1124,7 @@ impl Validator<'_, '_> {
             Ok(rows) => rows,
             Err(e) => {
                 return self.cx.error_help(
-                    "I006",
+                    Code::I006,
                     format!("cannot read manifest {}: {e}", file.display()),
                     position,
                     "a manifest is a CSV file with a header row, or JSONL with one object per line",
@@ -1134,7 +1137,7 @@ impl Validator<'_, '_> {
                 rows.bad.iter().take(5).map(|(line, why)| format!("line {line}: {why}")).collect();
             let more = if rows.bad.len() > 5 { format!(" and {} more", rows.bad.len() - 5) } else { String::new() };
             self.cx.warn_help(
-                "I009",
+                Code::I009,
                 format!(
                     "{} of {total} records of manifest {} cannot be read; runs skip them: {}{more}",
                     rows.bad.len(),
@@ -1162,7 +1165,7 @@ impl Validator<'_, '_> {
             .collect();
         let more = if unmatched.len() > 8 { format!(" and {} more", unmatched.len() - 8) } else { String::new() };
         self.cx.warn_help(
-            "I008",
+            Code::I008,
             format!(
                 "{rows_lost} of {total} rows of manifest {} have a `{column}` value that is not {} of any member of `{}`; runs skip them: {}{more}",
                 file.display(),

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 
 use super::node::Node;
 use super::read::{Ctx, FromNode, MapReader, Sp};
+use crate::diagnostics::Code;
 
 /// An image source as written.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
@@ -71,7 +72,7 @@ impl FromNode for ImageSourceDoc {
         match (&doc.folder, &doc.manifest) {
             (Some(_), Some(_)) | (None, None) => {
                 cx.error_help(
-                    "I001",
+                    Code::I001,
                     "an image source needs exactly one of `folder` or `manifest`",
                     position,
                     "e.g. `- folder: images/{id}` or `- manifest: labels.csv`",
@@ -79,12 +80,12 @@ impl FromNode for ImageSourceDoc {
                 None
             }
             (Some(_), None) if doc.root.is_some() || doc.file_column.is_some() || doc.member_column.is_some() => {
-                cx.error("I002", "`root`, `file_column` and `member_column` apply to manifests only", position);
+                cx.error(Code::I002, "`root`, `file_column` and `member_column` apply to manifests only", position);
                 None
             }
             (None, Some(_)) if doc.member_key.is_some() && doc.member_column.is_none() => {
                 cx.error_help(
-                    "I002",
+                    Code::I002,
                     "`member_key` says how `member_column` names members, but there is no `member_column`",
                     doc.member_key.as_ref().and_then(|k| k.position).or(position),
                     "add `member_column: <the manifest column that names each row's member>`",
@@ -92,7 +93,7 @@ impl FromNode for ImageSourceDoc {
                 None
             }
             (None, Some(_)) if doc.glob.is_some() || doc.recursive.is_some() => {
-                cx.error("I002", "`glob` and `recursive` apply to folders only", position);
+                cx.error(Code::I002, "`glob` and `recursive` apply to folders only", position);
                 None
             }
             _ => {
@@ -100,7 +101,7 @@ impl FromNode for ImageSourceDoc {
                     && let Err(e) = file_name_glob(g)
                 {
                     cx.error_help(
-                        "I010",
+                        Code::I010,
                         format!("`glob` {:?} is not a valid pattern: {}", g.value, e.kind()),
                         g.position,
                         "a glob matches file names: `*` any run of characters, `?` one, `[abc]` a set, `{jpg,png}` alternatives",

@@ -19,6 +19,7 @@ pub mod vars;
 
 use std::path::PathBuf;
 
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostics, closest};
 use read::{Ctx, Sp};
 
@@ -59,7 +60,7 @@ pub(crate) fn check_id(cx: &mut Ctx<'_>, id: &Sp<String>, what: &str) {
         && !id.starts_with('-');
     if !ok {
         cx.error_help(
-            "S006",
+            Code::S006,
             format!("{what} id {:?} is not valid", **id),
             id.position,
             "ids use lowercase letters, digits and dashes, e.g. `east-asian`",

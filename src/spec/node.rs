@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Position};
 
 /// The largest number of nodes a spec or probe library may expand to (aliases included).
@@ -136,8 +137,8 @@ pub fn parse(source: &str, file: &Path) -> Result<Node, Box<Diagnostic>> {
     };
     serde_saphyr::from_str_with_options::<Node>(source, options).map_err(|e| {
         let mut d = crate::diagnostics::from_yaml_error(&e, file, source);
-        if d.code == "Y004" || d.message.contains("budget") {
-            d.code = "Y004";
+        if d.code == Code::Y004 || d.message.contains("budget") {
+            d.code = Code::Y004;
             d.help = Some(format!(
                 "the document expands to more than {MAX_NODES} values (an alias bomb?); write the values out or split the file"
             ));
@@ -168,7 +169,7 @@ mod tests {
         }
         let t = std::time::Instant::now();
         let err = parse(&doc, Path::new("bomb.yaml")).unwrap_err();
-        assert_eq!(err.code, "Y004", "{err}");
+        assert_eq!(err.code, Code::Y004, "{err}");
         assert!(t.elapsed().as_secs_f64() < 5.0, "took {:?}", t.elapsed());
     }
 }

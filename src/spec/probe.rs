@@ -13,6 +13,7 @@ use super::images::{ImageSourceDoc, read_image_sources};
 use super::node::Node;
 use super::read::{Ctx, FromNode, MapReader, Sp};
 use super::{SpecError, check_id};
+use crate::diagnostics::Code;
 use crate::diagnostics::Diagnostics;
 
 /// Free-form metadata: strings, numbers, booleans, lists, mappings.
@@ -311,7 +312,7 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
     for s in &doc.sources {
         check_id(cx, &s.id, "source");
         if !source_ids.insert(s.id.value.clone()) {
-            cx.error("P001", format!("source id `{}` is defined twice", *s.id), s.id.position);
+            cx.error(Code::P001, format!("source id `{}` is defined twice", *s.id), s.id.position);
         }
     }
     for t in &doc.templates {
@@ -322,13 +323,13 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
     for f in doc.families {
         check_id(cx, &f.id, "family");
         if !family_ids.insert(f.id.value.clone()) {
-            cx.error("P001", format!("family id `{}` is defined twice", *f.id), f.id.position);
+            cx.error(Code::P001, format!("family id `{}` is defined twice", *f.id), f.id.position);
         }
         for s in &f.sources {
             if !source_ids.contains(&s.value) {
                 let known: Vec<&str> = source_ids.iter().map(String::as_str).collect();
                 cx.error_help(
-                    "P002",
+                    Code::P002,
                     format!("family `{}` cites source `{}`, which the library does not define", *f.id, **s),
                     s.position,
                     super::suggest_among(s, &known),
@@ -336,7 +337,7 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
             }
         }
         if f.members.is_empty() {
-            cx.error("P003", format!("family `{}` has no members", *f.id), f.id.position);
+            cx.error(Code::P003, format!("family `{}` has no members", *f.id), f.id.position);
         }
         let templates = match &f.templates {
             Some(ts) => {
@@ -349,7 +350,7 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
         };
         if templates.is_empty() {
             cx.error_help(
-                "P004",
+                Code::P004,
                 format!("family `{}` has no prompt templates", *f.id),
                 f.id.position,
                 "add `templates:` to the family or to the library",
@@ -361,15 +362,19 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
         for m in f.members {
             check_id(cx, &m.id, "member");
             if !member_ids.insert(m.id.value.clone()) {
-                cx.error("P001", format!("member id `{}` appears twice in family `{}`", *m.id, *f.id), m.id.position);
+                cx.error(
+                    Code::P001,
+                    format!("member id `{}` appears twice in family `{}`", *m.id, *f.id),
+                    m.id.position,
+                );
             }
             if m.name.trim().is_empty() {
-                cx.error("P005", format!("member `{}` has an empty name", *m.id), m.name.position);
+                cx.error(Code::P005, format!("member `{}` has an empty name", *m.id), m.name.position);
             }
             for level in &levels {
                 if !m.groups.contains_key(level) {
                     cx.error_help(
-                        "P006",
+                        Code::P006,
                         format!("member `{}` has no group for hierarchy level `{level}`", *m.id),
                         m.id.position,
                         format!("add `groups: {{{level}: ...}}`; family `{}` has levels {levels:?}", *f.id),
@@ -379,7 +384,7 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
             for (level, g) in &m.groups {
                 if !levels.contains(level) {
                     cx.error_help(
-                        "P006",
+                        Code::P006,
                         format!(
                             "member `{}` names group level `{level}`, which family `{}` does not have",
                             *m.id, *f.id
@@ -431,7 +436,7 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
 fn check_template(cx: &mut Ctx<'_>, t: &Sp<String>) {
     if !t.contains("{name}") {
         cx.error_help(
-            "P007",
+            Code::P007,
             format!("template {:?} does not contain {{name}}", **t),
             t.position,
             "write where the concept's name goes, e.g. \"a photo of {name}.\"",

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::node::{Node, Value};
+use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics, Position, closest};
 
 /// A value and the position it was read from.
@@ -65,14 +66,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Records a problem at `position`.
-    pub fn error(&mut self, code: &'static str, message: impl Into<String>, position: Option<Position>) {
+    pub fn error(&mut self, code: Code, message: impl Into<String>, position: Option<Position>) {
         self.problems.push(Diagnostic::new(code, message, self.file, Some(self.source), position));
     }
 
     /// Records a problem with a hint.
     pub fn error_help(
         &mut self,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         position: Option<Position>,
         help: impl Into<String>,
@@ -83,7 +84,7 @@ impl<'a> Ctx<'a> {
     /// Records a warning with a hint.
     pub fn warn_help(
         &mut self,
-        code: &'static str,
+        code: Code,
         message: impl Into<String>,
         position: Option<Position>,
         help: impl Into<String>,
@@ -94,7 +95,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn wrong_type(&mut self, node: &Node, expected: &str) {
-        self.error("S002", format!("expected {expected}, found {}", node.kind()), node.position);
+        self.error(Code::S002, format!("expected {expected}, found {}", node.kind()), node.position);
     }
 }
 
@@ -158,7 +159,7 @@ macro_rules! from_node_int {
                     Value::Int(i) => match <$t>::try_from(i) {
                         Ok(v) => Some(v),
                         Err(_) => {
-                            cx.error("S003", format!("{i} is out of range (0 to {})", <$t>::MAX), node.position);
+                            cx.error(Code::S003, format!("{i} is out of range (0 to {})", <$t>::MAX), node.position);
                             None
                         }
                     },
@@ -209,7 +210,7 @@ impl<T: FromNode> FromNode for BTreeMap<String, T> {
                     match (key, value) {
                         (Some(k2), Some(v2)) => {
                             if out.insert(k2.clone(), v2).is_some() {
-                                cx.error("S004", format!("key `{k2}` appears twice"), k.position);
+                                cx.error(Code::S004, format!("key `{k2}` appears twice"), k.position);
                                 ok = false;
                             }
                         }
@@ -263,7 +264,7 @@ impl<'n> MapReader<'n> {
             Value::Map(entries) => entries,
             Value::Null => &[],
             _ => {
-                cx.error("S002", format!("expected {what} (a mapping), found {}", node.kind()), node.position);
+                cx.error(Code::S002, format!("expected {what} (a mapping), found {}", node.kind()), node.position);
                 return None;
             }
         };
@@ -272,7 +273,7 @@ impl<'n> MapReader<'n> {
             if let Value::Str(s) = &k.value
                 && seen.insert(s.as_str(), ()).is_some()
             {
-                cx.error("S004", format!("key `{s}` appears twice in {what}"), k.position);
+                cx.error(Code::S004, format!("key `{s}` appears twice in {what}"), k.position);
             }
         }
         Some(Self { entries, used: vec![false; entries.len()], position: node.position, what, known: Vec::new() })
@@ -301,7 +302,7 @@ impl<'n> MapReader<'n> {
             Some(node) => T::from_node(node, cx),
             None => {
                 cx.error_help(
-                    "S005",
+                    Code::S005,
                     format!("{} is missing the required key `{key}`", self.what),
                     self.position,
                     format!("add `{key}:` ({})", T::EXPECTED),
@@ -341,7 +342,7 @@ impl<'n> MapReader<'n> {
                 Some(best) => format!("did you mean `{best}`? valid keys here: {}", self.known.join(", ")),
                 None => format!("valid keys here: {}", self.known.join(", ")),
             };
-            cx.error_help("S001", format!("unknown key `{name}` in {}", self.what), k.position, hint);
+            cx.error_help(Code::S001, format!("unknown key `{name}` in {}", self.what), k.position, hint);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::node::{Node, Value};
 use super::read::Ctx;
+use crate::diagnostics::Code;
 use crate::diagnostics::Position;
 
 /// A parsed `--set name=value`.
@@ -51,7 +52,7 @@ impl Vars {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find('}') else {
-                cx.error("V001", format!("unclosed `${{` in {s:?}"), position);
+                cx.error(Code::V001, format!("unclosed `${{` in {s:?}"), position);
                 return None;
             };
             let name = &after[..end];
@@ -59,7 +60,7 @@ impl Vars {
                 Some(Some(v)) => out.push_str(v),
                 Some(None) => {
                     cx.error_help(
-                        "V002",
+                        Code::V002,
                         format!("variable `{name}` has no value"),
                         position,
                         format!("pass --set {name}=VALUE (it is declared without a default)"),
@@ -69,7 +70,7 @@ impl Vars {
                 None => {
                     let known: Vec<&str> = self.values.keys().map(String::as_str).collect();
                     cx.error_help(
-                        "V003",
+                        Code::V003,
                         format!("unknown variable `{name}`"),
                         position,
                         format!("declare it under `vars:`; {}", super::suggest_among(name, &known)),
