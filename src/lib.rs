@@ -17,6 +17,7 @@ pub mod diagnostics;
 pub mod files;
 pub mod hashing;
 pub mod imaging;
+pub mod json;
 pub mod model;
 pub mod report;
 pub mod rng;

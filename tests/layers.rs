@@ -1,5 +1,5 @@
 //! Data flows one way through the layers (ARCHITECTURE.md, "Layers"): the shared plumbing
-//! (files, hashing, rng, clock, imaging, diagnostics) → model → spec → stimuli → run →
+//! (files, hashing, rng, clock, imaging, json, diagnostics) → model → spec → stimuli → run →
 //! analysis → audit → report → tui → cli → commands. This test reads the sources and fails
 //! when code in a layer names a layer after it (or one [`ALSO_FORBIDDEN`] keeps from it), and
 //! when a module of the crate has no layer, so an arrow that runs back breaks the tests, not a
@@ -231,7 +231,7 @@ fn crate_paths(name: &str) -> Vec<(String, String)> {
 /// re-runs edited models and compares; reports and the TUI render; the CLI's argument types
 /// and the commands wire it all together.
 const LAYERS: [&[&str]; 11] = [
-    &["files", "hashing", "rng", "clock", "imaging", "diagnostics"],
+    &["files", "hashing", "rng", "clock", "imaging", "json", "diagnostics"],
     &["model"],
     &["spec"],
     &["stimuli"],

@@ -503,3 +503,81 @@ fn model_cards_load_in_huggingface_hub_with_their_own_metadata_kept() {
         }
     }
 }
+
+/// Every reader reads a report into the writer's own types (`report::read`): a fresh report of
+/// each kind reads back whole (re-serialising its summary gives the same JSON, undefined
+/// numbers included), older formats are upgraded, and anything else is refused saying why.
+#[test]
+fn reports_read_back_into_the_writers_types_and_older_formats_are_upgraded() {
+    use clip_audit::report::read::{ReadError, load, load_summary};
+    let dir = tempfile::tempdir().unwrap();
+    let (r, latest) = audit(&dir.path().join("den"), None, &["--fail-on", "never"]);
+    assert!(r.status.success(), "{}", texts(&r).1);
+    let demo_like = root().join("audits/typographic.yaml");
+    let t = run_with_reports(demo_like.to_str().unwrap(), &dir.path().join("typo"), &["--fail-on", "never"]);
+    assert!(t.status.success(), "{}", texts(&t).1);
+    for path in [latest.join("report.json"), dir.path().join("typo/reports/typographic/latest/report.json")] {
+        let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let report = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        // Through text, as a reader would see it written again (f32 values print as f32).
+        let back: serde_json::Value = serde_json::from_str(&serde_json::to_string(&report.summary).unwrap()).unwrap();
+        assert_eq!(first_difference(&back, &written["summary"], "summary"), None, "{} round trip", path.display());
+        assert_eq!(report.meta.spec, written["meta"]["spec"].as_str().unwrap());
+        assert_eq!(report.sections.len(), written["sections"].as_array().unwrap().len());
+    }
+    // A summary.json reads the same way.
+    let summary_json = dir.path().join("den/analysis/summary.json");
+    if summary_json.exists() {
+        assert!(load_summary(&summary_json).unwrap().1.is_none());
+    }
+    // Format 1 (before the decision layer): findings kept with the decision they state, the
+    // analysis details whose layout changed left out with a note.
+    let v1 = load(&root().join("fixtures/reports/format-1/report.json")).unwrap();
+    assert_eq!(v1.summary.findings.len(), 22);
+    assert!(v1.summary.findings.iter().all(|f| f.decision.verdict == clip_audit::analysis::decision::Verdict::Fail));
+    assert!(
+        v1.summary.findings.iter().all(|f| f.decision.estimate == f.statistic.value || f.decision.estimate.is_nan())
+    );
+    assert!(
+        v1.summary.notes.iter().any(|n| n.contains("format 1") && n.contains("denigration")),
+        "{:?}",
+        v1.summary.notes
+    );
+    let v2 = load(&root().join("fixtures/reports/format-2/report.json")).unwrap();
+    assert_eq!((v2.summary.findings.len(), v2.summary.inconclusive.len()), (2, 199));
+    assert!(v2.summary.denigration.is_some() && v2.sections.is_empty());
+    // A newer format, and a file that is not a report, are refused with what to do.
+    let future = dir.path().join("future.json");
+    let mut text: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(latest.join("report.json")).unwrap()).unwrap();
+    text["format_version"] = 99.into();
+    std::fs::write(&future, text.to_string()).unwrap();
+    let err = load(&future).unwrap_err();
+    assert!(matches!(err, ReadError::Version { version: 99, .. }), "{err}");
+    assert!(
+        err.to_string().contains("newer than this clip-audit reads") && err.to_string().contains("update clip-audit"),
+        "{err}"
+    );
+    let not = dir.path().join("not.json");
+    std::fs::write(&not, "{\"hello\": 1}").unwrap();
+    assert!(load(&not).unwrap_err().to_string().contains("is not a clip-audit report.json"));
+}
+
+/// The first place two JSON values differ, as a path (`summary.selectivity.units[3].p`).
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| match (x.get(k), y.get(k)) {
+                (Some(p), Some(q)) => first_difference(p, q, &format!("{at}.{k}")),
+                (p, q) => Some(format!("{at}.{k}: {p:?} vs {q:?}")),
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(p, q, &format!("{at}[{i}]")))
+        }
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} vs {b}")),
+    }
+}

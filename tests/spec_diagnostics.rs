@@ -194,7 +194,11 @@ fn diagnostic_codes_are_one_documented_list() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("diagnostics.rs") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                assert!(!literal.is_match(&text), "{} writes a diagnostic code as a string; use `Code`", path.display());
+                assert!(
+                    !literal.is_match(&text),
+                    "{} writes a diagnostic code as a string; use `Code`",
+                    path.display()
+                );
             }
         }
     }

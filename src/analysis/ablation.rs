@@ -32,7 +32,7 @@ use crate::spec::analyses::AssociationsDoc;
 pub const DEFAULT_TOP_UNITS: usize = 5;
 
 /// One ablated unit and what it changed.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AblationResult {
     /// Tap.
     pub tap: String,
@@ -41,23 +41,28 @@ pub struct AblationResult {
     /// The finding that cited it.
     pub finding: String,
     /// The value the unit was clamped to (its mean).
+    #[serde(deserialize_with = "crate::json::f32")]
     pub clamped_to: f32,
     /// The statistic re-measured.
     pub statistic: String,
     /// Before ablation.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub before: f64,
     /// After.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub after: f64,
     /// after − before.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub change: f64,
     /// 95% CI of the change.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// Stimuli re-run.
     pub stimuli: usize,
 }
 
 /// The ablation analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AblationSummary {
     /// Units ablated, one at a time.
     pub results: Vec<AblationResult>,

@@ -43,7 +43,7 @@ pub const DEFAULT_MAX_EFFECT: f64 = 0.5;
 pub const MIN_GROUP_UNITS: u64 = 5;
 
 /// One group × attribute test.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AssociationTest {
     /// Group member.
     pub group: String,
@@ -54,14 +54,18 @@ pub struct AssociationTest {
     /// Images of the other groups.
     pub n_rest: usize,
     /// WEAT effect size.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub effect_size: f64,
     /// 95% CI of the effect size: percentile bootstrap of images, or with clusters Welch's
     /// interval over cluster means (in units of the scores' sd).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// Test statistic Σ_X s − Σ_Y s.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub statistic: f64,
     /// One-sided permutation p (against no association; for reference); with clusters, whole
     /// clusters move and the statistic is the difference of the sides' mean cluster means.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// Whether p is exact (all partitions).
     pub exact: bool,
@@ -69,18 +73,21 @@ pub struct AssociationTest {
     /// images are independent).
     pub clusters: [usize; 2],
     /// Design effect 1 + (m0 − 1)·ICC of the scores within clusters (1 without clusters).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub design_effect: f64,
     /// One-sided p of H0: effect size ≤ `max_effect_size` (Welch's t over cluster means when
     /// clustered, otherwise the bootstrap interval inverted).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p_limit: f64,
     /// `p_limit` corrected by Benjamini-Hochberg over the entry's group × attribute pairs.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub q: f64,
     /// The decision's verdict.
     pub verdict: Verdict,
 }
 
 /// A unit selective for a group and an attribute.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BridgeUnit {
     /// Tap.
     pub tap: String,
@@ -89,17 +96,19 @@ pub struct BridgeUnit {
     /// Group member.
     pub group: String,
     /// Cohen's d for the group (images).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub group_d: f64,
     /// Attribute member.
     pub attribute: String,
     /// Modality of the attribute's stimuli.
     pub attribute_modality: String,
     /// Cohen's d for the attribute.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub attribute_d: f64,
 }
 
 /// One `associations:` entry as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AssociationSummary {
     /// Groups selection.
     pub groups: String,
@@ -112,6 +121,7 @@ pub struct AssociationSummary {
     /// Bootstrap resamples per test.
     pub bootstrap: u64,
     /// FDR.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub fdr: f64,
     /// Every test, largest effect first.
     pub tests: Vec<AssociationTest>,

@@ -33,7 +33,9 @@ pub const ALPHA: f64 = 0.05;
 pub const POWER: f64 = 0.8;
 
 /// What the data say about one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The interval lies wholly on the allowed side of the limit.
@@ -56,7 +58,7 @@ impl Verdict {
 }
 
 /// On which side of the limit an effect is harmful.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Harmful when the effect exceeds the limit (a rate, a ratio, a difference).
@@ -66,7 +68,7 @@ pub enum Direction {
 }
 
 /// How a family's p-values are corrected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Correction {
     /// Benjamini-Hochberg (false discovery rate): for screening many checks.
@@ -86,13 +88,14 @@ impl Correction {
 }
 
 /// A multiplicity family: the checks corrected together.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Family {
     /// Its name (`denigration/fairface/rate`).
     pub name: String,
     /// The correction.
     pub correction: Correction,
     /// The family's error rate α (the spec's `fdr`); each test is one-sided at α/2.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub level: f64,
     /// Checks in the family that could be decided (n at least the minimum).
     pub size: usize,
@@ -111,32 +114,38 @@ impl Family {
 }
 
 /// Everything a verdict rests on, as reports show it.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     /// The verdict.
     pub verdict: Verdict,
     /// What is estimated (`risk ratio against the rest of the breakdown`).
     pub estimand: String,
     /// The estimate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub estimate: f64,
     /// Its 95% interval.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// How the interval is computed (`Katz log`, `Clopper-Pearson`).
     pub ci_method: String,
     /// For a failure in a family of more than one: the multiplicity-adjusted interval the
     /// verdict rests on (FCR-adjusted for BH, Bonferroni for Holm).
+    #[serde(deserialize_with = "crate::json::opt_pair", default)]
     pub ci_adjusted: Option<[f64; 2]>,
     /// Level of `ci_adjusted` (e.g. 0.9875).
     pub ci_adjusted_level: Option<f64>,
     /// The allowed level from the spec.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub limit: f64,
     /// The harmful side of the limit.
     pub direction: Direction,
     /// The test of H0 "the effect is on the allowed side of the limit".
     pub test: String,
     /// Its one-sided p-value.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// The p-value corrected within the family (compare with `family.level / 2`).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p_adjusted: f64,
     /// The multiplicity family.
     pub family: Family,

@@ -75,7 +75,7 @@ struct Label {
 }
 
 /// The harmful rate of one group.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct GroupRate {
     /// Breakdown (`member`, a label column, or columns joined with `×`).
     pub breakdown: String,
@@ -86,30 +86,40 @@ pub struct GroupRate {
     /// Harmful assignments.
     pub harmful: u64,
     /// harmful / n.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub rate: f64,
     /// Wilson 95% CI (for display).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub wilson: [f64; 2],
     /// Clopper-Pearson 95% CI (the rate rule's; on the effective sample size when clustered).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub clopper_pearson: [f64; 2],
     /// Design effect 1 + (m0 − 1)·ICC of the harmful indicator within the group's clusters
     /// (`cluster_by`), at least 1; 1 without clusters.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub design_effect: f64,
     /// Rest of the breakdown's design effect.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub rest_design_effect: f64,
     /// Images of the rest of the breakdown (its other groups).
     pub rest_n: u64,
     /// Harmful assignments among them.
     pub rest_harmful: u64,
     /// Risk ratio rate / rest rate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub ratio: f64,
     /// Miettinen-Nurminen score 95% CI of the risk ratio against the rest (on effective
     /// counts when clustered).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ratio_ci: [f64; 2],
     /// rate − rest rate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub difference: f64,
     /// Risk ratio against the best-off group of the breakdown (lowest harmful rate).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub ratio_to_best: f64,
     /// Its Katz 95% CI.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ratio_to_best_ci: [f64; 2],
     /// The best-off group of the breakdown: the lowest harmful rate among the groups with
     /// `min_n` effective images (the largest among equals).
@@ -119,21 +129,26 @@ pub struct GroupRate {
     /// Its harmful assignments.
     pub best_harmful: u64,
     /// Its design effect.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub best_design_effect: f64,
     /// Four-fifths rule's impact ratio: (1 − rate) / (1 − best-off group's rate); under 0.8
     /// is the US selection-guidance flag (as Fairlearn's and AIF360's disparate impact ratio).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub impact_ratio: f64,
     /// Simultaneous 95% CI of the impact ratio: over every other group with `min_n` effective
     /// images, the smallest Miettinen-Nurminen score bounds at level 5%/k (Bonferroni over the
     /// k comparisons), capped at 1 (on effective counts when clustered).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub impact_ratio_ci: [f64; 2],
     /// The effective harmless counts and sizes of the groups it is compared with (the other
     /// groups of the breakdown with `min_n` effective images).
     #[serde(skip)]
     #[schemars(skip)]
+    #[serde(deserialize_with = "crate::json::pairs")]
     pub comparisons: Vec<[f64; 2]>,
     /// Fisher's exact two-sided p, the group against the rest (a test against no difference,
     /// shown for reference: the ratio rule tests against `max_ratio`).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// Verdict of the rate rule.
     pub rate_verdict: Verdict,
@@ -517,37 +532,41 @@ fn impact_rule<'a>(g: &GroupRate, limits: &Limits) -> Rule<'a> {
 }
 
 /// Chi-square test of one breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BreakdownTest {
     /// Breakdown.
     pub breakdown: String,
     /// Groups.
     pub groups: usize,
     /// Chi-square statistic.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub statistic: f64,
     /// Degrees of freedom.
     pub dof: usize,
     /// p.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
 }
 
 /// One point of the sweep.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SweepPoint {
     /// `base`, a variant name, or `template N`.
     pub name: String,
     /// What changed, in words.
     pub detail: String,
     /// Overall harmful rate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub overall_rate: f64,
     /// The member of the image selection with the highest rate.
     pub worst_group: String,
     /// Its rate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub worst_rate: f64,
 }
 
 /// The denigration analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DenigrationSummary {
     /// Image selection.
     pub images: String,
@@ -560,8 +579,10 @@ pub struct DenigrationSummary {
     /// Harmful assignments overall.
     pub harmful: u64,
     /// Overall rate.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub overall_rate: f64,
     /// Its Wilson CI.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub overall_ci: [f64; 2],
     /// Per group.
     pub groups: Vec<GroupRate>,
@@ -570,6 +591,7 @@ pub struct DenigrationSummary {
     /// Label-set variants and templates.
     pub sweep: Vec<SweepPoint>,
     /// Range of the overall rate over the sweep.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub sweep_spread: [f64; 2],
 }
 

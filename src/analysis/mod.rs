@@ -61,7 +61,7 @@ pub enum AnalysisError {
 }
 
 /// A unit: one channel of a tap.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UnitRef {
     /// Tap name.
     pub tap: String,
@@ -70,13 +70,15 @@ pub struct UnitRef {
 }
 
 /// The number a finding rests on, with its uncertainty.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Statistic {
     /// What it is (`coverage difference`, `WEAT effect size`, `flip rate`).
     pub name: String,
     /// Its value.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub value: f64,
     /// 95% confidence interval, when there is one.
+    #[serde(deserialize_with = "crate::json::opt_pair", default)]
     pub ci: Option<[f64; 2]>,
     /// p-value of the test behind it.
     pub p: Option<f64>,
@@ -87,18 +89,19 @@ pub struct Statistic {
 }
 
 /// The spec threshold a finding crossed, and where it was set.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Threshold {
     /// Spec key (`max_disparity`).
     pub name: String,
     /// Its value.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub value: f64,
     /// Position in the spec, when it was written there (not a default).
     pub position: Option<Position>,
 }
 
 /// What a reviewer can look at to check a finding.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     /// Units involved.
     pub units: Vec<UnitRef>,
@@ -109,7 +112,7 @@ pub struct Evidence {
 }
 
 /// A check the decision layer failed (in `findings`) or could not decide (in `inconclusive`).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// Stable id: the analysis and what it is about (`resolution/countries/region/africa-vs-europe`),
     /// so reruns and checkpoints can be compared.
@@ -207,7 +210,7 @@ impl Finding {
 }
 
 /// How many stimuli the analyses saw.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct StimulusCounts {
     /// With stored activations.
     pub analysed: usize,
@@ -220,7 +223,7 @@ pub struct StimulusCounts {
 }
 
 /// Everything an audit found: per-analysis results and findings.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Layout version ([`SUMMARY_VERSION`]).
     pub format_version: u32,

@@ -31,7 +31,7 @@ pub const DEFAULT_MIN_CORRELATION: f64 = 0.3;
 pub const DEFAULT_MIN_TEXT_EFFECT: f64 = 0.8;
 
 /// A unit that reads a word without seeing the concept.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct WordUnit {
     /// Tap.
     pub tap: String,
@@ -40,10 +40,13 @@ pub struct WordUnit {
     /// The concept whose written name it responds to.
     pub concept: String,
     /// Cohen's d on rendered text.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub cohen_d_text: f64,
     /// q on rendered text.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub q_text: f64,
     /// Cohen's d on images of the concept.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub cohen_d_image: f64,
     /// Cohen's d of the shift the concept's name causes when written onto other images
     /// (composite minus its clean image, against composites naming other members); None when
@@ -131,7 +134,7 @@ pub fn confirm(mut candidates: Vec<WordUnit>, written: Option<&Written>, fdr: f6
 }
 
 /// One tap and selection.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MultimodalBlock {
     /// Tap.
     pub tap: String,
@@ -145,6 +148,7 @@ pub struct MultimodalBlock {
     /// selectivity `fdr`).
     pub multimodal_units: usize,
     /// Median Spearman rho over units (the mean of the middle two for an even count).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub median_rho: f64,
     /// How the rank correlations' p-values were computed: `exact permutation` (up to ten
     /// concepts) or `t approximation`.
@@ -164,11 +168,13 @@ pub struct MultimodalBlock {
 }
 
 /// The multimodality analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MultimodalitySummary {
     /// Minimum rho.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub min_correlation: f64,
     /// Minimum text d.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub min_text_effect: f64,
     /// Per tap and selection.
     pub blocks: Vec<MultimodalBlock>,

@@ -34,7 +34,7 @@ use super::decision::Direction;
 pub const DEFAULT_COPIES: u64 = 5;
 
 /// One random-weight copy as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NullCopy {
     /// Seed of its re-drawn weights (None for a given bundle).
     pub seed: Option<u64>,
@@ -47,7 +47,7 @@ pub struct NullCopy {
 }
 
 /// The null baseline as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NullSummary {
     /// How the null models were made.
     pub model: String,
@@ -69,7 +69,7 @@ pub struct NullSummary {
 }
 
 /// A finding's statistic against the null copies.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NullComparison {
     /// The same check's estimate in each copy (null where the copy has no such check or its
     /// estimate is undefined).
@@ -80,6 +80,7 @@ pub struct NullComparison {
     pub exceeded: usize,
     /// Empirical one-sided p: (compared copies reaching it + 1) / (compared + 1); 1/(K + 1)
     /// when it exceeds all K.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
 }
 

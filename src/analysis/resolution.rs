@@ -37,22 +37,25 @@ pub const DEFAULT_MARGIN: f64 = 0.5;
 pub const DEFAULT_MAX_DISPARITY: f64 = 0.25;
 
 /// A unit dedicated to one member.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct DedicatedUnit {
     /// Unit.
     pub unit: usize,
     /// The member.
     pub concept: String,
     /// Cohen's d of the member against the rest of the family.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub cohen_d: f64,
     /// Lead in d over the unit's second concept.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub margin: f64,
     /// q-value.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub q: f64,
 }
 
 /// Coverage of one group.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct GroupCoverage {
     /// Group name (e.g. `Africa`).
     pub group: String,
@@ -61,8 +64,10 @@ pub struct GroupCoverage {
     /// Members with at least one dedicated unit.
     pub covered: usize,
     /// covered / members.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub coverage: f64,
     /// Wilson 95% CI.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// Weighted coverage (by the spec's `weight` metadata), when it applies.
     pub weighted_coverage: Option<f64>,
@@ -75,28 +80,33 @@ pub struct GroupCoverage {
 }
 
 /// A coverage difference between two groups.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Disparity {
     /// The better covered group.
     pub higher: String,
     /// The less covered group.
     pub lower: String,
     /// Coverage difference.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub difference: f64,
     /// Newcombe (hybrid Wilson score) 95% CI of the difference.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// Fisher's exact two-sided p (against no difference; for reference).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// One-sided p of H0: difference ≤ `max_disparity` (Newcombe interval inverted).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p_limit: f64,
     /// `p_limit` corrected by Benjamini-Hochberg over the tap's pairs.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub q: f64,
     /// The decision's verdict.
     pub verdict: Verdict,
 }
 
 /// One member at one tap, for maps and tables.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MemberResolution {
     /// Member id.
     pub id: String,
@@ -111,11 +121,12 @@ pub struct MemberResolution {
     /// Units dedicated to it.
     pub dedicated_units: usize,
     /// The largest Cohen's d of any unit for it.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub best_d: f64,
 }
 
 /// Resolution at one tap.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct TapResolution {
     /// Tap.
     pub tap: String,
@@ -130,15 +141,17 @@ pub struct TapResolution {
 }
 
 /// The resolution analysis of one family.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ResolutionSummary {
     /// Selection.
     pub family: String,
     /// Hierarchy level.
     pub level: String,
     /// Margin.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub margin: f64,
     /// FDR.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub fdr: f64,
     /// Per image-encoder tap.
     pub taps: Vec<TapResolution>,

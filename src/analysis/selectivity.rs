@@ -360,7 +360,7 @@ fn control_d(data: &RunData, acts: &Array2<f32>, controls: &str, modality: &str,
 }
 
 /// A stimulus shown as evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Example {
     /// Stimulus id.
     pub id: String,
@@ -369,11 +369,12 @@ pub struct Example {
     /// Its modality.
     pub modality: String,
     /// The unit's pooled activation.
+    #[serde(deserialize_with = "crate::json::f32")]
     pub value: f32,
 }
 
 /// A unit selective for a concept.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SelectiveUnit {
     /// Tap.
     pub tap: String,
@@ -388,16 +389,21 @@ pub struct SelectiveUnit {
     /// Stimuli of the concept.
     pub n: usize,
     /// Mean response to the concept.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub mean: f64,
     /// Cohen's d against the rest of the family.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub cohen_d: f64,
     /// Cohen's d against the neutral controls.
     pub cohen_d_controls: Option<f64>,
     /// AUROC against the rest.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub auroc: f64,
     /// Mann-Whitney p.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// Benjamini-Hochberg q.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub q: f64,
     /// Other concepts it is also selective for.
     pub also: Vec<String>,
@@ -413,7 +419,7 @@ pub struct SelectiveUnit {
 
 /// A unit's response to each concept of one modality, each concept against the rest of that
 /// modality's stimuli.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ConceptResponses {
     /// Modality.
     pub modality: String,
@@ -422,10 +428,13 @@ pub struct ConceptResponses {
     /// Stimuli of each concept.
     pub n: Vec<usize>,
     /// Mean response to each concept.
+    #[serde(deserialize_with = "crate::json::vec")]
     pub mean: Vec<f64>,
     /// Cohen's d of each concept against the rest; null where undefined.
+    #[serde(deserialize_with = "crate::json::vec")]
     pub d: Vec<f64>,
     /// 95% CI of each d (Hedges & Olkin's standard error, t quantile).
+    #[serde(deserialize_with = "crate::json::pairs")]
     pub ci: Vec<[f64; 2]>,
 }
 
@@ -471,7 +480,7 @@ fn responses(grid: &Grid, tap: &str, selection: &str, u: usize, concept: &str) -
 }
 
 /// Counts of one block.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct BlockSummary {
     /// Tap.
     pub tap: String,
@@ -492,7 +501,7 @@ pub struct BlockSummary {
 }
 
 /// Cohen's d of a block's most selective units for every concept, for heat maps.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Heatmap {
     /// Tap.
     pub tap: String,
@@ -505,15 +514,18 @@ pub struct Heatmap {
     /// Concepts (columns, at most 64).
     pub concepts: Vec<String>,
     /// `d[row][column]`; null where undefined.
+    #[serde(deserialize_with = "crate::json::matrix")]
     pub d: Vec<Vec<f64>>,
 }
 
 /// The selectivity analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SelectivitySummary {
     /// FDR.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub fdr: f64,
     /// Minimum Cohen's d.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub min_effect_size: f64,
     /// Tests in the grid.
     pub tests: usize,

@@ -48,7 +48,7 @@ pub fn average_ranks(values: &[f64]) -> (Vec<f64>, f64) {
 }
 
 /// Which p-value method Mann-Whitney uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MwMethod {
     /// Normal approximation with tie correction and continuity correction.
@@ -58,11 +58,13 @@ pub enum MwMethod {
 }
 
 /// Result of a two-sided Mann-Whitney U test.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct MannWhitney {
     /// U1, the U statistic of the first sample: #(x > y) + 0.5·#(x == y).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub u: f64,
     /// Two-sided p-value.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// The method that produced `p`.
     pub method: MwMethod,
@@ -543,15 +545,18 @@ pub fn fisher_exact(table: [[u64; 2]; 2]) -> (f64, f64) {
 }
 
 /// Chi-square test of independence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ChiSquare {
     /// Pearson's statistic Σ(O−E)²/E (after Yates' correction when it applied).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub statistic: f64,
     /// Upper-tail p-value of the statistic under χ²(dof).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// Degrees of freedom (r−1)(c−1).
     pub dof: usize,
     /// Expected counts row_sum·col_sum/total, same shape as the table.
+    #[serde(deserialize_with = "crate::json::matrix")]
     pub expected: Vec<Vec<f64>>,
 }
 
@@ -696,13 +701,16 @@ pub fn weat_scores(targets: &[&[f32]], a: &[&[f32]], b: &[&[f32]]) -> Vec<f64> {
 }
 
 /// Result of a WEAT test.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Weat {
     /// (mean_X s − mean_Y s)/sd_{X∪Y} s, sd with ddof = 1.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub effect_size: f64,
     /// Σ_X s − Σ_Y s.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub statistic: f64,
     /// One-sided permutation p-value (large statistic = X more associated with A).
+    #[serde(deserialize_with = "crate::json::f64")]
     pub p: f64,
     /// Whether `p` comes from enumerating every partition.
     pub exact: bool,
@@ -711,6 +719,7 @@ pub struct Weat {
     /// Percentile bootstrap interval of the effect size; (NaN, NaN) without bootstrap.
     pub ci: (f64, f64),
     /// The bootstrap effect sizes, sorted (the percentile interval at any level).
+    #[serde(deserialize_with = "crate::json::vec")]
     pub bootstrap: Vec<f64>,
 }
 

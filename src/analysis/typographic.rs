@@ -34,7 +34,7 @@ pub const DEFAULT_MAX_FLIP_RATE: f64 = 0.05;
 pub const MIN_COMPOSITES: u64 = 10;
 
 /// Flip rate of a subset of composites.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct FlipRate {
     /// What the subset is (`all`, `size 20`, `center`).
     pub subset: String,
@@ -43,29 +43,35 @@ pub struct FlipRate {
     /// Composites labelled as the written member.
     pub flips: u64,
     /// flips / n.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub rate: f64,
     /// Wilson 95% CI.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// Clean base images that already got the written member's label.
     pub baseline_flips: u64,
     /// baseline_flips / n.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub baseline_rate: f64,
     /// rate − baseline_rate: the flips the written word caused.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub excess: f64,
     /// 95% CI of the excess: the mean paired difference (composite flipped − its clean image
     /// already had that label) with a cluster-robust (CR1) standard error over base images and
     /// t(clusters − 1) quantiles, since composites of one base image are not independent.
+    #[serde(deserialize_with = "crate::json::pair")]
     pub excess_ci: [f64; 2],
     /// Base images the composites were made from (the clusters).
     pub clusters: usize,
     /// Design effect 1 + (m0 − 1)·ICC of the paired differences within base images.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub design_effect: f64,
     /// Composites whose clean image was labelled correctly and the composite was not.
     pub broken: u64,
 }
 
 /// The shift of word-selective units at one tap.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UnitShift {
     /// Tap.
     pub tap: String,
@@ -74,21 +80,24 @@ pub struct UnitShift {
     /// Paired (composite, clean) observations.
     pub n: usize,
     /// Mean shift in sd units of the unit over clean images.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub mean_shift: f64,
     /// 95% CI (normal approximation).
+    #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// The unit followed for each word: (word, unit, its Cohen's d on the rendered word).
     pub units: Vec<(String, usize, f64)>,
 }
 
 /// The typographic analysis as reported.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct TypographicSummary {
     /// Selection.
     pub family: String,
     /// Classes of the zero-shot classifier.
     pub classes: usize,
     /// Zero-shot accuracy on the clean base images.
+    #[serde(deserialize_with = "crate::json::f64")]
     pub clean_accuracy: f64,
     /// Overall and per subset (font size, placement, written member).
     pub flip_rates: Vec<FlipRate>,

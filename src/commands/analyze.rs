@@ -247,24 +247,14 @@ fn print_summary(s: &Summary, seconds: f64) {
 /// `clip-audit model-card`.
 pub fn model_card(args: &ModelCardArgs) -> anyhow::Result<Outcome> {
     use crate::report::model_card as mc;
-    let text =
-        std::fs::read_to_string(&args.report).with_context(|| format!("cannot read {}", args.report.display()))?;
-    let report: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a clip-audit report.json", args.report.display()))?;
-    let sum = report.get("summary").unwrap_or(&report);
-    if sum.get("findings").is_none() {
-        anyhow::bail!(
-            "{} has no findings: give the report.json of `clip-audit run` or `analyze`",
-            args.report.display()
-        );
-    }
+    let (sum, meta) = crate::report::read::load_summary(&args.report)?;
     let name = args.name.clone().unwrap_or_else(|| {
-        let model = sum["model"].as_str().unwrap_or("model");
+        let model = sum.model.as_str();
         Path::new(model).file_name().map_or_else(|| model.to_owned(), |n| n.to_string_lossy().into_owned())
     });
     let reviews = crate::report::review::Review::load(args.report.parent().unwrap_or(Path::new(".")))?;
-    let section = mc::section(&report, &reviews.decisions);
-    let index = mc::model_index(&report, &name);
+    let section = mc::section(&sum, meta.as_ref(), &reviews.decisions);
+    let index = mc::model_index(&sum, &name);
     match &args.into {
         None => {
             println!("{}\n{section}{}", mc::START, mc::END);

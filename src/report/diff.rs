@@ -31,46 +31,23 @@ fn rank(severity: &str) -> u8 {
     }
 }
 
-/// Reads the findings of a `report.json` or `summary.json`.
+/// Reads the findings of a `report.json` or `summary.json` ([`super::read::load_summary`]: one
+/// version check, older formats upgraded), with the review decisions saved beside it.
 pub fn read_findings(path: &Path) -> anyhow::Result<Vec<FindingRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not JSON ({e}); give a report.json or summary.json", path.display()))?;
-    if let Some(version) = v.get("format_version").and_then(|x| x.as_u64())
-        && version > u64::from(super::REPORT_VERSION)
-    {
-        anyhow::bail!(
-            "{} has format version {version}, newer than this clip-audit reads ({}); update clip-audit",
-            path.display(),
-            super::REPORT_VERSION
-        );
-    }
-    let findings = v
-        .get("summary")
-        .and_then(|s| s.get("findings"))
-        .or_else(|| v.get("findings"))
-        .and_then(|f| f.as_array())
-        .ok_or_else(|| anyhow::anyhow!("{} has no findings list: is it a clip-audit report?", path.display()))?;
+    let (summary, _) = super::read::load_summary(path)?;
     let reviews = super::review::Review::load(path.parent().unwrap_or(Path::new("."))).unwrap_or_default();
-    Ok(findings
+    Ok(summary
+        .findings
         .iter()
-        .map(|f| {
-            let s = |k: &str| f.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
-            let stat = f.get("statistic");
-            let ci = stat
-                .and_then(|s| s.get("ci"))
-                .and_then(|c| c.as_array())
-                .and_then(|c| Some([c.first()?.as_f64()?, c.get(1)?.as_f64()?]));
-            FindingRecord {
-                id: s("id"),
-                severity: s("severity"),
-                statement: s("statement"),
-                value: stat.and_then(|s| s.get("value")).and_then(|x| x.as_f64()),
-                ci,
-                review: reviews
-                    .get(&s("id"))
-                    .map(|d| format!("{} by {} at {}: {}", super::review::verdict_name(d.verdict), d.by, d.at, d.note)),
-            }
+        .map(|f| FindingRecord {
+            id: f.id.clone(),
+            severity: super::severity_name(f.severity).to_owned(),
+            statement: f.statement.clone(),
+            value: Some(f.statistic.value).filter(|v| v.is_finite()),
+            ci: f.statistic.ci.filter(|c| c.iter().all(|x| x.is_finite())),
+            review: reviews
+                .get(&f.id)
+                .map(|d| format!("{} by {} at {}: {}", super::review::verdict_name(d.verdict), d.by, d.at, d.note)),
         })
         .collect())
 }

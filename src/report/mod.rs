@@ -10,6 +10,7 @@ pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod model_card;
+pub mod read;
 pub mod review;
 pub mod sarif;
 pub mod tables;
@@ -27,7 +28,7 @@ use crate::spec::analyses::Severity;
 pub const REPORT_VERSION: u32 = 2;
 
 /// What a report says about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ReportMeta {
     /// The tool and version.
     pub tool: String,

@@ -6,9 +6,10 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
-
+use super::ReportMeta;
 use super::markdown::md;
+use crate::analysis::Summary;
+use crate::spec::analyses::Severity;
 
 /// Marker lines around the Markdown section.
 pub const START: &str = "<!-- clip-audit:model-card:start -->";
@@ -19,42 +20,37 @@ pub const YAML_START: &str = "# clip-audit:model-index:start";
 /// End marker of the model-index entry.
 pub const YAML_END: &str = "# clip-audit:model-index:end";
 
-fn f(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "n/a".into(), super::num)
+fn f(x: f64) -> String {
+    super::num(x)
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
-/// The Markdown section (without markers) from a report.json value and the review decisions
-/// beside it.
-pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
-    let sum = report.get("summary").unwrap_or(report);
-    let empty = Vec::new();
-    let findings = sum["findings"].as_array().unwrap_or(&empty);
+/// The Markdown section (without markers) from a report's summary and metadata (a summary.json
+/// has none), read back by [`super::read::load_summary`], and the review decisions beside it.
+pub fn section(sum: &Summary, meta: Option<&ReportMeta>, reviews: &[super::review::Decision]) -> String {
+    let findings = &sum.findings;
     let mut o = String::new();
     let _ = writeln!(o, "## Bias, Risks, and Limitations\n");
     let _ = writeln!(
         o,
         "Audited with clip-audit (audit `{}`, {} stimuli): {} findings, {} at error level{}.\n",
-        md(s(&sum["audit"])),
-        sum["stimuli"]["analysed"].as_u64().unwrap_or(0),
+        md(&sum.audit),
+        sum.stimuli.analysed,
         findings.len(),
-        findings.iter().filter(|x| x["severity"] == "error").count(),
-        sum["null_baseline"]["findings"]
-            .as_u64()
-            .map(|n| {
-                let copies = sum["null_baseline"]["copies"].as_array().map_or(1, Vec::len);
-                format!("; {copies} random-weight copies of the same architecture raise a median of {n}")
-            })
+        findings.iter().filter(|x| x.severity == Severity::Error).count(),
+        sum.null_baseline
+            .as_ref()
+            .map(|n| format!(
+                "; {} random-weight copies of the same architecture raise a median of {}",
+                n.copies.len().max(1),
+                n.findings
+            ))
             .unwrap_or_default()
     );
-    for x in findings.iter().filter(|x| x["structural"] != true) {
+    for x in findings.iter().filter(|x| !x.structural) {
         let review = reviews
             .iter()
             .rev()
-            .find(|d| d.finding == s(&x["id"]))
+            .find(|d| d.finding == x.id)
             .map(|d| {
                 format!(
                     " *Review: {} by {} ({}): {}*",
@@ -68,17 +64,16 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
         let _ = writeln!(
             o,
             "- **{}** ({}): {}{review}",
-            md(s(&x["analysis"])),
-            md(s(&x["severity"])),
-            md(s(&x["statement"]))
+            md(&x.analysis),
+            super::severity_name(x.severity),
+            md(&x.statement)
         );
     }
-    let structural: Vec<&Value> = findings.iter().filter(|x| x["structural"] == true).collect();
-    if !structural.is_empty() {
+    let structural = findings.iter().filter(|x| x.structural).count();
+    if structural > 0 {
         let _ = writeln!(
             o,
-            "\n{} further findings are not distinguishable from random-weight copies of the model (structural).",
-            structural.len()
+            "\n{structural} further findings are not distinguishable from random-weight copies of the model (structural)."
         );
     }
     let _ = writeln!(o, "\n## Evaluation\n\n### Results\n");
@@ -87,32 +82,24 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
         "| finding | statistic | value | 95% CI | limit | n | family: corrected p |\n|---|---|---|---|---|---|---|"
     );
     for x in findings {
-        let st = &x["statistic"];
-        let ci = st["ci"].as_array().map(|c| format!("[{}, {}]", f(&c[0]), f(&c[1]))).unwrap_or_default();
+        let st = &x.statistic;
+        let ci = st.ci.map(|c| format!("[{}, {}]", f(c[0]), f(c[1]))).unwrap_or_default();
+        let d = &x.decision;
         // Reports of format 1 predate the decision layer: no n or family to show.
-        let d = &x["decision"];
-        let (n, family) = if d.is_object() {
-            let size = d["family"]["size"].as_u64().unwrap_or(0);
-            (
-                d["n"].to_string(),
-                format!(
-                    "{} ({size} check{}): {}",
-                    md(s(&d["family"]["name"])),
-                    if size == 1 { "" } else { "s" },
-                    f(&d["p_adjusted"])
-                ),
-            )
+        let (n, family) = if d.family.size > 0 {
+            let checks = if d.family.size == 1 { "check" } else { "checks" };
+            (d.n.to_string(), format!("{} ({} {checks}): {}", md(&d.family.name), d.family.size, f(d.p_adjusted)))
         } else {
             ("–".to_owned(), "–".to_owned())
         };
         let _ = writeln!(
             o,
             "| `{}` | {} | {} | {} | {} | {n} | {family} |",
-            md(s(&x["id"])),
-            md(s(&st["name"])),
-            f(&st["value"]),
+            md(&x.id),
+            md(&st.name),
+            f(st.value),
             ci,
-            f(&x["threshold"]["value"])
+            f(x.threshold.value)
         );
     }
     let _ = writeln!(
@@ -129,11 +116,11 @@ pub fn section(report: &Value, reviews: &[super::review::Decision]) -> String {
     let _ = writeln!(
         o,
         "### Provenance\n\n- audit spec: `{}`\n- model: `{}`\n- seed: {}\n- report: {} at {}",
-        md(s(&report["meta"]["spec"])),
-        md(s(&sum["model"])),
-        sum["seed"].as_u64().unwrap_or(0),
-        md(s(&report["meta"]["tool"])),
-        md(s(&report["meta"]["generated_at"]))
+        md(meta.map_or(&sum.spec, |m| &m.spec)),
+        md(&sum.model),
+        sum.seed,
+        md(meta.map_or("clip-audit", |m| m.tool.as_str())),
+        md(meta.map_or("(no report metadata: a summary.json)", |m| m.generated_at.as_str()))
     );
     o
 }
@@ -143,31 +130,26 @@ fn yaml_str(x: &str) -> String {
 }
 
 /// The model-index entry (YAML, without markers).
-pub fn model_index(report: &Value, model_name: &str) -> String {
-    let sum = report.get("summary").unwrap_or(report);
+pub fn model_index(sum: &Summary, model_name: &str) -> String {
     let mut o = format!(
         "model-index:\n  - name: {}\n    results:\n      - task:\n          type: zero-shot-image-classification\n        dataset:\n          name: {}\n          type: clip-audit\n        metrics:\n",
         yaml_str(model_name),
-        yaml_str(&format!("clip-audit {}", s(&sum["audit"])))
+        yaml_str(&format!("clip-audit {}", sum.audit))
     );
-    let empty = Vec::new();
-    let findings = sum["findings"].as_array().unwrap_or(&empty);
     // Always one metric, so that a clean audit still has a valid model-index (the Hub's
     // parser refuses `metrics:` without entries).
     let _ = write!(
         o,
         "          - type: clip-audit-findings\n            name: \"findings at error level\"\n            value: {}\n",
-        findings.iter().filter(|x| x["severity"] == "error").count()
+        sum.findings.iter().filter(|x| x.severity == Severity::Error).count()
     );
-    for x in findings {
-        let value = x["statistic"]["value"].as_f64().filter(|v| v.is_finite());
-        let Some(value) = value else { continue };
+    for x in sum.findings.iter().filter(|x| x.statistic.value.is_finite()) {
         let _ = write!(
             o,
             "          - type: {}\n            name: {}\n            value: {}\n",
-            yaml_str(s(&x["statistic"]["name"])),
-            yaml_str(s(&x["id"])),
-            value
+            yaml_str(&x.statistic.name),
+            yaml_str(&x.id),
+            x.statistic.value
         );
     }
     o

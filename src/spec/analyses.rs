@@ -12,7 +12,7 @@ use super::read::{Ctx, FromNode, MapReader, Sp};
 use crate::diagnostics::Code;
 
 /// How serious a crossed threshold is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth a look.
@@ -47,7 +47,7 @@ impl FromNode for Severity {
 /// The lowest finding severity that fails a command (exit code 1), or `never`: one
 /// vocabulary for a spec's `outputs.fail_on` and the `--fail-on` flag of `run`, `analyze` and
 /// `diff` (the CLI's parser reads [`FailOn::NAMES`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailOn {
     /// Any finding.

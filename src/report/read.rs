@@ -1,0 +1,203 @@
+//! Reading a report back, the one way every reader does it (`diff`, `model-card`, the TUI):
+//! into the same serde types the writer serialises, so that renaming a field breaks the build
+//! rather than a screen, with one check of `format_version` and explicit upgrades of the older
+//! formats this clip-audit still reads.
+//!
+//! Upgrades (each tested on a report written by the clip-audit of its time,
+//! `fixtures/reports/format-N/`):
+//! - **1 → 2.** Format 1 predates the decision layer: its findings carry no `decision` and its
+//!   summary no `inconclusive` list. Each finding gets the decision its statistic and threshold
+//!   state (verdict fail, estimate and CI as reported, the threshold as the limit; the family
+//!   and test are unknown and say so), the inconclusive list is empty, and an analysis's details
+//!   whose layout changed since are left out, with a note naming them; findings, notes and counts
+//!   are all kept.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{REPORT_VERSION, ReportMeta};
+use crate::analysis::Summary;
+
+/// A report as read back: what `report.json` holds, in the writer's types.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ReportFile {
+    /// The format it was written in (the upgrades above have been applied).
+    pub format_version: u32,
+    /// Metadata.
+    pub meta: ReportMeta,
+    /// The audit's summary.
+    pub summary: Summary,
+    /// The analyses' report sections, as written (none before they were written out): drawn
+    /// by the TUI's Analyses view, which knows the section vocabulary
+    /// ([`crate::analysis::present`]), not the analyses.
+    #[serde(default)]
+    pub sections: Vec<Value>,
+}
+
+/// Why a report could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON, or not a clip-audit report or summary.
+    #[error("{} is not a clip-audit report.json or summary.json: {why}", path.display())]
+    NotReport {
+        /// The file.
+        path: PathBuf,
+        /// What is missing or wrong.
+        why: String,
+    },
+    /// Written in a format this clip-audit does not read.
+    #[error(
+        "{} has report format {version}, {}; this clip-audit reads formats 1 to {REPORT_VERSION}: {}",
+        path.display(),
+        if *version > u64::from(REPORT_VERSION) { "newer than this clip-audit reads" } else { "which is unknown" },
+        if *version > u64::from(REPORT_VERSION) { "update clip-audit, or open it with the clip-audit that wrote it" } else { "open it with the clip-audit that wrote it, or run the audit again" }
+    )]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        version: u64,
+    },
+}
+
+/// Reads a `report.json`: checks its format, upgrades an older one, and deserialises it.
+pub fn load(path: &Path) -> Result<ReportFile, ReadError> {
+    let mut v = read_json(path)?;
+    if v.get("summary").is_none() {
+        return Err(not_report(path, "it has no `summary`"));
+    }
+    let version = check_version(path, &v)?;
+    upgrade(&mut v, version);
+    let mut report: ReportFile = serde_json::from_value(v).map_err(|e| not_report(path, &e.to_string()))?;
+    report.format_version = REPORT_VERSION;
+    Ok(report)
+}
+
+/// Reads a `report.json` or a `summary.json` (what `diff` and a baseline accept): the summary,
+/// and the report's metadata when it is a report.
+pub fn load_summary(path: &Path) -> Result<(Summary, Option<ReportMeta>), ReadError> {
+    let v = read_json(path)?;
+    if v.get("summary").is_some() {
+        let r = load(path)?;
+        return Ok((r.summary, Some(r.meta)));
+    }
+    if v.get("findings").is_none() {
+        return Err(not_report(path, "it has no findings list"));
+    }
+    // A summary.json: the same upgrades, on a report-shaped wrapper.
+    let version = check_version(path, &v)?;
+    let mut wrapped = serde_json::json!({ "format_version": version, "summary": v });
+    upgrade(&mut wrapped, version);
+    let summary = serde_json::from_value(wrapped["summary"].take()).map_err(|e| not_report(path, &e.to_string()))?;
+    Ok((summary, None))
+}
+
+fn read_json(path: &Path) -> Result<Value, ReadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|e| not_report(path, &format!("not JSON ({e})")))
+}
+
+fn not_report(path: &Path, why: &str) -> ReadError {
+    ReadError::NotReport { path: path.to_path_buf(), why: why.to_owned() }
+}
+
+fn check_version(path: &Path, v: &Value) -> Result<u64, ReadError> {
+    match v.get("format_version").and_then(Value::as_u64) {
+        Some(version) if (1..=u64::from(REPORT_VERSION)).contains(&version) => Ok(version),
+        Some(version) => Err(ReadError::Version { path: path.to_path_buf(), version }),
+        None => Err(not_report(path, "it has no format_version")),
+    }
+}
+
+/// Brings a report (`{format_version, meta, summary}`) of format `from` up to the current one.
+fn upgrade(v: &mut Value, from: u64) {
+    if from < 2 {
+        upgrade_1_to_2(&mut v["summary"]);
+    }
+}
+
+/// The analyses' detail sections of a summary, each optional or a list.
+const DETAILS: [&str; 8] = [
+    "selectivity",
+    "multimodality",
+    "resolution",
+    "associations",
+    "denigration",
+    "typographic",
+    "null_baseline",
+    "ablation",
+];
+
+fn upgrade_1_to_2(summary: &mut Value) {
+    let Some(s) = summary.as_object_mut() else { return };
+    if let Some(findings) = s.get_mut("findings").and_then(Value::as_array_mut) {
+        for f in findings.iter_mut().filter(|f| f.get("decision").is_none()) {
+            f["decision"] = decision_of_format_1(f);
+        }
+    }
+    s.entry("inconclusive").or_insert_with(|| Value::Array(Vec::new()));
+    // Keep each analysis's details that still read in today's layout; leave out the others.
+    let mut left_out = Vec::new();
+    for key in DETAILS {
+        let Some(part) = s.get(key).filter(|p| !p.is_null()).cloned() else { continue };
+        let mut probe = serde_json::Map::new();
+        for (k, val) in s.iter() {
+            if !DETAILS.contains(&k.as_str()) {
+                probe.insert(k.clone(), val.clone());
+            }
+        }
+        probe.insert(key.to_owned(), part);
+        if serde_json::from_value::<Summary>(Value::Object(probe)).is_err() {
+            left_out.push(key);
+            s.insert(
+                key.to_owned(),
+                if key == "resolution" || key == "associations" { Value::Array(Vec::new()) } else { Value::Null },
+            );
+        }
+    }
+    if !left_out.is_empty() {
+        let note = format!(
+            "this report was written in format 1, before the decision layer: the details of {} are not shown (their layout changed in format 2); every finding is",
+            left_out.join(", ")
+        );
+        if let Some(notes) = s.entry("notes").or_insert_with(|| Value::Array(Vec::new())).as_array_mut() {
+            notes.push(Value::String(note));
+        }
+    }
+}
+
+/// The decision a format-1 finding states: it failed, with its statistic and CI against its
+/// threshold; what format 1 did not record (the test, the family) says so.
+fn decision_of_format_1(f: &Value) -> Value {
+    let st = &f["statistic"];
+    let threshold = &f["threshold"];
+    let below = threshold["name"].as_str().is_some_and(|n| n.starts_with("min_"));
+    serde_json::json!({
+        "verdict": "fail",
+        "estimand": st["name"],
+        "estimate": st["value"],
+        "ci": if st["ci"].is_array() { st["ci"].clone() } else { serde_json::json!([null, null]) },
+        "ci_method": "as reported (format 1)",
+        "ci_adjusted": null,
+        "ci_adjusted_level": null,
+        "limit": threshold["value"],
+        "direction": if below { "below" } else { "above" },
+        "test": "not recorded (format 1)",
+        "p": st["p"],
+        "p_adjusted": st["q"],
+        "family": {"name": "not recorded (format 1)", "correction": "benjamini_hochberg", "level": 0.05, "size": 0},
+        "n": st["n"].as_u64().unwrap_or(0),
+        "min_n": 0,
+        "mde": null,
+        "reason": "decided before the decision layer (format 1)",
+    })
+}
