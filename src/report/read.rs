@@ -22,7 +22,7 @@ use crate::analysis::Summary;
 /// A report as read back: what `report.json` holds, in the writer's types.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct ReportFile {
-    /// The format it was written in (the upgrades above have been applied).
+    /// The format it was written in (the upgrades above have been applied to what is read).
     pub format_version: u32,
     /// Metadata.
     pub meta: ReportMeta,
@@ -77,9 +77,7 @@ pub fn load(path: &Path) -> Result<ReportFile, ReadError> {
     }
     let version = check_version(path, &v)?;
     upgrade(&mut v, version);
-    let mut report: ReportFile = serde_json::from_value(v).map_err(|e| not_report(path, &e.to_string()))?;
-    report.format_version = REPORT_VERSION;
-    Ok(report)
+    serde_json::from_value(v).map_err(|e| not_report(path, &e.to_string()))
 }
 
 /// Reads a `report.json` or a `summary.json` (what `diff` and a baseline accept): the summary,

@@ -2,7 +2,8 @@
 //! walk from each finding to its evidence (units, families, the map, every analysis's report
 //! sections) and record a decision (confirmed or dismissed, with a note) into `review.json` beside the report.
 //!
-//! The app is a state machine ([`App`]) over the report JSON, drawn by pure functions of that
+//! The app is a state machine ([`App`]) over the report, read into the writer's own types by
+//! [`crate::report::read::load`] (one version check, older formats upgraded), drawn by pure functions of that
 //! state, so tests drive it with key events and render it on ratatui's `TestBackend`. The
 //! terminal is restored on exit, on error and on panic (ratatui's init installs the hook);
 //! Ctrl-C quits like `q`. Nothing slow runs on the UI thread: the report is read once.
@@ -10,6 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::analysis::resolution::MemberResolution;
+use crate::analysis::selectivity::{ConceptResponses, Heatmap, SelectiveUnit};
+use crate::analysis::{Finding, Summary};
+use crate::report::read::ReportFile;
 use ratatui::Frame;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,7 +22,6 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap};
-use serde_json::Value;
 
 use crate::report::review::{Review, Verdict, verdict_name};
 
@@ -69,7 +73,7 @@ enum Input {
 
 /// The app state.
 pub struct App {
-    report: Value,
+    report: ReportFile,
     dir: PathBuf,
     /// The current view.
     pub view: View,
@@ -94,16 +98,8 @@ pub struct App {
     placements: std::cell::RefCell<Vec<graphics::Placement>>,
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
-fn f(v: &Value) -> String {
-    v.as_f64().map_or_else(|| "n/a".into(), crate::report::num)
-}
-
-fn arr(v: &Value) -> &[Value] {
-    v.as_array().map_or(&[], Vec::as_slice)
+fn f(x: f64) -> String {
+    crate::report::num(x)
 }
 
 /// Finds the report: a report.json, a report folder, or (none given) the newest
@@ -132,19 +128,8 @@ pub fn locate(path: Option<&Path>) -> anyhow::Result<PathBuf> {
 impl App {
     /// Opens a report.json.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let report: Value = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{} is not a clip-audit report ({e})", path.display()))?;
-        match report.get("format_version").and_then(Value::as_u64) {
-            // Format 2 only added fields (decisions, inconclusive checks): 1 reads the same.
-            Some(v) if (1..=u64::from(crate::report::REPORT_VERSION)).contains(&v) => {}
-            Some(v) => anyhow::bail!(
-                "{} has report format {v}; this clip-audit reads formats 1 to {}: open it with the clip-audit that wrote it, or run the audit again",
-                path.display(),
-                crate::report::REPORT_VERSION
-            ),
-            None => anyhow::bail!("{} is not a clip-audit report.json (no format_version)", path.display()),
-        }
+        // One version check and the upgrades of older formats, shared with diff and model-card.
+        let report = crate::report::read::load(path)?;
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let review = Review::load(&dir)?;
         Ok(Self {
@@ -172,7 +157,7 @@ impl App {
     /// Starts the worker that decodes the images of evidence stimuli (from the run folders the
     /// report names) for thumbnails; without it, views show no thumbnails.
     pub fn start_thumbnails(&mut self) {
-        let runs: Vec<PathBuf> = arr(&self.summary()["runs"]).iter().map(|r| PathBuf::from(s(r))).collect();
+        let runs: Vec<PathBuf> = self.summary().runs.iter().map(PathBuf::from).collect();
         self.thumbs.borrow_mut().start(runs);
     }
 
@@ -202,14 +187,14 @@ impl App {
         self.thumbs.borrow_mut().wait(timeout);
     }
 
-    fn summary(&self) -> &Value {
-        &self.report["summary"]
+    fn summary(&self) -> &Summary {
+        &self.report.summary
     }
 
     /// The checks to review: the failed ones (`findings`), then the inconclusive ones (absent
     /// from reports of format 1).
-    fn checks(&self) -> Vec<&Value> {
-        arr(&self.summary()["findings"]).iter().chain(arr(&self.summary()["inconclusive"])).collect()
+    fn checks(&self) -> Vec<&Finding> {
+        self.summary().findings.iter().chain(&self.summary().inconclusive).collect()
     }
 
     /// Indexes of the checks shown (into failed, then inconclusive), in display order.
@@ -217,40 +202,41 @@ impl App {
         let all = self.checks();
         let needle = self.search.to_lowercase();
         let mut idx: Vec<usize> = (0..all.len())
-            .filter(|&i| self.filter.as_deref().is_none_or(|a| s(&all[i]["analysis"]) == a))
+            .filter(|&i| self.filter.as_deref().is_none_or(|a| all[i].analysis == a))
             .filter(|&i| {
                 needle.is_empty()
-                    || s(&all[i]["id"]).to_lowercase().contains(&needle)
-                    || s(&all[i]["statement"]).to_lowercase().contains(&needle)
+                    || all[i].id.to_lowercase().contains(&needle)
+                    || all[i].statement.to_lowercase().contains(&needle)
             })
             .collect();
-        let num = |i: usize, k: &str| all[i]["statistic"][k].as_f64().unwrap_or(f64::NAN);
+        let value = |i: usize| all[i].statistic.value;
+        let q = |i: usize| all[i].statistic.q.unwrap_or(f64::NAN);
         match self.sort {
             Sort::Severity => {}
-            Sort::Effect => idx.sort_by(|&a, &b| num(b, "value").total_cmp(&num(a, "value"))),
+            Sort::Effect => idx.sort_by(|&a, &b| value(b).total_cmp(&value(a))),
             Sort::Q => idx.sort_by(|&a, &b| {
-                let (x, y) = (num(a, "q"), num(b, "q"));
+                let (x, y) = (q(a), q(b));
                 x.is_nan().cmp(&y.is_nan()).then(x.total_cmp(&y))
             }),
         }
         idx
     }
 
-    fn selected(&self) -> Option<&Value> {
+    fn selected(&self) -> Option<&Finding> {
         let shown = self.shown();
         shown.get(self.finding.min(shown.len().saturating_sub(1))).map(|&i| self.checks()[i])
     }
 
-    fn units(&self) -> &[Value] {
-        arr(&self.summary()["selectivity"]["units"])
+    fn units(&self) -> &[SelectiveUnit] {
+        self.summary().selectivity.as_ref().map_or(&[], |s| &s.units)
     }
 
-    fn heatmaps(&self) -> &[Value] {
-        arr(&self.summary()["selectivity"]["heatmaps"])
+    fn heatmaps(&self) -> &[Heatmap] {
+        self.summary().selectivity.as_ref().map_or(&[], |s| &s.heatmaps)
     }
 
     fn analyses(&self) -> Vec<String> {
-        let mut a: Vec<String> = self.checks().iter().map(|x| s(&x["analysis"]).to_owned()).collect();
+        let mut a: Vec<String> = self.checks().iter().map(|x| x.analysis.clone()).collect();
         a.sort();
         a.dedup();
         a
@@ -344,14 +330,15 @@ impl App {
 
     fn step(&mut self, d: isize) {
         let shown = self.shown().len();
+        let (units, heatmaps, sections) = (self.units().len(), self.heatmaps().len(), self.report.sections.len());
         let (cur, len) = match self.view {
             View::Findings => (&mut self.finding, shown),
-            View::Unit | View::Map => (&mut self.unit, arr(&self.report["summary"]["selectivity"]["units"]).len()),
+            View::Unit | View::Map => (&mut self.unit, units),
             View::Analyses => {
                 self.scroll = (0, 0);
-                (&mut self.section, arr(&self.report["sections"]).len())
+                (&mut self.section, sections)
             }
-            View::Family => (&mut self.family, arr(&self.report["summary"]["selectivity"]["heatmaps"]).len()),
+            View::Family => (&mut self.family, heatmaps),
         };
         if len > 0 {
             *cur = (*cur as isize + d).clamp(0, len as isize - 1) as usize;
@@ -361,23 +348,21 @@ impl App {
     /// Enter on a finding: open the first unit it cites.
     fn follow(&mut self) {
         let Some(f) = self.selected() else { return };
-        let Some(u) = arr(&f["evidence"]["units"]).first().cloned() else {
+        let Some(u) = f.evidence.units.first().cloned() else {
             self.status = "this finding cites no unit".into();
             return;
         };
-        match self.units().iter().position(|x| x["tap"] == u["tap"] && x["unit"] == u["unit"]) {
+        match self.units().iter().position(|x| x.tap == u.tap && x.unit == u.unit) {
             Some(i) => {
                 self.unit = i;
                 self.view = View::Unit;
             }
-            None => {
-                self.status = format!("unit {} #{} is not among the summary's selective units", s(&u["tap"]), u["unit"])
-            }
+            None => self.status = format!("unit {} #{} is not among the summary's selective units", u.tap, u.unit),
         }
     }
 
     fn decide(&mut self, verdict: Verdict, note: &str) {
-        let Some(id) = self.selected().map(|f| s(&f["id"]).to_owned()) else { return };
+        let Some(id) = self.selected().map(|f| f.id.clone()) else { return };
         self.review.decide(&id, verdict, note);
         self.status = match self.review.save(&self.dir) {
             Ok(p) => format!("{} {id}; saved to {}", verdict_name(verdict), p.display()),
@@ -436,15 +421,15 @@ impl App {
     }
 
     fn draw_findings(&self, frame: &mut Frame<'_>, area: Rect) {
-        let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
+        let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(8)]).areas(area);
         let all = self.checks();
-        let failed = arr(&self.summary()["findings"]).len();
+        let failed = self.summary().findings.len();
         let shown = self.shown();
         let rows: Vec<Row> = shown
             .iter()
             .map(|&i| {
                 let x = all[i];
-                let sev = s(&x["severity"]);
+                let sev = crate::report::severity_name(x.severity);
                 // Inconclusive checks: "?" before the severity they would fail at, in grey.
                 let (label, color) = match sev {
                     _ if i >= failed => (format!("?{sev}"), Color::DarkGray),
@@ -452,12 +437,12 @@ impl App {
                     "warning" => (sev.to_owned(), Color::Yellow),
                     _ => (sev.to_owned(), Color::Gray),
                 };
-                let review = self.review.get(s(&x["id"])).map_or("", |d| verdict_name(d.verdict));
+                let review = self.review.get(&x.id).map_or("", |d| verdict_name(d.verdict));
                 Row::new(vec![
                     Cell::from(label).style(Style::new().fg(color)),
-                    Cell::from(s(&x["id"]).to_owned()),
-                    Cell::from(f(&x["statistic"]["value"])),
-                    Cell::from(f(&x["statistic"]["q"])),
+                    Cell::from(x.id.clone()),
+                    Cell::from(f(x.statistic.value)),
+                    Cell::from(f(x.statistic.q.unwrap_or(f64::NAN))),
                     Cell::from(review),
                 ])
             })
@@ -490,30 +475,12 @@ impl App {
         let text = match self.selected() {
             None => vec![Line::from("no finding matches")],
             Some(x) => {
-                let mut l = vec![Line::from(s(&x["statement"]).to_owned())];
-                let d = &x["decision"];
-                if d.is_object() {
-                    l.push(Line::from(format!(
-                        "{}: {} {} (95% CI {} to {}, {}) vs limit {}; n {}; {} over {} checks, corrected p {}",
-                        s(&d["verdict"]),
-                        s(&d["estimand"]),
-                        f(&d["estimate"]),
-                        f(&d["ci"][0]),
-                        f(&d["ci"][1]),
-                        s(&d["ci_method"]),
-                        f(&d["limit"]),
-                        d["n"],
-                        s(&d["family"]["name"]),
-                        d["family"]["size"],
-                        f(&d["p_adjusted"])
-                    )));
-                }
-                let units: Vec<String> =
-                    arr(&x["evidence"]["units"]).iter().map(|u| format!("{} #{}", s(&u["tap"]), u["unit"])).collect();
+                let mut l = vec![Line::from(x.statement.clone()), Line::from(x.decision.line())];
+                let units: Vec<String> = x.evidence.units.iter().map(|u| format!("{} #{}", u.tap, u.unit)).collect();
                 if !units.is_empty() {
                     l.push(Line::from(format!("units: {}", units.join(", "))));
                 }
-                if let Some(d) = self.review.get(s(&x["id"])) {
+                if let Some(d) = self.review.get(&x.id) {
                     l.push(Line::from(format!("{} by {} at {}: {}", verdict_name(d.verdict), d.by, d.at, d.note)));
                 }
                 l
@@ -534,51 +501,38 @@ impl App {
         };
         let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
         let mut lines = vec![
-            Line::from(Span::styled(
-                format!("{} #{}", s(&u["tap"]), u["unit"]),
-                Style::new().add_modifier(Modifier::BOLD),
-            )),
-            Line::from(format!("{} · {} · {}", s(&u["selection"]), s(&u["modality"]), s(&u["concept"]))),
-            Line::from(format!("Cohen's d {} · AUROC {} · q {}", f(&u["cohen_d"]), f(&u["auroc"]), f(&u["q"]))),
-            Line::from(format!("mean {} over {} stimuli", f(&u["mean"]), u["n"])),
+            Line::from(Span::styled(format!("{} #{}", u.tap, u.unit), Style::new().add_modifier(Modifier::BOLD))),
+            Line::from(format!("{} · {} · {}", u.selection, u.modality, u.concept)),
+            Line::from(format!("Cohen's d {} · AUROC {} · q {}", f(u.cohen_d), f(u.auroc), f(u.q))),
+            Line::from(format!("mean {} over {} stimuli", f(u.mean), u.n)),
         ];
-        let also: Vec<&str> = arr(&u["also"]).iter().map(s).collect();
+        let also: Vec<&str> = u.also.iter().map(String::as_str).collect();
         if !also.is_empty() {
             lines.push(Line::from(format!("also: {}", also.join(", "))));
         }
         let cited: Vec<&str> = self
             .checks()
             .into_iter()
-            .filter(|x| arr(&x["evidence"]["units"]).iter().any(|e| e["tap"] == u["tap"] && e["unit"] == u["unit"]))
-            .map(|x| s(&x["id"]))
+            .filter(|x| x.evidence.units.iter().any(|e| e.tap == u.tap && e.unit == u.unit))
+            .map(|x| x.id.as_str())
             .collect();
         lines.push(Line::from(format!("cited by: {}", if cited.is_empty() { "-".into() } else { cited.join(", ") })));
         lines.push(Line::from(""));
         lines.push(Line::from("top stimuli").style(Style::new().add_modifier(Modifier::BOLD)));
-        for x in arr(&u["top"]).iter().take(5) {
-            lines.push(Line::from(format!(
-                "  {:>8} {} {} {}",
-                f(&x["value"]),
-                &s(&x["id"])[..8.min(s(&x["id"]).len())],
-                s(&x["member"]),
-                s(&x["modality"])
-            )));
+        for x in u.top.iter().take(5) {
+            let id: String = x.id.chars().take(8).collect();
+            lines.push(Line::from(format!("  {:>8} {id} {} {}", f(f64::from(x.value)), x.member, x.modality)));
         }
         lines.push(Line::from("bottom stimuli").style(Style::new().add_modifier(Modifier::BOLD)));
-        for x in arr(&u["bottom"]).iter().take(5) {
-            lines.push(Line::from(format!(
-                "  {:>8} {} {} {}",
-                f(&x["value"]),
-                &s(&x["id"])[..8.min(s(&x["id"]).len())],
-                s(&x["member"]),
-                s(&x["modality"])
-            )));
+        for x in u.bottom.iter().take(5) {
+            let id: String = x.id.chars().take(8).collect();
+            lines.push(Line::from(format!("  {:>8} {id} {} {}", f(f64::from(x.value)), x.member, x.modality)));
         }
         // Thumbnails of the top and bottom stimuli, drawn with half blocks once the worker has
         // made them; those wholly inside the panel are also recorded for graphics protocols.
         let inner = Block::bordered().inner(left);
-        for end in ["top", "bottom"] {
-            let ids: Vec<String> = arr(&u[end]).iter().take(4).map(|x| s(&x["id"]).to_owned()).collect();
+        for (end, examples) in [("top", &u.top), ("bottom", &u.bottom)] {
+            let ids: Vec<String> = examples.iter().take(4).map(|x| x.id.clone()).collect();
             let (thumbs, spots) = self.thumbs.borrow_mut().lines(&ids, 8);
             if !thumbs.is_empty() {
                 lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
@@ -606,28 +560,28 @@ impl App {
         );
         // Its Cohen's d per concept with 95% CIs: one line per concept and modality, concepts
         // in the order of its d in its own modality.
-        let blocks = arr(&u["responses"]);
-        let own = blocks.iter().find(|b| b["modality"] == u["modality"]).or(blocks.first());
+        let blocks = &u.responses;
+        let own = blocks.iter().find(|b| b.modality == u.modality).or(blocks.first());
         let mut bars: Vec<Line> = Vec::new();
         if let Some(own) = own {
-            let mut order: Vec<usize> = (0..arr(&own["concepts"]).len()).collect();
-            let d_of = |b: &Value, c: usize| b["d"][c].as_f64().unwrap_or(f64::NAN);
+            let mut order: Vec<usize> = (0..own.concepts.len()).collect();
+            let d_of = |b: &ConceptResponses, c: usize| b.d.get(c).copied().unwrap_or(f64::NAN);
             // Largest d first; undefined ones last.
             let key = |c: usize| Some(d_of(own, c)).filter(|d| d.is_finite()).unwrap_or(f64::NEG_INFINITY);
             order.sort_by(|&x, &y| key(y).total_cmp(&key(x)));
-            let mut rest: Vec<&Value> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
+            let mut rest: Vec<&ConceptResponses> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
             rest.insert(0, own);
             let per = rest.len().max(1);
             let concepts = (right.height.saturating_sub(2) as usize / per).max(1);
             // Rows to draw: (label, modality, d, ci).
             let mut rows: Vec<(String, &str, f64, [f64; 2])> = Vec::new();
             for &c in order.iter().take(concepts) {
-                let concept = s(&own["concepts"][c]);
+                let concept = own.concepts[c].as_str();
                 for (i, b) in rest.iter().enumerate() {
-                    let Some(k) = arr(&b["concepts"]).iter().position(|x| s(x) == concept) else { continue };
-                    let ci = [b["ci"][k][0].as_f64().unwrap_or(f64::NAN), b["ci"][k][1].as_f64().unwrap_or(f64::NAN)];
+                    let Some(k) = b.concepts.iter().position(|x| x == concept) else { continue };
+                    let ci = b.ci.get(k).copied().unwrap_or([f64::NAN; 2]);
                     let label = if i == 0 { concept.to_owned() } else { String::new() };
-                    rows.push((label, modality_short(s(&b["modality"])), d_of(b, k), ci));
+                    rows.push((label, modality_short(&b.modality), d_of(b, k), ci));
                 }
             }
             let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
@@ -640,11 +594,7 @@ impl App {
             let width = right.width.saturating_sub(28) as usize;
             for (label, modality, d, ci) in rows {
                 let label: String = label.chars().take(10).collect();
-                bars.push(Line::from(format!(
-                    "{label:>10} {modality} {:>6} {}",
-                    f(&Value::from(d)),
-                    ci_bar(d, ci, lo, hi, width)
-                )));
+                bars.push(Line::from(format!("{label:>10} {modality} {:>6} {}", f(d), ci_bar(d, ci, lo, hi, width))));
             }
         } else {
             bars.push(Line::from("no per-concept responses for this unit in the report"));
@@ -661,7 +611,7 @@ impl App {
         match heats.get(self.family.min(heats.len().saturating_sub(1))) {
             None => frame.render_widget(Paragraph::new("no heat maps in the report"), top),
             Some(h) => {
-                let concepts = arr(&h["concepts"]);
+                let concepts = &h.concepts;
                 let cols = ((top.width.saturating_sub(10)) / 2) as usize;
                 let mut lines = vec![Line::from(format!(
                     "{:>8} {}",
@@ -669,21 +619,21 @@ impl App {
                     concepts
                         .iter()
                         .take(cols)
-                        .map(|c| s(c).chars().next().unwrap_or(' ').to_string() + " ")
+                        .map(|c| c.chars().next().unwrap_or(' ').to_string() + " ")
                         .collect::<String>()
                 ))];
-                for (r, unit) in arr(&h["units"]).iter().enumerate().take(top.height.saturating_sub(3) as usize) {
+                for (r, unit) in h.units.iter().enumerate().take(top.height.saturating_sub(3) as usize) {
                     let mut spans = vec![Span::raw(format!("{:>8} ", format!("#{unit}")))];
-                    for d in arr(&h["d"][r]).iter().take(cols) {
-                        spans.push(Span::styled("  ", Style::new().bg(heat_color(d.as_f64().unwrap_or(f64::NAN)))));
+                    for d in h.d.get(r).map(Vec::as_slice).unwrap_or_default().iter().take(cols) {
+                        spans.push(Span::styled("  ", Style::new().bg(heat_color(*d))));
                     }
                     lines.push(Line::from(spans));
                 }
                 let title = format!(
                     " {} · {} · {} ({} of {}; h/l) ",
-                    s(&h["tap"]),
-                    s(&h["selection"]),
-                    s(&h["modality"]),
+                    h.tap,
+                    h.selection,
+                    h.modality,
                     self.family.min(heats.len() - 1) + 1,
                     heats.len()
                 );
@@ -691,15 +641,15 @@ impl App {
             }
         }
         let mut rows = Vec::new();
-        for r in arr(&self.summary()["resolution"]) {
-            for t in arr(&r["taps"]).iter().take(1) {
-                for g in arr(&t["groups"]) {
+        for r in &self.summary().resolution {
+            for t in r.taps.iter().take(1) {
+                for g in &t.groups {
                     rows.push(Row::new(vec![
-                        format!("{} ({})", s(&g["group"]), s(&t["tap"])),
-                        format!("{}/{}", g["covered"], g["members"]),
-                        f(&g["coverage"]),
-                        format!("[{}, {}]", f(&g["ci"][0]), f(&g["ci"][1])),
-                        g["group_units"].to_string(),
+                        format!("{} ({})", g.group, t.tap),
+                        format!("{}/{}", g.covered, g.members),
+                        f(g.coverage),
+                        format!("[{}, {}]", f(g.ci[0]), f(g.ci[1])),
+                        g.group_units.to_string(),
                     ]));
                 }
             }
@@ -723,17 +673,16 @@ impl App {
     }
 
     fn draw_map(&self, frame: &mut Frame<'_>, area: Rect) {
-        let res = arr(&self.summary()["resolution"]);
-        let members: Vec<&Value> =
-            res.iter().flat_map(|r| arr(&r["taps"]).iter().take(1)).flat_map(|t| arr(&t["members"])).collect();
-        let point = |m: &Value| Some((m["lon"].as_f64()?, m["lat"].as_f64()?));
+        let members: Vec<&MemberResolution> =
+            self.summary().resolution.iter().flat_map(|r| r.taps.iter().take(1)).flat_map(|t| &t.members).collect();
+        let point = |m: &MemberResolution| Some((m.lon?, m.lat?));
         // The selected unit's d for each member's images, when it was measured on them.
         let units = self.units();
         let unit = units.get(self.unit.min(units.len().saturating_sub(1)));
         let response = unit.and_then(|u| {
-            arr(&u["responses"]).iter().find(|b| {
-                b["modality"] == "image" && arr(&b["concepts"]).iter().any(|c| members.iter().any(|m| m["id"] == *c))
-            })
+            u.responses
+                .iter()
+                .find(|b| b.modality == "image" && b.concepts.iter().any(|c| members.iter().any(|m| m.id == *c)))
         });
         let title;
         // (point, colour) of each member with coordinates.
@@ -741,24 +690,20 @@ impl App {
         if let (Some(u), Some(b)) = (unit, response) {
             for m in &members {
                 let Some(p) = point(m) else { continue };
-                let d = arr(&b["concepts"])
-                    .iter()
-                    .position(|c| *c == m["id"])
-                    .and_then(|k| b["d"][k].as_f64())
-                    .unwrap_or(f64::NAN);
+                let d =
+                    b.concepts.iter().position(|c| *c == m.id).and_then(|k| b.d.get(k).copied()).unwrap_or(f64::NAN);
                 // Members without a measured d in light grey (the map itself is dark grey).
                 points.push((p, if d.is_finite() { heat_color(d) } else { Color::Gray }));
             }
             title = format!(
                 " {} #{} (j/k unit): Cohen's d of each member's images, white 0 to red 3+, blue below 0, grey n/a ",
-                s(&u["tap"]),
-                u["unit"]
+                u.tap, u.unit
             );
         } else {
             let mut with = 0;
             for m in &members {
                 let Some(p) = point(m) else { continue };
-                let dedicated = m["dedicated_units"].as_u64().unwrap_or(0) > 0;
+                let dedicated = m.dedicated_units > 0;
                 with += usize::from(dedicated);
                 points.push((p, if dedicated { Color::Green } else { Color::Red }));
             }
@@ -785,10 +730,10 @@ impl App {
     }
 
     fn draw_analyses(&self, frame: &mut Frame<'_>, area: Rect) {
-        let sections = arr(&self.report["sections"]);
+        let sections = &self.report.sections;
         if sections.is_empty() {
-            let why = if self.report.get("sections").is_none() {
-                "this report has no sections (an older clip-audit wrote it; `clip-audit report` writes it again)"
+            let why = if !self.report.summary.results().is_empty() {
+                "this report has no sections: a clip-audit from before they were written out made it; `clip-audit analyze RUN_DIR` writes a new report with them"
             } else {
                 "no analysis produced a section"
             };
