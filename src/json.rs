@@ -48,6 +48,18 @@ pub fn matrix<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error
         .map(|m| m.into_iter().map(|r| r.into_iter().map(nan_if_none).collect()).collect())
 }
 
+/// `(unit, rho, q)` triples (multimodality's most correlated units), `null` read as NaN.
+pub fn unit_pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(usize, f64, f64)>, D::Error> {
+    Vec::<(usize, Option<f64>, Option<f64>)>::deserialize(d)
+        .map(|v| v.into_iter().map(|(u, a, b)| (u, nan_if_none(a), nan_if_none(b))).collect())
+}
+
+/// `(word, unit, d)` triples (the typographic analysis's word units), `null` read as NaN.
+pub fn word_units<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, usize, f64)>, D::Error> {
+    Vec::<(String, usize, Option<f64>)>::deserialize(d)
+        .map(|v| v.into_iter().map(|(w, u, x)| (w, u, nan_if_none(x))).collect())
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Serialize, serde::Deserialize)]

@@ -525,11 +525,10 @@ fn reports_read_back_into_the_writers_types_and_older_formats_are_upgraded() {
         assert_eq!(report.meta.spec, written["meta"]["spec"].as_str().unwrap());
         assert_eq!(report.sections.len(), written["sections"].as_array().unwrap().len());
     }
-    // A summary.json reads the same way.
-    let summary_json = dir.path().join("den/analysis/summary.json");
-    if summary_json.exists() {
-        assert!(load_summary(&summary_json).unwrap().1.is_none());
-    }
+    // A summary.json reads the same way, without report metadata.
+    let summary_json = dir.path().join("den/run/analysis/summary.json");
+    let (summary, meta) = load_summary(&summary_json).unwrap_or_else(|e| panic!("{e}"));
+    assert!(meta.is_none() && summary.denigration.is_some());
     // Format 1 (before the decision layer): findings kept with the decision they state, the
     // analysis details whose layout changed left out with a note.
     let v1 = load(&root().join("fixtures/reports/format-1/report.json")).unwrap();
@@ -538,14 +537,30 @@ fn reports_read_back_into_the_writers_types_and_older_formats_are_upgraded() {
     assert!(
         v1.summary.findings.iter().all(|f| f.decision.estimate == f.statistic.value || f.decision.estimate.is_nan())
     );
-    assert!(
-        v1.summary.notes.iter().any(|n| n.contains("format 1") && n.contains("denigration")),
-        "{:?}",
-        v1.summary.notes
-    );
+    let note = v1.summary.notes.iter().find(|n| n.contains("format 1")).expect("a note on what was left out");
+    assert!(note.contains("the details of denigration are not shown"), "{note}");
+    assert!(v1.summary.denigration.is_none());
     let v2 = load(&root().join("fixtures/reports/format-2/report.json")).unwrap();
     assert_eq!((v2.summary.findings.len(), v2.summary.inconclusive.len()), (2, 199));
     assert!(v2.summary.denigration.is_some() && v2.sections.is_empty());
+    // Within format 2, analyses gained fields: a report written before that still opens, its
+    // findings whole and the details that no longer read left out with a note.
+    let mut earlier: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/reports/format-2/report.json")).unwrap())
+            .unwrap();
+    for g in earlier["summary"]["denigration"]["groups"].as_array_mut().unwrap() {
+        g.as_object_mut().unwrap().remove("impact_ratio_ci");
+    }
+    let earlier_path = dir.path().join("earlier.json");
+    std::fs::write(&earlier_path, earlier.to_string()).unwrap();
+    let e = load(&earlier_path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((e.summary.findings.len(), e.summary.inconclusive.len()), (2, 199));
+    assert!(e.summary.denigration.is_none());
+    assert!(
+        e.summary.notes.iter().any(|n| n.contains("format 2") && n.contains("details of denigration")),
+        "{:?}",
+        e.summary.notes
+    );
     // A newer format, and a file that is not a report, are refused with what to do.
     let future = dir.path().join("future.json");
     let mut text: serde_json::Value =

@@ -144,7 +144,6 @@ pub struct GroupRate {
     /// groups of the breakdown with `min_n` effective images).
     #[serde(skip)]
     #[schemars(skip)]
-    #[serde(deserialize_with = "crate::json::pairs")]
     pub comparisons: Vec<[f64; 2]>,
     /// Fisher's exact two-sided p, the group against the rest (a test against no difference,
     /// shown for reference: the ratio rule tests against `max_ratio`).

@@ -154,6 +154,7 @@ pub struct MultimodalBlock {
     /// concepts) or `t approximation`.
     pub rho_p_method: String,
     /// The most correlated units: (unit, rho, q), at most 20.
+    #[serde(deserialize_with = "crate::json::unit_pairs")]
     pub top_units: Vec<(usize, f64, f64)>,
     /// Typographic composites that measured the names written onto other images (0: the word
     /// units rest on blank renderings alone).

@@ -86,6 +86,7 @@ pub struct UnitShift {
     #[serde(deserialize_with = "crate::json::pair")]
     pub ci: [f64; 2],
     /// The unit followed for each word: (word, unit, its Cohen's d on the rendered word).
+    #[serde(deserialize_with = "crate::json::word_units")]
     pub units: Vec<(String, usize, f64)>,
 }
 

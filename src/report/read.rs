@@ -8,9 +8,11 @@
 //! - **1 → 2.** Format 1 predates the decision layer: its findings carry no `decision` and its
 //!   summary no `inconclusive` list. Each finding gets the decision its statistic and threshold
 //!   state (verdict fail, estimate and CI as reported, the threshold as the limit; the family
-//!   and test are unknown and say so), the inconclusive list is empty, and an analysis's details
-//!   whose layout changed since are left out, with a note naming them; findings, notes and counts
-//!   are all kept.
+//!   and test are unknown and say so, with a family of size 0), and the inconclusive list is
+//!   empty.
+//! - **Any earlier report.** Within a format, analyses gained fields; an analysis's details
+//!   that do not read in today's layout are left out, with a note naming them. Findings,
+//!   inconclusive checks, notes and counts are always kept.
 
 use std::path::{Path, PathBuf};
 
@@ -71,9 +73,12 @@ pub enum ReadError {
 
 /// Reads a `report.json`: checks its format, upgrades an older one, and deserialises it.
 pub fn load(path: &Path) -> Result<ReportFile, ReadError> {
-    let mut v = read_json(path)?;
+    report_from(path, read_json(path)?)
+}
+
+fn report_from(path: &Path, mut v: Value) -> Result<ReportFile, ReadError> {
     if v.get("summary").is_none() {
-        return Err(not_report(path, "it has no `summary`"));
+        return Err(not_report(path, "it has no `summary` (give the report.json of a reports folder)"));
     }
     let version = check_version(path, &v)?;
     upgrade(&mut v, version);
@@ -85,7 +90,7 @@ pub fn load(path: &Path) -> Result<ReportFile, ReadError> {
 pub fn load_summary(path: &Path) -> Result<(Summary, Option<ReportMeta>), ReadError> {
     let v = read_json(path)?;
     if v.get("summary").is_some() {
-        let r = load(path)?;
+        let r = report_from(path, v)?;
         return Ok((r.summary, Some(r.meta)));
     }
     if v.get("findings").is_none() {
@@ -121,19 +126,8 @@ fn upgrade(v: &mut Value, from: u64) {
     if from < 2 {
         upgrade_1_to_2(&mut v["summary"]);
     }
+    keep_readable_details(&mut v["summary"], from);
 }
-
-/// The analyses' detail sections of a summary, each optional or a list.
-const DETAILS: [&str; 8] = [
-    "selectivity",
-    "multimodality",
-    "resolution",
-    "associations",
-    "denigration",
-    "typographic",
-    "null_baseline",
-    "ablation",
-];
 
 fn upgrade_1_to_2(summary: &mut Value) {
     let Some(s) = summary.as_object_mut() else { return };
@@ -143,28 +137,57 @@ fn upgrade_1_to_2(summary: &mut Value) {
         }
     }
     s.entry("inconclusive").or_insert_with(|| Value::Array(Vec::new()));
-    // Keep each analysis's details that still read in today's layout; leave out the others.
+}
+
+/// Whether an analysis's details read in today's layout, by the summary field that holds them.
+fn details_read(key: &str, part: &Value) -> Option<bool> {
+    use crate::analysis::{
+        ablation, associations, denigration, multimodality, null, resolution, selectivity, typographic,
+    };
+    fn reads<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
+        serde_json::from_value::<T>(v.clone()).is_ok()
+    }
+    Some(match key {
+        "selectivity" => reads::<Option<selectivity::SelectivitySummary>>(part),
+        "multimodality" => reads::<Option<multimodality::MultimodalitySummary>>(part),
+        "resolution" => reads::<Vec<resolution::ResolutionSummary>>(part),
+        "associations" => reads::<Vec<associations::AssociationSummary>>(part),
+        "denigration" => reads::<Option<denigration::DenigrationSummary>>(part),
+        "typographic" => reads::<Option<typographic::TypographicSummary>>(part),
+        "null_baseline" => reads::<Option<null::NullSummary>>(part),
+        "ablation" => reads::<Option<ablation::AblationSummary>>(part),
+        _ => return None,
+    })
+}
+
+/// The analyses' detail fields of a summary: a list (empty when left out) or optional.
+const DETAILS: [(&str, bool); 8] = [
+    ("selectivity", false),
+    ("multimodality", false),
+    ("resolution", true),
+    ("associations", true),
+    ("denigration", false),
+    ("typographic", false),
+    ("null_baseline", false),
+    ("ablation", false),
+];
+
+/// An analysis's details written by an earlier clip-audit in a layout that has changed since
+/// (within a format, fields were added) are left out, with a note naming them; the findings,
+/// the inconclusive checks, the notes and the counts are always kept.
+fn keep_readable_details(summary: &mut Value, from: u64) {
+    let Some(s) = summary.as_object_mut() else { return };
     let mut left_out = Vec::new();
-    for key in DETAILS {
-        let Some(part) = s.get(key).filter(|p| !p.is_null()).cloned() else { continue };
-        let mut probe = serde_json::Map::new();
-        for (k, val) in s.iter() {
-            if !DETAILS.contains(&k.as_str()) {
-                probe.insert(k.clone(), val.clone());
-            }
-        }
-        probe.insert(key.to_owned(), part);
-        if serde_json::from_value::<Summary>(Value::Object(probe)).is_err() {
+    for (key, list) in DETAILS {
+        let Some(part) = s.get(key).filter(|p| !p.is_null()) else { continue };
+        if details_read(key, part) == Some(false) {
             left_out.push(key);
-            s.insert(
-                key.to_owned(),
-                if key == "resolution" || key == "associations" { Value::Array(Vec::new()) } else { Value::Null },
-            );
+            s.insert(key.to_owned(), if list { Value::Array(Vec::new()) } else { Value::Null });
         }
     }
     if !left_out.is_empty() {
         let note = format!(
-            "this report was written in format 1, before the decision layer: the details of {} are not shown (their layout changed in format 2); every finding is",
+            "this report was written by an earlier clip-audit (format {from}): the details of {} are not shown (their layout has changed since); every finding is",
             left_out.join(", ")
         );
         if let Some(notes) = s.entry("notes").or_insert_with(|| Value::Array(Vec::new())).as_array_mut() {

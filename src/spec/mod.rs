@@ -84,12 +84,12 @@ pub(crate) fn suggest_among(value: &str, known: &[&str]) -> String {
 
 /// The JSON Schema of an audit spec, pretty-printed (`docs/schema/audit.schema.json`).
 pub fn audit_schema_json() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(audit::AuditDoc)).unwrap_or_default()
+    serde_json::to_string_pretty(&schemars::schema_for!(audit::AuditDoc)).expect("a schema serialises")
 }
 
 /// The JSON Schema of a probe library, pretty-printed (`docs/schema/probe-library.schema.json`).
 pub fn probe_library_schema_json() -> String {
-    serde_json::to_string_pretty(&schemars::schema_for!(probe::ProbeLibraryDoc)).unwrap_or_default()
+    serde_json::to_string_pretty(&schemars::schema_for!(probe::ProbeLibraryDoc)).expect("a schema serialises")
 }
 
 /// Joins `rel` to `base` and removes `.` and `name/..` pairs without touching the file

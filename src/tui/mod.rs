@@ -475,7 +475,11 @@ impl App {
         let text = match self.selected() {
             None => vec![Line::from("no finding matches")],
             Some(x) => {
-                let mut l = vec![Line::from(x.statement.clone()), Line::from(x.decision.line())];
+                let mut l = vec![Line::from(x.statement.clone())];
+                // Reports of format 1 recorded no decision (its family has size 0).
+                if x.decision.family.size > 0 {
+                    l.push(Line::from(x.decision.line()));
+                }
                 let units: Vec<String> = x.evidence.units.iter().map(|u| format!("{} #{}", u.tap, u.unit)).collect();
                 if !units.is_empty() {
                     l.push(Line::from(format!("units: {}", units.join(", "))));
