@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use super::{Outcome, session_config};
 use crate::analysis::{RunData, Summary};
 use crate::audit::{AuditOptions, audit};
-use crate::cli::{AnalyzeArgs, DiffArgs, FailOn, GateArgs, ModelCardArgs, ReportArgs};
+use crate::cli::{AnalyzeArgs, FailOn, GateArgs, ReportArgs};
 use crate::files::write_atomic;
 use crate::report::{ReportMeta, diff as rdiff, write_reports};
 use crate::run::progress::ProgressMode;
@@ -179,19 +179,6 @@ pub fn analyze_and_write(
     })
 }
 
-/// `clip-audit diff`.
-pub fn diff(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let d = rdiff::diff(&rdiff::read_findings(&args.old)?, &rdiff::read_findings(&args.new)?);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
-    } else {
-        print!("{}", rdiff::render(&d));
-    }
-    let Some(level) = args.fail_on.threshold() else { return Ok(Outcome::Pass) };
-    let level = crate::report::severity_name(level);
-    Ok(if args.fail_on_regression && d.regressions(level) > 0 { Outcome::Findings } else { Outcome::Pass })
-}
-
 fn print_summary(s: &Summary, seconds: f64) {
     let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
     eprintln!(
@@ -242,38 +229,4 @@ fn print_summary(s: &Summary, seconds: f64) {
     for n in &s.notes {
         eprintln!("  note: {n}");
     }
-}
-
-/// `clip-audit model-card`.
-pub fn model_card(args: &ModelCardArgs) -> anyhow::Result<Outcome> {
-    use crate::report::model_card as mc;
-    let (sum, meta) = crate::report::read::load_summary(&args.report)?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        let model = sum.model.as_str();
-        Path::new(model).file_name().map_or_else(|| model.to_owned(), |n| n.to_string_lossy().into_owned())
-    });
-    let reviews = crate::report::review::Review::load(args.report.parent().unwrap_or(Path::new(".")))?;
-    let section = mc::section(&sum, meta.as_ref(), &reviews.decisions);
-    let index = mc::model_index(&sum, &name);
-    match &args.into {
-        None => {
-            println!("{}\n{section}{}", mc::START, mc::END);
-            println!("\n# front matter (YAML):\n{index}");
-        }
-        Some(card) => {
-            let old = match std::fs::read_to_string(card) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(e).with_context(|| format!("cannot read {}", card.display())),
-            };
-            let new = mc::into(&old, &section, &index);
-            if new != old {
-                write_atomic(card, new.as_bytes())?;
-                eprintln!("updated {}", card.display());
-            } else {
-                eprintln!("{} is up to date", card.display());
-            }
-        }
-    }
-    Ok(Outcome::Pass)
 }

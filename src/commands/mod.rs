@@ -3,8 +3,10 @@
 
 mod analyze;
 mod bench;
+mod diff;
 mod embed;
 mod inspect;
+mod model_card;
 mod probes;
 mod run;
 mod stimuli;
@@ -48,8 +50,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
-        Command::Diff(args) => analyze::diff(&args),
-        Command::ModelCard(args) => analyze::model_card(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::ModelCard(args) => model_card::run(&args),
         Command::Tui { report } => {
             crate::tui::run(report.as_deref())?;
             Ok(Outcome::Pass)

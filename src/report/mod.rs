@@ -122,14 +122,8 @@ pub fn severity_name(s: Severity) -> &'static str {
     }
 }
 
-/// The report formats clip-audit writes, with their file names.
-pub const FILES: [(&str, &str); 5] = [
-    ("markdown", "report.md"),
-    ("html", "report.html"),
-    ("json", "report.json"),
-    ("junit", "junit.xml"),
-    ("sarif", "report.sarif"),
-];
+/// The report formats clip-audit writes, with their file names (the spec's list).
+pub use crate::spec::audit::FORMATS as FILES;
 
 /// Renders one format.
 pub fn render(format: &str, s: &Summary, meta: &ReportMeta) -> Option<String> {

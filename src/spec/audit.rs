@@ -540,8 +540,15 @@ pub struct AuditSpec {
     pub warnings: Diagnostics,
 }
 
-/// Report formats the spec may ask for.
-pub const FORMATS: [&str; 5] = ["markdown", "html", "json", "junit", "sarif"];
+/// The report formats, each with the file it is written to: what a spec's `outputs.formats`
+/// may ask for and what the reports write, from this one list.
+pub const FORMATS: [(&str, &str); 5] = [
+    ("markdown", "report.md"),
+    ("html", "report.html"),
+    ("json", "report.json"),
+    ("junit", "junit.xml"),
+    ("sarif", "report.sarif"),
+];
 
 impl AuditSpec {
     /// Loads `path` with `--set` overrides.
@@ -719,19 +726,20 @@ impl<'c, 'a> Validator<'c, 'a> {
             outputs.dir.as_ref().map_or_else(|| PathBuf::from("reports"), |d| super::join_clean(&self.base, d));
         let mut formats = Vec::new();
         for f in outputs.formats.iter().flatten() {
-            if FORMATS.contains(&f.as_str()) {
+            let names: Vec<&str> = FORMATS.iter().map(|(name, _)| *name).collect();
+            if names.contains(&f.as_str()) {
                 formats.push(f.value.clone());
             } else {
                 self.cx.error_help(
                     Code::A003,
                     format!("unknown report format {:?}", **f),
                     f.position,
-                    suggest_among(f, &FORMATS),
+                    suggest_among(f, &names),
                 );
             }
         }
         if outputs.formats.is_none() {
-            formats = FORMATS.iter().map(|s| (*s).to_owned()).collect();
+            formats = FORMATS.iter().map(|(name, _)| (*name).to_owned()).collect();
         }
         Some(AuditSpec {
             id: doc.audit.value.clone(),

@@ -326,7 +326,29 @@ fn expand_label_prompts(spec: &AuditSpec, set: &mut StimulusSet) {
 }
 
 fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut StimulusSet) {
-    let base = |member: &str, modality, variant: String, content, id| Stimulus {
+    if let Some(p) = &sel.prompts {
+        expand_prompts(sel, p, set);
+    }
+    if let Some(r) = &sel.rendered_text {
+        expand_rendered_text(sel, r, set);
+    }
+    let images = expand_images(sel, set);
+    if let Some(t) = &sel.typographic {
+        expand_typographic(sel, t, &images, (seed, image_size), set);
+    }
+    set.stimuli.extend(images);
+}
+
+/// A stimulus of `sel` with no labels and no source account.
+fn stimulus(
+    sel: &Selection,
+    member: &str,
+    modality: Modality,
+    variant: String,
+    content: Content,
+    id: String,
+) -> Stimulus {
+    Stimulus {
         id,
         selection: sel.name.clone(),
         family: sel.family_id.clone(),
@@ -336,78 +358,85 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
         content,
         labels: BTreeMap::new(),
         account: None,
-    };
-    let names_of = |m: &crate::spec::probe::Member, aliases: bool| {
-        let mut names = vec![("name".to_owned(), m.name.clone())];
-        if aliases {
-            names.extend(m.aliases.iter().map(|a| (format!("alias {a:?}"), a.clone())));
-        }
-        names.dedup_by(|a, b| a.1 == b.1);
-        names
-    };
-    if let Some(p) = &sel.prompts {
-        for m in &sel.members {
-            let mut seen = std::collections::BTreeSet::new();
-            for (kind, name) in names_of(m, p.aliases) {
-                // Names that English uses with an article ("the Netherlands") carry it in
-                // meta.article; prompts read better with it.
-                let spoken = m.spoken(&name);
-                for (ti, t) in p.templates.iter().enumerate() {
-                    let text = crate::spec::probe::fill(t, &spoken);
-                    if !seen.insert(text.clone()) {
-                        continue;
-                    }
-                    let id = stable_id(&[b"prompt", text.as_bytes()]);
-                    set.stimuli.push(base(
-                        &m.id,
-                        Modality::Prompt,
-                        format!("template {ti}, {kind}"),
-                        Content::Prompt { text },
-                        id,
-                    ));
+    }
+}
+
+/// A member's name and, with `aliases`, its aliases, each with how the variant names it.
+fn names_of(m: &crate::spec::probe::Member, aliases: bool) -> Vec<(String, String)> {
+    let mut names = vec![("name".to_owned(), m.name.clone())];
+    if aliases {
+        names.extend(m.aliases.iter().map(|a| (format!("alias {a:?}"), a.clone())));
+    }
+    names.dedup_by(|a, b| a.1 == b.1);
+    names
+}
+
+/// Each member's name (and aliases) in each prompt template, each text once.
+fn expand_prompts(sel: &Selection, p: &crate::spec::audit::PromptPlan, set: &mut StimulusSet) {
+    for m in &sel.members {
+        let mut seen = std::collections::BTreeSet::new();
+        for (kind, name) in names_of(m, p.aliases) {
+            // Names that English uses with an article ("the Netherlands") carry it in
+            // meta.article; prompts read better with it.
+            let spoken = m.spoken(&name);
+            for (ti, t) in p.templates.iter().enumerate() {
+                let text = crate::spec::probe::fill(t, &spoken);
+                if !seen.insert(text.clone()) {
+                    continue;
                 }
+                let id = stable_id(&[b"prompt", text.as_bytes()]);
+                set.stimuli.push(stimulus(
+                    sel,
+                    &m.id,
+                    Modality::Prompt,
+                    format!("template {ti}, {kind}"),
+                    Content::Prompt { text },
+                    id,
+                ));
             }
         }
     }
-    if let Some(r) = &sel.rendered_text {
-        for m in &sel.members {
-            for (kind, name) in names_of(m, r.aliases) {
-                for case in &r.cases {
-                    let text = case.apply(&name);
-                    for size in &r.sizes {
-                        for placement in &r.positions {
-                            for color in &r.colors {
-                                for bg in &r.backgrounds {
-                                    if color.rgb == bg.rgb {
-                                        continue;
-                                    }
-                                    let id = stable_id(&[
-                                        b"rendered",
-                                        font_id().as_bytes(),
-                                        text.as_bytes(),
-                                        &r.canvas.to_le_bytes(),
-                                        &size.to_le_bytes(),
-                                        placement.name().as_bytes(),
-                                        &color.rgb,
-                                        &bg.rgb,
-                                    ]);
-                                    let variant = format!(
-                                        "{kind}, {}, size {size}, {}, {} on {}",
-                                        case.name(),
-                                        placement.name(),
-                                        color.name,
-                                        bg.name
-                                    );
-                                    let content = Content::RenderedText {
-                                        text: text.clone(),
-                                        canvas: r.canvas,
-                                        size: *size,
-                                        placement: *placement,
-                                        color: color.rgb,
-                                        background: bg.rgb,
-                                    };
-                                    set.stimuli.push(base(&m.id, Modality::RenderedText, variant, content, id));
+}
+
+/// Each member's name (and aliases) drawn in every case, size, position and colour pair.
+fn expand_rendered_text(sel: &Selection, r: &crate::spec::audit::RenderPlan, set: &mut StimulusSet) {
+    for m in &sel.members {
+        for (kind, name) in names_of(m, r.aliases) {
+            for case in &r.cases {
+                let text = case.apply(&name);
+                for size in &r.sizes {
+                    for placement in &r.positions {
+                        for color in &r.colors {
+                            for bg in &r.backgrounds {
+                                if color.rgb == bg.rgb {
+                                    continue;
                                 }
+                                let id = stable_id(&[
+                                    b"rendered",
+                                    font_id().as_bytes(),
+                                    text.as_bytes(),
+                                    &r.canvas.to_le_bytes(),
+                                    &size.to_le_bytes(),
+                                    placement.name().as_bytes(),
+                                    &color.rgb,
+                                    &bg.rgb,
+                                ]);
+                                let variant = format!(
+                                    "{kind}, {}, size {size}, {}, {} on {}",
+                                    case.name(),
+                                    placement.name(),
+                                    color.name,
+                                    bg.name
+                                );
+                                let content = Content::RenderedText {
+                                    text: text.clone(),
+                                    canvas: r.canvas,
+                                    size: *size,
+                                    placement: *placement,
+                                    color: color.rgb,
+                                    background: bg.rgb,
+                                };
+                                set.stimuli.push(stimulus(sel, &m.id, Modality::RenderedText, variant, content, id));
                             }
                         }
                     }
@@ -415,7 +444,10 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
             }
         }
     }
-    // Images: listed in order, hashed in parallel.
+}
+
+/// The images of every source, listed in order and hashed in parallel; every row accounted for.
+fn expand_images(sel: &Selection, set: &mut StimulusSet) -> Vec<Stimulus> {
     let mut listed: Vec<Listed> = Vec::new();
     for src in &sel.images {
         list_source(sel, src, &mut listed, set);
@@ -429,7 +461,7 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
         match hash {
             Ok(id) => {
                 set.sources[account].images += 1;
-                let mut s = base(&member, Modality::Image, origin, Content::Image { path: path.clone() }, id);
+                let mut s = stimulus(sel, &member, Modality::Image, origin, Content::Image { path: path.clone() }, id);
                 s.labels = labels;
                 s.account = Some(account);
                 images.push(s);
@@ -439,72 +471,80 @@ fn expand_selection(sel: &Selection, seed: u64, image_size: u32, set: &mut Stimu
             }
         }
     }
-    if let Some(t) = &sel.typographic {
-        let mut rng = SplitMix(seed ^ 0x5459_504f);
-        for img in &images {
-            let Content::Image { path } = &img.content else { continue };
-            // Attack texts: explicit ones, or the names of other members, a seeded choice per image.
-            let mut candidates: Vec<(String, Option<String>)> = match &t.texts {
-                Some(texts) => texts.iter().map(|x| (x.clone(), None)).collect(),
-                None => sel
-                    .members
-                    .iter()
-                    .filter(|m| m.id != img.member)
-                    .map(|m| (m.name.clone(), Some(m.id.clone())))
-                    .collect(),
-            };
-            for i in (1..candidates.len()).rev() {
-                let j = (rng.next() % (i as u64 + 1)) as usize;
-                candidates.swap(i, j);
-            }
-            candidates.truncate(t.per_image);
-            for (text, text_member) in candidates {
-                for size in &t.sizes {
-                    for placement in &t.positions {
-                        for color in &t.colors {
-                            for opacity in &t.opacities {
-                                let id = stable_id(&[
-                                    b"typographic",
-                                    font_id().as_bytes(),
-                                    img.id.as_bytes(),
-                                    text.as_bytes(),
-                                    &size.to_le_bytes(),
-                                    placement.name().as_bytes(),
-                                    &color.rgb,
-                                    &[u8::from(t.outline)],
-                                    &opacity.to_le_bytes(),
-                                    &image_size.to_le_bytes(),
-                                ]);
-                                let variant = format!(
-                                    "{text:?} on {}, size {size}, {}, {}{}, opacity {opacity}",
-                                    img.member,
-                                    placement.name(),
-                                    color_name(color.rgb),
-                                    if t.outline { " outlined" } else { "" }
-                                );
-                                let content = Content::Typographic {
-                                    base: path.clone(),
-                                    base_member: img.member.clone(),
-                                    text: text.clone(),
-                                    text_member: text_member.clone(),
-                                    size: *size,
-                                    placement: *placement,
-                                    color: color.rgb,
-                                    outline: t.outline,
-                                    opacity: *opacity,
-                                    image_size,
-                                };
-                                let mut s = base(&img.member, Modality::Typographic, variant, content, id);
-                                s.labels = img.labels.clone();
-                                set.stimuli.push(s);
-                            }
+    images
+}
+
+/// Another member's name (or the spec's texts) drawn onto each image, a seeded choice per image.
+fn expand_typographic(
+    sel: &Selection,
+    t: &crate::spec::audit::TypographicPlan,
+    images: &[Stimulus],
+    (seed, image_size): (u64, u32),
+    set: &mut StimulusSet,
+) {
+    let mut rng = SplitMix(seed ^ 0x5459_504f);
+    for img in images {
+        let Content::Image { path } = &img.content else { continue };
+        // Attack texts: explicit ones, or the names of other members, a seeded choice per image.
+        let mut candidates: Vec<(String, Option<String>)> = match &t.texts {
+            Some(texts) => texts.iter().map(|x| (x.clone(), None)).collect(),
+            None => sel
+                .members
+                .iter()
+                .filter(|m| m.id != img.member)
+                .map(|m| (m.name.clone(), Some(m.id.clone())))
+                .collect(),
+        };
+        for i in (1..candidates.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            candidates.swap(i, j);
+        }
+        candidates.truncate(t.per_image);
+        for (text, text_member) in candidates {
+            for size in &t.sizes {
+                for placement in &t.positions {
+                    for color in &t.colors {
+                        for opacity in &t.opacities {
+                            let id = stable_id(&[
+                                b"typographic",
+                                font_id().as_bytes(),
+                                img.id.as_bytes(),
+                                text.as_bytes(),
+                                &size.to_le_bytes(),
+                                placement.name().as_bytes(),
+                                &color.rgb,
+                                &[u8::from(t.outline)],
+                                &opacity.to_le_bytes(),
+                                &image_size.to_le_bytes(),
+                            ]);
+                            let variant = format!(
+                                "{text:?} on {}, size {size}, {}, {}{}, opacity {opacity}",
+                                img.member,
+                                placement.name(),
+                                color_name(color.rgb),
+                                if t.outline { " outlined" } else { "" }
+                            );
+                            let content = Content::Typographic {
+                                base: path.clone(),
+                                base_member: img.member.clone(),
+                                text: text.clone(),
+                                text_member: text_member.clone(),
+                                size: *size,
+                                placement: *placement,
+                                color: color.rgb,
+                                outline: t.outline,
+                                opacity: *opacity,
+                                image_size,
+                            };
+                            let mut s = stimulus(sel, &img.member, Modality::Typographic, variant, content, id);
+                            s.labels = img.labels.clone();
+                            set.stimuli.push(s);
                         }
                     }
                 }
             }
         }
     }
-    set.stimuli.extend(images);
 }
 
 fn is_image(path: &Path) -> bool {
