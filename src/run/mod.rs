@@ -206,15 +206,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let image_taps: Vec<String> = model.taps(Encoder::Image).iter().map(|t| t.name.clone()).collect();
     let text_taps: Vec<String> = model.taps(Encoder::Text).iter().map(|t| t.name.clone()).collect();
 
-    let mut key_json =
-        provenance::store_key_json(&manifest, &model_files, model.taps(Encoder::Image), model.taps(Encoder::Text));
-    if !opts.edit.is_empty() {
-        key_json["edit"] = serde_json::json!({
-            "randomize": opts.edit.randomize,
-            "ablate": opts.edit.ablate.iter().map(|a| serde_json::json!({"tap": a.tap, "unit": a.unit, "value": a.value})).collect::<Vec<_>>(),
-        });
-    }
-    let key = crate::hashing::short_hash(key_json.to_string().as_bytes());
+    let (key, key_json) = store_key(&manifest, &model_files, &model, &opts.edit);
     let store = StoreDir::create(&opts.out, &key, &key_json)?;
 
     let t_expand = Instant::now();
@@ -233,22 +225,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         &mut stimuli_frame(&set.stimuli, &tag),
     )?;
 
-    let done_images = store.done_ids(Table::Images)?;
-    let done_prompts = store.done_ids(Table::Prompts)?;
-    let mut seen = std::collections::BTreeSet::new();
-    let (mut todo_images, mut todo_prompts, mut cached) = (Vec::new(), Vec::new(), 0usize);
-    for s in &set.stimuli {
-        if !seen.insert(s.id.as_str()) {
-            continue;
-        }
-        match s.modality {
-            Modality::Prompt if done_prompts.contains(&s.id) => cached += 1,
-            Modality::Prompt => todo_prompts.push(s),
-            _ if done_images.contains(&s.id) => cached += 1,
-            _ => todo_images.push(s),
-        }
-    }
-    let unique = seen.len();
+    let Todo { images: todo_images, prompts: todo_prompts, cached, unique } = todo(&set, &store)?;
     let mut skipped: Vec<Skipped> = set.skipped.clone();
     let batch = opts.batch.unwrap_or_else(|| auto_batch(manifest.preprocess.size, model.device())).max(1);
     let t_infer = Instant::now();
@@ -270,18 +247,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let skipped_path = opts.out.join(format!("skipped-{tag}.parquet"));
     store::write_parquet_atomic(&skipped_path, &mut skipped_frame(&skipped))?;
 
-    // Accounts of whole runs only (a shard or an --only run sees part of each source): the
-    // image files that failed at run time move from images to skipped.
-    let mut sources = if opts.shard.is_none() && opts.only.is_none() { set.sources.clone() } else { Vec::new() };
-    if !sources.is_empty() {
-        let failed: std::collections::BTreeSet<&str> =
-            skipped[set.skipped.len()..].iter().filter_map(|s| s.id.as_deref()).collect();
-        for s in set.stimuli.iter().filter(|s| s.modality == Modality::Image && failed.contains(s.id.as_str())) {
-            if let Some(account) = s.account.and_then(|a| sources.get_mut(a)) {
-                account.decode_failed(1);
-            }
-        }
-    }
+    let sources = source_accounts(&set, &skipped[set.skipped.len()..], opts);
     let total = unique + set.skipped.len();
     let summary = RunSummary {
         run_dir: opts.out.clone(),
@@ -344,6 +310,71 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         });
     }
     Ok(summary)
+}
+
+/// The store key: a short hash of what determines the stored values (the manifest, the model
+/// files' hashes, the taps, and any edit of the weights), and the JSON it hashes.
+fn store_key(
+    manifest: &ModelManifest,
+    model_files: &[provenance::FileHash],
+    model: &ClipModel,
+    edit: &crate::model::ModelEdit,
+) -> (String, serde_json::Value) {
+    let mut key_json =
+        provenance::store_key_json(manifest, model_files, model.taps(Encoder::Image), model.taps(Encoder::Text));
+    if !edit.is_empty() {
+        key_json["edit"] = serde_json::json!({
+            "randomize": edit.randomize,
+            "ablate": edit.ablate.iter().map(|a| serde_json::json!({"tap": a.tap, "unit": a.unit, "value": a.value})).collect::<Vec<_>>(),
+        });
+    }
+    (crate::hashing::short_hash(key_json.to_string().as_bytes()), key_json)
+}
+
+/// What a run still has to compute: each distinct stimulus once, those already in the store
+/// counted as cached.
+struct Todo<'a> {
+    images: Vec<&'a Stimulus>,
+    prompts: Vec<&'a Stimulus>,
+    cached: usize,
+    unique: usize,
+}
+
+fn todo<'a>(set: &'a StimulusSet, store: &StoreDir) -> Result<Todo<'a>, RunError> {
+    let done_images = store.done_ids(Table::Images)?;
+    let done_prompts = store.done_ids(Table::Prompts)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut t = Todo { images: Vec::new(), prompts: Vec::new(), cached: 0, unique: 0 };
+    for s in &set.stimuli {
+        if !seen.insert(s.id.as_str()) {
+            continue;
+        }
+        match s.modality {
+            Modality::Prompt if done_prompts.contains(&s.id) => t.cached += 1,
+            Modality::Prompt => t.prompts.push(s),
+            _ if done_images.contains(&s.id) => t.cached += 1,
+            _ => t.images.push(s),
+        }
+    }
+    t.unique = seen.len();
+    Ok(t)
+}
+
+/// The image sources' accounts of a whole run (a shard or an `--only` run sees part of each
+/// source, so has none): the image files that failed at run time (`failed_now`) move from
+/// images to skipped.
+fn source_accounts(set: &StimulusSet, failed_now: &[Skipped], opts: &RunOptions) -> Vec<SourceAccount> {
+    if opts.shard.is_some() || opts.only.is_some() {
+        return Vec::new();
+    }
+    let mut sources = set.sources.clone();
+    let failed: std::collections::BTreeSet<&str> = failed_now.iter().filter_map(|s| s.id.as_deref()).collect();
+    for s in set.stimuli.iter().filter(|s| s.modality == Modality::Image && failed.contains(s.id.as_str())) {
+        if let Some(account) = s.account.and_then(|a| sources.get_mut(a)) {
+            account.decode_failed(1);
+        }
+    }
+    sources
 }
 
 fn by_modality(set: &StimulusSet) -> BTreeMap<String, usize> {
