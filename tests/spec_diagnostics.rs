@@ -203,3 +203,14 @@ fn diagnostic_codes_are_one_documented_list() {
         }
     }
 }
+
+/// A bundle given by a variable without a value is one error (V002), not a second one about
+/// a folder literally named `${model}`.
+#[test]
+fn a_missing_variable_is_reported_once() {
+    let spec = "audit: t\nvars:\n  model: null\nmodel:\n  bundle: ${model}\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n    stimuli: {prompts: {}}\n";
+    let (code, err) = validate(&[("s.yaml", spec)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("error[V002]") && err.contains("<dir>/s.yaml:5:"), "{err}");
+    assert!(!err.contains("A009"), "{err}");
+}

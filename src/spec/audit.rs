@@ -762,6 +762,11 @@ impl<'c, 'a> Validator<'c, 'a> {
 
     fn check_model(&mut self, model: &ModelRefDoc, bundle: &Path) -> Vec<String> {
         let wanted: Vec<&Sp<String>> = model.taps.iter().flatten().collect();
+        // A variable without a value is already an error (V002); a bundle path still holding
+        // `${...}` names no folder worth reporting a second time.
+        if model.bundle.value.contains("${") {
+            return wanted.iter().map(|t| t.value.clone()).collect();
+        }
         match crate::model::ModelManifest::load(bundle) {
             Ok(manifest) => {
                 self.files.push(manifest.path.clone());

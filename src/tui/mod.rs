@@ -210,7 +210,8 @@ impl App {
             })
             .collect();
         let value = |i: usize| all[i].statistic.value;
-        let q = |i: usize| all[i].statistic.q.unwrap_or(f64::NAN);
+        // The p against the limit, corrected in its family: what decided the verdict.
+        let q = |i: usize| all[i].decision.p_adjusted;
         match self.sort {
             Sort::Severity => {}
             Sort::Effect => idx.sort_by(|&a, &b| value(b).total_cmp(&value(a))),
@@ -442,7 +443,7 @@ impl App {
                     Cell::from(label).style(Style::new().fg(color)),
                     Cell::from(x.id.clone()),
                     Cell::from(f(x.statistic.value)),
-                    Cell::from(f(x.statistic.q.unwrap_or(f64::NAN))),
+                    Cell::from(f(x.decision.p_adjusted)),
                     Cell::from(review),
                 ])
             })
@@ -504,6 +505,26 @@ impl App {
             return;
         };
         let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+        let mut lines = self.unit_lines(u);
+        self.unit_thumbnails(u, Block::bordered().inner(left), &mut lines);
+        frame.render_widget(
+            Paragraph::new(lines).block(Block::bordered().title(format!(
+                " unit {} of {} ",
+                self.unit + 1,
+                units.len()
+            ))),
+            left,
+        );
+        let bars = unit_bars(u, right);
+        frame.render_widget(
+            Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept: █ d ├─┤ 95% CI │ 0 ")),
+            right,
+        );
+    }
+
+    /// The selected unit's facts: what it is selective for, the checks citing it, its top and
+    /// bottom stimuli.
+    fn unit_lines(&self, u: &SelectiveUnit) -> Vec<Line<'static>> {
         let mut lines = vec![
             Line::from(Span::styled(format!("{} #{}", u.tap, u.unit), Style::new().add_modifier(Modifier::BOLD))),
             Line::from(format!("{} · {} · {}", u.selection, u.modality, u.concept)),
@@ -532,9 +553,14 @@ impl App {
             let id: String = x.id.chars().take(8).collect();
             lines.push(Line::from(format!("  {:>8} {id} {} {}", f(f64::from(x.value)), x.member, x.modality)));
         }
+        lines
+    }
+
+    /// Thumbnails of the unit's top and bottom stimuli, appended to `lines` (drawn inside
+    /// `inner`) once the worker has made them.
+    fn unit_thumbnails(&self, u: &SelectiveUnit, inner: Rect, lines: &mut Vec<Line<'static>>) {
         // Thumbnails of the top and bottom stimuli, drawn with half blocks once the worker has
         // made them; those wholly inside the panel are also recorded for graphics protocols.
-        let inner = Block::bordered().inner(left);
         for (end, examples) in [("top", &u.top), ("bottom", &u.bottom)] {
             let ids: Vec<String> = examples.iter().take(4).map(|x| x.id.clone()).collect();
             let (thumbs, spots) = self.thumbs.borrow_mut().lines(&ids, 8);
@@ -554,59 +580,6 @@ impl App {
                 lines.extend(thumbs);
             }
         }
-        frame.render_widget(
-            Paragraph::new(lines).block(Block::bordered().title(format!(
-                " unit {} of {} ",
-                self.unit + 1,
-                units.len()
-            ))),
-            left,
-        );
-        // Its Cohen's d per concept with 95% CIs: one line per concept and modality, concepts
-        // in the order of its d in its own modality.
-        let blocks = &u.responses;
-        let own = blocks.iter().find(|b| b.modality == u.modality).or(blocks.first());
-        let mut bars: Vec<Line> = Vec::new();
-        if let Some(own) = own {
-            let mut order: Vec<usize> = (0..own.concepts.len()).collect();
-            let d_of = |b: &ConceptResponses, c: usize| b.d.get(c).copied().unwrap_or(f64::NAN);
-            // Largest d first; undefined ones last.
-            let key = |c: usize| Some(d_of(own, c)).filter(|d| d.is_finite()).unwrap_or(f64::NEG_INFINITY);
-            order.sort_by(|&x, &y| key(y).total_cmp(&key(x)));
-            let mut rest: Vec<&ConceptResponses> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
-            rest.insert(0, own);
-            let per = rest.len().max(1);
-            let concepts = (right.height.saturating_sub(2) as usize / per).max(1);
-            // Rows to draw: (label, modality, d, ci).
-            let mut rows: Vec<(String, &str, f64, [f64; 2])> = Vec::new();
-            for &c in order.iter().take(concepts) {
-                let concept = own.concepts[c].as_str();
-                for (i, b) in rest.iter().enumerate() {
-                    let Some(k) = b.concepts.iter().position(|x| x == concept) else { continue };
-                    let ci = b.ci.get(k).copied().unwrap_or([f64::NAN; 2]);
-                    let label = if i == 0 { concept.to_owned() } else { String::new() };
-                    rows.push((label, modality_short(&b.modality), d_of(b, k), ci));
-                }
-            }
-            let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
-            for (_, _, d, ci) in &rows {
-                for x in [*d, ci[0], ci[1]].into_iter().filter(|x| x.is_finite()) {
-                    lo = lo.min(x);
-                    hi = hi.max(x);
-                }
-            }
-            let width = right.width.saturating_sub(28) as usize;
-            for (label, modality, d, ci) in rows {
-                let label: String = label.chars().take(10).collect();
-                bars.push(Line::from(format!("{label:>10} {modality} {:>6} {}", f(d), ci_bar(d, ci, lo, hi, width))));
-            }
-        } else {
-            bars.push(Line::from("no per-concept responses for this unit in the report"));
-        }
-        frame.render_widget(
-            Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept: █ d ├─┤ 95% CI │ 0 ")),
-            right,
-        );
     }
 
     fn draw_family(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -786,6 +759,52 @@ j/k        (unit, map) previous / next unit; the map colours members by its d
 j/k        (analyses) previous / next section; J/K, PgDn/PgUp scroll; h/l sideways
 ?          this help
 q, Esc, Ctrl-C  quit";
+
+/// The unit's Cohen's d per concept with 95% CIs, as bars sized for `right`.
+fn unit_bars(u: &SelectiveUnit, right: Rect) -> Vec<Line<'static>> {
+    // Its Cohen's d per concept with 95% CIs: one line per concept and modality, concepts
+    // in the order of its d in its own modality.
+    let blocks = &u.responses;
+    let own = blocks.iter().find(|b| b.modality == u.modality).or(blocks.first());
+    let mut bars: Vec<Line> = Vec::new();
+    if let Some(own) = own {
+        let mut order: Vec<usize> = (0..own.concepts.len()).collect();
+        let d_of = |b: &ConceptResponses, c: usize| b.d.get(c).copied().unwrap_or(f64::NAN);
+        // Largest d first; undefined ones last.
+        let key = |c: usize| Some(d_of(own, c)).filter(|d| d.is_finite()).unwrap_or(f64::NEG_INFINITY);
+        order.sort_by(|&x, &y| key(y).total_cmp(&key(x)));
+        let mut rest: Vec<&ConceptResponses> = blocks.iter().filter(|b| !std::ptr::eq(*b, own)).collect();
+        rest.insert(0, own);
+        let per = rest.len().max(1);
+        let concepts = (right.height.saturating_sub(2) as usize / per).max(1);
+        // Rows to draw: (label, modality, d, ci).
+        let mut rows: Vec<(String, &str, f64, [f64; 2])> = Vec::new();
+        for &c in order.iter().take(concepts) {
+            let concept = own.concepts[c].as_str();
+            for (i, b) in rest.iter().enumerate() {
+                let Some(k) = b.concepts.iter().position(|x| x == concept) else { continue };
+                let ci = b.ci.get(k).copied().unwrap_or([f64::NAN; 2]);
+                let label = if i == 0 { concept.to_owned() } else { String::new() };
+                rows.push((label, modality_short(&b.modality), d_of(b, k), ci));
+            }
+        }
+        let (mut lo, mut hi) = (0.0_f64, 0.0_f64);
+        for (_, _, d, ci) in &rows {
+            for x in [*d, ci[0], ci[1]].into_iter().filter(|x| x.is_finite()) {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+        }
+        let width = right.width.saturating_sub(28) as usize;
+        for (label, modality, d, ci) in rows {
+            let label: String = label.chars().take(10).collect();
+            bars.push(Line::from(format!("{label:>10} {modality} {:>6} {}", f(d), ci_bar(d, ci, lo, hi, width))));
+        }
+    } else {
+        bars.push(Line::from("no per-concept responses for this unit in the report"));
+    }
+    bars
+}
 
 /// Three letters for a modality in the unit view.
 fn modality_short(m: &str) -> &'static str {
