@@ -319,101 +319,8 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
         check_template(cx, t);
     }
     let mut family_ids = BTreeSet::new();
-    let mut families = Vec::new();
-    for f in doc.families {
-        check_id(cx, &f.id, "family");
-        if !family_ids.insert(f.id.value.clone()) {
-            cx.error(Code::P001, format!("family id `{}` is defined twice", *f.id), f.id.position);
-        }
-        for s in &f.sources {
-            if !source_ids.contains(&s.value) {
-                let known: Vec<&str> = source_ids.iter().map(String::as_str).collect();
-                cx.error_help(
-                    Code::P002,
-                    format!("family `{}` cites source `{}`, which the library does not define", *f.id, **s),
-                    s.position,
-                    super::suggest_among(s, &known),
-                );
-            }
-        }
-        if f.members.is_empty() {
-            cx.error(Code::P003, format!("family `{}` has no members", *f.id), f.id.position);
-        }
-        let templates = match &f.templates {
-            Some(ts) => {
-                for t in ts {
-                    check_template(cx, t);
-                }
-                ts.iter().map(|t| t.value.clone()).collect()
-            }
-            None => doc.templates.iter().map(|t| t.value.clone()).collect::<Vec<_>>(),
-        };
-        if templates.is_empty() {
-            cx.error_help(
-                Code::P004,
-                format!("family `{}` has no prompt templates", *f.id),
-                f.id.position,
-                "add `templates:` to the family or to the library",
-            );
-        }
-        let levels: Vec<String> = f.hierarchy.iter().map(|h| h.value.clone()).collect();
-        let mut member_ids = BTreeSet::new();
-        let mut members = Vec::new();
-        for m in f.members {
-            check_id(cx, &m.id, "member");
-            if !member_ids.insert(m.id.value.clone()) {
-                cx.error(
-                    Code::P001,
-                    format!("member id `{}` appears twice in family `{}`", *m.id, *f.id),
-                    m.id.position,
-                );
-            }
-            if m.name.trim().is_empty() {
-                cx.error(Code::P005, format!("member `{}` has an empty name", *m.id), m.name.position);
-            }
-            for level in &levels {
-                if !m.groups.contains_key(level) {
-                    cx.error_help(
-                        Code::P006,
-                        format!("member `{}` has no group for hierarchy level `{level}`", *m.id),
-                        m.id.position,
-                        format!("add `groups: {{{level}: ...}}`; family `{}` has levels {levels:?}", *f.id),
-                    );
-                }
-            }
-            for (level, g) in &m.groups {
-                if !levels.contains(level) {
-                    cx.error_help(
-                        Code::P006,
-                        format!(
-                            "member `{}` names group level `{level}`, which family `{}` does not have",
-                            *m.id, *f.id
-                        ),
-                        g.position,
-                        format!("the family's hierarchy is {levels:?}"),
-                    );
-                }
-            }
-            members.push(Member {
-                id: m.id.value,
-                name: m.name.value,
-                aliases: m.aliases.into_iter().map(|a| a.value).collect(),
-                groups: m.groups.into_iter().map(|(k, v)| (k, v.value)).collect(),
-                meta: m.meta,
-                images: m.images,
-            });
-        }
-        families.push(Family {
-            id: f.id.value,
-            description: f.description.map(|d| d.value),
-            sources: f.sources.into_iter().map(|s| s.value).collect(),
-            hierarchy: levels,
-            templates,
-            meta: f.meta,
-            members,
-            images: f.images,
-        });
-    }
+    let families =
+        doc.families.into_iter().map(|f| family(f, &doc.templates, &source_ids, &mut family_ids, cx)).collect();
     Some(ProbeLibrary {
         id: doc.library.value,
         path: path.to_path_buf(),
@@ -431,6 +338,110 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
         families,
         source_text: text.to_owned(),
     })
+}
+
+/// Checks one family (id, sources, members, templates, hierarchy) against the library's
+/// sources and templates.
+fn family(
+    f: FamilyDoc,
+    lib_templates: &[Sp<String>],
+    source_ids: &BTreeSet<String>,
+    family_ids: &mut BTreeSet<String>,
+    cx: &mut Ctx<'_>,
+) -> Family {
+    check_id(cx, &f.id, "family");
+    if !family_ids.insert(f.id.value.clone()) {
+        cx.error(Code::P001, format!("family id `{}` is defined twice", *f.id), f.id.position);
+    }
+    for s in &f.sources {
+        if !source_ids.contains(&s.value) {
+            let known: Vec<&str> = source_ids.iter().map(String::as_str).collect();
+            cx.error_help(
+                Code::P002,
+                format!("family `{}` cites source `{}`, which the library does not define", *f.id, **s),
+                s.position,
+                super::suggest_among(s, &known),
+            );
+        }
+    }
+    if f.members.is_empty() {
+        cx.error(Code::P003, format!("family `{}` has no members", *f.id), f.id.position);
+    }
+    let templates = match &f.templates {
+        Some(ts) => {
+            for t in ts {
+                check_template(cx, t);
+            }
+            ts.iter().map(|t| t.value.clone()).collect()
+        }
+        None => lib_templates.iter().map(|t| t.value.clone()).collect::<Vec<_>>(),
+    };
+    if templates.is_empty() {
+        cx.error_help(
+            Code::P004,
+            format!("family `{}` has no prompt templates", *f.id),
+            f.id.position,
+            "add `templates:` to the family or to the library",
+        );
+    }
+    let levels: Vec<String> = f.hierarchy.iter().map(|h| h.value.clone()).collect();
+    let mut member_ids = BTreeSet::new();
+    let members = f.members.into_iter().map(|m| member(m, &f.id, &levels, &mut member_ids, cx)).collect();
+    Family {
+        id: f.id.value,
+        description: f.description.map(|d| d.value),
+        sources: f.sources.into_iter().map(|s| s.value).collect(),
+        hierarchy: levels,
+        templates,
+        meta: f.meta,
+        members,
+        images: f.images,
+    }
+}
+
+/// Checks one member of family `family` (id, name, one group per hierarchy level).
+fn member(
+    m: MemberDoc,
+    family: &str,
+    levels: &[String],
+    member_ids: &mut BTreeSet<String>,
+    cx: &mut Ctx<'_>,
+) -> Member {
+    check_id(cx, &m.id, "member");
+    if !member_ids.insert(m.id.value.clone()) {
+        cx.error(Code::P001, format!("member id `{}` appears twice in family `{}`", *m.id, family), m.id.position);
+    }
+    if m.name.trim().is_empty() {
+        cx.error(Code::P005, format!("member `{}` has an empty name", *m.id), m.name.position);
+    }
+    for level in levels {
+        if !m.groups.contains_key(level) {
+            cx.error_help(
+                Code::P006,
+                format!("member `{}` has no group for hierarchy level `{level}`", *m.id),
+                m.id.position,
+                format!("add `groups: {{{level}: ...}}`; family `{}` has levels {levels:?}", family),
+            );
+        }
+    }
+    for (level, g) in &m.groups {
+        if !levels.contains(level) {
+            cx.error_help(
+                Code::P006,
+                format!("member `{}` names group level `{level}`, which family `{}` does not have", *m.id, family),
+                g.position,
+                format!("the family's hierarchy is {levels:?}"),
+            );
+        }
+    }
+    Member {
+        id: m.id.value,
+        name: m.name.value,
+        aliases: m.aliases.into_iter().map(|a| a.value).collect(),
+        groups: m.groups.into_iter().map(|(k, v)| (k, v.value)).collect(),
+        meta: m.meta,
+        images: m.images,
+    }
 }
 
 fn check_template(cx: &mut Ctx<'_>, t: &Sp<String>) {
