@@ -839,53 +839,8 @@ impl<'c, 'a> Validator<'c, 'a> {
         if let Some(n) = &u.name {
             check_id(self.cx, n, "selection");
         }
-        let mut members: Vec<Member> = match &u.members {
-            Some(ids) => {
-                let known: Vec<&str> = family.members.iter().map(|m| m.id.as_str()).collect();
-                let mut seen = BTreeSet::new();
-                for id in ids {
-                    if family.member(id).is_none() {
-                        self.cx.error_help(
-                            Code::A012,
-                            format!("family `{}` has no member `{}`", family.id, **id),
-                            id.position,
-                            suggest_among(id, &known),
-                        );
-                    } else if !seen.insert(id.value.clone()) {
-                        self.cx.error(Code::A013, format!("member `{}` is listed twice", **id), id.position);
-                    }
-                }
-                family.members.iter().filter(|m| seen.contains(&m.id)).cloned().collect()
-            }
-            None => family.members.clone(),
-        };
-        for (level, wanted) in &u.where_ {
-            if !family.hierarchy.contains(level) {
-                let levels: Vec<&str> = family.hierarchy.iter().map(String::as_str).collect();
-                let pos = wanted.first().and_then(|w| w.position);
-                self.cx.error_help(
-                    Code::A014,
-                    format!("family `{}` has no hierarchy level `{level}`", family.id),
-                    pos,
-                    suggest_among(level, &levels),
-                );
-                continue;
-            }
-            let groups: BTreeSet<&str> =
-                family.members.iter().filter_map(|m| m.groups.get(level).map(String::as_str)).collect();
-            let known: Vec<&str> = groups.iter().copied().collect();
-            for w in wanted {
-                if !groups.contains(w.as_str()) {
-                    self.cx.error_help(
-                        Code::A015,
-                        format!("no member of `{}` has {level} `{}`", family.id, **w),
-                        w.position,
-                        suggest_among(w, &known),
-                    );
-                }
-            }
-            members.retain(|m| m.groups.get(level).is_some_and(|g| wanted.iter().any(|w| w.as_str() == g)));
-        }
+        let mut members = self.listed_members(&family, u.members.as_deref());
+        self.keep_where(&family, &u.where_, &mut members);
         if members.is_empty() && self.cx.problems.is_empty() {
             self.cx.error(
                 Code::A016,
@@ -897,16 +852,7 @@ impl<'c, 'a> Validator<'c, 'a> {
         let prompts = st.prompts.as_ref().map(|p| {
             let templates = match &p.templates {
                 Some(ts) => {
-                    for t in ts {
-                        if !t.contains("{name}") {
-                            self.cx.error_help(
-                                Code::P007,
-                                format!("template {:?} does not contain {{name}}", **t),
-                                t.position,
-                                "e.g. \"a photo of {name}.\"",
-                            );
-                        }
-                    }
+                    ts.iter().for_each(|t| super::probe::check_template(self.cx, t));
                     ts.iter().map(|t| t.value.clone()).collect()
                 }
                 None => family.templates.clone(),
@@ -936,6 +882,59 @@ impl<'c, 'a> Validator<'c, 'a> {
             images,
             typographic,
         })
+    }
+
+    /// The members a selection lists by id (all of the family's without a list), in the
+    /// family's order; unknown and repeated ids are errors.
+    fn listed_members(&mut self, family: &Family, ids: Option<&[Sp<String>]>) -> Vec<Member> {
+        let Some(ids) = ids else { return family.members.clone() };
+        let known: Vec<&str> = family.members.iter().map(|m| m.id.as_str()).collect();
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if family.member(id).is_none() {
+                self.cx.error_help(
+                    Code::A012,
+                    format!("family `{}` has no member `{}`", family.id, **id),
+                    id.position,
+                    suggest_among(id, &known),
+                );
+            } else if !seen.insert(id.value.clone()) {
+                self.cx.error(Code::A013, format!("member `{}` is listed twice", **id), id.position);
+            }
+        }
+        family.members.iter().filter(|m| seen.contains(&m.id)).cloned().collect()
+    }
+
+    /// Keeps the members whose group at each `where:` level is one of those wanted; unknown
+    /// levels and groups are errors.
+    fn keep_where(&mut self, family: &Family, where_: &BTreeMap<String, Vec<Sp<String>>>, members: &mut Vec<Member>) {
+        for (level, wanted) in where_ {
+            if !family.hierarchy.contains(level) {
+                let levels: Vec<&str> = family.hierarchy.iter().map(String::as_str).collect();
+                let pos = wanted.first().and_then(|w| w.position);
+                self.cx.error_help(
+                    Code::A014,
+                    format!("family `{}` has no hierarchy level `{level}`", family.id),
+                    pos,
+                    suggest_among(level, &levels),
+                );
+                continue;
+            }
+            let groups: BTreeSet<&str> =
+                family.members.iter().filter_map(|m| m.groups.get(level).map(String::as_str)).collect();
+            let known: Vec<&str> = groups.iter().copied().collect();
+            for w in wanted {
+                if !groups.contains(w.as_str()) {
+                    self.cx.error_help(
+                        Code::A015,
+                        format!("no member of `{}` has {level} `{}`", family.id, **w),
+                        w.position,
+                        suggest_among(w, &known),
+                    );
+                }
+            }
+            members.retain(|m| m.groups.get(level).is_some_and(|g| wanted.iter().any(|w| w.as_str() == g)));
+        }
     }
 
     fn list<T>(

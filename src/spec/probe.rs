@@ -444,7 +444,8 @@ fn member(
     }
 }
 
-fn check_template(cx: &mut Ctx<'_>, t: &Sp<String>) {
+/// P007 unless the template says where the name goes.
+pub(crate) fn check_template(cx: &mut Ctx<'_>, t: &Sp<String>) {
     if !t.contains("{name}") {
         cx.error_help(
             Code::P007,
