@@ -215,104 +215,11 @@ impl ClipModel {
         edit: &ModelEdit,
     ) -> Result<Self, ModelError> {
         let manifest = ModelManifest::load(bundle)?;
-        let chosen: Vec<TapSpec> = match selection {
-            TapSelection::All => manifest.taps.clone(),
-            TapSelection::None => Vec::new(),
-            TapSelection::Named(names) => names
-                .iter()
-                .map(|n| {
-                    manifest.tap(n).cloned().ok_or_else(|| ModelError::UnknownTap {
-                        name: n.clone(),
-                        manifest: manifest.path.clone(),
-                        available: manifest.taps.iter().map(|t| t.name.clone()).collect(),
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        let runtime = Runtime::get()?;
+        let chosen = chosen_taps(&manifest, selection)?;
+        // ONNX Runtime is loaded (or its absence reported) before any graph is read.
+        Runtime::get()?;
         let mut missing = Diagnostics::default();
-        let mut open = |which: Encoder| -> Result<(EncoderSession, Device), ModelError> {
-            let spec = manifest.encoder(which);
-            let mut graph = OnnxGraph::read(&spec.file)?;
-            if let Some(seed) = edit.randomize
-                && graph.randomize_weights(seed)? == 0
-            {
-                return Err(GraphError::Unsupported {
-                    path: spec.file.clone(),
-                    what: "a null baseline of a model without float32 weight tensors (fp16, bf16 and quantized exports: give a random-weight bundle as null_baseline.bundle)".into(),
-                }
-                .into());
-            }
-            // One keep/fill pair per tensor, whatever the number of units clamped in it.
-            let mut per_tensor: Vec<(&TapSpec, Vec<f32>, Vec<f32>)> = Vec::new();
-            for a in &edit.ablate {
-                let Some(tap) = manifest.tap(&a.tap).filter(|t| t.encoder == which) else { continue };
-                if a.unit >= a.units {
-                    return Err(GraphError::Unsupported {
-                        path: spec.file.clone(),
-                        what: format!("ablating unit {} of tap {:?}, which has {} units", a.unit, a.tap, a.units),
-                    }
-                    .into());
-                }
-                let i = match per_tensor.iter().position(|(t, _, _)| t.tensor == tap.tensor) {
-                    Some(i) => i,
-                    None => {
-                        per_tensor.push((tap, vec![1f32; a.units], vec![0f32; a.units]));
-                        per_tensor.len() - 1
-                    }
-                };
-                let (_, keep, fill) = &mut per_tensor[i];
-                if let (Some(k), Some(f)) = (keep.get_mut(a.unit), fill.get_mut(a.unit)) {
-                    *k = 0.0;
-                    *f = a.value;
-                }
-            }
-            for (tap, keep, fill) in per_tensor {
-                let c = keep.len() as i64;
-                let shape: Vec<i64> = match tap.layout {
-                    manifest::Layout::Nchw => vec![1, c, 1, 1],
-                    manifest::Layout::Nd => vec![1, c],
-                    manifest::Layout::Ntd | manifest::Layout::Tnd => vec![1, 1, c],
-                };
-                graph.ablate(&tap.tensor, &shape, &keep, &fill)?;
-            }
-            let taps: Vec<TapSpec> = chosen.iter().filter(|t| t.encoder == which).cloned().collect();
-            for tap in &taps {
-                if let Err(GraphError::NoSuchTensor { closest, .. }) = graph.check_tensor(&tap.tensor) {
-                    let help = if closest.is_empty() {
-                        "run `clip-audit model inspect` to list candidate tensors".to_owned()
-                    } else {
-                        format!("closest names in the graph: {}", closest.join(", "))
-                    };
-                    missing.push(
-                        Diagnostic::new(
-                            Code::M008,
-                            format!("tap {:?}: tensor {:?} is not in {}", tap.name, tap.tensor, spec.file.display()),
-                            &manifest.path,
-                            Some(&manifest.source),
-                            tap.tensor_position,
-                        )
-                        .with_help(help),
-                    );
-                }
-            }
-            check_interface(&graph, spec)?;
-            let bytes = graph.with_outputs(
-                taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()),
-            )?;
-            let what = spec.file.display().to_string();
-            let (session, device) = runtime.session_from_bytes(&bytes, spec.file.parent(), config, &what)?;
-            Ok((
-                EncoderSession {
-                    session,
-                    file: spec.file.clone(),
-                    input: spec.input.clone(),
-                    output: spec.output.clone(),
-                    taps,
-                },
-                device,
-            ))
-        };
+        let mut open = |which: Encoder| open_encoder(&manifest, which, &chosen, edit, config, &mut missing);
         let (image, device) = open(Encoder::Image)?;
         let (text, _) = open(Encoder::Text)?;
         if !missing.is_empty() {
@@ -449,6 +356,127 @@ fn check_interface(graph: &OnnxGraph, spec: &manifest::EncoderSpec) -> Result<()
                 spec.output
             ),
         });
+    }
+    Ok(())
+}
+
+/// The taps a session reads: all of the manifest's, none, or those named (an unknown name is
+/// an error listing the available ones).
+fn chosen_taps(manifest: &ModelManifest, selection: &TapSelection) -> Result<Vec<TapSpec>, ModelError> {
+    Ok(match selection {
+        TapSelection::All => manifest.taps.clone(),
+        TapSelection::None => Vec::new(),
+        TapSelection::Named(names) => names
+            .iter()
+            .map(|n| {
+                manifest.tap(n).cloned().ok_or_else(|| ModelError::UnknownTap {
+                    name: n.clone(),
+                    manifest: manifest.path.clone(),
+                    available: manifest.taps.iter().map(|t| t.name.clone()).collect(),
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// One encoder's session: its graph read, edited (re-drawn weights, ablated units), its taps
+/// added as outputs (a tap whose tensor is not in the graph goes into `missing`), committed to
+/// ONNX Runtime.
+fn open_encoder(
+    manifest: &ModelManifest,
+    which: Encoder,
+    chosen: &[TapSpec],
+    edit: &ModelEdit,
+    config: &SessionConfig,
+    missing: &mut Diagnostics,
+) -> Result<(EncoderSession, Device), ModelError> {
+    let spec = manifest.encoder(which);
+    let mut graph = OnnxGraph::read(&spec.file)?;
+    apply_edit(&mut graph, manifest, which, edit, &spec.file)?;
+    let taps: Vec<TapSpec> = chosen.iter().filter(|t| t.encoder == which).cloned().collect();
+    for tap in &taps {
+        if let Err(GraphError::NoSuchTensor { closest, .. }) = graph.check_tensor(&tap.tensor) {
+            let help = if closest.is_empty() {
+                "run `clip-audit model inspect` to list candidate tensors".to_owned()
+            } else {
+                format!("closest names in the graph: {}", closest.join(", "))
+            };
+            missing.push(
+                Diagnostic::new(
+                    Code::M008,
+                    format!("tap {:?}: tensor {:?} is not in {}", tap.name, tap.tensor, spec.file.display()),
+                    &manifest.path,
+                    Some(&manifest.source),
+                    tap.tensor_position,
+                )
+                .with_help(help),
+            );
+        }
+    }
+    check_interface(&graph, spec)?;
+    let bytes =
+        graph.with_outputs(taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()))?;
+    let what = spec.file.display().to_string();
+    let (session, device) = Runtime::get()?.session_from_bytes(&bytes, spec.file.parent(), config, &what)?;
+    let session = EncoderSession {
+        session,
+        file: spec.file.clone(),
+        input: spec.input.clone(),
+        output: spec.output.clone(),
+        taps,
+    };
+    Ok((session, device))
+}
+
+/// Applies `edit` to one encoder's graph: weights re-drawn (null baseline), and one keep/fill
+/// pair per tapped tensor for the units clamped in it (ablation).
+fn apply_edit(
+    graph: &mut OnnxGraph,
+    manifest: &ModelManifest,
+    which: Encoder,
+    edit: &ModelEdit,
+    file: &Path,
+) -> Result<(), ModelError> {
+    if let Some(seed) = edit.randomize
+        && graph.randomize_weights(seed)? == 0
+    {
+        return Err(GraphError::Unsupported {
+            path: file.to_path_buf(),
+            what: "a null baseline of a model without float32 weight tensors (fp16, bf16 and quantized exports: give a random-weight bundle as null_baseline.bundle)".into(),
+        }
+        .into());
+    }
+    let mut per_tensor: Vec<(&TapSpec, Vec<f32>, Vec<f32>)> = Vec::new();
+    for a in &edit.ablate {
+        let Some(tap) = manifest.tap(&a.tap).filter(|t| t.encoder == which) else { continue };
+        if a.unit >= a.units {
+            return Err(GraphError::Unsupported {
+                path: file.to_path_buf(),
+                what: format!("ablating unit {} of tap {:?}, which has {} units", a.unit, a.tap, a.units),
+            }
+            .into());
+        }
+        let i = match per_tensor.iter().position(|(t, _, _)| t.tensor == tap.tensor) {
+            Some(i) => i,
+            None => {
+                per_tensor.push((tap, vec![1f32; a.units], vec![0f32; a.units]));
+                per_tensor.len() - 1
+            }
+        };
+        let (_, keep, fill) = &mut per_tensor[i];
+        if let (Some(k), Some(f)) = (keep.get_mut(a.unit), fill.get_mut(a.unit)) {
+            *k = 0.0;
+            *f = a.value;
+        }
+    }
+    for (tap, keep, fill) in per_tensor {
+        let c = keep.len() as i64;
+        let shape: Vec<i64> = match tap.layout {
+            manifest::Layout::Nchw => vec![1, c, 1, 1],
+            manifest::Layout::Nd => vec![1, c],
+            manifest::Layout::Ntd | manifest::Layout::Tnd => vec![1, 1, c],
+        };
+        graph.ablate(&tap.tensor, &shape, &keep, &fill)?;
     }
     Ok(())
 }
