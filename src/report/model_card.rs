@@ -77,6 +77,34 @@ pub fn section(sum: &Summary, meta: Option<&ReportMeta>, reviews: &[super::revie
         );
     }
     let _ = writeln!(o, "\n## Evaluation\n\n### Results\n");
+    o.push_str(&results_table(findings));
+    let _ = writeln!(
+        o,
+        "\n### Method\n\nclip-audit reads the model's zero-shot behaviour and the activations of its units on the audit's \
+         probe stimuli (prompts, rendered names, images, typographic composites). Each check is decided against the \
+         audit's limit: rates on the Clopper-Pearson interval and the exact binomial test, risk and impact ratios on \
+         Miettinen-Nurminen score intervals and Farrington-Manning tests, differences on Newcombe intervals, \
+         associations (image WEAT) and typographic flips on Welch or cluster-robust intervals with clusters \
+         (members, identities, base images) as the unit. Each family of checks is corrected (Benjamini-Hochberg); a \
+         finding needs its corrected test to reject, a check too small to decide is reported as inconclusive, and \
+         findings no stronger than in random-weight copies of the model are marked structural.\n"
+    );
+    let _ = writeln!(
+        o,
+        "### Provenance\n\n- audit spec: `{}`\n- model: `{}`\n- seed: {}\n- report: {} at {}",
+        md(meta.map_or(&sum.spec, |m| &m.spec)),
+        md(&sum.model),
+        sum.seed,
+        md(meta.map_or("clip-audit", |m| m.tool.as_str())),
+        md(meta.map_or("(no report metadata: a summary.json)", |m| m.generated_at.as_str()))
+    );
+    o
+}
+
+/// The results table: each finding's statistic, CI and limit, with its n and its family's
+/// corrected p.
+fn results_table(findings: &[crate::analysis::Finding]) -> String {
+    let mut o = String::new();
     let _ = writeln!(
         o,
         "| finding | statistic | value | 95% CI | limit | n | family: corrected p |\n|---|---|---|---|---|---|---|"
@@ -102,26 +130,6 @@ pub fn section(sum: &Summary, meta: Option<&ReportMeta>, reviews: &[super::revie
             f(x.threshold.value)
         );
     }
-    let _ = writeln!(
-        o,
-        "\n### Method\n\nclip-audit reads the model's zero-shot behaviour and the activations of its units on the audit's \
-         probe stimuli (prompts, rendered names, images, typographic composites). Each check is decided against the \
-         audit's limit: rates on the Clopper-Pearson interval and the exact binomial test, risk and impact ratios on \
-         Miettinen-Nurminen score intervals and Farrington-Manning tests, differences on Newcombe intervals, \
-         associations (image WEAT) and typographic flips on Welch or cluster-robust intervals with clusters \
-         (members, identities, base images) as the unit. Each family of checks is corrected (Benjamini-Hochberg); a \
-         finding needs its corrected test to reject, a check too small to decide is reported as inconclusive, and \
-         findings no stronger than in random-weight copies of the model are marked structural.\n"
-    );
-    let _ = writeln!(
-        o,
-        "### Provenance\n\n- audit spec: `{}`\n- model: `{}`\n- seed: {}\n- report: {} at {}",
-        md(meta.map_or(&sum.spec, |m| &m.spec)),
-        md(&sum.model),
-        sum.seed,
-        md(meta.map_or("clip-audit", |m| m.tool.as_str())),
-        md(meta.map_or("(no report metadata: a summary.json)", |m| m.generated_at.as_str()))
-    );
     o
 }
 
