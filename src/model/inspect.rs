@@ -140,12 +140,47 @@ fn inspect_file(
     // One dummy inference on a batch of two to measure the candidates' shapes.
     let image_size = manifest.map_or(224, |m| i64::from(m.preprocess.size));
     let context = manifest.map_or(77, |m| m.tokenizer.context_length as i64);
+    let (shapes, shape_note) = match dummy_feeds(&session, image_size, context) {
+        Ok(feeds) => measured_shapes(&mut session, feeds, &candidates),
+        Err(note) => (std::collections::HashMap::new(), Some(note)),
+    };
+    let candidates: Vec<CandidateInfo> = candidates
+        .into_iter()
+        .map(|c| {
+            let shape = shapes.get(&c.tensor).cloned();
+            let layout = shape.as_deref().and_then(layout_for);
+            let pooling = layout.map(|l| match l {
+                Layout::Nchw => Pooling::SpatialMean,
+                Layout::Ntd | Layout::Tnd => Pooling::TokenMean,
+                Layout::Nd => Pooling::None,
+            });
+            CandidateInfo { layer: c.layer, op_type: c.op_type, tensor: c.tensor, kind: c.kind, shape, layout, pooling }
+        })
+        .collect();
+    let suggested = suggest(&candidates, encoder);
+    Ok(EncoderInspection {
+        encoder,
+        file: file.to_path_buf(),
+        external_data: graph.has_external_data(),
+        inputs,
+        outputs,
+        candidates,
+        shape_note,
+        suggested,
+    })
+}
+
+/// Zero inputs for a dummy run on a batch of [`DUMMY_BATCH`]: images of `image_size`, token
+/// rows of `context` holding SOT and EOT. Err says why an input cannot be made.
+fn dummy_feeds(
+    session: &ort::session::Session,
+    image_size: i64,
+    context: i64,
+) -> Result<Vec<(String, ort::session::SessionInputValue<'static>)>, String> {
     let mut feeds: Vec<(String, ort::session::SessionInputValue<'static>)> = Vec::new();
-    let mut shape_note = None;
     for input in session.inputs() {
         let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
-            shape_note = Some(format!("input {:?} is not a tensor", input.name()));
-            break;
+            return Err(format!("input {:?} is not a tensor", input.name()));
         };
         let mut dims: Vec<usize> = shape
             .iter()
@@ -177,59 +212,33 @@ fn inspect_file(
                     Tensor::from_array(ids.mapv(|v| v as i32)).map(Into::into)
                 }
             }
-            other => {
-                shape_note =
-                    Some(format!("input {:?} has type {other}, which the dummy run cannot make", input.name()));
-                break;
-            }
+            other => return Err(format!("input {:?} has type {other}, which the dummy run cannot make", input.name())),
         };
-        match value {
-            Ok(v) => feeds.push((input.name().to_owned(), v)),
-            Err(e) => {
-                shape_note = Some(e.to_string());
-                break;
-            }
-        }
+        feeds.push((input.name().to_owned(), value.map_err(|e| e.to_string())?));
     }
-    let mut shapes: std::collections::HashMap<String, Vec<usize>> = std::collections::HashMap::new();
-    if shape_note.is_none() {
-        match session.run(feeds) {
-            Ok(out) => {
-                for c in &candidates {
-                    if let Some(v) = out.get(&c.tensor)
-                        && let Ok((shape, _)) = v.try_extract_tensor::<f32>()
-                    {
-                        shapes.insert(c.tensor.clone(), shape.iter().map(|d| *d as usize).collect());
-                    }
+    Ok(feeds)
+}
+
+/// The shape of each candidate tensor in one dummy run, and a note when the run failed.
+fn measured_shapes(
+    session: &mut ort::session::Session,
+    feeds: Vec<(String, ort::session::SessionInputValue<'static>)>,
+    candidates: &[super::graph::TapCandidate],
+) -> (std::collections::HashMap<String, Vec<usize>>, Option<String>) {
+    let mut shapes = std::collections::HashMap::new();
+    match session.run(feeds) {
+        Ok(out) => {
+            for c in candidates {
+                if let Some(v) = out.get(&c.tensor)
+                    && let Ok((shape, _)) = v.try_extract_tensor::<f32>()
+                {
+                    shapes.insert(c.tensor.clone(), shape.iter().map(|d| *d as usize).collect());
                 }
             }
-            Err(e) => shape_note = Some(format!("dummy inference failed: {e}")),
+            (shapes, None)
         }
+        Err(e) => (shapes, Some(format!("dummy inference failed: {e}"))),
     }
-    let candidates: Vec<CandidateInfo> = candidates
-        .into_iter()
-        .map(|c| {
-            let shape = shapes.get(&c.tensor).cloned();
-            let layout = shape.as_deref().and_then(layout_for);
-            let pooling = layout.map(|l| match l {
-                Layout::Nchw => Pooling::SpatialMean,
-                Layout::Ntd | Layout::Tnd => Pooling::TokenMean,
-                Layout::Nd => Pooling::None,
-            });
-            CandidateInfo { layer: c.layer, op_type: c.op_type, tensor: c.tensor, kind: c.kind, shape, layout, pooling }
-        })
-        .collect();
-    let suggested = suggest(&candidates, encoder);
-    Ok(EncoderInspection {
-        encoder,
-        file: file.to_path_buf(),
-        external_data: graph.has_external_data(),
-        inputs,
-        outputs,
-        candidates,
-        shape_note,
-        suggested,
-    })
 }
 
 /// The layout a shape measured with a batch of [`DUMMY_BATCH`] implies.
