@@ -188,6 +188,10 @@ pub fn auto_batch(image_size: u32, device: Device) -> usize {
 }
 
 /// Runs the audit's stimuli through the model into the store under `opts.out`.
+///
+/// About 100 lines, on purpose: the stages are functions of their own (`store_key`,
+/// `expanded`, `todo`, `infer`, `source_accounts`); what stays is the provenance
+/// record, one struct literal whose fields are gathered along the way and read best together.
 pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let started_at = crate::clock::now_rfc3339();
@@ -203,21 +207,11 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let selection = if spec.taps.is_empty() { TapSelection::All } else { TapSelection::Named(spec.taps.clone()) };
     let mut model = ClipModel::load_edited(&spec.bundle, &opts.session, &selection, &opts.edit)?;
     let (dims, tap_units) = probe_dims(&mut model)?;
-    let image_taps: Vec<String> = model.taps(Encoder::Image).iter().map(|t| t.name.clone()).collect();
-    let text_taps: Vec<String> = model.taps(Encoder::Text).iter().map(|t| t.name.clone()).collect();
-
     let (key, key_json) = store_key(&manifest, &model_files, &model, &opts.edit);
     let store = StoreDir::create(&opts.out, &key, &key_json)?;
 
     let t_expand = Instant::now();
-    let mut set = expand(spec, manifest.preprocess.size);
-    if let Some(shard) = opts.shard {
-        set.stimuli.retain(|s| shard.owns(&s.id));
-    }
-    if let Some(only) = &opts.only {
-        set.stimuli.retain(|s| only.contains(&s.id));
-        set.skipped.clear();
-    }
+    let set = expanded(spec, opts, manifest.preprocess.size);
     let expand_seconds = t_expand.elapsed().as_secs_f64();
     let tag = shard_tag(opts.shard);
     store::write_parquet_atomic(
@@ -225,24 +219,13 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         &mut stimuli_frame(&set.stimuli, &tag),
     )?;
 
-    let Todo { images: todo_images, prompts: todo_prompts, cached, unique } = todo(&set, &store)?;
+    let todo = todo(&set, &store)?;
+    let (cached, unique) = (todo.cached, todo.unique);
     let mut skipped: Vec<Skipped> = set.skipped.clone();
     let batch = opts.batch.unwrap_or_else(|| auto_batch(manifest.preprocess.size, model.device())).max(1);
     let t_infer = Instant::now();
-    let mut non_finite = 0;
-    let mut computed = 0;
-    if !todo_prompts.is_empty() {
-        let r = run_prompts(&mut model, &store, &tag, &todo_prompts, &text_taps, opts)?;
-        computed += r.0;
-        non_finite += r.1.len();
-        skipped.extend(r.1);
-    }
-    if !todo_images.is_empty() {
-        let r = run_images(&mut model, &store, &tag, &todo_images, &image_taps, &manifest.preprocess, batch, opts)?;
-        computed += r.0;
-        non_finite += r.2;
-        skipped.extend(r.1);
-    }
+    let (computed, non_finite, failed) = infer(&mut model, &store, &tag, &todo, &manifest.preprocess, batch, opts)?;
+    skipped.extend(failed);
     let infer_seconds = t_infer.elapsed().as_secs_f64();
     let skipped_path = opts.out.join(format!("skipped-{tag}.parquet"));
     store::write_parquet_atomic(&skipped_path, &mut skipped_frame(&skipped))?;
@@ -310,6 +293,49 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
         });
     }
     Ok(summary)
+}
+
+/// The spec's stimuli, less those of other shards, or only those asked for (`--only`, which
+/// also drops the listing's skips: they belong to the whole run).
+fn expanded(spec: &AuditSpec, opts: &RunOptions, image_size: u32) -> StimulusSet {
+    let mut set = expand(spec, image_size);
+    if let Some(shard) = opts.shard {
+        set.stimuli.retain(|s| shard.owns(&s.id));
+    }
+    if let Some(only) = &opts.only {
+        set.stimuli.retain(|s| only.contains(&s.id));
+        set.skipped.clear();
+    }
+    set
+}
+
+/// Runs the prompts, then the images, still to compute into the store: (rows computed, rows
+/// with non-finite outputs, what was skipped and why).
+fn infer(
+    model: &mut ClipModel,
+    store: &StoreDir,
+    tag: &str,
+    todo: &Todo<'_>,
+    preprocess: &crate::model::manifest::PreprocessSpec,
+    batch: usize,
+    opts: &RunOptions,
+) -> Result<(usize, usize, Vec<Skipped>), RunError> {
+    let (mut computed, mut non_finite, mut skipped) = (0, 0, Vec::new());
+    if !todo.prompts.is_empty() {
+        let text_taps: Vec<String> = model.taps(Encoder::Text).iter().map(|t| t.name.clone()).collect();
+        let r = run_prompts(model, store, tag, &todo.prompts, &text_taps, opts)?;
+        computed += r.0;
+        non_finite += r.1.len();
+        skipped.extend(r.1);
+    }
+    if !todo.images.is_empty() {
+        let image_taps: Vec<String> = model.taps(Encoder::Image).iter().map(|t| t.name.clone()).collect();
+        let r = run_images(model, store, tag, &todo.images, &image_taps, preprocess, batch, opts)?;
+        computed += r.0;
+        non_finite += r.2;
+        skipped.extend(r.1);
+    }
+    Ok((computed, non_finite, skipped))
 }
 
 /// The store key: a short hash of what determines the stored values (the manifest, the model
