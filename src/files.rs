@@ -50,11 +50,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     write_whole(path, |mut file: &std::fs::File| file.write_all(bytes).map_err(FileError::at("cannot write", path)))
 }
 
-/// Creates `dir` and its parents.
-pub fn create_dir_all(dir: &Path) -> Result<(), FileError> {
-    std::fs::create_dir_all(dir).map_err(FileError::at("cannot create the folder", dir))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -463,16 +463,8 @@ impl Mde {
                 lo = mid + 1;
             }
         }
-        let (mut lo, mut hi) = (limit, 1.0f64);
-        for _ in 0..60 {
-            let mid = 0.5 * (lo + hi);
-            if binomial_sf_ge(k, n, mid) >= POWER {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        Some(hi)
+        // P(X ≥ k) grows with the rate: the rate where it reaches the power.
+        bisect(|rate| binomial_sf_ge(k, n, rate) - POWER, limit, 1.0, true)
     }
 
     /// Impact ratio (the four-fifths rule: harmless rates, a group of n1 against the best-off
