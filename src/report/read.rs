@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{REPORT_VERSION, ReportMeta};
-use crate::analysis::Summary;
+use crate::analysis::{
+    Summary, ablation, associations, denigration, multimodality, null, resolution, selectivity, typographic,
+};
 
 /// A report as read back: what `report.json` holds, in the writer's types.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -82,6 +84,22 @@ fn report_from(path: &Path, mut v: Value) -> Result<ReportFile, ReadError> {
     }
     let version = check_version(path, &v)?;
     upgrade(&mut v, version);
+    read_upgraded(path, v, version, |v| &mut v["summary"])
+}
+
+/// Deserialises an upgraded report or summary. Most read whole at once; one that does not (an
+/// earlier layout) has the analysis details that no longer read left out, and is read again,
+/// so the sections are only tried one by one when they need to be.
+fn read_upgraded<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    mut v: Value,
+    version: u64,
+    summary: impl Fn(&mut Value) -> &mut Value,
+) -> Result<T, ReadError> {
+    if let Ok(read) = T::deserialize(&v) {
+        return Ok(read);
+    }
+    keep_readable_details(summary(&mut v), version);
     serde_json::from_value(v).map_err(|e| not_report(path, &e.to_string()))
 }
 
@@ -100,7 +118,7 @@ pub fn load_summary(path: &Path) -> Result<(Summary, Option<ReportMeta>), ReadEr
     let version = check_version(path, &v)?;
     let mut wrapped = serde_json::json!({ "format_version": version, "summary": v });
     upgrade(&mut wrapped, version);
-    let summary = serde_json::from_value(wrapped["summary"].take()).map_err(|e| not_report(path, &e.to_string()))?;
+    let summary = read_upgraded(path, wrapped["summary"].take(), version, |v| v)?;
     Ok((summary, None))
 }
 
@@ -126,7 +144,6 @@ fn upgrade(v: &mut Value, from: u64) {
     if from < 2 {
         upgrade_1_to_2(&mut v["summary"]);
     }
-    keep_readable_details(&mut v["summary"], from);
 }
 
 fn upgrade_1_to_2(summary: &mut Value) {
@@ -139,37 +156,25 @@ fn upgrade_1_to_2(summary: &mut Value) {
     s.entry("inconclusive").or_insert_with(|| Value::Array(Vec::new()));
 }
 
-/// Whether an analysis's details read in today's layout, by the summary field that holds them.
-fn details_read(key: &str, part: &Value) -> Option<bool> {
-    use crate::analysis::{
-        ablation, associations, denigration, multimodality, null, resolution, selectivity, typographic,
-    };
-    fn reads<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
-        serde_json::from_value::<T>(v.clone()).is_ok()
-    }
-    Some(match key {
-        "selectivity" => reads::<Option<selectivity::SelectivitySummary>>(part),
-        "multimodality" => reads::<Option<multimodality::MultimodalitySummary>>(part),
-        "resolution" => reads::<Vec<resolution::ResolutionSummary>>(part),
-        "associations" => reads::<Vec<associations::AssociationSummary>>(part),
-        "denigration" => reads::<Option<denigration::DenigrationSummary>>(part),
-        "typographic" => reads::<Option<typographic::TypographicSummary>>(part),
-        "null_baseline" => reads::<Option<null::NullSummary>>(part),
-        "ablation" => reads::<Option<ablation::AblationSummary>>(part),
-        _ => return None,
-    })
+/// Whether a summary's field reads as `T`, today's layout.
+fn reads<T: serde::de::DeserializeOwned>(v: &Value) -> bool {
+    T::deserialize(v).is_ok()
 }
 
-/// The analyses' detail fields of a summary: a list (empty when left out) or optional.
-const DETAILS: [(&str, bool); 8] = [
-    ("selectivity", false),
-    ("multimodality", false),
-    ("resolution", true),
-    ("associations", true),
-    ("denigration", false),
-    ("typographic", false),
-    ("null_baseline", false),
-    ("ablation", false),
+/// A check that a summary field reads in today's layout.
+type Reads = fn(&Value) -> bool;
+
+/// Each analysis's details field of a summary: its name, whether it reads in today's layout,
+/// and whether it is a list (emptied when left out) or optional (nulled).
+const DETAILS: [(&str, Reads, bool); 8] = [
+    ("selectivity", reads::<Option<selectivity::SelectivitySummary>>, false),
+    ("multimodality", reads::<Option<multimodality::MultimodalitySummary>>, false),
+    ("resolution", reads::<Vec<resolution::ResolutionSummary>>, true),
+    ("associations", reads::<Vec<associations::AssociationSummary>>, true),
+    ("denigration", reads::<Option<denigration::DenigrationSummary>>, false),
+    ("typographic", reads::<Option<typographic::TypographicSummary>>, false),
+    ("null_baseline", reads::<Option<null::NullSummary>>, false),
+    ("ablation", reads::<Option<ablation::AblationSummary>>, false),
 ];
 
 /// An analysis's details written by an earlier clip-audit in a layout that has changed since
@@ -178,9 +183,9 @@ const DETAILS: [(&str, bool); 8] = [
 fn keep_readable_details(summary: &mut Value, from: u64) {
     let Some(s) = summary.as_object_mut() else { return };
     let mut left_out = Vec::new();
-    for (key, list) in DETAILS {
+    for (key, read, list) in DETAILS {
         let Some(part) = s.get(key).filter(|p| !p.is_null()) else { continue };
-        if details_read(key, part) == Some(false) {
+        if !read(part) {
             left_out.push(key);
             s.insert(key.to_owned(), if list { Value::Array(Vec::new()) } else { Value::Null });
         }
