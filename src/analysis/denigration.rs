@@ -42,8 +42,8 @@ use super::stats::{
     ratio_null_proportions, ratio_score_interval, ratio_score_z, risk_ratio, wilson,
 };
 use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, threshold};
+use crate::spec::analyses::label_said;
 use crate::spec::analyses::{DenigrationDoc, Severity};
-use crate::spec::probe::fill;
 
 /// Default largest acceptable harmful rate in a group.
 pub const DEFAULT_MAX_RATE: f64 = 0.05;
@@ -689,7 +689,7 @@ fn label_set(
     if doc.templates.is_some() {
         // The spec's templates replace the stored prompts: every label said with them.
         for l in &mut labels {
-            let texts: Vec<String> = templates.iter().map(|t| fill(t, &l.text)).collect();
+            let texts = label_said(&templates, &l.text);
             l.by_template = enc.embeddings(&texts)?.into_iter().enumerate().collect();
             l.embedding = ensemble(&l.by_template.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
         }
@@ -879,7 +879,7 @@ fn sweep(
             .collect();
         let mut missing = None;
         for add in &v.add {
-            let texts: Vec<String> = templates.iter().map(|t| fill(t, &add.value)).collect();
+            let texts = label_said(templates, &add.value);
             match enc.embeddings(&texts) {
                 Ok(e) => set.push((false, ensemble(&e).unwrap_or_default())),
                 Err(why) => missing = Some(why),

@@ -321,6 +321,12 @@ pub struct LabelPrompt {
     pub text: String,
 }
 
+/// A label's name said in each template, in order: the prompts the runner encodes for the
+/// denigration analysis, which reads them back by this same text.
+pub fn label_said(templates: &[String], name: &str) -> Vec<String> {
+    templates.iter().map(|t| super::probe::fill(t, name)).collect()
+}
+
 impl DenigrationDoc {
     /// The templates each label is said with: the spec's `templates`, else those of the first
     /// neutral selection with prompts, else `a photo of {name}.`.
@@ -342,14 +348,10 @@ impl DenigrationDoc {
     pub fn label_prompts(&self, spec: &super::AuditSpec) -> Vec<LabelPrompt> {
         let templates = self.label_templates(spec);
         let said = |label: &str, name: &str| -> Vec<LabelPrompt> {
-            templates
-                .iter()
+            label_said(&templates, name)
+                .into_iter()
                 .enumerate()
-                .map(|(template, t)| LabelPrompt {
-                    label: label.to_owned(),
-                    template,
-                    text: super::probe::fill(t, name),
-                })
+                .map(|(template, text)| LabelPrompt { label: label.to_owned(), template, text })
                 .collect()
         };
         let mut out = Vec::new();
