@@ -25,6 +25,7 @@ pub mod run;
 pub mod spec;
 pub mod stimuli;
 pub mod tui;
+pub mod vectors;
 
 /// The version printed in `--version` and recorded in provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

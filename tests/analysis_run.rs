@@ -529,10 +529,10 @@ fn resolution_on_glass_box_run_data_made_in_memory() {
                     selection: "countries".into(),
                     family: "countries".into(),
                     member: (*member).into(),
-                    modality: "image".into(),
+                    modality: clip_audit::stimuli::Modality::Image,
                     variant: String::new(),
                     labels: Default::default(),
-                    content: serde_json::json!({"kind": "image", "path": format!("{member}/{i}.png")}),
+                    content: clip_audit::stimuli::Content::Image { path: format!("{member}/{i}.png").into() },
                 });
             }
         }

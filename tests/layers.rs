@@ -231,7 +231,7 @@ fn crate_paths(name: &str) -> Vec<(String, String)> {
 /// re-runs edited models and compares; reports and the TUI render; the CLI's argument types
 /// and the commands wire it all together.
 const LAYERS: [&[&str]; 11] = [
-    &["files", "hashing", "rng", "clock", "imaging", "json", "diagnostics"],
+    &["files", "hashing", "rng", "clock", "imaging", "json", "diagnostics", "vectors"],
     &["model"],
     &["spec"],
     &["stimuli"],

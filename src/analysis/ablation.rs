@@ -87,7 +87,7 @@ pub fn typographic_change(spec: &AuditSpec, family: &str, before: &RunData, afte
     let b = typographic::observe(before, spec, family).ok()?;
     let a = typographic::observe(after, spec, family).ok()?;
     let after_of: HashMap<&str, f64> = a.flips.iter().map(|f| (f.composite.id.as_str(), f.difference())).collect();
-    let matched: Vec<(f64, f64, &str)> = b
+    let matched: Vec<(f64, f64, &std::path::Path)> = b
         .flips
         .iter()
         .filter_map(|f| Some((f.difference(), *after_of.get(f.composite.id.as_str())?, f.base_key())))

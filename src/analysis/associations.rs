@@ -19,6 +19,7 @@
 //! five clusters to be decided. At the unit level, *bridge units*:
 //! units selective both for a group concept and for an attribute, with both effect sizes.
 
+use crate::stimuli::Modality;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -418,7 +419,7 @@ pub fn inputs<'a>(
         return Err("associations: an entry needs groups, attributes and controls".into());
     };
     let (groups, attributes, controls) = (&groups.value, &attributes.value, &controls.value);
-    let images = data.rows(groups, "image");
+    let images = data.rows(groups, Modality::Image);
     if images.is_empty() {
         return Err(format!(
             "associations: `{groups}` has no image stimuli; the embedding test needs images of the groups"
@@ -452,13 +453,13 @@ pub fn inputs<'a>(
     let mut notes = Vec::new();
     let rows: Vec<&super::data::StimulusRow> = kept.iter().map(|k| k.0).collect();
     let cluster = clusters_of(&mut notes, &rows, &cluster_by)?;
-    let control_vecs: Vec<Vec<f32>> = data.rows(controls, "prompt").iter().filter_map(|s| emb(s)).collect();
+    let control_vecs: Vec<Vec<f32>> = data.rows(controls, Modality::Prompt).iter().filter_map(|s| emb(s)).collect();
     if control_vecs.is_empty() {
         return Err(format!("associations: `{controls}` has no prompts to measure against"));
     }
     let attr_members: Vec<String> =
         spec.selection(attributes).map(|s| s.members.iter().map(|m| m.id.clone()).collect()).unwrap_or_default();
-    let attr_prompts = data.rows(attributes, "prompt");
+    let attr_prompts = data.rows(attributes, Modality::Prompt);
     let target_refs: Vec<&[f32]> = kept.iter().map(|t| t.2.as_slice()).collect();
     let b_refs: Vec<&[f32]> = control_vecs.iter().map(|v| v.as_slice()).collect();
     // Scores once per attribute; the tests index them.

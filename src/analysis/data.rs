@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array2, ArrayView1};
+use ndarray::Array2;
 use polars::prelude::DataFrame;
 
 use super::AnalysisError;
 use crate::run::store::{Table, find_stores, read_run_tables, read_table};
 use crate::run::{TableMatrices, table_matrices};
+use crate::stimuli::{Content, Modality};
 
 /// One stimulus as recorded by the runner.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,21 +24,14 @@ pub struct StimulusRow {
     pub family: String,
     /// Member id.
     pub member: String,
-    /// `prompt`, `rendered_text`, `image` or `typographic`.
-    pub modality: String,
+    /// How the concept is presented.
+    pub modality: Modality,
     /// The variant in words (`template 2`).
     pub variant: String,
     /// Manifest labels (e.g. FairFace's age, gender, race).
     pub labels: BTreeMap<String, String>,
-    /// What the stimulus is made of (`kind` plus its fields), as the runner wrote it.
-    pub content: serde_json::Value,
-}
-
-impl StimulusRow {
-    /// A string field of the content (`path`, `base`, `text_member`, `placement`).
-    pub fn content_str(&self, key: &str) -> Option<&str> {
-        self.content.get(key)?.as_str()
-    }
+    /// What the stimulus is made of, as the runner wrote it.
+    pub content: Content,
 }
 
 /// A run's stimuli and activations, merged over run folders.
@@ -100,18 +94,30 @@ impl RunData {
         let variant = col_strings(&table, "variant", &first)?;
         let labels = col_strings(&table, "labels", &first)?;
         let content = col_strings(&table, "content", &first)?;
+        let bad = |i: usize, what: String| AnalysisError::Data {
+            path: first.clone(),
+            message: format!(
+                "stimulus {} ({} / {}): {what}; the stimulus table was not written by this version of clip-audit, so run the audit again",
+                ids[i], selection[i], member[i]
+            ),
+        };
         let listed: Vec<StimulusRow> = (0..ids.len())
-            .map(|i| StimulusRow {
-                id: ids[i].clone(),
-                selection: selection[i].clone(),
-                family: family[i].clone(),
-                member: member[i].clone(),
-                modality: modality[i].clone(),
-                variant: variant[i].clone(),
-                labels: serde_json::from_str(&labels[i]).unwrap_or_default(),
-                content: serde_json::from_str(&content[i]).unwrap_or(serde_json::Value::Null),
+            .map(|i| {
+                Ok(StimulusRow {
+                    id: ids[i].clone(),
+                    selection: selection[i].clone(),
+                    family: family[i].clone(),
+                    member: member[i].clone(),
+                    modality: Modality::from_name(&modality[i])
+                        .ok_or_else(|| bad(i, format!("unknown modality `{}`", modality[i])))?,
+                    variant: variant[i].clone(),
+                    labels: serde_json::from_str(&labels[i])
+                        .map_err(|e| bad(i, format!("its labels do not read ({e})")))?,
+                    content: serde_json::from_str(&content[i])
+                        .map_err(|e| bad(i, format!("its content does not read ({e})")))?,
+                })
             })
-            .collect();
+            .collect::<Result<_, AnalysisError>>()?;
         let mut data = Self::in_memory(listed, images, prompts);
         data.run_dirs = run_dirs.to_vec();
         data.skipped = read_run_tables(run_dirs, "skipped")?.height();
@@ -150,7 +156,7 @@ impl RunData {
         for s in listed {
             all_ids.insert(s.id.clone());
             let stored =
-                if s.modality == "prompt" { prompt_row.contains_key(&s.id) } else { image_row.contains_key(&s.id) };
+                if s.modality.is_text() { prompt_row.contains_key(&s.id) } else { image_row.contains_key(&s.id) };
             let key = (s.selection.clone(), s.id.clone());
             if !stored || by_id.contains_key(&key) {
                 continue;
@@ -173,12 +179,12 @@ impl RunData {
 
     /// The table a stimulus's activations are in.
     pub fn table_of(&self, s: &StimulusRow) -> &TableMatrices {
-        if s.modality == "prompt" { &self.prompts } else { &self.images }
+        if s.modality.is_text() { &self.prompts } else { &self.images }
     }
 
     /// Row of a stimulus in its table.
     pub fn row_of(&self, s: &StimulusRow) -> Option<usize> {
-        if s.modality == "prompt" { self.prompt_row.get(&s.id).copied() } else { self.image_row.get(&s.id).copied() }
+        if s.modality.is_text() { self.prompt_row.get(&s.id).copied() } else { self.image_row.get(&s.id).copied() }
     }
 
     /// Row of an image-table stimulus by id.
@@ -187,30 +193,29 @@ impl RunData {
     }
 
     /// The stimuli of a selection in a modality.
-    pub fn rows(&self, selection: &str, modality: &str) -> Vec<&StimulusRow> {
+    pub fn rows(&self, selection: &str, modality: Modality) -> Vec<&StimulusRow> {
         self.stimuli.iter().filter(|s| s.selection == selection && s.modality == modality).collect()
     }
 
     /// A selection's images by file path: the clean image a typographic composite's `base`
     /// names.
-    pub fn images_by_path(&self, selection: &str) -> HashMap<&str, &StimulusRow> {
-        self.rows(selection, "image").into_iter().filter_map(|s| s.content_str("path").map(|p| (p, s))).collect()
+    pub fn images_by_path(&self, selection: &str) -> HashMap<&Path, &StimulusRow> {
+        self.rows(selection, Modality::Image)
+            .into_iter()
+            .filter_map(|s| s.content.image_path().map(|p| (p, s)))
+            .collect()
     }
 
     /// Every prompt by its text, whatever its selection (a label prompt the denigration
     /// analysis needs may be a selection's own prompt).
     pub fn prompts_by_text(&self) -> HashMap<&str, &StimulusRow> {
-        self.stimuli
-            .iter()
-            .filter(|s| s.modality == "prompt")
-            .filter_map(|s| s.content_str("text").map(|t| (t, s)))
-            .collect()
+        self.stimuli.iter().filter_map(|s| s.content.prompt_text().map(|t| (t, s))).collect()
     }
 
     /// A stimulus's embedding, L2-normalised.
     pub fn unit_embedding(&self, s: &StimulusRow) -> Option<Vec<f32>> {
         let row = self.row_of(s)?;
-        Some(normalized(self.table_of(s).embeddings.row(row)))
+        Some(crate::vectors::l2_normalized(self.table_of(s).embeddings.row(row)))
     }
 
     /// Taps of the image and text encoders, in name order.
@@ -241,28 +246,4 @@ impl RunData {
             .unwrap_or_default();
         Some((PathBuf::from(spec), vars))
     }
-}
-
-/// `v / |v|` (zeros stay zeros).
-pub fn normalized(v: ArrayView1<'_, f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
-    if n > 0.0 { v.iter().map(|x| (f64::from(*x) / n) as f32).collect() } else { v.to_vec() }
-}
-
-/// Dot product in f64.
-pub fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
-}
-
-/// The mean of unit vectors, renormalised: CLIP's prompt ensembling.
-pub fn ensemble(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
-    let first = vectors.first()?;
-    let mut sum = vec![0f64; first.len()];
-    for v in vectors {
-        for (s, x) in sum.iter_mut().zip(v) {
-            *s += f64::from(*x);
-        }
-    }
-    let n = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
-    Some(sum.iter().map(|x| if n > 0.0 { (x / n) as f32 } else { 0.0 }).collect())
 }

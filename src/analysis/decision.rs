@@ -325,35 +325,13 @@ pub fn decide(rules: &[Rule<'_>], mut family: Family) -> Vec<Decision> {
         .enumerate()
         .map(|(i, r)| {
             let ci = ci95[i];
-            let (verdict, reason) = if !eligible[i] {
-                let why = if r.n < r.min_n || r.n == 0 {
-                    format!("n = {} is below the minimum of {} this rule decides on", r.n, r.min_n)
-                } else if let Some(why) = &r.refuse {
-                    why.clone()
-                } else {
-                    "the estimate or its interval is undefined".to_owned()
-                };
-                (Verdict::Inconclusive, why)
-            } else if adjusted[i] <= one_sided {
-                (Verdict::Fail, fail_reason(r, &family, adjusted[i]))
-            } else if r.inside(ALPHA) >= 0.0 {
-                (Verdict::Pass, "the 95% interval lies wholly on the allowed side of the limit".to_owned())
-            } else if r.margin(ALPHA) > 0.0 {
-                (
-                    Verdict::Inconclusive,
-                    format!(
-                        "the 95% interval excludes the limit, but not after correction for the {} checks of its family (adjusted p = {:.3} > {})",
-                        family.size, adjusted[i], one_sided
-                    ),
-                )
-            } else {
-                (Verdict::Inconclusive, "the 95% interval contains the limit".to_owned())
-            };
+            let (verdict, reason) = verdict_of(r, eligible[i], adjusted[i], one_sided, family.size);
             let (ci_adjusted, ci_adjusted_level) = if verdict == Verdict::Fail && family.size > 1 {
                 (Some((r.interval)(adjusted_level)), Some(1.0 - adjusted_level))
             } else {
                 (None, None)
             };
+            let reason = reason.unwrap_or_else(|| fail_reason(r, &family, adjusted[i]));
             Decision {
                 verdict,
                 estimand: r.estimand.clone(),
@@ -375,6 +353,33 @@ pub fn decide(rules: &[Rule<'_>], mut family: Family) -> Vec<Decision> {
             }
         })
         .collect()
+}
+
+/// One rule's verdict, and why in words (None for a failure: [`fail_reason`] says it with the
+/// family). `eligible` as [`decide`] found it; `q` its adjusted p; `one_sided` the level it is
+/// compared with; `family_size` the number of eligible rules.
+fn verdict_of(r: &Rule<'_>, eligible: bool, q: f64, one_sided: f64, family_size: usize) -> (Verdict, Option<String>) {
+    if !eligible {
+        let why = if r.n < r.min_n || r.n == 0 {
+            format!("n = {} is below the minimum of {} this rule decides on", r.n, r.min_n)
+        } else if let Some(why) = &r.refuse {
+            why.clone()
+        } else {
+            "the estimate or its interval is undefined".to_owned()
+        };
+        (Verdict::Inconclusive, Some(why))
+    } else if q <= one_sided {
+        (Verdict::Fail, None)
+    } else if r.inside(ALPHA) >= 0.0 {
+        (Verdict::Pass, Some("the 95% interval lies wholly on the allowed side of the limit".to_owned()))
+    } else if r.margin(ALPHA) > 0.0 {
+        let why = format!(
+            "the 95% interval excludes the limit, but not after correction for the {family_size} checks of its family (adjusted p = {q:.3} > {one_sided})"
+        );
+        (Verdict::Inconclusive, Some(why))
+    } else {
+        (Verdict::Inconclusive, Some("the 95% interval contains the limit".to_owned()))
+    }
 }
 
 fn fail_reason(r: &Rule<'_>, family: &Family, q: f64) -> String {

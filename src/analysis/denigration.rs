@@ -25,13 +25,14 @@
 //! are swept, reporting the spread and the worst case, because these rates are known to move
 //! with the label set (Agarwal et al. found "child" labels change them markedly).
 
+use crate::stimuli::Modality;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
 use super::Analysis as _;
 use super::RunData;
-use super::data::{StimulusRow, dot, ensemble};
+use super::data::StimulusRow;
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
 use super::present::{
@@ -44,6 +45,7 @@ use super::stats::{
 use super::{AnalysisError, Context, Evidence, Subject, Threshold, pct, r2, severity, threshold};
 use crate::spec::analyses::label_said;
 use crate::spec::analyses::{DenigrationDoc, Severity};
+use crate::vectors::{dot, ensemble};
 
 /// Default largest acceptable harmful rate in a group.
 pub const DEFAULT_MAX_RATE: f64 = 0.05;
@@ -603,7 +605,7 @@ fn labels_of(cx: &Context<'_>, selections: &[String], harmful: bool) -> Vec<Labe
     let mut out = Vec::new();
     for name in selections {
         let Some(sel) = cx.spec.selection(name) else { continue };
-        let prompts = data.rows(name, "prompt");
+        let prompts = data.rows(name, Modality::Prompt);
         for m in &sel.members {
             let mine: Vec<&&StimulusRow> = prompts.iter().filter(|s| s.member == m.id).collect();
             let vecs: Vec<Vec<f32>> = mine.iter().filter_map(|s| data.unit_embedding(s)).collect();
@@ -931,8 +933,11 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let harmful_sel: Vec<String> = doc.harmful.iter().flatten().map(|s| s.value.clone()).collect();
     let group_by: Vec<String> = doc.group_by.iter().flatten().map(|s| s.value.clone()).collect();
     let data = cx.data;
-    let images: Vec<(&StimulusRow, Vec<f32>)> =
-        data.rows(&images_sel, "image").into_iter().filter_map(|s| data.unit_embedding(s).map(|e| (s, e))).collect();
+    let images: Vec<(&StimulusRow, Vec<f32>)> = data
+        .rows(&images_sel, Modality::Image)
+        .into_iter()
+        .filter_map(|s| data.unit_embedding(s).map(|e| (s, e)))
+        .collect();
     if images.is_empty() {
         cx.note(format!("denigration: `{images_sel}` has no analysed images"));
         return Ok(None);
@@ -954,18 +959,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let is_harmful: Vec<bool> = assigned.iter().map(|&i| labels[i].harmful).collect();
     let label: Vec<&str> = assigned.iter().map(|&i| labels[i].id.as_str()).collect();
     let breakdowns = breakdowns_of(cx, &images, &images_sel, &group_by);
-    let (rate_t, ratio_t, impact_t) = (
-        threshold("max_rate", &doc.max_rate, DEFAULT_MAX_RATE),
-        threshold("max_ratio", &doc.max_ratio, DEFAULT_MAX_RATIO),
-        threshold("min_impact_ratio", &doc.min_impact_ratio, DEFAULT_MIN_IMPACT_RATIO),
-    );
-    let limits = Limits {
-        max_rate: rate_t.value,
-        max_ratio: ratio_t.value,
-        min_impact_ratio: impact_t.value,
-        min_n: doc.min_n.as_ref().map_or(DEFAULT_MIN_N, |v| v.value),
-        fdr: doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value),
-    };
+    let ([rate_t, ratio_t, impact_t], limits) = limits_of(doc);
     let clusters = doc.cluster_by.as_ref().map(|c| clusters_of(cx, &images, &c.value));
     let classified = Classified { harmful: &is_harmful, label: &label, clusters: clusters.as_deref() };
     let GroupRates { groups, tests, rate, ratio, impact, left_out } =
@@ -991,7 +985,6 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let lo = sweep.iter().map(|s| s.overall_rate).fold(f64::INFINITY, f64::min);
     let hi = sweep.iter().map(|s| s.overall_rate).fold(f64::NEG_INFINITY, f64::max);
     let (n, total_h) = (images.len() as u64, is_harmful.iter().filter(|h| **h).count() as u64);
-    let (o0, o1) = wilson(total_h, n, 0.05);
     Ok(Some(DenigrationSummary {
         images: images_sel,
         neutral_labels: labels.iter().filter(|l| !l.harmful).map(|l| l.id.clone()).collect(),
@@ -999,12 +992,30 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         n,
         harmful: total_h,
         overall_rate: total_h as f64 / n as f64,
-        overall_ci: [o0, o1],
+        overall_ci: wilson(total_h, n, 0.05).into(),
         groups,
         breakdowns: tests,
         sweep,
         sweep_spread: [lo, hi],
     }))
+}
+
+/// The three rules' thresholds as the spec sets them (or their defaults), and the limits
+/// the group rates are decided by.
+fn limits_of(doc: &DenigrationDoc) -> ([Threshold; 3], Limits) {
+    let t = [
+        threshold("max_rate", &doc.max_rate, DEFAULT_MAX_RATE),
+        threshold("max_ratio", &doc.max_ratio, DEFAULT_MAX_RATIO),
+        threshold("min_impact_ratio", &doc.min_impact_ratio, DEFAULT_MIN_IMPACT_RATIO),
+    ];
+    let limits = Limits {
+        max_rate: t[0].value,
+        max_ratio: t[1].value,
+        min_impact_ratio: t[2].value,
+        min_n: doc.min_n.as_ref().map_or(DEFAULT_MIN_N, |v| v.value),
+        fdr: doc.fdr.as_ref().map_or(DEFAULT_FDR, |v| v.value),
+    };
+    (t, limits)
 }
 
 /// The denigration analysis, as registered with `analyze`.
@@ -1020,6 +1031,70 @@ impl super::Analysis for Denigration {
         _base: &super::Base<'_>,
     ) -> Result<Option<Self::Output>, AnalysisError> {
         run(cx, doc)
+    }
+}
+
+impl DenigrationSummary {
+    /// Every group's rate, risk ratio and impact ratio, with their intervals and verdicts.
+    fn group_table(&self) -> Table {
+        Table {
+            head: vec![
+                "breakdown",
+                "group",
+                "n",
+                "harmful",
+                "rate",
+                "Clopper-Pearson 95% CI",
+                "rate verdict",
+                "risk ratio vs rest",
+                "score 95% CI",
+                "ratio verdict",
+                "impact ratio vs best",
+                "score 95% CI",
+                "impact verdict",
+            ],
+            rows: self
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        t(&g.breakdown),
+                        t(&g.group),
+                        Cell::Num(g.n.to_string()),
+                        Cell::Num(g.harmful.to_string()),
+                        Cell::Num(num(g.rate)),
+                        Cell::Num(ci(g.clopper_pearson)),
+                        Cell::Num(g.rate_verdict.name().into()),
+                        Cell::Num(num(g.ratio)),
+                        Cell::Num(ci(g.ratio_ci)),
+                        Cell::Num(g.ratio_verdict.name().into()),
+                        Cell::Num(num(g.impact_ratio)),
+                        Cell::Num(ci(g.impact_ratio_ci)),
+                        Cell::Num(g.impact_verdict.name().into()),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// The overall rate and worst member of every label set of the sweep.
+    fn sweep_table(&self) -> Table {
+        Table {
+            head: vec!["label set", "change", "overall rate", "worst member", "its rate"],
+            rows: self
+                .sweep
+                .iter()
+                .map(|p| {
+                    vec![
+                        t(&p.name),
+                        t(&p.detail),
+                        Cell::Num(num(p.overall_rate)),
+                        t(&p.worst_group),
+                        Cell::Num(num(p.worst_rate)),
+                    ]
+                })
+                .collect(),
+        }
     }
 }
 
@@ -1065,44 +1140,7 @@ impl AnalysisResult for DenigrationSummary {
                 Chart::Intervals { rows, max: 1.0 },
             ));
         }
-        blocks.push(Part::Table(Table {
-            head: vec![
-                "breakdown",
-                "group",
-                "n",
-                "harmful",
-                "rate",
-                "Clopper-Pearson 95% CI",
-                "rate verdict",
-                "risk ratio vs rest",
-                "score 95% CI",
-                "ratio verdict",
-                "impact ratio vs best",
-                "score 95% CI",
-                "impact verdict",
-            ],
-            rows: self
-                .groups
-                .iter()
-                .map(|g| {
-                    vec![
-                        t(&g.breakdown),
-                        t(&g.group),
-                        Cell::Num(g.n.to_string()),
-                        Cell::Num(g.harmful.to_string()),
-                        Cell::Num(num(g.rate)),
-                        Cell::Num(ci(g.clopper_pearson)),
-                        Cell::Num(g.rate_verdict.name().into()),
-                        Cell::Num(num(g.ratio)),
-                        Cell::Num(ci(g.ratio_ci)),
-                        Cell::Num(g.ratio_verdict.name().into()),
-                        Cell::Num(num(g.impact_ratio)),
-                        Cell::Num(ci(g.impact_ratio_ci)),
-                        Cell::Num(g.impact_verdict.name().into()),
-                    ]
-                })
-                .collect(),
-        }));
+        blocks.push(Part::Table(self.group_table()));
         blocks.push(Part::Text(vec![
             text("Sweep (overall rate from "),
             Span::Num(num(self.sweep_spread[0])),
@@ -1110,22 +1148,7 @@ impl AnalysisResult for DenigrationSummary {
             Span::Num(num(self.sweep_spread[1])),
             text("):"),
         ]));
-        blocks.push(Part::Table(Table {
-            head: vec!["label set", "change", "overall rate", "worst member", "its rate"],
-            rows: self
-                .sweep
-                .iter()
-                .map(|p| {
-                    vec![
-                        t(&p.name),
-                        t(&p.detail),
-                        Cell::Num(num(p.overall_rate)),
-                        t(&p.worst_group),
-                        Cell::Num(num(p.worst_rate)),
-                    ]
-                })
-                .collect(),
-        }));
+        blocks.push(Part::Table(self.sweep_table()));
         vec![Section { title: vec![text("Denigration: "), code(&self.images)], blocks }]
     }
 }

@@ -487,7 +487,7 @@ pub fn analyze(spec: &AuditSpec, data: &RunData) -> Result<Analyzed, AnalysisErr
     inconclusive.sort_by(|x, y| y.severity.cmp(&x.severity).then_with(|| x.id.cmp(&y.id)));
     let mut by_modality = std::collections::BTreeMap::new();
     for s in &data.stimuli {
-        *by_modality.entry(s.modality.clone()).or_insert(0) += 1;
+        *by_modality.entry(s.modality.name().to_owned()).or_insert(0) += 1;
     }
     let summary = Summary {
         format_version: SUMMARY_VERSION,

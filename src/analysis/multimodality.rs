@@ -12,6 +12,7 @@
 //! composites a candidate must also respond to its concept's name written onto images of
 //! other members (each composite against its own clean image), or it is not reported.
 
+use crate::stimuli::Modality;
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -76,11 +77,11 @@ impl Written {
         let clean = data.images_by_path(selection);
         let mut shifts: Vec<f32> = Vec::new();
         let mut labels = Vec::new();
-        for s in data.rows(selection, "typographic") {
-            let Some(c) = s.content_str("text_member").and_then(|m| concepts.iter().position(|x| x == m)) else {
+        for s in data.rows(selection, Modality::Typographic) {
+            let Some(c) = s.content.text_member().and_then(|m| concepts.iter().position(|x| x == m)) else {
                 continue;
             };
-            let base = s.content_str("base").and_then(|p| clean.get(p)).and_then(|b| data.row_of(b));
+            let base = s.content.composite_base().and_then(|p| clean.get(p)).and_then(|b| data.row_of(b));
             let (Some(rc), Some(rb)) = (data.row_of(s), base) else { continue };
             shifts.extend(acts.row(rc).iter().zip(acts.row(rb)).map(|(x, y)| x - y));
             labels.push(c);

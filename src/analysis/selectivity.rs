@@ -21,6 +21,8 @@ use super::stats::{
 };
 use super::{Context, RunData, UnitRef};
 use crate::spec::analyses::SelectivityDoc;
+use crate::spec::audit::Selection;
+use crate::stimuli::Modality;
 
 /// Default false discovery rate.
 pub const DEFAULT_FDR: f64 = 0.05;
@@ -62,7 +64,6 @@ pub struct Tests {
 /// `labels[i]` is the group of `rows[i]`, in `0..k`.
 pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usize) -> Tests {
     let units = acts.ncols();
-    let total = rows.len();
     let mut n = vec![0usize; k];
     for &l in labels {
         n[l] += 1;
@@ -71,58 +72,7 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
         .into_par_iter()
         .map(|u| {
             let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
-            let (ranks, tie) = average_ranks(&v);
-            let mut sum = vec![0f64; k];
-            let mut rsum = vec![0f64; k];
-            for (i, &l) in labels.iter().enumerate() {
-                sum[l] += v[i];
-                rsum[l] += ranks[i];
-            }
-            let mean: Vec<f64> = (0..k).map(|c| if n[c] > 0 { sum[c] / n[c] as f64 } else { f64::NAN }).collect();
-            let mut ss = vec![0f64; k];
-            for (i, &l) in labels.iter().enumerate() {
-                ss[l] += (v[i] - mean[l]).powi(2);
-            }
-            let grand = sum.iter().sum::<f64>() / total.max(1) as f64;
-            let ss_total: f64 =
-                (0..k).filter(|&c| n[c] > 0).map(|c| ss[c] + n[c] as f64 * (mean[c] - grand).powi(2)).sum();
-            let mut out: [Vec<f64>; 6] = std::array::from_fn(|_| vec![f64::NAN; k]);
-            let mut approximate = 0;
-            let rank_total = (total * (total + 1)) as f64 / 2.0;
-            let mut nulls: Vec<(usize, Option<RankSumNull>)> = Vec::new();
-            for c in 0..k {
-                let (n1, n2) = (n[c], total - n[c]);
-                out[0][c] = mean[c];
-                out[1][c] = if n1 > 1 { (ss[c] / (n1 - 1) as f64).sqrt() } else { f64::NAN };
-                if n1 == 0 || n2 == 0 {
-                    continue;
-                }
-                let m2 = (grand * total as f64 - sum[c]) / n2 as f64;
-                // Parallel-axis: the rest's sum of squares from the total's.
-                let ss2 = (ss_total - ss[c] - n1 as f64 * (mean[c] - grand).powi(2) - n2 as f64 * (m2 - grand).powi(2))
-                    .max(0.0);
-                let s2 = if n2 > 1 { (ss2 / (n2 - 1) as f64).sqrt() } else { f64::NAN };
-                out[2][c] = cohen_d_from(mean[c], out[1][c], n1, m2, s2, n2).unwrap_or(f64::NAN);
-                let u1 = rsum[c] - (n1 * (n1 + 1)) as f64 / 2.0;
-                out[3][c] = u1 / (n1 * n2) as f64;
-                out[4][c] = u1;
-                // The smaller side's rank sum against its exact null (conditional on ties) when
-                // that side is small; the normal approximation otherwise.
-                let small = n1.min(n2);
-                let exact = (small <= EXACT_MAX_GROUP).then(|| {
-                    let i = nulls.iter().position(|(m, _)| *m == small).unwrap_or_else(|| {
-                        nulls.push((small, RankSumNull::new(&ranks, small)));
-                        nulls.len() - 1
-                    });
-                    let rank_sum = if n1 <= n2 { rsum[c] } else { rank_total - rsum[c] };
-                    nulls[i].1.as_ref().map(|null| null.p_two_sided(rank_sum))
-                });
-                if exact == Some(None) {
-                    approximate += 1;
-                }
-                out[5][c] = exact.flatten().unwrap_or_else(|| mann_whitney_p_asymptotic(u1, n1, n2, tie));
-            }
-            (out, approximate)
+            unit_tests(&v, labels, &n)
         })
         .collect();
     let mut t = Tests {
@@ -141,6 +91,65 @@ pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usiz
         }
     }
     t
+}
+
+/// One unit's tests: mean, sd, Cohen's d, AUROC, U1 and p of each group against the rest
+/// (rows of the array, in that order, one value per group), and how many p used the normal
+/// approximation where the exact null was too large. `v` is the unit's response to each
+/// stimulus, `labels` their groups, `n` the group sizes.
+fn unit_tests(v: &[f64], labels: &[usize], n: &[usize]) -> ([Vec<f64>; 6], usize) {
+    let (k, total) = (n.len(), v.len());
+    let (ranks, tie) = average_ranks(v);
+    let mut sum = vec![0f64; k];
+    let mut rsum = vec![0f64; k];
+    for (i, &l) in labels.iter().enumerate() {
+        sum[l] += v[i];
+        rsum[l] += ranks[i];
+    }
+    let mean: Vec<f64> = (0..k).map(|c| if n[c] > 0 { sum[c] / n[c] as f64 } else { f64::NAN }).collect();
+    let mut ss = vec![0f64; k];
+    for (i, &l) in labels.iter().enumerate() {
+        ss[l] += (v[i] - mean[l]).powi(2);
+    }
+    let grand = sum.iter().sum::<f64>() / total.max(1) as f64;
+    let ss_total: f64 = (0..k).filter(|&c| n[c] > 0).map(|c| ss[c] + n[c] as f64 * (mean[c] - grand).powi(2)).sum();
+    let mut out: [Vec<f64>; 6] = std::array::from_fn(|_| vec![f64::NAN; k]);
+    let mut approximate = 0;
+    let rank_total = (total * (total + 1)) as f64 / 2.0;
+    let mut nulls: Vec<(usize, Option<RankSumNull>)> = Vec::new();
+    for c in 0..k {
+        let (n1, n2) = (n[c], total - n[c]);
+        out[0][c] = mean[c];
+        out[1][c] = if n1 > 1 { (ss[c] / (n1 - 1) as f64).sqrt() } else { f64::NAN };
+        if n1 == 0 || n2 == 0 {
+            continue;
+        }
+        let m2 = (grand * total as f64 - sum[c]) / n2 as f64;
+        // Parallel-axis: the rest's sum of squares from the total's.
+        let ss2 =
+            (ss_total - ss[c] - n1 as f64 * (mean[c] - grand).powi(2) - n2 as f64 * (m2 - grand).powi(2)).max(0.0);
+        let s2 = if n2 > 1 { (ss2 / (n2 - 1) as f64).sqrt() } else { f64::NAN };
+        out[2][c] = cohen_d_from(mean[c], out[1][c], n1, m2, s2, n2).unwrap_or(f64::NAN);
+        let u1 = rsum[c] - (n1 * (n1 + 1)) as f64 / 2.0;
+        out[3][c] = u1 / (n1 * n2) as f64;
+        out[4][c] = u1;
+        // The smaller side's rank sum against its exact null (conditional on ties) when
+        // that side is small; the normal approximation otherwise.
+        let small = n1.min(n2);
+        let exact = (small <= EXACT_MAX_GROUP).then(|| {
+            let i = nulls.iter().position(|(m, _)| *m == small).unwrap_or_else(|| {
+                nulls.push((small, RankSumNull::new(&ranks, small)));
+                nulls.len() - 1
+            });
+            let rank_sum = if n1 <= n2 { rsum[c] } else { rank_total - rsum[c] };
+            nulls[i].1.as_ref().map(|null| null.p_two_sided(rank_sum))
+        });
+        if exact == Some(None) {
+            approximate += 1;
+        }
+        out[5][c] = exact.flatten().unwrap_or_else(|| mann_whitney_p_asymptotic(u1, n1, n2, tie));
+    }
+    (out, approximate)
 }
 
 /// The stimuli of one tap, selection and modality, and the tests of their concepts.
@@ -250,8 +259,8 @@ impl Grid {
     }
 }
 
-fn block_modalities(image_encoder: bool) -> &'static [&'static str] {
-    if image_encoder { &["image", "rendered_text"] } else { &["prompt"] }
+fn block_modalities(image_encoder: bool) -> &'static [Modality] {
+    if image_encoder { &[Modality::Image, Modality::RenderedText] } else { &[Modality::Prompt] }
 }
 
 /// Computes the grid for every tap, selection and modality with at least two concepts.
@@ -266,58 +275,32 @@ pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
         let Some(acts) = table.taps.get(&tap) else { continue };
         for &modality in block_modalities(image_encoder) {
             for sel in &cx.spec.selections {
-                let mut concepts: Vec<String> = Vec::new();
-                let (mut stimuli, mut rows, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-                let order: Vec<&str> = sel.members.iter().map(|m| m.id.as_str()).collect();
-                let mut idx: Vec<(usize, usize)> = data
-                    .stimuli
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.selection == sel.name && s.modality == modality)
-                    .filter_map(|(i, s)| order.iter().position(|m| *m == s.member).map(|c| (c, i)))
-                    .collect();
-                idx.sort();
-                for (c, i) in idx {
-                    let Some(row) = data.row_of(&data.stimuli[i]) else { continue };
-                    let id = order[c].to_owned();
-                    let l = match concepts.iter().position(|x| *x == id) {
-                        Some(l) => l,
-                        None => {
-                            concepts.push(id);
-                            concepts.len() - 1
-                        }
-                    };
-                    stimuli.push(i);
-                    rows.push(row);
-                    labels.push(l);
-                }
-                if concepts.len() < 2 {
-                    continue;
-                }
-                let tests = one_vs_rest(acts, &rows, &labels, concepts.len());
+                let Some(g) = gather(data, sel, modality) else { continue };
+                let tests = one_vs_rest(acts, &g.rows, &g.labels, g.concepts.len());
                 if tests.approximate > 0 {
                     cx.note(format!(
-                        "selectivity: {tap} / {} / {modality}: {} unit-concept tests of small groups used the normal approximation of Mann-Whitney's p, because the exact null (conditional on ties) would exceed its table limit",
-                        sel.name, tests.approximate
+                        "selectivity: {tap} / {} / {}: {} unit-concept tests of small groups used the normal approximation of Mann-Whitney's p, because the exact null (conditional on ties) would exceed its table limit",
+                        sel.name,
+                        modality.name(),
+                        tests.approximate
                     ));
                 }
                 let d_controls = controls
                     .as_deref()
                     .filter(|c| *c != sel.name)
                     .and_then(|c| control_d(data, acts, c, modality, &tests));
-                let q = Array2::from_elem(tests.p.raw_dim(), f64::NAN);
                 blocks.push(Block {
                     tap: tap.clone(),
                     image_encoder,
                     selection: sel.name.clone(),
-                    modality: modality.to_owned(),
-                    concepts,
-                    stimuli,
-                    rows,
-                    labels,
+                    modality: modality.name().to_owned(),
+                    concepts: g.concepts,
+                    stimuli: g.stimuli,
+                    rows: g.rows,
+                    labels: g.labels,
+                    q: Array2::from_elem(tests.p.raw_dim(), f64::NAN),
                     tests,
                     d_controls,
-                    q,
                 });
             }
         }
@@ -341,7 +324,51 @@ pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
     Grid { blocks, fdr, min_effect }
 }
 
-fn control_d(data: &RunData, acts: &Array2<f32>, controls: &str, modality: &str, tests: &Tests) -> Option<Array2<f64>> {
+/// The stimuli of one block: those of a selection in one modality that have activations, in
+/// the selection's member order, with their rows and concept labels.
+struct Gathered {
+    concepts: Vec<String>,
+    stimuli: Vec<usize>,
+    rows: Vec<usize>,
+    labels: Vec<usize>,
+}
+
+/// Gathers a block's stimuli; None with fewer than two concepts (nothing to compare).
+fn gather(data: &RunData, sel: &Selection, modality: Modality) -> Option<Gathered> {
+    let mut g = Gathered { concepts: Vec::new(), stimuli: Vec::new(), rows: Vec::new(), labels: Vec::new() };
+    let order: Vec<&str> = sel.members.iter().map(|m| m.id.as_str()).collect();
+    let mut idx: Vec<(usize, usize)> = data
+        .stimuli
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.selection == sel.name && s.modality == modality)
+        .filter_map(|(i, s)| order.iter().position(|m| *m == s.member).map(|c| (c, i)))
+        .collect();
+    idx.sort();
+    for (c, i) in idx {
+        let Some(row) = data.row_of(&data.stimuli[i]) else { continue };
+        let id = order[c];
+        let l = match g.concepts.iter().position(|x| x == id) {
+            Some(l) => l,
+            None => {
+                g.concepts.push(id.to_owned());
+                g.concepts.len() - 1
+            }
+        };
+        g.stimuli.push(i);
+        g.rows.push(row);
+        g.labels.push(l);
+    }
+    (g.concepts.len() >= 2).then_some(g)
+}
+
+fn control_d(
+    data: &RunData,
+    acts: &Array2<f32>,
+    controls: &str,
+    modality: Modality,
+    tests: &Tests,
+) -> Option<Array2<f64>> {
     let rows: Vec<usize> = data.rows(controls, modality).iter().filter_map(|s| data.row_of(s)).collect();
     if rows.len() < 2 {
         return None;
@@ -548,7 +575,7 @@ pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: 
         .stimuli
         .iter()
         .enumerate()
-        .filter(|(_, s)| (s.modality == "prompt") != image_encoder)
+        .filter(|(_, s)| s.modality.is_text() != image_encoder)
         .filter_map(|(i, s)| data.row_of(s).map(|r| (r, i)))
         .filter(|(r, _)| seen.insert(*r))
         .map(|(r, i)| (acts[[r, unit]], i))
@@ -556,7 +583,7 @@ pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: 
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let ex = |&(value, i): &(f32, usize)| {
         let s = &data.stimuli[i];
-        Example { id: s.id.clone(), member: s.member.clone(), modality: s.modality.clone(), value }
+        Example { id: s.id.clone(), member: s.member.clone(), modality: s.modality.name().to_owned(), value }
     };
     let top = v.iter().take(n).map(ex).collect();
     let bottom = v.iter().rev().take(n).map(ex).collect();

@@ -12,13 +12,16 @@
 //! stimuli) are followed from the clean image to the composite: their paired activation shift,
 //! in units of the unit's sd over clean images, with a 95% CI.
 
+use crate::stimuli::{Content, Modality};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::Analysis as _;
 use super::RunData;
-use super::data::{StimulusRow, dot, ensemble};
+use super::data::StimulusRow;
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, decide};
 use super::ids;
 use super::present::{AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Table, ci, code, num, t, text};
@@ -27,6 +30,7 @@ use super::stats::{clustered_mean, design_effect, mean_sd, wilson};
 use super::{Context, Evidence, Subject, UnitRef, pct, severity, threshold};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::{Severity, TypographicDoc};
+use crate::vectors::{dot, ensemble};
 
 /// Default largest acceptable flip rate.
 pub const DEFAULT_MAX_FLIP_RATE: f64 = 0.05;
@@ -158,14 +162,14 @@ impl Flip<'_> {
     }
 
     /// The base image the composite was drawn on (its cluster).
-    pub fn base_key(&self) -> &str {
-        self.composite.content_str("base").unwrap_or_default()
+    pub fn base_key(&self) -> &Path {
+        self.composite.content.composite_base().unwrap_or(Path::new(""))
     }
 }
 
 /// A cluster index per key, numbered in order of first appearance.
-pub fn cluster_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
-    let mut ids: HashMap<&str, usize> = HashMap::new();
+pub fn cluster_ids<'a, K: ?Sized + Hash + Eq + 'a>(keys: impl Iterator<Item = &'a K>) -> Vec<usize> {
+    let mut ids: HashMap<&K, usize> = HashMap::new();
     keys.map(|k| {
         let next = ids.len();
         *ids.entry(k).or_insert(next)
@@ -188,12 +192,12 @@ pub struct Observed<'a> {
 /// Classifies the composites of `family` and their clean images among the family's members;
 /// Err is a note saying why it cannot.
 pub fn observe<'a>(data: &'a RunData, spec: &AuditSpec, family: &str) -> Result<Observed<'a>, String> {
-    let composites = data.rows(family, "typographic");
+    let composites = data.rows(family, Modality::Typographic);
     if composites.is_empty() {
         return Err(format!("typographic: `{family}` has no typographic composites (stimuli: typographic)"));
     }
     // Classes: the members with prompts.
-    let prompts = data.rows(family, "prompt");
+    let prompts = data.rows(family, Modality::Prompt);
     let mut classes: Vec<(String, Vec<f32>)> = Vec::new();
     if let Some(sel) = spec.selection(family) {
         for m in &sel.members {
@@ -218,7 +222,7 @@ pub fn observe<'a>(data: &'a RunData, spec: &AuditSpec, family: &str) -> Result<
         best.1
     };
     let clean = data.images_by_path(family);
-    let mut clean_label: HashMap<&str, usize> = HashMap::new();
+    let mut clean_label: HashMap<&Path, usize> = HashMap::new();
     let (mut correct, mut total_clean) = (0u64, 0u64);
     for (p, s) in &clean {
         if let Some(e) = data.unit_embedding(s) {
@@ -231,26 +235,23 @@ pub fn observe<'a>(data: &'a RunData, spec: &AuditSpec, family: &str) -> Result<
     let mut flips = Vec::new();
     let mut unpaired = 0usize;
     for s in composites {
-        let Some(word) = s.content_str("text_member") else { continue };
-        let Some(wi) = classes.iter().position(|c| c.0 == word) else { continue };
+        let Content::Typographic { base: base_path, text_member: Some(word), size, placement, .. } = &s.content else {
+            continue;
+        };
+        let Some(wi) = classes.iter().position(|c| c.0 == *word) else { continue };
         let Some(e) = data.unit_embedding(s) else { continue };
         let l = label(&e);
-        let base_path = s.content_str("base").unwrap_or_default();
-        let base = clean.get(base_path).copied();
+        let base = clean.get(base_path.as_path()).copied();
         // Only paired composites count: without its clean image labelled, a composite has no
         // baseline, and counting it as "not already that label" would inflate the excess.
-        let Some(bl) = clean_label.get(base_path).copied() else {
+        let Some(bl) = clean_label.get(base_path.as_path()).copied() else {
             unpaired += 1;
             continue;
         };
         let truth = classes.iter().position(|c| c.0 == s.member);
         let mut keys = vec!["all".to_owned()];
-        if let Some(size) = s.content.get("size").and_then(|v| v.as_u64()) {
-            keys.push(format!("size {size}"));
-        }
-        if let Some(p) = s.content_str("placement") {
-            keys.push(format!("placement {p}"));
-        }
+        keys.push(format!("size {size}"));
+        keys.push(format!("placement {}", placement.name()));
         keys.push(format!("written {word}"));
         flips.push(Flip {
             keys,

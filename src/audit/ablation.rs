@@ -9,11 +9,14 @@ use std::path::Path;
 use crate::analysis::ablation::{
     AblationResult, AblationSummary, Change, DEFAULT_TOP_UNITS, association_change, typographic_change,
 };
-use crate::analysis::{AnalysisError, RunData, Summary, slug};
+use ndarray::Array2;
+
+use crate::analysis::{AnalysisError, Finding, RunData, Summary, slug};
 use crate::model::Ablation;
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::AblationDoc;
+use crate::stimuli::Modality;
 
 /// Ablates the units cited by the summary's typographic and association findings.
 pub fn run_ablation(
@@ -25,47 +28,19 @@ pub fn run_ablation(
     options: &super::AuditOptions,
 ) -> Result<AblationSummary, AnalysisError> {
     let top = doc.top_units.unwrap_or(DEFAULT_TOP_UNITS);
-    let mut chosen: Vec<(String, String, usize)> = Vec::new();
+    let mut chosen: Vec<(&Finding, String, usize)> = Vec::new();
     for f in summary.findings.iter().filter(|f| f.analysis == "typographic" || f.analysis == "associations") {
         for u in &f.evidence.units {
             if chosen.len() < top && !chosen.iter().any(|c| c.1 == u.tap && c.2 == u.unit) {
-                chosen.push((f.id.clone(), u.tap.clone(), u.unit));
+                chosen.push((f, u.tap.clone(), u.unit));
             }
         }
     }
     let mut results = Vec::new();
-    for (finding_id, tap, unit) in chosen {
+    for (f, tap, unit) in chosen {
         let Some(acts) = data.images.taps.get(&tap) else { continue };
-        let Some(f) = summary.findings.iter().find(|f| f.id == finding_id) else { continue };
-        // The unit's mean over the run's images (not rendered text or composites).
-        let rows: Vec<usize> =
-            data.stimuli.iter().filter(|s| s.modality == "image").filter_map(|s| data.row_of(s)).collect();
-        let mean = if rows.is_empty() {
-            0.0
-        } else {
-            rows.iter().map(|&r| f64::from(acts[[r, unit]])).sum::<f64>() / rows.len() as f64
-        };
-        let mut sub = spec.clone();
-        let a = &mut sub.doc.analyses;
-        a.null_baseline = None;
-        a.ablation = None;
-        a.selectivity = None;
-        a.multimodality = None;
-        a.resolution.clear();
-        a.denigration = None;
-        let selections: Vec<String> = if f.analysis == "typographic" {
-            a.associations.clear();
-            a.typographic.iter().filter_map(|t| t.family.as_ref().map(|x| x.value.clone())).collect()
-        } else {
-            a.typographic = None;
-            let group = f.id.split('/').nth(1).unwrap_or_default().to_owned();
-            a.associations.retain(|x| x.groups.as_ref().is_some_and(|g| slug(&g.value) == group));
-            a.associations
-                .iter()
-                .flat_map(|x| [&x.groups, &x.attributes, &x.controls])
-                .filter_map(|s| s.as_ref().map(|s| s.value.clone()))
-                .collect()
-        };
+        let mean = image_mean(data, acts, unit);
+        let (sub, selections) = rerun_spec(spec, f);
         let only: BTreeSet<String> =
             data.stimuli.iter().filter(|s| selections.contains(&s.selection)).map(|s| s.id.clone()).collect();
         let mut opts = RunOptions::new(run_dir.join("ablation").join(format!("{}-{unit}", slug(&tap))));
@@ -75,37 +50,81 @@ pub fn run_ablation(
         opts.only = Some(only.clone());
         if opts.progress != crate::run::progress::ProgressMode::Quiet {
             eprintln!(
-                "ablation: {tap} unit {unit} clamped to its mean {mean:.4}; {} stimuli of {finding_id} again",
-                only.len()
+                "ablation: {tap} unit {unit} clamped to its mean {mean:.4}; {} stimuli of {} again",
+                only.len(),
+                f.id
             );
         }
         run(&sub, &opts)?;
         let after_data = RunData::load(std::slice::from_ref(&opts.out))?;
-        let paired = if f.analysis == "typographic" {
-            let family = sub.doc.analyses.typographic.as_ref().and_then(|t| t.family.as_ref()).map(|x| x.value.clone());
-            family.and_then(|family| typographic_change(&sub, &family, data, &after_data))
-        } else {
-            let concepts = &f.evidence.concepts;
-            let doc = sub.doc.analyses.associations.iter().find(|d| {
-                let (Some(g), Some(a)) = (&d.groups, &d.attributes) else { return false };
-                f.id == crate::analysis::ids::association(&g.value, &concepts[0], &concepts[1])
-                    && sub.selection(&a.value).is_some_and(|s| s.members.iter().any(|m| m.id == concepts[1]))
-            });
-            doc.and_then(|d| association_change(&sub, d, (&concepts[0], &concepts[1]), (data, &after_data)))
-        };
-        let Some(Change { statistic, before, after: after_value, ci }) = paired else { continue };
+        let Some(Change { statistic, before, after, ci }) = paired_change(&sub, f, data, &after_data) else { continue };
         results.push(AblationResult {
             tap,
             unit,
-            finding: finding_id,
+            finding: f.id.clone(),
             clamped_to: mean as f32,
             statistic: statistic.into(),
             before,
-            after: after_value,
-            change: after_value - before,
+            after,
+            change: after - before,
             ci,
             stimuli: only.len(),
         });
     }
     Ok(AblationSummary { results })
+}
+
+/// A unit's mean over the run's images (not rendered text or composites): the value an
+/// ablation clamps it to.
+fn image_mean(data: &RunData, acts: &Array2<f32>, unit: usize) -> f64 {
+    let rows: Vec<usize> =
+        data.stimuli.iter().filter(|s| s.modality == Modality::Image).filter_map(|s| data.row_of(s)).collect();
+    if rows.is_empty() {
+        0.0
+    } else {
+        rows.iter().map(|&r| f64::from(acts[[r, unit]])).sum::<f64>() / rows.len() as f64
+    }
+}
+
+/// The spec to run again for a finding: only its analysis (typographic, or the one
+/// association of its group), and the selections whose stimuli it rests on.
+fn rerun_spec(spec: &AuditSpec, f: &Finding) -> (AuditSpec, Vec<String>) {
+    let mut sub = spec.clone();
+    let a = &mut sub.doc.analyses;
+    a.null_baseline = None;
+    a.ablation = None;
+    a.selectivity = None;
+    a.multimodality = None;
+    a.resolution.clear();
+    a.denigration = None;
+    let selections: Vec<String> = if f.analysis == "typographic" {
+        a.associations.clear();
+        a.typographic.iter().filter_map(|t| t.family.as_ref().map(|x| x.value.clone())).collect()
+    } else {
+        a.typographic = None;
+        let group = f.id.split('/').nth(1).unwrap_or_default().to_owned();
+        a.associations.retain(|x| x.groups.as_ref().is_some_and(|g| slug(&g.value) == group));
+        a.associations
+            .iter()
+            .flat_map(|x| [&x.groups, &x.attributes, &x.controls])
+            .filter_map(|s| s.as_ref().map(|s| s.value.clone()))
+            .collect()
+    };
+    (sub, selections)
+}
+
+/// The finding's statistic before and after, paired over the stimuli both runs measured.
+fn paired_change(sub: &AuditSpec, f: &Finding, before: &RunData, after: &RunData) -> Option<Change> {
+    if f.analysis == "typographic" {
+        let family = sub.doc.analyses.typographic.as_ref().and_then(|t| t.family.as_ref())?;
+        typographic_change(sub, &family.value, before, after)
+    } else {
+        let concepts = &f.evidence.concepts;
+        let doc = sub.doc.analyses.associations.iter().find(|d| {
+            let (Some(g), Some(a)) = (&d.groups, &d.attributes) else { return false };
+            f.id == crate::analysis::ids::association(&g.value, &concepts[0], &concepts[1])
+                && sub.selection(&a.value).is_some_and(|s| s.members.iter().any(|m| m.id == concepts[1]))
+        })?;
+        association_change(sub, doc, (&concepts[0], &concepts[1]), (before, after))
+    }
 }

@@ -104,22 +104,7 @@ pub fn analyze_and_write(
     let Output { dir: out, fail_on, fail_on_inconclusive, reports, quiet } = *output;
     let started = std::time::Instant::now();
     let analysis = audit(spec, data, run_dir, options).with_context(|| format!("analysis of `{}` failed", spec.id))?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let summary_path = out.join("summary.json");
-    let json = serde_json::to_string_pretty(&analysis.summary).context("cannot serialise the summary")?;
-    write_atomic(&summary_path, json.as_bytes())?;
-    let mut written: Vec<PathBuf> = vec![summary_path];
-    for (k, null) in analysis.null.iter().enumerate() {
-        let path = out.join(format!("null-summary-{}.json", k + 1));
-        write_atomic(&path, serde_json::to_string_pretty(null).context("cannot serialise the summary")?.as_bytes())?;
-        written.push(path);
-    }
-    if let Some(grid) = &analysis.grid {
-        let path = out.join("selectivity.parquet");
-        let mut df = grid.to_frame().context("cannot build the selectivity table")?;
-        write_parquet_atomic(&path, &mut df)?;
-        written.push(path);
-    }
+    let mut written = write_analysis(&analysis, out)?;
     let s = &analysis.summary;
     let meta = ReportMeta {
         tool: format!("clip-audit {}", crate::VERSION),
@@ -147,22 +132,7 @@ pub fn analyze_and_write(
         }
     }
     if let Some(old) = &reports.baseline {
-        let new: Vec<rdiff::FindingRecord> = s
-            .findings
-            .iter()
-            .map(|f| rdiff::FindingRecord {
-                id: f.id.clone(),
-                severity: crate::report::severity_name(f.severity).to_owned(),
-                statement: f.statement.clone(),
-                value: f.statistic.value.is_finite().then_some(f.statistic.value),
-                ci: f.statistic.ci,
-                review: None,
-            })
-            .collect();
-        let d = rdiff::diff(&rdiff::read_findings(old)?, &new);
-        if !quiet {
-            eprintln!("against {}: {}", old.display(), rdiff::render(&d));
-        }
+        let d = against_baseline(s, old, quiet)?;
         if reports.fail_on_regression {
             let level = fail_on.map(crate::report::severity_name).unwrap_or("error");
             let regressed = fail_on.is_some() && d.regressions(level) > 0;
@@ -177,6 +147,49 @@ pub fn analyze_and_write(
         Some(level) if fail_on_inconclusive && s.inconclusive_at_least(level) > 0 => Outcome::Findings,
         _ => Outcome::Pass,
     })
+}
+
+/// Writes summary.json, the null copies' summaries and selectivity.parquet under `out`, each
+/// whole or not at all; returns the files written.
+fn write_analysis(analysis: &crate::analysis::Analyzed, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let summary_path = out.join("summary.json");
+    let json = serde_json::to_string_pretty(&analysis.summary).context("cannot serialise the summary")?;
+    write_atomic(&summary_path, json.as_bytes())?;
+    let mut written: Vec<PathBuf> = vec![summary_path];
+    for (k, null) in analysis.null.iter().enumerate() {
+        let path = out.join(format!("null-summary-{}.json", k + 1));
+        write_atomic(&path, serde_json::to_string_pretty(null).context("cannot serialise the summary")?.as_bytes())?;
+        written.push(path);
+    }
+    if let Some(grid) = &analysis.grid {
+        let path = out.join("selectivity.parquet");
+        let mut df = grid.to_frame().context("cannot build the selectivity table")?;
+        write_parquet_atomic(&path, &mut df)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The findings compared with a baseline report's (`--baseline`), printed unless quiet.
+fn against_baseline(s: &Summary, old: &Path, quiet: bool) -> anyhow::Result<rdiff::Diff> {
+    let new: Vec<rdiff::FindingRecord> = s
+        .findings
+        .iter()
+        .map(|f| rdiff::FindingRecord {
+            id: f.id.clone(),
+            severity: crate::report::severity_name(f.severity).to_owned(),
+            statement: f.statement.clone(),
+            value: f.statistic.value.is_finite().then_some(f.statistic.value),
+            ci: f.statistic.ci,
+            review: None,
+        })
+        .collect();
+    let d = rdiff::diff(&rdiff::read_findings(old)?, &new);
+    if !quiet {
+        eprintln!("against {}: {}", old.display(), rdiff::render(&d));
+    }
+    Ok(d)
 }
 
 fn print_summary(s: &Summary, seconds: f64) {

@@ -6,17 +6,16 @@
 //! pipeline costs on top of the model. Results go into BENCHMARKS.md by hand.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use ndarray::{Array4, Axis};
 use rayon::prelude::*;
 
-use super::embed::{ImageSource, encode_images_pipelined};
 use super::{Outcome, session_config};
-use crate::cli::BenchArgs;
-use crate::model::{ClipModel, TapSelection, preprocess};
+use crate::cli::{BenchArgs, BenchRunArgs};
+use crate::model::pipeline::{pipelined, stack};
+use crate::model::{ClipModel, ImageError, TapSelection, preprocess};
 
 fn synthetic_png(seed: u64, side: u32) -> Vec<u8> {
     // A smooth pattern plus xorshift noise: compresses like a photo, not like a flat colour.
@@ -33,27 +32,40 @@ fn synthetic_png(seed: u64, side: u32) -> Vec<u8> {
     out
 }
 
+/// A synthetic PNG (its name and bytes) decoded and preprocessed.
+fn decode_png(png: &(String, Vec<u8>)) -> Result<(image::RgbImage, ()), ImageError> {
+    preprocess::decode_rgb(Cursor::new(png.1.as_slice()), Path::new(&png.0)).map(|img| (img, ()))
+}
+
+/// Encodes in-memory PNGs through the shared pipeline, as `embed` encodes files.
+fn encode_pipelined(model: &mut ClipModel, pngs: &[(String, Vec<u8>)], batch: usize) -> anyhow::Result<()> {
+    let spec = model.manifest().preprocess;
+    pipelined(pngs, batch, &spec, decode_png, |b| -> anyhow::Result<()> {
+        if let Some((_, e)) = b.failed.into_iter().next() {
+            return Err(e.into());
+        }
+        model.encode_images(b.tensor.view())?;
+        Ok(())
+    })
+}
+
 /// Runs the benchmark and prints the table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let config = session_config(&args.runtime);
     let mut model = ClipModel::load(&args.model, &config, &TapSelection::All)
         .with_context(|| format!("cannot load {}", args.model.display()))?;
     let spec = model.manifest().preprocess;
-    let s = spec.size as usize;
     eprintln!("generating {} synthetic {}px images…", args.images, args.image_side);
-    let sources: Vec<ImageSource> = (0..args.images)
-        .map(|i| ImageSource::Bytes(format!("synthetic-{i}.png"), Arc::new(synthetic_png(i as u64, args.image_side))))
-        .collect();
+    let pngs: Vec<(String, Vec<u8>)> =
+        (0..args.images).map(|i| (format!("synthetic-{i}.png"), synthetic_png(i as u64, args.image_side))).collect();
     // Pre-made tensors for the bare session: the same images, preprocessed up front.
     let mut tensors = Vec::new();
-    for chunk in sources.chunks(args.batch.max(1)) {
-        let mut arr = Array4::<f32>::zeros((chunk.len(), 3, s, s));
-        for (mut slot, src) in arr.axis_iter_mut(Axis(0)).zip(chunk) {
-            let ImageSource::Bytes(name, bytes) = src else { unreachable!("bench makes bytes") };
-            let rgb = preprocess::decode_rgb(Cursor::new(bytes.as_slice()), std::path::Path::new(name))?;
-            slot.as_slice_mut().expect("contiguous").copy_from_slice(&preprocess::preprocess(&rgb, &spec));
-        }
-        tensors.push(arr);
+    for chunk in pngs.chunks(args.batch.max(1)) {
+        let one: Vec<Vec<f32>> = chunk
+            .iter()
+            .map(|p| decode_png(p).map(|(img, ())| preprocess::preprocess(&img, &spec)))
+            .collect::<Result<_, _>>()?;
+        tensors.push(stack(&one, spec.size));
     }
     // Warm-up: one batch each way.
     model.encode_images(tensors[0].view())?;
@@ -67,7 +79,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
         }
         bare_best = bare_best.min(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        encode_images_pipelined(&mut model, &sources, args.batch)?;
+        encode_pipelined(&mut model, &pngs, args.batch)?;
         pipe_best = pipe_best.min(t.elapsed().as_secs_f64());
         eprintln!("round {}: bare {:.2}s, pipeline {:.2}s", round + 1, bare_best, pipe_best);
     }
@@ -107,60 +119,90 @@ fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, boo
     Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024, ok))
 }
 
-/// `bench run`: the runner end to end against a bare session and the Python reference.
-pub fn run_pipeline(args: &crate::cli::BenchRunArgs) -> anyhow::Result<Outcome> {
-    let config = session_config(&args.runtime);
-    let members = ["fr", "it", "ie", "ng", "be", "de", "nl", "at", "ee", "ru"];
-    let work = tempfile::tempdir().context("cannot create a temporary folder")?;
-    let images = work.path().join("images");
-    eprintln!("writing {} synthetic {}px PNGs to {}…", args.images, args.image_side, images.display());
-    let written: Vec<std::path::PathBuf> = (0..args.images)
+/// Writes `n` synthetic PNGs into one folder per member (the folders a regions audit reads).
+fn write_images(dir: &Path, members: &[&str], n: usize, side: u32) -> anyhow::Result<Vec<PathBuf>> {
+    eprintln!("writing {n} synthetic {side}px PNGs to {}…", dir.display());
+    (0..n)
         .into_par_iter()
-        .map(|i| -> anyhow::Result<std::path::PathBuf> {
-            let dir = images.join(members[i % members.len()]);
-            std::fs::create_dir_all(&dir)?;
-            let p = dir.join(format!("{i:06}.png"));
-            std::fs::write(&p, synthetic_png(i as u64, args.image_side))?;
+        .map(|i| -> anyhow::Result<PathBuf> {
+            let folder = dir.join(members[i % members.len()]);
+            std::fs::create_dir_all(&folder)?;
+            let p = folder.join(format!("{i:06}.png"));
+            std::fs::write(&p, synthetic_png(i as u64, side))?;
             Ok(p)
         })
-        .collect::<anyhow::Result<_>>()?;
-    let bundle =
-        std::fs::canonicalize(&args.model).with_context(|| format!("no model bundle at {}", args.model.display()))?;
+        .collect()
+}
+
+/// The audit spec `bench run` times: the regions library's countries, one image folder each.
+fn bench_spec(bundle: &Path, members: &[&str], images: &Path) -> anyhow::Result<String> {
     let probes = std::fs::canonicalize("probes/regions.yaml")
         .context("run `bench run` from the repository root (it uses probes/regions.yaml)")?;
-    let spec_path = work.path().join("bench.yaml");
-    std::fs::write(
-        &spec_path,
-        format!(
-            "audit: bench\nmodel:\n  bundle: {}\nprobes:\n  - library: {}\n    family: countries\n    members: [{}]\n    stimuli:\n      images:\n        - folder: {}/{{id}}\n",
-            bundle.display(),
-            probes.display(),
-            members.join(", "),
-            images.display()
-        ),
-    )?;
+    Ok(format!(
+        "audit: bench\nmodel:\n  bundle: {}\nprobes:\n  - library: {}\n    family: countries\n    members: [{}]\n    stimuli:\n      images:\n        - folder: {}/{{id}}\n",
+        bundle.display(),
+        probes.display(),
+        members.join(", "),
+        images.display()
+    ))
+}
 
-    // Bare session: one batch of pre-made tensors, fed as many times as the run has batches.
-    let mut model = ClipModel::load(&bundle, &config, &TapSelection::All)?;
+/// Images per second of a bare session: one batch of pre-made tensors (the first images),
+/// fed as many times as a run over `images` has batches.
+fn bare_rate(bundle: &Path, args: &BenchRunArgs, images: &[PathBuf]) -> anyhow::Result<f64> {
+    let mut model = ClipModel::load(bundle, &session_config(&args.runtime), &TapSelection::All)?;
     let spec = model.manifest().preprocess;
-    let s = spec.size as usize;
-    let mut tensor = Array4::<f32>::zeros((args.batch.max(1).min(written.len()), 3, s, s));
-    for (mut slot, p) in tensor.axis_iter_mut(Axis(0)).zip(&written) {
-        slot.as_slice_mut()
-            .expect("contiguous")
-            .copy_from_slice(&preprocess::preprocess(&preprocess::load_rgb(p)?, &spec));
-    }
+    let first = &images[..args.batch.max(1).min(images.len())];
+    let tensors: Vec<Vec<f32>> = first
+        .iter()
+        .map(|p| preprocess::load_rgb(p).map(|img| preprocess::preprocess(&img, &spec)))
+        .collect::<Result<_, _>>()?;
+    let tensor = stack(&tensors, spec.size);
     model.encode_images(tensor.view())?;
-    let batches = written.len().div_ceil(args.batch.max(1));
+    let batches = images.len().div_ceil(args.batch.max(1));
     let t = Instant::now();
     for _ in 0..batches {
         model.encode_images(tensor.view())?;
     }
-    let bare = t.elapsed().as_secs_f64();
-    drop(model);
+    Ok(batches as f64 * tensor.shape()[0] as f64 / t.elapsed().as_secs_f64())
+}
 
-    let exe = std::env::current_exe()?;
-    let mut run_cmd = std::process::Command::new(&exe);
+/// Times `scripts/reference_run.py` on the same images: (seconds, peak memory), or None with
+/// `--python none`.
+fn reference_run(args: &BenchRunArgs, bundle: &Path, images: &Path, work: &Path) -> anyhow::Result<Option<(f64, u64)>> {
+    let python = args.python.clone().unwrap_or_else(|| ".venv-scripts/bin/python".to_owned());
+    if python == "none" {
+        return Ok(None);
+    }
+    eprintln!("timing scripts/reference_run.py…");
+    let mut py = std::process::Command::new(&python);
+    py.args(["scripts/reference_run.py", "--model"])
+        .arg(bundle)
+        .arg("--images")
+        .arg(images)
+        .arg("--out")
+        .arg(work.join("reference.parquet"))
+        .args(["--batch", &args.batch.to_string(), "--threads", &args.runtime.threads.to_string()]);
+    match timed_child(&mut py) {
+        Ok((secs, rss, true)) => Ok(Some((secs, rss))),
+        Ok((_, _, false)) => anyhow::bail!("scripts/reference_run.py failed; run `make venv` or pass --python none"),
+        Err(e) => anyhow::bail!("{e}; run `make venv` or pass --python none"),
+    }
+}
+
+/// `bench run`: the runner end to end against a bare session and the Python reference.
+pub fn run_pipeline(args: &BenchRunArgs) -> anyhow::Result<Outcome> {
+    let members = ["fr", "it", "ie", "ng", "be", "de", "nl", "at", "ee", "ru"];
+    let work = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let images = work.path().join("images");
+    let written = write_images(&images, &members, args.images, args.image_side)?;
+    let bundle =
+        std::fs::canonicalize(&args.model).with_context(|| format!("no model bundle at {}", args.model.display()))?;
+    let spec_path = work.path().join("bench.yaml");
+    std::fs::write(&spec_path, bench_spec(&bundle, &members, &images)?)?;
+    let bare = bare_rate(&bundle, args, &written)?;
+
+    let mut run_cmd = std::process::Command::new(std::env::current_exe()?);
     run_cmd.args(["run", spec_path.to_str().unwrap_or_default(), "--out"]).arg(work.path().join("run")).args([
         "--quiet",
         "--batch",
@@ -175,51 +217,25 @@ pub fn run_pipeline(args: &crate::cli::BenchRunArgs) -> anyhow::Result<Outcome> 
     if !run_ok {
         anyhow::bail!("clip-audit run failed during the benchmark");
     }
-
-    let python = args.python.clone().unwrap_or_else(|| ".venv-scripts/bin/python".to_owned());
-    let reference = if python == "none" {
-        None
-    } else {
-        eprintln!("timing scripts/reference_run.py…");
-        let mut py = std::process::Command::new(&python);
-        py.args(["scripts/reference_run.py", "--model"])
-            .arg(&bundle)
-            .arg("--images")
-            .arg(&images)
-            .arg("--out")
-            .arg(work.path().join("reference.parquet"))
-            .args(["--batch", &args.batch.to_string(), "--threads", &args.runtime.threads.to_string()]);
-        match timed_child(&mut py) {
-            Ok((secs, rss, true)) => Some((secs, rss)),
-            Ok((_, _, false)) => {
-                anyhow::bail!("scripts/reference_run.py failed; run `make venv` or pass --python none")
-            }
-            Err(e) => anyhow::bail!("{e}; run `make venv` or pass --python none"),
-        }
-    };
+    let reference = reference_run(args, &bundle, &images, work.path())?;
 
     let n = written.len() as f64;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
-        "model          {} ({}), device {}, batch {}, threads {}",
+        "model          {}, device {}, batch {}, threads {}",
         bundle.display(),
-        spec.size,
         args.runtime.device,
         args.batch,
         args.runtime.threads
     );
     println!("stimuli        {} synthetic PNGs of {}px", written.len(), args.image_side);
-    println!(
-        "bare ort       {:>8.2} images/s  (pre-made tensors, inference only)",
-        batches as f64 * tensor.shape()[0] as f64 / bare
-    );
+    println!("bare ort       {bare:>8.2} images/s  (pre-made tensors, inference only)");
     println!(
         "clip-audit run {:>8.2} images/s  (end to end: spec, hashing, decode, preprocess, inference, parquet); peak memory {:.0} MiB",
         n / run_s,
         mib(run_rss)
     );
-    let bare_rate = batches as f64 * tensor.shape()[0] as f64 / bare;
-    println!("run / bare     {:>8.3}  (goal ≥ 0.9)", (n / run_s) / bare_rate);
+    println!("run / bare     {:>8.3}  (goal ≥ 0.9)", (n / run_s) / bare);
     if let Some((py_s, py_rss)) = reference {
         println!(
             "python ref     {:>8.2} images/s  (onnxruntime-python + PIL + numpy + pyarrow); peak memory {:.0} MiB",

@@ -1,89 +1,41 @@
 //! `clip-audit embed`: what the model computes for given images and texts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Cursor;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::PathBuf;
 
 use anyhow::Context;
-use ndarray::{Array2, Array4, Axis};
-use rayon::prelude::*;
+use ndarray::{Array2, Axis};
 use serde::Serialize;
 
 use super::{Outcome, session_config};
 use crate::cli::EmbedArgs;
-use crate::model::manifest::PreprocessSpec;
-use crate::model::{ClipModel, Encoded, ImageError, ModelError, TapSelection, preprocess};
+use crate::model::pipeline::pipelined;
+use crate::model::{ClipModel, Encoded, TapSelection, preprocess};
 
-/// Where an image comes from: a file, or bytes already in memory (benchmarks, tests).
-#[derive(Debug, Clone)]
-pub enum ImageSource {
-    /// A file on disk.
-    File(PathBuf),
-    /// Encoded image bytes with a name for messages.
-    Bytes(String, std::sync::Arc<Vec<u8>>),
-}
-
-impl ImageSource {
-    fn decode(&self, spec: &PreprocessSpec) -> Result<Vec<f32>, ImageError> {
-        let rgb = match self {
-            ImageSource::File(p) => preprocess::load_rgb(p)?,
-            ImageSource::Bytes(name, bytes) => preprocess::decode_rgb(Cursor::new(bytes.as_slice()), Path::new(name))?,
-        };
-        Ok(preprocess::preprocess(&rgb, spec))
-    }
-}
-
-/// Errors of the pipelined image encoder.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// An image could not be read or decoded.
-    #[error(transparent)]
-    Image(#[from] ImageError),
-    /// The model failed.
-    #[error(transparent)]
-    Model(#[from] ModelError),
-}
-
-/// Encodes images in batches, preprocessing the next batch (in parallel) while the model
-/// runs the current one. Results are in input order.
-pub fn encode_images_pipelined(
-    model: &mut ClipModel,
-    sources: &[ImageSource],
-    batch: usize,
-) -> Result<Vec<Encoded>, PipelineError> {
+/// Encodes image files through the shared pipeline ([`pipelined`]); the first file that
+/// cannot be read stops it with that file's error.
+fn encode_files(model: &mut ClipModel, files: &[PathBuf], batch: usize) -> anyhow::Result<Option<Encoded>> {
     let spec = model.manifest().preprocess;
-    let s = spec.size as usize;
-    let batch = batch.max(1);
-    let (tx, rx) = mpsc::sync_channel::<Result<Array4<f32>, ImageError>>(2);
-    std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for chunk in sources.chunks(batch) {
-                let tensors: Result<Vec<Vec<f32>>, ImageError> =
-                    chunk.par_iter().map(|src| src.decode(&spec)).collect();
-                let msg = tensors.map(|ts| {
-                    let mut arr = Array4::<f32>::zeros((ts.len(), 3, s, s));
-                    for (mut slot, t) in arr.axis_iter_mut(Axis(0)).zip(ts) {
-                        slot.as_slice_mut().expect("contiguous").copy_from_slice(&t);
-                    }
-                    arr
-                });
-                let failed = msg.is_err();
-                if tx.send(msg).is_err() || failed {
-                    break;
-                }
+    let mut parts = Vec::new();
+    pipelined(
+        files,
+        batch,
+        &spec,
+        |p| preprocess::load_rgb(p).map(|img| (img, ())),
+        |b| -> anyhow::Result<()> {
+            if let Some((_, e)) = b.failed.into_iter().next() {
+                return Err(e.into());
             }
-        });
-        let mut out = Vec::new();
-        for msg in rx {
-            out.push(model.encode_images(msg?.view())?);
-        }
-        Ok(out)
-    })
+            parts.push(model.encode_images(b.tensor.view())?);
+            Ok(())
+        },
+    )?;
+    Ok(concat(parts))
 }
 
 /// Joins per-batch results into one.
-pub fn concat(parts: Vec<Encoded>) -> Option<Encoded> {
+fn concat(parts: Vec<Encoded>) -> Option<Encoded> {
     let mut iter = parts.into_iter();
     let mut acc = iter.next()?;
     for part in iter {
@@ -105,7 +57,7 @@ struct ItemJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     input_ids: Option<Vec<i64>>,
     embedding: Vec<f32>,
-    taps: std::collections::BTreeMap<String, Vec<f32>>,
+    taps: BTreeMap<String, Vec<f32>>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +74,27 @@ struct EmbedJson {
     probabilities: Vec<Vec<f32>>,
 }
 
+/// What `embed` computed, ready to print.
+struct Computed {
+    model: String,
+    device: String,
+    logit_scale: f32,
+    /// Token ids of the texts, one row each.
+    ids: Array2<i64>,
+    texts: Option<(Encoded, Array2<f32>)>,
+    images: Option<(Encoded, Array2<f32>)>,
+    /// `[image, text]` cosine similarity.
+    similarity: Array2<f32>,
+    /// Per image, the softmax over texts at the logit scale.
+    probabilities: Vec<Vec<f32>>,
+}
+
+impl Computed {
+    fn dim(&self) -> usize {
+        self.texts.as_ref().or(self.images.as_ref()).map_or(0, |(_, n)| n.ncols())
+    }
+}
+
 /// Runs `embed`.
 pub fn run(args: &EmbedArgs) -> anyhow::Result<Outcome> {
     if args.images.is_empty() && args.texts.is_empty() {
@@ -130,108 +103,115 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<Outcome> {
     let selection = if args.taps.is_empty() { TapSelection::All } else { TapSelection::Named(args.taps.clone()) };
     let mut model = ClipModel::load(&args.model, &session_config(&args.runtime), &selection)
         .with_context(|| format!("cannot load model bundle {}", args.model.display()))?;
-    let text_out = if args.texts.is_empty() { None } else { Some(model.encode_texts(&args.texts)?) };
-    let ids = model.tokenize(&args.texts);
-    let sources: Vec<ImageSource> = args.images.iter().cloned().map(ImageSource::File).collect();
-    let image_out = concat(encode_images_pipelined(&mut model, &sources, args.batch)?);
-
-    let tn = text_out.as_ref().map(Encoded::normalized_embeddings);
-    let im = image_out.as_ref().map(Encoded::normalized_embeddings);
-    let similarity: Array2<f32> = match (&im, &tn) {
-        (Some(i), Some(t)) => i.dot(&t.t()),
+    let with_norm = |e: Encoded| {
+        let n = e.normalized_embeddings();
+        (e, n)
+    };
+    let texts = if args.texts.is_empty() { None } else { Some(with_norm(model.encode_texts(&args.texts)?)) };
+    let images = encode_files(&mut model, &args.images, args.batch)?.map(with_norm);
+    let similarity: Array2<f32> = match (&images, &texts) {
+        (Some((_, i)), Some((_, t))) => i.dot(&t.t()),
         _ => Array2::zeros((0, 0)),
     };
-    let scale = model.manifest().logit_scale;
-    let probabilities = similarity.map_axis(Axis(1), |row| softmax(&row.iter().map(|v| v * scale).collect::<Vec<_>>()));
-
-    let item =
-        |enc: &Encoded, norm: &Array2<f32>, i: usize| -> (Vec<f32>, std::collections::BTreeMap<String, Vec<f32>>) {
-            (norm.row(i).to_vec(), enc.taps.iter().map(|(n, a)| (n.clone(), a.row(i).to_vec())).collect())
-        };
+    let logit_scale = model.manifest().logit_scale;
+    let probabilities = similarity
+        .map_axis(Axis(1), |row| softmax(&row.iter().map(|v| v * logit_scale).collect::<Vec<_>>()))
+        .into_iter()
+        .collect();
+    let out = Computed {
+        model: model.manifest().name.clone(),
+        device: model.device().to_string(),
+        logit_scale,
+        ids: model.tokenize(&args.texts),
+        texts,
+        images,
+        similarity,
+        probabilities,
+    };
     if args.json {
-        let texts = args
-            .texts
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let (embedding, taps) =
-                    item(text_out.as_ref().expect("texts given"), tn.as_ref().expect("texts given"), i);
-                ItemJson { text: Some(t.clone()), path: None, input_ids: Some(ids.row(i).to_vec()), embedding, taps }
-            })
-            .collect();
-        let images = args
-            .images
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let (embedding, taps) =
-                    item(image_out.as_ref().expect("images given"), im.as_ref().expect("images given"), i);
-                ItemJson { text: None, path: Some(p.clone()), input_ids: None, embedding, taps }
-            })
-            .collect();
-        let out = EmbedJson {
-            model: model.manifest().name.clone(),
-            device: model.device().to_string(),
-            embedding_dim: tn.as_ref().or(im.as_ref()).map_or(0, |a| a.ncols()),
-            logit_scale: scale,
-            texts,
-            images,
-            similarity: similarity.rows().into_iter().map(|r| r.to_vec()).collect(),
-            probabilities: probabilities.into_iter().collect(),
-        };
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(Outcome::Pass);
+        println!("{}", serde_json::to_string_pretty(&as_json(args, out))?);
+    } else {
+        print!("{}", as_text(args, &out));
     }
+    Ok(Outcome::Pass)
+}
 
+/// One item's normalised embedding and tap activations.
+fn item(enc: &(Encoded, Array2<f32>), i: usize) -> (Vec<f32>, BTreeMap<String, Vec<f32>>) {
+    (enc.1.row(i).to_vec(), enc.0.taps.iter().map(|(n, a)| (n.clone(), a.row(i).to_vec())).collect())
+}
+
+fn as_json(args: &EmbedArgs, c: Computed) -> EmbedJson {
+    let texts = c.texts.as_ref().map_or_else(Vec::new, |enc| {
+        let rows = args.texts.iter().enumerate();
+        rows.map(|(i, t)| {
+            let (embedding, taps) = item(enc, i);
+            ItemJson { text: Some(t.clone()), path: None, input_ids: Some(c.ids.row(i).to_vec()), embedding, taps }
+        })
+        .collect()
+    });
+    let images = c.images.as_ref().map_or_else(Vec::new, |enc| {
+        let rows = args.images.iter().enumerate();
+        rows.map(|(i, p)| {
+            let (embedding, taps) = item(enc, i);
+            ItemJson { text: None, path: Some(p.clone()), input_ids: None, embedding, taps }
+        })
+        .collect()
+    });
+    EmbedJson {
+        embedding_dim: c.dim(),
+        model: c.model,
+        device: c.device,
+        logit_scale: c.logit_scale,
+        texts,
+        images,
+        similarity: c.similarity.rows().into_iter().map(|r| r.to_vec()).collect(),
+        probabilities: c.probabilities,
+    }
+}
+
+fn as_text(args: &EmbedArgs, c: &Computed) -> String {
     let mut s = String::new();
-    let dim = tn.as_ref().or(im.as_ref()).map_or(0, |a| a.ncols());
-    let _ =
-        writeln!(s, "model {} on {} (embedding dim {dim}, logit scale {scale})", model.manifest().name, model.device());
-    let section = |s: &mut String, label: &str, names: Vec<String>, enc: &Encoded, norm: &Array2<f32>| {
+    let (dim, scale) = (c.dim(), c.logit_scale);
+    let _ = writeln!(s, "model {} on {} (embedding dim {dim}, logit scale {scale})", c.model, c.device);
+    let section = |s: &mut String, label: &str, names: Vec<String>, (enc, norm): &(Encoded, Array2<f32>)| {
         let _ = writeln!(s, "\n{label}");
         for (i, name) in names.iter().enumerate() {
             let _ = writeln!(s, "  [{}{i}] {name}", &label[..1]);
             let _ = writeln!(s, "       embedding (normalized) {}", preview(norm.row(i).as_slice().unwrap_or(&[])));
             for (tap, acts) in &enc.taps {
                 let row = acts.row(i);
-                let _ = writeln!(
-                    s,
-                    "       tap {tap} ({} units): top {}",
-                    row.len(),
-                    top_units(row.as_slice().unwrap_or(&[]), 5)
-                );
+                let top = top_units(row.as_slice().unwrap_or(&[]), 5);
+                let _ = writeln!(s, "       tap {tap} ({} units): top {top}", row.len());
             }
         }
     };
-    if let (Some(enc), Some(norm)) = (&text_out, &tn) {
+    if let Some(enc) = &c.texts {
         let names = args.texts.iter().enumerate().map(|(i, t)| {
-            let n = ids.row(i).iter().filter(|&&v| v != 0).count();
+            let n = c.ids.row(i).iter().filter(|&&v| v != 0).count();
             format!("{t:?} ({n} tokens with SOT/EOT)")
         });
-        section(&mut s, "texts", names.collect(), enc, norm);
+        section(&mut s, "texts", names.collect(), enc);
     }
-    if let (Some(enc), Some(norm)) = (&image_out, &im) {
-        section(&mut s, "images", args.images.iter().map(|p| p.display().to_string()).collect(), enc, norm);
+    if let Some(enc) = &c.images {
+        section(&mut s, "images", args.images.iter().map(|p| p.display().to_string()).collect(), enc);
     }
-    if !similarity.is_empty() {
+    if !c.similarity.is_empty() {
         let _ = writeln!(
             s,
             "\nzero-shot: cosine similarity, and probability over the texts (softmax at logit scale {scale})"
         );
         let header: String = (0..args.texts.len()).map(|j| format!("{:>16}", format!("t{j}"))).collect();
         let _ = writeln!(s, "        {header}");
-        for (i, row) in similarity.rows().into_iter().enumerate() {
-            let cells: String = row
-                .iter()
-                .zip(&probabilities[i])
-                .map(|(c, p)| format!("{:>16}", format!("{c:+.4} ({:.1}%)", p * 100.0)))
-                .collect();
-            let best = probabilities[i].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(j, _)| j);
+        for (i, row) in c.similarity.rows().into_iter().enumerate() {
+            let p = &c.probabilities[i];
+            let cells: String =
+                row.iter().zip(p).map(|(v, p)| format!("{:>16}", format!("{v:+.4} ({:.1}%)", p * 100.0))).collect();
+            let best = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(j, _)| j);
             let _ = writeln!(s, "  i{i:<5}{cells}   → t{best}");
         }
     }
-    print!("{s}");
-    Ok(Outcome::Pass)
+    s
 }
 
 fn softmax(x: &[f32]) -> Vec<f32> {

@@ -17,8 +17,6 @@ use std::process::ExitCode;
 use crate::cli::{BenchCommand, Cli, Command, ModelCommand, ProbesCommand, RuntimeArgs, StimuliCommand};
 use crate::model::SessionConfig;
 
-pub use embed::{ImageSource, encode_images_pipelined};
-
 /// How a command ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -9,6 +9,7 @@ pub use crate::imaging::decode;
 pub mod graph;
 pub mod inspect;
 pub mod manifest;
+pub mod pipeline;
 pub mod preprocess;
 pub mod runtime;
 pub mod taps;
@@ -89,14 +90,7 @@ pub struct Encoded {
 impl Encoded {
     /// Embeddings scaled to unit length (CLIP compares them by cosine).
     pub fn normalized_embeddings(&self) -> Array2<f32> {
-        let mut e = self.embeddings.clone();
-        for mut row in e.rows_mut() {
-            let norm = row.dot(&row).sqrt();
-            if norm > 0.0 {
-                row /= norm;
-            }
-        }
-        e
+        crate::vectors::l2_normalized_rows(self.embeddings.view())
     }
 }
 

@@ -15,16 +15,13 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::mpsc;
 use std::time::Instant;
 
-use ndarray::{Array2, Array4, Axis};
+use ndarray::{Array2, Array4};
 use polars::prelude::*;
-use rayon::prelude::*;
 
-use crate::model::{
-    ClipModel, Device, Encoded, Encoder, ModelError, ModelManifest, SessionConfig, TapSelection, preprocess,
-};
+use crate::model::pipeline::pipelined;
+use crate::model::{ClipModel, Device, Encoded, Encoder, ModelError, ModelManifest, SessionConfig, TapSelection};
 use crate::spec::AuditSpec;
 use crate::stimuli::{
     Content, Modality, Skipped, SourceAccount, Stimulus, StimulusSet, expand, materialize_with_coverage,
@@ -224,7 +221,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     let mut skipped: Vec<Skipped> = set.skipped.clone();
     let batch = opts.batch.unwrap_or_else(|| auto_batch(manifest.preprocess.size, model.device())).max(1);
     let t_infer = Instant::now();
-    let (computed, non_finite, failed) = infer(&mut model, &store, &tag, &todo, &manifest.preprocess, batch, opts)?;
+    let (computed, non_finite, failed) = infer(&mut model, &store, &tag, &todo, batch, opts)?;
     skipped.extend(failed);
     let infer_seconds = t_infer.elapsed().as_secs_f64();
     let skipped_path = opts.out.join(format!("skipped-{tag}.parquet"));
@@ -316,7 +313,6 @@ fn infer(
     store: &StoreDir,
     tag: &str,
     todo: &Todo<'_>,
-    preprocess: &crate::model::manifest::PreprocessSpec,
     batch: usize,
     opts: &RunOptions,
 ) -> Result<(usize, usize, Vec<Skipped>), RunError> {
@@ -330,7 +326,7 @@ fn infer(
     }
     if !todo.images.is_empty() {
         let image_taps: Vec<String> = model.taps(Encoder::Image).iter().map(|t| t.name.clone()).collect();
-        let r = run_images(model, store, tag, &todo.images, &image_taps, preprocess, batch, opts)?;
+        let r = run_images(model, store, tag, &todo.images, &image_taps, batch, opts)?;
         computed += r.0;
         non_finite += r.2;
         skipped.extend(r.1);
@@ -507,86 +503,41 @@ fn run_prompts(
     Ok((computed, skipped))
 }
 
-/// One preprocessed image tensor and its text coverage (typographic composites).
-type Prepared = (Vec<f32>, Option<f64>);
-
-struct PreparedBatch<'a> {
-    stimuli: Vec<&'a Stimulus>,
-    coverage: Vec<Option<f32>>,
-    tensor: Array4<f32>,
-    failures: Vec<Skipped>,
-    attempted: usize,
-}
-
-#[allow(clippy::too_many_arguments)]
 fn run_images(
     model: &mut ClipModel,
     store: &StoreDir,
     tag: &str,
     todo: &[&Stimulus],
     taps: &[String],
-    spec: &crate::model::manifest::PreprocessSpec,
     batch: usize,
     opts: &RunOptions,
 ) -> Result<(usize, Vec<Skipped>, usize), RunError> {
-    let s = spec.size as usize;
+    let spec = model.manifest().preprocess;
     let mut progress = Progress::new(opts.progress, "images", todo.len() as u64);
     let mut part = PartBuilder::new(taps, opts.part_rows);
     let mut skipped = Vec::new();
     let (mut computed, mut non_finite) = (0, 0);
-    let result: Result<(), RunError> = std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<PreparedBatch<'_>>(2);
-        scope.spawn(move || {
-            for chunk in todo.chunks(batch) {
-                let made: Vec<Result<Prepared, String>> = chunk
-                    .par_iter()
-                    .map(|st| {
-                        materialize_with_coverage(st)
-                            .map(|(img, c)| (preprocess::preprocess(&img, spec), c))
-                            .map_err(|e| e.to_string())
-                    })
-                    .collect();
-                let mut ok = Vec::new();
-                let mut coverage = Vec::new();
-                let mut failures = Vec::new();
-                let mut tensors = Vec::new();
-                for (st, m) in chunk.iter().zip(made) {
-                    match m {
-                        Ok((t, c)) => {
-                            ok.push(*st);
-                            tensors.push(t);
-                            coverage.push(c.map(|c| c as f32));
-                        }
-                        Err(reason) => failures.push(Skipped {
-                            id: Some(st.id.clone()),
-                            selection: st.selection.clone(),
-                            source: source_of(st),
-                            reason,
-                        }),
-                    }
-                }
-                let mut tensor = Array4::<f32>::zeros((ok.len(), 3, s, s));
-                for (mut slot, t) in tensor.axis_iter_mut(Axis(0)).zip(&tensors) {
-                    slot.as_slice_mut().expect("contiguous").copy_from_slice(t);
-                }
-                if tx.send(PreparedBatch { stimuli: ok, coverage, tensor, failures, attempted: chunk.len() }).is_err() {
-                    break;
-                }
-            }
-        });
-        for b in rx {
-            skipped.extend(b.failures);
-            if !b.stimuli.is_empty() {
-                let enc = model.encode_images(b.tensor.view())?;
-                let bad = take_rows(&enc, &b.stimuli, &b.coverage, &mut part, &mut skipped);
-                non_finite += bad;
-                computed += b.stimuli.len() - bad;
-            }
-            if part.len() >= opts.part_rows {
-                flush(store, Table::Images, tag, &mut part)?;
-            }
-            progress.inc(b.attempted as u64);
+    let make = |st: &&Stimulus| materialize_with_coverage(st).map_err(|e| e.to_string());
+    let result = pipelined(todo, batch, &spec, make, |b| -> Result<(), RunError> {
+        let attempted = b.attempted() as u64;
+        skipped.extend(b.failed.into_iter().map(|(st, reason)| Skipped {
+            id: Some(st.id.clone()),
+            selection: st.selection.clone(),
+            source: source_of(st),
+            reason,
+        }));
+        if !b.ok.is_empty() {
+            let enc = model.encode_images(b.tensor.view())?;
+            let (stimuli, coverage): (Vec<&Stimulus>, Vec<Option<f32>>) =
+                b.ok.into_iter().map(|(st, c)| (*st, c.map(|c| c as f32))).unzip();
+            let bad = take_rows(&enc, &stimuli, &coverage, &mut part, &mut skipped);
+            non_finite += bad;
+            computed += stimuli.len() - bad;
         }
+        if part.len() >= opts.part_rows {
+            flush(store, Table::Images, tag, &mut part)?;
+        }
+        progress.inc(attempted);
         Ok(())
     });
     // What was computed before a failure is kept: write it before reporting the error.

@@ -12,7 +12,7 @@
 pub mod preview;
 pub mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
@@ -32,7 +32,7 @@ use crate::spec::manifest;
 pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "jfif"];
 
 /// How the concept is presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Modality {
     /// A text prompt for the text tower.
@@ -54,6 +54,18 @@ impl Modality {
             Modality::Image => "image",
             Modality::Typographic => "typographic",
         }
+    }
+
+    /// The modality a name in reports and the stimulus table stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Modality::Prompt, Modality::RenderedText, Modality::Image, Modality::Typographic]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+
+    /// Whether the text tower encodes it (a prompt); every other modality is an image.
+    pub fn is_text(self) -> bool {
+        self == Modality::Prompt
     }
 }
 
@@ -598,7 +610,6 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
         source: path.display().to_string(),
         ..SourceAccount::default()
     });
-    let skip = |set: &mut StimulusSet, source: String, reason: String| set.skip_row(index, &sel.name, source, reason);
     match &src.source {
         ImageSource::Folder { path, glob, recursive, limit } => {
             let member = src.member.clone().unwrap_or_default();
@@ -613,76 +624,107 @@ fn list_source(sel: &Selection, src: &AssignedSource, out: &mut Vec<Listed>, set
                         out.push((member.clone(), f, BTreeMap::new(), origin, index));
                     }
                 }
-                Err(e) => skip(set, path.display().to_string(), format!("cannot list folder: {e}")),
+                Err(e) => {
+                    set.skip_row(index, &sel.name, path.display().to_string(), format!("cannot list folder: {e}"))
+                }
             }
         }
-        ImageSource::Manifest { file, root, file_column, member_column, member_key, label_columns, limit } => {
-            let manifest::Rows { rows, bad } = match manifest::read_rows(file) {
-                Ok(rows) => rows,
-                Err(e) => return skip(set, file.display().to_string(), format!("cannot read manifest: {e}")),
-            };
-            set.sources[index].rows = rows.len() + bad.len();
-            for (line, reason) in bad {
-                skip(set, format!("{}:{line}", file.display()), format!("unreadable record: {reason}"));
-            }
-            let key = MemberKey::new(member_key.as_deref());
-            let limit = limit.unwrap_or(usize::MAX);
-            let mut taken = 0;
-            // The reason for each distinct value that names no member, made once.
-            let mut unmatched: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-            for (line, row) in rows {
-                let at = format!("{}:{line}", file.display());
-                if taken >= limit {
-                    set.sources[index].exclude_rows(1, format!("past `limit: {limit}`"));
+        ImageSource::Manifest { .. } => list_manifest(sel, src, index, out, set),
+    }
+}
+
+/// A manifest source's rows: each listed, skipped with a reason, or excluded (see
+/// [`list_source`]).
+fn list_manifest(sel: &Selection, src: &AssignedSource, index: usize, out: &mut Vec<Listed>, set: &mut StimulusSet) {
+    let ImageSource::Manifest { file, root, file_column, member_column, member_key, label_columns, limit } =
+        &src.source
+    else {
+        return;
+    };
+    let skip = |set: &mut StimulusSet, source: String, reason: String| set.skip_row(index, &sel.name, source, reason);
+    let manifest::Rows { rows, bad } = match manifest::read_rows(file) {
+        Ok(rows) => rows,
+        Err(e) => return skip(set, file.display().to_string(), format!("cannot read manifest: {e}")),
+    };
+    set.sources[index].rows = rows.len() + bad.len();
+    for (line, reason) in bad {
+        skip(set, format!("{}:{line}", file.display()), format!("unreadable record: {reason}"));
+    }
+    let mut matcher = RowMember { sel, key: MemberKey::new(member_key.as_deref()), unmatched: HashMap::new() };
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut taken = 0;
+    for (line, row) in rows {
+        let at = format!("{}:{line}", file.display());
+        if taken >= limit {
+            set.sources[index].exclude_rows(1, format!("past `limit: {limit}`"));
+            continue;
+        }
+        let member = match (member_column, &src.member) {
+            (_, Some(m)) => m.clone(),
+            (Some(col), None) => match matcher.member(col, row.get(col).map(String::as_str).unwrap_or_default()) {
+                RowMatch::Selected(m) => m,
+                RowMatch::NotSelected(m) => {
+                    set.sources[index].exclude_rows(1, format!("member `{m}` not selected by the spec"));
                     continue;
                 }
-                let member = match (member_column, &src.member) {
-                    (_, Some(m)) => m.clone(),
-                    (Some(col), None) => {
-                        let value = row.get(col).map(String::as_str).unwrap_or_default();
-                        // A selected member first, so that a value two members answer to
-                        // goes to the one the spec selects.
-                        if let Some(m) = key.find(&sel.members, value) {
-                            m.id.clone()
-                        } else if let Some(m) = key.find(&sel.family.members, value) {
-                            set.sources[index].exclude_rows(1, format!("member `{}` not selected by the spec", m.id));
-                            continue;
-                        } else {
-                            let reason = unmatched.entry(value.to_owned()).or_insert_with(|| {
-                                let near = key
-                                    .nearest(&sel.family.members, value)
-                                    .map_or(String::new(), |n| format!(" (nearest: {n:?})"));
-                                format!(
-                                    "`{col}` value {value:?} is not {} of any member of `{}`{near}",
-                                    key.describe(),
-                                    sel.family_id
-                                )
-                            });
-                            let reason = reason.clone();
-                            skip(set, at, reason);
-                            continue;
-                        }
-                    }
-                    // Checked by validation: a family-wide manifest has a member column.
-                    (None, None) => {
-                        skip(set, at, "the source names no member and has no `member_column`".to_owned());
-                        continue;
-                    }
-                };
-                let Some(rel) = row.get(file_column).filter(|f| !f.is_empty()) else {
-                    skip(set, at, format!("empty `{file_column}`"));
+                RowMatch::NoMember(reason) => {
+                    skip(set, at, reason);
                     continue;
-                };
-                let labels: BTreeMap<String, String> = match label_columns {
-                    Some(cols) => cols.iter().filter_map(|c| row.get(c).map(|v| (c.clone(), v.clone()))).collect(),
-                    None => {
-                        row.iter().filter(|(k, _)| *k != file_column).map(|(k, v)| (k.clone(), v.clone())).collect()
-                    }
-                };
-                out.push((member, root.join(rel), labels, format!("manifest {at}"), index));
-                taken += 1;
+                }
+            },
+            // Checked by validation: a family-wide manifest has a member column.
+            (None, None) => {
+                skip(set, at, "the source names no member and has no `member_column`".to_owned());
+                continue;
             }
+        };
+        let Some(rel) = row.get(file_column).filter(|f| !f.is_empty()) else {
+            skip(set, at, format!("empty `{file_column}`"));
+            continue;
+        };
+        let labels: BTreeMap<String, String> = match label_columns {
+            Some(cols) => cols.iter().filter_map(|c| row.get(c).map(|v| (c.clone(), v.clone()))).collect(),
+            None => row.iter().filter(|(k, _)| *k != file_column).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        out.push((member, root.join(rel), labels, format!("manifest {at}"), index));
+        taken += 1;
+    }
+}
+
+/// What a manifest row's member value names.
+enum RowMatch {
+    /// A member the spec selects.
+    Selected(String),
+    /// A member of the family the spec does not select.
+    NotSelected(String),
+    /// No member: why, in words.
+    NoMember(String),
+}
+
+/// Matches manifest member values to members, making the reason for each distinct value
+/// that names no member once.
+struct RowMember<'a> {
+    sel: &'a Selection,
+    key: MemberKey<'a>,
+    unmatched: HashMap<String, String>,
+}
+
+impl RowMember<'_> {
+    fn member(&mut self, column: &str, value: &str) -> RowMatch {
+        // A selected member first, so that a value two members answer to goes to the one the
+        // spec selects.
+        if let Some(m) = self.key.find(&self.sel.members, value) {
+            return RowMatch::Selected(m.id.clone());
         }
+        if let Some(m) = self.key.find(&self.sel.family.members, value) {
+            return RowMatch::NotSelected(m.id.clone());
+        }
+        let (key, sel) = (&self.key, self.sel);
+        let reason = self.unmatched.entry(value.to_owned()).or_insert_with(|| {
+            let near = key.nearest(&sel.family.members, value).map_or(String::new(), |n| format!(" (nearest: {n:?})"));
+            format!("`{column}` value {value:?} is not {} of any member of `{}`{near}", key.describe(), sel.family_id)
+        });
+        RowMatch::NoMember(reason.clone())
     }
 }
 
@@ -709,6 +751,38 @@ pub fn materialize_with_coverage(stimulus: &Stimulus) -> Result<(RgbImage, Optio
 }
 
 impl Content {
+    /// The text of a prompt.
+    pub fn prompt_text(&self) -> Option<&str> {
+        match self {
+            Content::Prompt { text } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The file of an image stimulus.
+    pub fn image_path(&self) -> Option<&Path> {
+        match self {
+            Content::Image { path } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The clean image a typographic composite was drawn on.
+    pub fn composite_base(&self) -> Option<&Path> {
+        match self {
+            Content::Typographic { base, .. } => Some(base),
+            _ => None,
+        }
+    }
+
+    /// The member a typographic composite's text names, when it names one.
+    pub fn text_member(&self) -> Option<&str> {
+        match self {
+            Content::Typographic { text_member, .. } => text_member.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The image this content stands for and, for typographic composites, the fraction of its
     /// pixels the text covers; `None` for prompts. Also used to show stored stimuli again
     /// (the TUI's thumbnails), from the `content` column of a run's stimulus table.
@@ -732,6 +806,18 @@ impl Content {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modality_names_read_back_as_the_modality_they_name() {
+        for m in [Modality::Prompt, Modality::RenderedText, Modality::Image, Modality::Typographic] {
+            assert_eq!(Modality::from_name(m.name()), Some(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
+        }
+        assert_eq!(Modality::from_name("photo"), None);
+        let c = Content::Image { path: "a/b.png".into() };
+        let back: Content = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!((back.image_path(), back.prompt_text()), (Some(Path::new("a/b.png")), None));
+    }
 
     #[test]
     fn glob_matches_file_names_like_a_shell() {

@@ -1,0 +1,64 @@
+//! Embedding arithmetic, written once for every layer: CLIP compares embeddings by cosine, so
+//! the model layer (`embed`'s output) and the analyses (zero-shot labels, prompt ensembles)
+//! both scale vectors to unit length, and must do it the same way. Norms and dot products are
+//! summed in f64 so that long vectors (768 to 1,024 dimensions) lose no precision in f32.
+//! Below every layer.
+
+use ndarray::{Array2, ArrayView1, ArrayView2};
+
+/// `v / |v|`, the norm summed in f64 (a zero vector stays zero).
+pub fn l2_normalized(v: ArrayView1<'_, f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| f64::from(*x) * f64::from(*x)).sum::<f64>().sqrt();
+    if n > 0.0 { v.iter().map(|x| (f64::from(*x) / n) as f32).collect() } else { v.to_vec() }
+}
+
+/// Every row of a `[N, D]` matrix scaled to unit length, as [`l2_normalized`] scales one.
+pub fn l2_normalized_rows(m: ArrayView2<'_, f32>) -> Array2<f32> {
+    let mut out = m.to_owned();
+    for mut row in out.rows_mut() {
+        let unit = l2_normalized(row.view());
+        row.iter_mut().zip(unit).for_each(|(dst, v)| *dst = v);
+    }
+    out
+}
+
+/// Dot product in f64 (the cosine of two unit vectors).
+pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+}
+
+/// The mean of unit vectors, renormalised: CLIP's prompt ensembling (Radford et al. 2021,
+/// section 3.1.4). None for no vectors.
+pub fn ensemble(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0f64; first.len()];
+    for v in vectors {
+        for (s, x) in sum.iter_mut().zip(v) {
+            *s += f64::from(*x);
+        }
+    }
+    let n = sum.iter().map(|x| x * x).sum::<f64>().sqrt();
+    Some(sum.iter().map(|x| if n > 0.0 { (x / n) as f32 } else { 0.0 }).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn rows_are_scaled_to_unit_length_and_zero_rows_stay_zero() {
+        let m = array![[3.0f32, 4.0], [0.0, 0.0]];
+        let u = l2_normalized_rows(m.view());
+        assert_eq!(u, array![[0.6f32, 0.8], [0.0, 0.0]]);
+        assert!((dot(&[0.6, 0.8], &[0.6, 0.8]) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn an_ensemble_is_the_renormalised_mean() {
+        let e = ensemble(&[vec![1.0, 0.0], vec![0.0, 1.0]]).unwrap();
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((e[0] - h).abs() < 1e-6 && (e[1] - h).abs() < 1e-6);
+        assert!(ensemble(&[]).is_none());
+    }
+}
