@@ -3,11 +3,19 @@
 //! Every problem a user can fix in a file they wrote (a model manifest, an audit spec, a probe
 //! library) is reported as a [`Diagnostic`]: a short stable code, a message, the
 //! file:line:column where it happened, the offending source line with a caret under the
-//! column, and an optional hint. Collecting them in a [`Diagnostics`] list lets validation
+//! column, other places in the same file it concerns (the first definition of a name given
+//! twice), and an optional hint. Collecting them in a [`Diagnostics`] list lets validation
 //! report every problem at once instead of stopping at the first.
+//!
+//! The text is laid out by `annotate-snippets`, the renderer rustc and cargo use, so snippets,
+//! line-number gutters, tabs, wide characters and a second place in the file come out the way
+//! Rust users know, without layout code here. It renders plain text (no colour): diagnostics
+//! are printed to stderr, logs and CI output alike, and tests compare the text.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Element, Level, Origin, Renderer, Snippet};
 
 /// A 1-based line and column in a source file.
 #[derive(
@@ -132,6 +140,18 @@ impl fmt::Display for Code {
     }
 }
 
+/// Another place in the same file that a [`Diagnostic`] points at, with what it is there
+/// ("first defined here").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    /// Where in the file.
+    pub position: Position,
+    /// The source line at `position`, for the snippet.
+    pub source_line: Option<String>,
+    /// What is at that place.
+    pub label: String,
+}
+
 /// One problem in one file, with enough context to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -147,6 +167,9 @@ pub struct Diagnostic {
     pub source_line: Option<String>,
     /// What to do about it.
     pub help: Option<String>,
+    /// Other places in the same file the problem concerns, e.g. where a name given twice was
+    /// first defined; shown after the main place.
+    pub related: Vec<Related>,
     /// A warning: the file is usable, but something in it is probably not what was meant
     /// (a manifest value that names no member, whose rows will be skipped).
     pub warning: bool,
@@ -161,17 +184,14 @@ impl Diagnostic {
         source: Option<&str>,
         position: Option<Position>,
     ) -> Self {
-        let source_line = match (source, position) {
-            (Some(src), Some(pos)) => src.lines().nth(pos.line.saturating_sub(1) as usize).map(str::to_owned),
-            _ => None,
-        };
         Self {
             code,
             message: message.into(),
             file: file.to_path_buf(),
             position,
-            source_line,
+            source_line: position.and_then(|pos| line_of(source, pos)),
             help: None,
+            related: Vec::new(),
             warning: false,
         }
     }
@@ -181,32 +201,84 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+
+    /// Also points at `position` in the same file, whose text is `source`, saying `label`
+    /// there ("first defined here"). Without a position there is nothing to point at, and the
+    /// diagnostic is returned as it is.
+    pub fn with_related(mut self, label: impl Into<String>, source: Option<&str>, position: Option<Position>) -> Self {
+        if let Some(position) = position {
+            self.related.push(Related { position, source_line: line_of(source, position), label: label.into() });
+        }
+        self
+    }
+
+    /// The report annotate-snippets renders: the title, the main place (a snippet with a caret,
+    /// or only file:line:column when the source is not at hand), the related places (a
+    /// labelled mark in the main snippet when on its line, else a snippet of their own), and
+    /// the hint.
+    fn elements<'a>(&'a self, path: &'a str) -> Vec<Element<'a>> {
+        let mut elements: Vec<Element<'a>> = Vec::new();
+        let mut shown = vec![false; self.related.len()];
+        match (self.position, &self.source_line) {
+            (Some(pos), Some(line)) => {
+                let mut snippet = Snippet::source(line.as_str())
+                    .line_start(pos.line as usize)
+                    .path(path)
+                    .annotation(AnnotationKind::Primary.span(caret(line, pos.column)));
+                for (r, shown) in self.related.iter().zip(&mut shown) {
+                    if r.position.line == pos.line {
+                        snippet = snippet.annotation(
+                            AnnotationKind::Context.span(caret(line, r.position.column)).label(r.label.as_str()),
+                        );
+                        *shown = true;
+                    }
+                }
+                elements.push(snippet.into());
+            }
+            (Some(pos), None) => {
+                elements.push(Origin::path(path).line(pos.line as usize).char_column(pos.column as usize).into())
+            }
+            (None, _) => elements.push(Origin::path(path).into()),
+        }
+        for (r, _) in self.related.iter().zip(shown).filter(|(_, shown)| !shown) {
+            let at = r.position;
+            elements.push(match &r.source_line {
+                Some(line) => Snippet::source(line.as_str())
+                    .line_start(at.line as usize)
+                    .path(path)
+                    .annotation(AnnotationKind::Context.span(caret(line, at.column)).label(r.label.as_str()))
+                    .into(),
+                None => Level::NOTE.message(format!("{}: {path}:{}:{}", r.label, at.line, at.column)).into(),
+            });
+        }
+        if let Some(help) = &self.help {
+            elements.push(Level::HELP.message(help.as_str()).into());
+        }
+        elements
+    }
+}
+
+/// Line `pos.line` of `source`, when there is a source and it has that line.
+fn line_of(source: Option<&str>, pos: Position) -> Option<String> {
+    source?.lines().nth(pos.line.saturating_sub(1) as usize).map(str::to_owned)
+}
+
+/// The byte range of the character at 1-based `column` of `line` (empty past its end), where
+/// the caret goes.
+fn caret(line: &str, column: u32) -> std::ops::Range<usize> {
+    let mut chars = line.char_indices().skip(column.saturating_sub(1) as usize);
+    match chars.next() {
+        Some((start, c)) => start..start + c.len_utf8(),
+        None => line.len()..line.len(),
+    }
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = if self.warning { "warning" } else { "error" };
-        writeln!(f, "{level}[{}]: {}", self.code, self.message)?;
-        match self.position {
-            Some(pos) => writeln!(f, "  --> {}:{}:{}", self.file.display(), pos.line, pos.column)?,
-            None => writeln!(f, "  --> {}", self.file.display())?,
-        }
-        if let (Some(line), Some(pos)) = (&self.source_line, self.position) {
-            let number = pos.line.to_string();
-            let pad = " ".repeat(number.len());
-            writeln!(f, "{pad} |")?;
-            writeln!(f, "{number} | {line}")?;
-            let caret_pad: String = line
-                .chars()
-                .take(pos.column.saturating_sub(1) as usize)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            writeln!(f, "{pad} | {caret_pad}^")?;
-        }
-        if let Some(help) = &self.help {
-            writeln!(f, "  = help: {help}")?;
-        }
-        Ok(())
+        let level = if self.warning { Level::WARNING } else { Level::ERROR };
+        let path = self.file.display().to_string();
+        let report = [level.primary_title(self.message.as_str()).id(self.code.as_str()).elements(self.elements(&path))];
+        writeln!(f, "{}", Renderer::plain().render(&report))
     }
 }
 
@@ -310,4 +382,30 @@ fn parse_unknown_field(message: &str) -> Option<(String, Vec<String>)> {
         .filter(|s| !s.is_empty() && !s.contains(' '))
         .collect::<Vec<_>>();
     Some((unknown.to_owned(), expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second place on the main place's line is marked in the same snippet; one whose line
+    /// is not at hand is a note with its file:line:column.
+    #[test]
+    fn a_related_place_on_the_same_line_shares_the_snippet_and_one_without_source_is_a_note() {
+        let src = "k: {x: 1, x: 2}\n";
+        let at = |line, column| Some(Position { line, column });
+        let d = Diagnostic::new(Code::S004, "key `x` appears twice", Path::new("t.yaml"), Some(src), at(1, 11))
+            .with_related("first defined here", Some(src), at(1, 5));
+        assert_eq!(
+            d.to_string(),
+            "error[S004]: key `x` appears twice\n --> t.yaml:1:11\n  |\n1 | k: {x: 1, x: 2}\n  |     -     ^\n  |     |\n  |     first defined here\n"
+        );
+        let d = Diagnostic::new(Code::P001, "family id `f` is defined twice", Path::new("t.yaml"), None, at(9, 3))
+            .with_related("first defined here", None, at(2, 3))
+            .with_help("rename one");
+        assert_eq!(
+            d.to_string(),
+            "error[P001]: family id `f` is defined twice\n--> t.yaml:9:3\n = note: first defined here: t.yaml:2:3\n = help: rename one\n"
+        );
+    }
 }

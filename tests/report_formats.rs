@@ -82,7 +82,8 @@ fn untrusted_strings_are_escaped_in_every_format() {
     let (r, latest) = audit(dir.path(), Some(&ff), &["--fail-on", "never"]);
     assert!(r.status.success(), "{}", texts(&r).1);
     let html = std::fs::read_to_string(latest.join("report.html")).unwrap();
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;|x&amp;&quot;&#39;"), "the label is shown, escaped");
+    // maud leaves `'` as is: every attribute value is double-quoted, so it cannot end one.
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;|x&amp;&quot;'"), "the label is shown, escaped");
     assert!(!html.contains("<script>"), "no markup gets through");
     let md = std::fs::read_to_string(latest.join("report.md")).unwrap();
     assert!(md.contains("&lt;script&gt;alert(1)&lt;/script&gt;\\|x&amp;"), "markdown escapes markup and pipes");
@@ -594,5 +595,88 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str) -> O
         }
         _ if a == b => None,
         _ => Some(format!("{at}: {a} vs {b}")),
+    }
+}
+
+/// Issue 16: the HTML page is built with `maud`, which escapes every value it interpolates.
+/// A report whose every kind of name (audit, model, spec, runs, notes, finding ids and
+/// messages, group and label names in the analysis sections, chart labels) carries markup
+/// renders with no tag but the page's own, no raw `&`, and no raw `"` in text; `'` needs no
+/// escape since every attribute value is double-quoted.
+#[test]
+fn the_html_page_escapes_every_name_by_construction() {
+    use clip_audit::analysis::present::Interval;
+    use clip_audit::analysis::resolution::MemberResolution;
+    use clip_audit::analysis::selectivity::Heatmap;
+    use clip_audit::report::html;
+    let evil = "<script>alert(1)</script>&\"'";
+    let shown = "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;'";
+    let dir = tempfile::tempdir().unwrap();
+    let (_, latest) = audit(dir.path(), None, &["--fail-on", "never"]);
+    // Group and label names everywhere in the summary, through the JSON report.
+    let json = std::fs::read_to_string(latest.join("report.json")).unwrap();
+    let quoted = serde_json::to_string(evil).unwrap();
+    let inner = &quoted[1..quoted.len() - 1];
+    let (female, orangutan) = (format!("Female{inner}"), format!("orangutan{inner}"));
+    let json = json.replace("Female", &female).replace("orangutan", &orangutan);
+    let path = dir.path().join("evil.json");
+    std::fs::write(&path, json).unwrap();
+    let (mut s, meta) = clip_audit::report::read::load_summary(&path).unwrap();
+    let mut meta = meta.unwrap();
+    let e = || evil.to_string();
+    (s.audit, s.description, s.model, s.runs, s.notes) = (e(), Some(e()), e(), vec![e(), e()], vec![e()]);
+    (meta.spec, meta.tool, meta.generated_at) = (e(), e(), e());
+    for f in s.findings.iter_mut().chain(&mut s.inconclusive) {
+        (f.id, f.statement) = (e(), e());
+    }
+    assert!(!s.findings.is_empty() && !s.inconclusive.is_empty());
+    let page = html::render(&s, &meta);
+    assert!(page.matches(&format!("Female{shown}")).count() > 0, "group names are shown, escaped");
+    assert!(page.matches(shown).count() > 10, "every name is shown, escaped");
+    // The charts on their own.
+    let bar = Interval { label: e(), value: 0.5, lo: 0.25, hi: 0.75 };
+    let member = MemberResolution {
+        id: e(),
+        name: e(),
+        group: e(),
+        lat: Some(1.0),
+        lon: Some(2.0),
+        dedicated_units: 1,
+        best_d: 1.0,
+    };
+    let map =
+        Heatmap { tap: e(), selection: e(), modality: e(), units: vec![3], concepts: vec![e()], d: vec![vec![1.0]] };
+    let charts = [
+        html::interval_chart(&[bar], 1.0, Some(0.5)).into_string(),
+        html::world_map(&[member]).into_string(),
+        html::heatmap(&map).into_string(),
+    ];
+    for (i, chart) in charts.iter().enumerate() {
+        assert!(chart.matches(shown).count() >= 2, "chart {i} shows its labels, escaped: {chart}");
+    }
+    let own = [
+        "html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "b", "span", "code", "br", "table", "tr",
+        "th", "td", "ul", "li", "svg", "text", "rect", "path", "circle",
+    ];
+    for text in charts.iter().chain([&page]) {
+        assert!(!text.contains("<script") && !text.contains(evil));
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find('<') {
+            let end = rest[at..].find('>').map(|n| at + n).expect("a tag is closed");
+            let tag = &rest[at + 1..end];
+            let name = tag.trim_start_matches('/').split([' ', '/']).next().unwrap();
+            assert!(own.contains(&name) || tag == "!DOCTYPE html", "a tag not the page's own: <{tag}>");
+            assert!(!tag.contains('\''), "attribute values are double-quoted and hold no markup: <{tag}>");
+            let between = &rest[..at];
+            assert!(!between.contains('"'), "a raw quote in text: {between}");
+            rest = &rest[end + 1..];
+        }
+        for (at, _) in text.match_indices('&') {
+            let entity = &text[at..text.len().min(at + 6)];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;"].iter().any(|x| entity.starts_with(x)),
+                "a raw ampersand at {at}: {entity}"
+            );
+        }
     }
 }

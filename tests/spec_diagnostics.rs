@@ -214,3 +214,32 @@ fn a_missing_variable_is_reported_once() {
     assert!(err.contains("error[V002]") && err.contains("<dir>/s.yaml:5:"), "{err}");
     assert!(!err.contains("A009"), "{err}");
 }
+
+/// A name given twice points at both places: the duplicate with a caret, and the first
+/// definition ("first defined here"): a family id and a member id in a probe library (P001),
+/// a selection name in a spec (A004), and a mapping key written twice (S004).
+#[test]
+fn a_duplicate_points_at_the_first_definition_too() {
+    let lib = "library: mini\ntemplates: [\"a photo of {name}.\"]\nfamilies:\n  - id: places\n    members:\n      - {id: a, name: A}\n      - {id: a, name: B}\n  - id: places\n    members:\n      - {id: b, name: B}\n";
+    let spec = format!("{GOOD_HEAD}probes:\n  - library: mini.yaml\n    family: places\n");
+    let (code, err) = validate(&[("s.yaml", &spec), ("mini.yaml", lib)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    let family = "error[P001]: family id `places` is defined twice\n --> <dir>/mini.yaml:8:9\n  |\n8 |   - id: places\n  |         ^\n  |\n ::: <dir>/mini.yaml:4:9\n  |\n4 |   - id: places\n  |         - first defined here\n";
+    assert!(err.contains(family), "{err}");
+    let member = "error[P001]: member id `a` appears twice in family `places`\n --> <dir>/mini.yaml:7:14\n  |\n7 |       - {id: a, name: B}\n  |              ^\n  |\n ::: <dir>/mini.yaml:6:14\n  |\n6 |       - {id: a, name: A}\n  |              - first defined here\n";
+    assert!(err.contains(member), "{err}");
+
+    let spec = format!(
+        "{GOOD_HEAD}probes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n    members: [fr]\n    stimuli: {{prompts: {{}}}}\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n    members: [de]\n    stimuli: {{prompts: {{}}}}\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    let selection = "error[A004]: two probe selections are named `countries`\n  --> <dir>/s.yaml:10:13\n   |\n10 |     family: countries\n   |             ^\n   |\n  ::: <dir>/s.yaml:6:13\n   |\n 6 |     family: countries\n   |             - first defined here\n   |\n   = help: give one of them `name:` so analyses can tell them apart\n";
+    assert!(err.contains(selection), "{err}");
+
+    let spec = format!("{GOOD_HEAD}seed: 1\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\nseed: 2\n");
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("error[S004]") && err.contains("<dir>/s.yaml:8:1") && err.contains("first defined here"), "{err}");
+    assert!(err.contains("4 | seed: 1"), "{err}");
+}

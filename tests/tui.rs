@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clip_audit::tui::graphics::Protocol;
 use clip_audit::tui::{App, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
 
 use crate::common::{clip_audit, root, run_with_reports, texts};
 
@@ -410,7 +410,8 @@ fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_stimuli_from_a_worker() 
     b.start_thumbnails();
     // A unit whose top and bottom stimuli include both an image file and rendered text (rows
     // `<member> image` and `<member> rendered_text` in its lists): each of its six listed
-    // stimuli is drawn, the rendered text redrawn from its stored content, 8 x 4 cells each.
+    // stimuli is drawn, the rendered text redrawn from its stored content, 8 cells wide and as
+    // many rows as its shape asks.
     let row = |kind: &str| regex::Regex::new(&format!(r" [a-z]{{2}} {kind} +│")).unwrap();
     let (image_row, text_row) = (row("image"), row("rendered_text"));
     let mut found = false;
@@ -418,34 +419,41 @@ fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_stimuli_from_a_worker() 
         let s = screen(&b, 100, 40);
         if image_row.is_match(&s) && text_row.is_match(&s) {
             b.wait_thumbnails(std::time::Duration::from_secs(10));
-            let s = screen(&b, 100, 40);
-            // Under each heading, one thumbnail (a run of 8 half blocks) per listed stimulus.
-            for end in ["top images", "bottom images"] {
-                let lines: Vec<&str> = s.lines().collect();
-                let at = lines.iter().position(|l| l.contains(end)).unwrap_or_else(|| panic!("no {end}: {s}"));
-                let thumbs: Vec<&str> = lines[at + 1].split(['│', ' ']).filter(|w| w.contains('▀')).collect();
-                assert_eq!(thumbs, ["▀▀▀▀▀▀▀▀"; 3], "{end}: {s}");
-            }
-            // Each drawn thumbnail is recorded where its half blocks are, and a kitty terminal
-            // gets its pixels placed there (after the images of the last frame are cleared).
+            // Under each heading, one thumbnail (8 half-block cells wide, painted in the image's
+            // colours) per listed stimulus, side by side a column apart; each is recorded
+            // where it was drawn.
             let mut t = Terminal::new(TestBackend::new(100, 40)).unwrap();
             t.draw(|f| b.draw(f)).unwrap();
+            let s = t.backend().to_string();
             let spots = b.placements();
-            assert_eq!(spots.len(), 6, "{spots:?}");
-            for p in &spots {
-                for y in p.area.top()..p.area.bottom() {
-                    let row: String = (p.area.left()..p.area.right())
-                        .map(|x| t.backend().buffer()[(x, y)].symbol().to_owned())
-                        .collect();
-                    assert!(row.chars().all(|c| c == '▀'), "{p:?}: {row}");
+            assert_eq!(spots.len(), 6, "{spots:?}\n{s}");
+            let buf = t.backend().buffer();
+            for (end, row) in ["top images", "bottom images"].iter().zip(spots.chunks(3)) {
+                let heading = buf.area.rows().position(|r| {
+                    let text: String = r.positions().map(|p| buf[p].symbol().to_owned()).collect();
+                    text.contains(end)
+                });
+                let heading = heading.unwrap_or_else(|| panic!("no {end}:\n{s}")) as u16;
+                for (i, p) in row.iter().enumerate() {
+                    assert_eq!(p.area.width, 8, "{p:?}");
+                    assert!((2..=clip_audit::tui::graphics::MAX_ROWS).contains(&p.area.height), "{p:?}");
+                    assert_eq!(p.area.y, heading + 1, "{end}: right under the heading: {p:?}");
+                    assert_eq!(p.area.x, row[0].area.x + 9 * i as u16, "{end}: a column apart: {row:?}");
+                    for pos in p.area.positions() {
+                        let c = &buf[pos];
+                        let painted = matches!((c.fg, c.bg), (Color::Rgb(..), Color::Rgb(..)));
+                        assert!(painted && ["▀", "▄", " "].contains(&c.symbol()), "{p:?} at {pos:?}: {c:?}");
+                    }
+                    // The blank column after it is not part of it.
+                    let after = &buf[(p.area.right(), p.area.y)];
+                    assert!(!matches!(after.bg, Color::Rgb(..)), "{p:?}: {after:?}");
                 }
             }
-            let kitty = b.graphics(Protocol::Kitty);
-            assert!(kitty.starts_with(clip_audit::tui::graphics::KITTY_CLEAR));
-            assert_eq!(kitty.matches("\x1b_Ga=T,f=24").count(), 6);
-            let at = format!("\x1b[{};{}H", spots[0].area.y + 1, spots[0].area.x + 1);
-            assert!(kitty.contains(&at), "placed at the first thumbnail's cell");
-            assert!(b.graphics(Protocol::HalfBlocks).is_empty());
+            // The help overlay hides them (a pixel image cannot be partly covered).
+            keys(&mut b, "?");
+            let _ = screen(&b, 100, 40);
+            assert!(b.placements().is_empty());
+            keys(&mut b, "?");
             found = true;
             break;
         }

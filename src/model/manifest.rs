@@ -329,58 +329,14 @@ impl Validator<'_> {
         });
     }
 
+    /// Checks every part of the manifest, recording each problem, and builds it when there
+    /// were none.
     fn validate(mut self, raw: RawManifest) -> Result<ModelManifest, ManifestError> {
         let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let image = self.encoder(&dir, raw.image_encoder);
         let text = self.encoder(&dir, raw.text_encoder);
-        let p = &raw.preprocess;
-        if p.size.value == 0 || p.size.value > 4096 {
-            self.at(
-                Code::M004,
-                &p.size,
-                format!("preprocess.size must be between 1 and 4096, not {}", p.size.value),
-                None,
-            );
-        }
-        if let Some(resize) = &p.resize
-            && resize.value != "shortest_side_bicubic"
-        {
-            self.at(
-                Code::M007,
-                resize,
-                format!("unsupported resize rule {:?}", resize.value),
-                Some("the supported rule is `shortest_side_bicubic` (CLIP's)".into()),
-            );
-        }
-        if let Some(crop) = &p.crop
-            && crop.value != "center"
-        {
-            self.at(
-                Code::M007,
-                crop,
-                format!("unsupported crop {:?}", crop.value),
-                Some("the supported crop is `center` (CLIP's)".into()),
-            );
-        }
-        let mean = self.triple(&p.mean, "preprocess.mean", false);
-        let std = self.triple(&p.std, "preprocess.std", true);
-        if raw.tokenizer.kind.value != "clip_bpe" {
-            self.at(
-                Code::M007,
-                &raw.tokenizer.kind,
-                format!("unsupported tokenizer kind {:?}", raw.tokenizer.kind.value),
-                Some("the supported kind is `clip_bpe` (OpenAI CLIP's byte-level BPE)".into()),
-            );
-        }
-        let ctx = raw.tokenizer.context_length.value;
-        if !(3..=1024).contains(&ctx) {
-            self.at(
-                Code::M004,
-                &raw.tokenizer.context_length,
-                format!("tokenizer.context_length must be between 3 and 1024, not {ctx}"),
-                Some("CLIP models use 77".into()),
-            );
-        }
+        let preprocess = self.preprocess(&raw.preprocess);
+        let tokenizer = self.tokenizer(&raw.tokenizer);
         let scale = raw.logit_scale.value;
         if !(scale.is_finite() && scale > 0.0) {
             self.at(
@@ -414,13 +370,71 @@ impl Validator<'_> {
             description: raw.description,
             image: image.expect("checked: no problems recorded"),
             text: text.expect("checked: no problems recorded"),
-            preprocess: PreprocessSpec { size: p.size.value, mean: mean.expect("checked"), std: std.expect("checked") },
-            tokenizer: TokenizerSpec { context_length: ctx },
+            preprocess: preprocess.expect("checked: no problems recorded"),
+            tokenizer,
             logit_scale: scale as f32,
             embedding_dim: raw.embedding_dim.map(|d| d.value),
             taps,
             source: self.source.to_owned(),
         })
+    }
+
+    /// Checks the image preprocessing: a size in range, CLIP's resize and crop rules, and
+    /// three-channel mean and std. `None` when the mean or std cannot be used.
+    fn preprocess(&mut self, p: &RawPreprocess) -> Option<PreprocessSpec> {
+        if p.size.value == 0 || p.size.value > 4096 {
+            self.at(
+                Code::M004,
+                &p.size,
+                format!("preprocess.size must be between 1 and 4096, not {}", p.size.value),
+                None,
+            );
+        }
+        if let Some(resize) = &p.resize
+            && resize.value != "shortest_side_bicubic"
+        {
+            self.at(
+                Code::M007,
+                resize,
+                format!("unsupported resize rule {:?}", resize.value),
+                Some("the supported rule is `shortest_side_bicubic` (CLIP's)".into()),
+            );
+        }
+        if let Some(crop) = &p.crop
+            && crop.value != "center"
+        {
+            self.at(
+                Code::M007,
+                crop,
+                format!("unsupported crop {:?}", crop.value),
+                Some("the supported crop is `center` (CLIP's)".into()),
+            );
+        }
+        let mean = self.triple(&p.mean, "preprocess.mean", false);
+        let std = self.triple(&p.std, "preprocess.std", true);
+        Some(PreprocessSpec { size: p.size.value, mean: mean?, std: std? })
+    }
+
+    /// Checks the tokenizer: CLIP's BPE and a context length in range.
+    fn tokenizer(&mut self, t: &RawTokenizer) -> TokenizerSpec {
+        if t.kind.value != "clip_bpe" {
+            self.at(
+                Code::M007,
+                &t.kind,
+                format!("unsupported tokenizer kind {:?}", t.kind.value),
+                Some("the supported kind is `clip_bpe` (OpenAI CLIP's byte-level BPE)".into()),
+            );
+        }
+        let ctx = t.context_length.value;
+        if !(3..=1024).contains(&ctx) {
+            self.at(
+                Code::M004,
+                &t.context_length,
+                format!("tokenizer.context_length must be between 3 and 1024, not {ctx}"),
+                Some("CLIP models use 77".into()),
+            );
+        }
+        TokenizerSpec { context_length: ctx }
     }
 
     fn encoder(&mut self, dir: &Path, raw: RawEncoder) -> Option<EncoderSpec> {

@@ -2,12 +2,18 @@
 //! charts: per-group rates with CI whiskers, resolution coverage per group, heat maps of the
 //! most selective units × concepts, and a world map of the members' resolution drawn as
 //! points at their capitals (coordinates from probes/regions.yaml, GeoNames, CC BY 4.0).
-//! Every untrusted string is escaped.
+//!
+//! The page, charts included, is built with `maud` templates, which escape every value they
+//! interpolate: no untrusted string (probe, member and stimulus names, finding messages, file
+//! paths, model names, spec text) can reach the page unescaped, by construction rather than by
+//! remembering to call an escape function. The only markup inserted as is is our own: the
+//! doctype, the stylesheet constant (`PreEscaped`: a style element's text is not
+//! entity-decoded) and the charts, themselves `maud` markup.
 
-use std::fmt::Write as _;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::tables::{self, Cell, Table};
-use super::{ReportMeta, ci, escape_xml as e, num, severity_name};
+use super::{ReportMeta, ci, num, severity_name};
 use crate::analysis::Summary;
 use crate::analysis::present::{Chart, Interval, Part, Span};
 use crate::analysis::resolution::MemberResolution;
@@ -21,55 +27,46 @@ th{background:#f1f3f7}.error{color:#b3261e;font-weight:600}.warning{color:#9a670
 .verdict{padding:.7em 1em;border-radius:6px;background:#f6f7fa;border:1px solid #d8dbe3}code{font-size:12px}\
 svg text{font:11px system-ui,sans-serif;fill:#1d2330}.muted{color:#667}";
 
+/// A number with one decimal, for SVG coordinates.
+fn f1(v: f64) -> String {
+    format!("{v:.1}")
+}
+
 /// Horizontal bars with CI whiskers on a 0..`max` axis, with an optional threshold line.
-pub fn interval_chart(rows: &[Interval], max: f64, threshold: Option<f64>) -> String {
+pub fn interval_chart(rows: &[Interval], max: f64, threshold: Option<f64>) -> Markup {
     let (w, left, row_h) = (640.0, 190.0, 18.0);
     let h = rows.len() as f64 * row_h + 30.0;
     let max = if max > 0.0 && max.is_finite() { max } else { 1.0 };
     let x = |v: f64| left + (v.clamp(0.0, max) / max) * (w - left - 20.0);
-    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\">");
-    for (i, r) in rows.iter().enumerate() {
-        let y = 10.0 + i as f64 * row_h;
-        let _ = write!(o, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", left - 6.0, y + 12.0, e(&r.label));
-        if r.value.is_finite() {
-            let _ = write!(
-                o,
-                "<rect x=\"{left}\" y=\"{}\" width=\"{:.1}\" height=\"12\" fill=\"#8fb3e0\"><title>{}: {} {}</title></rect>",
-                y + 2.0,
-                x(r.value) - left,
-                e(&r.label),
-                num(r.value),
-                ci([r.lo, r.hi])
-            );
-        }
-        if r.lo.is_finite() && r.hi.is_finite() {
-            let (a, b, m) = (x(r.lo), x(r.hi), y + 8.0);
-            let _ = write!(
-                o,
-                "<path d=\"M{a:.1} {m}H{b:.1}M{a:.1} {}V{}M{b:.1} {}V{}\" stroke=\"#1d2330\" fill=\"none\"/>",
-                m - 4.0,
-                m + 4.0,
-                m - 4.0,
-                m + 4.0
-            );
-        }
-    }
     let axis_y = h - 14.0;
-    let _ = write!(o, "<path d=\"M{left} {axis_y}H{}\" stroke=\"#99a\"/>", w - 20.0);
-    for k in 0..=4 {
-        let v = max * f64::from(k) / 4.0;
-        let _ = write!(o, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>", x(v), h - 2.0, num(v));
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) role="img" {
+            @for (i, r) in rows.iter().enumerate() {
+                @let y = 10.0 + i as f64 * row_h;
+                text x=(left - 6.0) y=(y + 12.0) text-anchor="end" { (r.label) }
+                @if r.value.is_finite() {
+                    rect x=(left) y=(y + 2.0) width=(f1(x(r.value) - left)) height="12" fill="#8fb3e0" {
+                        title { (r.label) ": " (num(r.value)) " " (ci([r.lo, r.hi])) }
+                    }
+                }
+                @if r.lo.is_finite() && r.hi.is_finite() {
+                    @let (a, b, m) = (f1(x(r.lo)), f1(x(r.hi)), y + 8.0);
+                    path d=(format!("M{a} {m}H{b}M{a} {}V{}M{b} {}V{}", m - 4.0, m + 4.0, m - 4.0, m + 4.0))
+                        stroke="#1d2330" fill="none" {}
+                }
+            }
+            path d=(format!("M{left} {axis_y}H{}", w - 20.0)) stroke="#99a" {}
+            @for k in 0..=4 {
+                @let v = max * f64::from(k) / 4.0;
+                text x=(f1(x(v))) y=(h - 2.0) text-anchor="middle" { (num(v)) }
+            }
+            @if let Some(t) = threshold.filter(|t| t.is_finite() && *t <= max) {
+                path d=(format!("M{} 4V{axis_y}", f1(x(t)))) stroke="#b3261e" stroke-dasharray="4 3" {
+                    title { "threshold " (num(t)) }
+                }
+            }
+        }
     }
-    if let Some(t) = threshold.filter(|t| t.is_finite() && *t <= max) {
-        let _ = write!(
-            o,
-            "<path d=\"M{:.1} 4V{axis_y}\" stroke=\"#b3261e\" stroke-dasharray=\"4 3\"><title>threshold {}</title></path>",
-            x(t),
-            num(t)
-        );
-    }
-    o.push_str("</svg>");
-    o
 }
 
 fn color(d: f64) -> String {
@@ -86,178 +83,202 @@ fn color(d: f64) -> String {
 }
 
 /// A heat map of Cohen's d, units × concepts.
-pub fn heatmap(h: &Heatmap) -> String {
+pub fn heatmap(h: &Heatmap) -> Markup {
     let (cell, left, top) = (14.0, 70.0, 80.0);
     let w = left + h.concepts.len() as f64 * cell + 10.0;
     let ht = top + h.units.len() as f64 * cell + 10.0;
-    let mut o = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{ht}\" role=\"img\">");
-    for (j, c) in h.concepts.iter().enumerate() {
-        let x = left + j as f64 * cell + 10.0;
-        let _ = write!(o, "<text transform=\"translate({x} {}) rotate(-60)\">{}</text>", top - 4.0, e(c));
-    }
-    for (i, u) in h.units.iter().enumerate() {
-        let y = top + i as f64 * cell;
-        let _ = write!(o, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">#{u}</text>", left - 4.0, y + 11.0);
-        for (j, d) in h.d.get(i).into_iter().flatten().enumerate() {
-            let _ = write!(
-                o,
-                "<rect x=\"{}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" fill=\"{}\"><title>unit {u}, {}: d = {}</title></rect>",
-                left + j as f64 * cell,
-                color(*d),
-                e(&h.concepts[j]),
-                num(*d)
-            );
-        }
-    }
-    o.push_str("</svg>");
-    o
-}
-
-/// A world map (equirectangular) with each member at its coordinates: filled when it has a
-/// dedicated unit, hollow when not.
-pub fn world_map(members: &[MemberResolution]) -> String {
-    let (w, h) = (720.0, 360.0);
-    let mut o = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" role=\"img\"><rect width=\"{w}\" height=\"{h}\" fill=\"#f3f6fa\"/>"
-    );
-    for k in -2..=2 {
-        let y = h / 2.0 - f64::from(k) * 30.0 / 180.0 * h;
-        let _ = write!(o, "<path d=\"M0 {y}H{w}\" stroke=\"#dde\"/>");
-    }
-    for k in -5..=5 {
-        let x = w / 2.0 + f64::from(k) * 30.0 / 360.0 * w;
-        let _ = write!(o, "<path d=\"M{x} 0V{h}\" stroke=\"#dde\"/>");
-    }
-    for m in members {
-        let (Some(lat), Some(lon)) = (m.lat, m.lon) else { continue };
-        let (x, y) = ((lon + 180.0) / 360.0 * w, (90.0 - lat) / 180.0 * h);
-        let fill = if m.dedicated_units > 0 { "#2f6fbf" } else { "none" };
-        let _ = write!(
-            o,
-            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"{fill}\" stroke=\"#2f6fbf\" stroke-width=\"1.5\"><title>{} ({}): {} dedicated units, best d {}</title></circle>",
-            e(&m.name),
-            e(&m.group),
-            m.dedicated_units,
-            num(m.best_d)
-        );
-    }
-    o.push_str("</svg>");
-    o
-}
-
-fn shared(o: &mut String, t: &Table) {
-    let cell = |c: &Cell| match c {
-        Cell::Text(s) => e(s),
-        Cell::Code(s) => format!("<code>{}</code>", e(s)),
-        Cell::CodeThenText(a, b) => format!("<code>{}</code><br>{}", e(a), e(b)),
-        Cell::Num(s) => e(s),
-        Cell::Severity(sev, structural) => format!(
-            "<span class=\"{0}\">{0}</span>{1}",
-            severity_name(*sev),
-            if *structural { " <span class=\"muted\">(structural)</span>" } else { "" }
-        ),
-    };
-    table(o, &t.head, t.rows.iter().map(|r| r.iter().map(cell).collect()));
-}
-
-/// Running text: text and numbers escaped, code in `<code>`.
-fn spans(list: &[Span]) -> String {
-    list.iter()
-        .map(|s| match s {
-            Span::Text(t) | Span::Num(t) => e(t),
-            Span::Code(c) => format!("<code>{}</code>", e(c)),
-        })
-        .collect()
-}
-
-fn table(o: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
-    o.push_str("<table><tr>");
-    for h in head {
-        let _ = write!(o, "<th>{}</th>", e(h));
-    }
-    o.push_str("</tr>");
-    for r in rows {
-        o.push_str("<tr>");
-        for c in r {
-            let _ = write!(o, "<td>{c}</td>");
-        }
-        o.push_str("</tr>");
-    }
-    o.push_str("</table>");
-}
-
-/// Renders the report.
-pub fn render(s: &Summary, meta: &ReportMeta) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>clip-audit: {}</title><style>{STYLE}</style></head><body>",
-        e(&s.audit)
-    );
-    let _ = write!(o, "<h1>clip-audit report: <code>{}</code></h1>", e(&s.audit));
-    if let Some(d) = &s.description {
-        let _ = write!(o, "<p>{}</p>", e(d));
-    }
-    let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
-    let _ = write!(
-        o,
-        "<p class=\"verdict\"><b>{} findings</b>: <span class=\"error\">{} error</span>, <span class=\"warning\">{} warning</span>, <span class=\"info\">{} info</span>; <b>{} inconclusive</b>{}. Model <code>{}</code>; {} stimuli analysed ({} missing, {} skipped).</p>",
-        s.findings.len(),
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Info),
-        s.inconclusive.len(),
-        s.null_baseline.as_ref().map(super::null_clause).unwrap_or_default(),
-        e(&s.model),
-        s.stimuli.analysed,
-        s.stimuli.missing,
-        s.stimuli.skipped
-    );
-    if !s.findings.is_empty() {
-        o.push_str("<h2>Findings</h2>");
-        shared(&mut o, &tables::findings(s, &meta.reviews));
-    }
-    if !s.inconclusive.is_empty() {
-        o.push_str("<h2>Inconclusive</h2><p>Checks the data could not decide: more observations, or a larger effect, would be needed.</p>");
-        shared(&mut o, &tables::inconclusive(s));
-    }
-    for section in s.results().iter().flat_map(|r| r.sections()) {
-        let _ = write!(o, "<h2>{}</h2>", spans(&section.title));
-        for part in &section.blocks {
-            match part {
-                Part::Text(text) => {
-                    let _ = write!(o, "<p>{}</p>", spans(text));
-                }
-                Part::Table(t) => shared(&mut o, t),
-                Part::Chart(caption, chart) => {
-                    let _ = write!(o, "<p>{}</p>", spans(caption));
-                    o.push_str(&match chart {
-                        Chart::Intervals { rows, max } => interval_chart(rows, *max, None),
-                        Chart::Map(members) => world_map(members),
-                        Chart::Heatmap(h) => heatmap(h),
-                    });
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(ht) role="img" {
+            @for (j, c) in h.concepts.iter().enumerate() {
+                @let x = left + j as f64 * cell + 10.0;
+                text transform=(format!("translate({x} {}) rotate(-60)", top - 4.0)) { (c) }
+            }
+            @for (i, u) in h.units.iter().enumerate() {
+                @let y = top + i as f64 * cell;
+                text x=(left - 4.0) y=(y + 11.0) text-anchor="end" { "#" (u) }
+                @for (j, d) in h.d.get(i).into_iter().flatten().enumerate() {
+                    rect x=(left + j as f64 * cell) y=(y) width=(cell) height=(cell) fill=(color(*d)) {
+                        title { "unit " (u) ", " (h.concepts[j]) ": d = " (num(*d)) }
+                    }
                 }
             }
         }
     }
-    if !s.notes.is_empty() {
-        o.push_str("<h2>Notes</h2><ul>");
-        for n in &s.notes {
-            let _ = write!(o, "<li>{}</li>", e(n));
+}
+
+/// A world map (equirectangular) with each member at its coordinates: filled when it has a
+/// dedicated unit, hollow when not.
+pub fn world_map(members: &[MemberResolution]) -> Markup {
+    let (w, h) = (720.0, 360.0);
+    html! {
+        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) role="img" {
+            rect width=(w) height=(h) fill="#f3f6fa" {}
+            @for k in -2..=2 {
+                path d=(format!("M0 {}H{w}", h / 2.0 - f64::from(k) * 30.0 / 180.0 * h)) stroke="#dde" {}
+            }
+            @for k in -5..=5 {
+                path d=(format!("M{} 0V{h}", w / 2.0 + f64::from(k) * 30.0 / 360.0 * w)) stroke="#dde" {}
+            }
+            @for m in members {
+                @if let (Some(lat), Some(lon)) = (m.lat, m.lon) {
+                    circle cx=(f1((lon + 180.0) / 360.0 * w)) cy=(f1((90.0 - lat) / 180.0 * h)) r="4"
+                        fill=(if m.dedicated_units > 0 { "#2f6fbf" } else { "none" })
+                        stroke="#2f6fbf" stroke-width="1.5" {
+                        title {
+                            (m.name) " (" (m.group) "): " (m.dedicated_units) " dedicated units, best d "
+                            (num(m.best_d))
+                        }
+                    }
+                }
+            }
         }
-        o.push_str("</ul>");
     }
-    let _ = writeln!(
-        o,
-        "<h2>Provenance</h2><ul><li>spec: <code>{}</code></li><li>model: <code>{}</code></li><li>runs: {}</li><li>seed: {}</li><li>made by {} at {}</li></ul></body></html>",
-        e(&meta.spec),
-        e(&s.model),
-        s.runs.iter().map(|r| format!("<code>{}</code>", e(r))).collect::<Vec<_>>().join(", "),
-        s.seed,
-        e(&meta.tool),
-        e(&meta.generated_at)
-    );
-    // One block per line, so the file reads and diffs well (escaped text holds no tags).
+}
+
+/// One cell of a shared table.
+fn cell(c: &Cell) -> Markup {
+    html! {
+        @match c {
+            Cell::Text(s) | Cell::Num(s) => (s),
+            Cell::Code(s) => code { (s) },
+            Cell::CodeThenText(a, b) => { code { (a) } br; (b) },
+            Cell::Severity(sev, structural) => {
+                span class=(severity_name(*sev)) { (severity_name(*sev)) }
+                @if *structural { " " span.muted { "(structural)" } }
+            },
+        }
+    }
+}
+
+/// A table: a header row, then one row per entry.
+fn table(t: &Table) -> Markup {
+    html! {
+        table {
+            tr { @for h in &t.head { th { (h) } } }
+            @for r in &t.rows {
+                tr { @for c in r { td { (cell(c)) } } }
+            }
+        }
+    }
+}
+
+/// Running text: text, numbers and code all escaped, code in `<code>`.
+fn spans(list: &[Span]) -> Markup {
+    html! {
+        @for s in list {
+            @match s {
+                Span::Text(t) | Span::Num(t) => (t),
+                Span::Code(c) => code { (c) },
+            }
+        }
+    }
+}
+
+/// The title, the description and the verdict line.
+fn header(s: &Summary) -> Markup {
+    let count = |sev: Severity| s.findings.iter().filter(|f| f.severity == sev).count();
+    html! {
+        h1 { "clip-audit report: " code { (s.audit) } }
+        @if let Some(d) = &s.description { p { (d) } }
+        p.verdict {
+            b { (s.findings.len()) " findings" } ": "
+            span.error { (count(Severity::Error)) " error" } ", "
+            span.warning { (count(Severity::Warning)) " warning" } ", "
+            span.info { (count(Severity::Info)) " info" } "; "
+            b { (s.inconclusive.len()) " inconclusive" }
+            @if let Some(n) = &s.null_baseline { (super::null_clause(n)) }
+            ". Model " code { (s.model) } "; " (s.stimuli.analysed) " stimuli analysed ("
+            (s.stimuli.missing) " missing, " (s.stimuli.skipped) " skipped)."
+        }
+    }
+}
+
+/// The findings and the inconclusive checks, each section only when it has rows.
+fn decided(s: &Summary, meta: &ReportMeta) -> Markup {
+    html! {
+        @if !s.findings.is_empty() {
+            h2 { "Findings" }
+            (table(&tables::findings(s, &meta.reviews)))
+        }
+        @if !s.inconclusive.is_empty() {
+            h2 { "Inconclusive" }
+            p { "Checks the data could not decide: more observations, or a larger effect, would be needed." }
+            (table(&tables::inconclusive(s)))
+        }
+    }
+}
+
+/// What each analysis shows: its sections' paragraphs, tables and charts, in report order.
+fn analyses(s: &Summary) -> Markup {
+    html! {
+        @for section in s.results().iter().flat_map(|r| r.sections()) {
+            h2 { (spans(&section.title)) }
+            @for part in &section.blocks {
+                @match part {
+                    Part::Text(text) => p { (spans(text)) },
+                    Part::Table(t) => (table(t)),
+                    Part::Chart(caption, chart) => {
+                        p { (spans(caption)) }
+                        @match chart {
+                            Chart::Intervals { rows, max } => (interval_chart(rows, *max, None)),
+                            Chart::Map(members) => (world_map(members)),
+                            Chart::Heatmap(h) => (heatmap(h)),
+                        }
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// The notes, and where the report came from.
+fn notes_and_provenance(s: &Summary, meta: &ReportMeta) -> Markup {
+    html! {
+        @if !s.notes.is_empty() {
+            h2 { "Notes" }
+            ul { @for n in &s.notes { li { (n) } } }
+        }
+        h2 { "Provenance" }
+        ul {
+            li { "spec: " code { (meta.spec) } }
+            li { "model: " code { (s.model) } }
+            li {
+                "runs: "
+                @for (i, r) in s.runs.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    code { (r) }
+                }
+            }
+            li { "seed: " (s.seed) }
+            li { "made by " (meta.tool) " at " (meta.generated_at) }
+        }
+    }
+}
+
+/// Renders the report.
+pub fn render(s: &Summary, meta: &ReportMeta) -> String {
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width";
+                title { "clip-audit: " (s.audit) }
+                // Our own constant; a style element's text is not entity-decoded.
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (header(s))
+                (decided(s, meta))
+                (analyses(s))
+                (notes_and_provenance(s, meta))
+            }
+        }
+    };
+    let mut o = page.into_string();
+    o.push('\n');
+    // One block per line, so the file reads and diffs well (escaped text holds no `<`, so
+    // these only ever match our own tags).
     for tag in ["</tr>", "</table>", "</p>", "</svg>", "</h1>", "</h2>", "</li>"] {
         o = o.replace(tag, &format!("{tag}\n"));
     }

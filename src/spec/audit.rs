@@ -20,7 +20,7 @@ use super::read::{Ctx, FromNode, MapReader, Sp};
 use super::vars::Vars;
 use super::{SpecError, check_id, suggest_among};
 use crate::diagnostics::Code;
-use crate::diagnostics::{Diagnostic, Diagnostics};
+use crate::diagnostics::{Diagnostic, Diagnostics, Position};
 
 /// An audit spec as written.
 #[derive(Debug, Clone, JsonSchema)]
@@ -666,81 +666,23 @@ impl<'c, 'a> Validator<'c, 'a> {
         }
     }
 
+    /// Checks the spec as a whole and builds it: the model and its taps, the probe selections,
+    /// the analyses' references to them, and the outputs.
     fn validate(mut self, doc: AuditDoc, vars: Vars, text: &str) -> Option<AuditSpec> {
         check_id(self.cx, &doc.audit, "audit");
         let bundle = super::join_clean(&self.base, &doc.model.bundle);
         let taps = self.check_model(&doc.model, &bundle);
         let seed = doc.seed.unwrap_or(0);
-        let mut names = BTreeSet::new();
-        let mut selections = Vec::new();
-        for use_ in &doc.probes {
-            if let Some(sel) = self.selection(use_, &vars) {
-                let pos = use_.name.as_ref().map_or(use_.family.position, |n| n.position);
-                if !names.insert(sel.name.clone()) {
-                    self.cx.error_help(
-                        Code::A004,
-                        format!("two probe selections are named `{}`", sel.name),
-                        pos,
-                        "give one of them `name:` so analyses can tell them apart",
-                    );
-                }
-                selections.push(sel);
-            }
-        }
+        let selections = self.selections(&doc.probes, &vars);
         if doc.probes.is_empty() {
             self.cx.error(Code::A005, "the audit uses no probes", doc.audit.position);
         }
-        let known: Vec<&str> = names.iter().map(String::as_str).collect();
-        for (r, what) in doc.analyses.selection_refs() {
-            if !names.contains(r.as_str()) {
-                self.cx.error_help(
-                    Code::A006,
-                    format!("{what} names selection `{}`, which the audit does not define", **r),
-                    r.position,
-                    suggest_among(r, &known),
-                );
-            }
-        }
-        let levels_used = doc
-            .analyses
-            .resolution
-            .iter()
-            .map(|r| ("resolution.level", &r.family, &r.level))
-            .chain(doc.analyses.associations.iter().map(|a| ("associations.level", &a.groups, &a.level)));
-        for (what, fam, level) in levels_used {
-            if let (Some(fam), Some(level)) = (fam, level)
-                && let Some(sel) = selections.iter().find(|s| s.name == fam.as_str())
-                && !sel.family.hierarchy.contains(&level.value)
-            {
-                let levels: Vec<&str> = sel.family.hierarchy.iter().map(String::as_str).collect();
-                self.cx.error_help(
-                    Code::A007,
-                    format!("{what} `{}` is not a hierarchy level of `{}`", **level, **fam),
-                    level.position,
-                    suggest_among(level, &levels),
-                );
-            }
-        }
+        self.check_selection_refs(&doc.analyses, &selections);
+        self.check_levels(&doc.analyses, &selections);
         let outputs = doc.outputs.clone().unwrap_or_default();
         let output_dir =
             outputs.dir.as_ref().map_or_else(|| PathBuf::from("reports"), |d| super::join_clean(&self.base, d));
-        let mut formats = Vec::new();
-        for f in outputs.formats.iter().flatten() {
-            let names: Vec<&str> = FORMATS.iter().map(|(name, _)| *name).collect();
-            if names.contains(&f.as_str()) {
-                formats.push(f.value.clone());
-            } else {
-                self.cx.error_help(
-                    Code::A003,
-                    format!("unknown report format {:?}", **f),
-                    f.position,
-                    suggest_among(f, &names),
-                );
-            }
-        }
-        if outputs.formats.is_none() {
-            formats = FORMATS.iter().map(|(name, _)| (*name).to_owned()).collect();
-        }
+        let formats = self.formats(&outputs);
         Some(AuditSpec {
             id: doc.audit.value.clone(),
             path: self.files[0].clone(),
@@ -758,6 +700,100 @@ impl<'c, 'a> Validator<'c, 'a> {
             vars,
             doc,
         })
+    }
+
+    /// The probe selections that resolve, in the spec's order; a name given to two of them is
+    /// a problem (A004) that points at both.
+    fn selections(&mut self, probes: &[ProbeUseDoc], vars: &Vars) -> Vec<Selection> {
+        let mut first: BTreeMap<String, Option<Position>> = BTreeMap::new();
+        let mut selections = Vec::new();
+        for use_ in probes {
+            if let Some(sel) = self.selection(use_, vars) {
+                let pos = use_.name.as_ref().map_or(use_.family.position, |n| n.position);
+                match first.get(&sel.name) {
+                    Some(&first_at) => {
+                        let d = Diagnostic::new(
+                            Code::A004,
+                            format!("two probe selections are named `{}`", sel.name),
+                            self.cx.file,
+                            Some(self.cx.source),
+                            pos,
+                        )
+                        .with_related("first defined here", Some(self.cx.source), first_at)
+                        .with_help("give one of them `name:` so analyses can tell them apart");
+                        self.cx.problems.push(d);
+                    }
+                    None => {
+                        first.insert(sel.name.clone(), pos);
+                    }
+                }
+                selections.push(sel);
+            }
+        }
+        selections
+    }
+
+    /// Every selection an analysis names must be one the audit defines (A006).
+    fn check_selection_refs(&mut self, analyses: &AnalysesDoc, selections: &[Selection]) {
+        let names: BTreeSet<&str> = selections.iter().map(|s| s.name.as_str()).collect();
+        let known: Vec<&str> = names.iter().copied().collect();
+        for (r, what) in analyses.selection_refs() {
+            if !names.contains(r.as_str()) {
+                self.cx.error_help(
+                    Code::A006,
+                    format!("{what} names selection `{}`, which the audit does not define", **r),
+                    r.position,
+                    suggest_among(r, &known),
+                );
+            }
+        }
+    }
+
+    /// A `level` of the resolution or associations analysis must be a hierarchy level of the
+    /// family of the selection it goes with (A007).
+    fn check_levels(&mut self, analyses: &AnalysesDoc, selections: &[Selection]) {
+        let levels_used = analyses
+            .resolution
+            .iter()
+            .map(|r| ("resolution.level", &r.family, &r.level))
+            .chain(analyses.associations.iter().map(|a| ("associations.level", &a.groups, &a.level)));
+        for (what, fam, level) in levels_used {
+            if let (Some(fam), Some(level)) = (fam, level)
+                && let Some(sel) = selections.iter().find(|s| s.name == fam.as_str())
+                && !sel.family.hierarchy.contains(&level.value)
+            {
+                let levels: Vec<&str> = sel.family.hierarchy.iter().map(String::as_str).collect();
+                self.cx.error_help(
+                    Code::A007,
+                    format!("{what} `{}` is not a hierarchy level of `{}`", **level, **fam),
+                    level.position,
+                    suggest_among(level, &levels),
+                );
+            }
+        }
+    }
+
+    /// The report formats to write: those listed that exist (an unknown one is A003), or all
+    /// of them when `formats` is not given.
+    fn formats(&mut self, outputs: &OutputsDoc) -> Vec<String> {
+        let names: Vec<&str> = FORMATS.iter().map(|(name, _)| *name).collect();
+        let Some(listed) = &outputs.formats else {
+            return names.iter().map(|name| (*name).to_owned()).collect();
+        };
+        let mut formats = Vec::new();
+        for f in listed {
+            if names.contains(&f.as_str()) {
+                formats.push(f.value.clone());
+            } else {
+                self.cx.error_help(
+                    Code::A003,
+                    format!("unknown report format {:?}", **f),
+                    f.position,
+                    suggest_among(f, &names),
+                );
+            }
+        }
+        formats
     }
 
     fn check_model(&mut self, model: &ModelRefDoc, bundle: &Path) -> Vec<String> {

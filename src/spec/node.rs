@@ -128,7 +128,10 @@ impl<'de> Deserialize<'de> for Node {
 /// Parses YAML text read from `file` into a node tree, or the diagnostic of the first
 /// syntax error (a YAML syntax error leaves nothing sound to read further).
 pub fn parse(source: &str, file: &Path) -> Result<Node, Box<Diagnostic>> {
+    // A repeated mapping key is kept, so that reading reports it (S004) at both places
+    // instead of the parser refusing the document at the second one.
     let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
         budget: serde_saphyr::budget! {
             max_nodes: MAX_NODES,
             max_aliases: 10_000,

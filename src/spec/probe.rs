@@ -4,7 +4,7 @@
 //! A library is read into [`ProbeLibraryDoc`] (the file as written, with positions; its JSON
 //! Schema is generated from these types) and validated into [`ProbeLibrary`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
@@ -14,7 +14,7 @@ use super::node::Node;
 use super::read::{Ctx, FromNode, MapReader, Sp};
 use super::{SpecError, check_id};
 use crate::diagnostics::Code;
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Diagnostics, Position};
 
 /// Free-form metadata: strings, numbers, booleans, lists, mappings.
 pub type Meta = BTreeMap<String, serde_json::Value>;
@@ -308,17 +308,15 @@ impl ProbeLibrary {
 
 fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> Option<ProbeLibrary> {
     check_id(cx, &doc.library, "library");
-    let mut source_ids = BTreeSet::new();
+    let mut source_ids = FirstSeen::new();
     for s in &doc.sources {
         check_id(cx, &s.id, "source");
-        if !source_ids.insert(s.id.value.clone()) {
-            cx.error(Code::P001, format!("source id `{}` is defined twice", *s.id), s.id.position);
-        }
+        check_unique(cx, &mut source_ids, &s.id, || format!("source id `{}` is defined twice", *s.id));
     }
     for t in &doc.templates {
         check_template(cx, t);
     }
-    let mut family_ids = BTreeSet::new();
+    let mut family_ids = FirstSeen::new();
     let families =
         doc.families.into_iter().map(|f| family(f, &doc.templates, &source_ids, &mut family_ids, cx)).collect();
     Some(ProbeLibrary {
@@ -340,22 +338,35 @@ fn validate(doc: ProbeLibraryDoc, path: &Path, text: &str, cx: &mut Ctx<'_>) -> 
     })
 }
 
+/// The ids given so far in one scope (the library's sources, its families, a family's
+/// members), with where each was first given.
+type FirstSeen = BTreeMap<String, Option<Position>>;
+
+/// Records where `id` is first given; given again, it is a problem (P001) that points at both
+/// places.
+fn check_unique(cx: &mut Ctx<'_>, seen: &mut FirstSeen, id: &Sp<String>, message: impl FnOnce() -> String) {
+    match seen.get(&id.value) {
+        Some(&first) => cx.duplicate(Code::P001, message(), id.position, first),
+        None => {
+            seen.insert(id.value.clone(), id.position);
+        }
+    }
+}
+
 /// Checks one family (id, sources, members, templates, hierarchy) against the library's
 /// sources and templates.
 fn family(
     f: FamilyDoc,
     lib_templates: &[Sp<String>],
-    source_ids: &BTreeSet<String>,
-    family_ids: &mut BTreeSet<String>,
+    source_ids: &FirstSeen,
+    family_ids: &mut FirstSeen,
     cx: &mut Ctx<'_>,
 ) -> Family {
     check_id(cx, &f.id, "family");
-    if !family_ids.insert(f.id.value.clone()) {
-        cx.error(Code::P001, format!("family id `{}` is defined twice", *f.id), f.id.position);
-    }
+    check_unique(cx, family_ids, &f.id, || format!("family id `{}` is defined twice", *f.id));
     for s in &f.sources {
-        if !source_ids.contains(&s.value) {
-            let known: Vec<&str> = source_ids.iter().map(String::as_str).collect();
+        if !source_ids.contains_key(&s.value) {
+            let known: Vec<&str> = source_ids.keys().map(String::as_str).collect();
             cx.error_help(
                 Code::P002,
                 format!("family `{}` cites source `{}`, which the library does not define", *f.id, **s),
@@ -385,7 +396,7 @@ fn family(
         );
     }
     let levels: Vec<String> = f.hierarchy.iter().map(|h| h.value.clone()).collect();
-    let mut member_ids = BTreeSet::new();
+    let mut member_ids = FirstSeen::new();
     let members = f.members.into_iter().map(|m| member(m, &f.id, &levels, &mut member_ids, cx)).collect();
     Family {
         id: f.id.value,
@@ -400,17 +411,9 @@ fn family(
 }
 
 /// Checks one member of family `family` (id, name, one group per hierarchy level).
-fn member(
-    m: MemberDoc,
-    family: &str,
-    levels: &[String],
-    member_ids: &mut BTreeSet<String>,
-    cx: &mut Ctx<'_>,
-) -> Member {
+fn member(m: MemberDoc, family: &str, levels: &[String], member_ids: &mut FirstSeen, cx: &mut Ctx<'_>) -> Member {
     check_id(cx, &m.id, "member");
-    if !member_ids.insert(m.id.value.clone()) {
-        cx.error(Code::P001, format!("member id `{}` appears twice in family `{}`", *m.id, family), m.id.position);
-    }
+    check_unique(cx, member_ids, &m.id, || format!("member id `{}` appears twice in family `{}`", *m.id, family));
     if m.name.trim().is_empty() {
         cx.error(Code::P005, format!("member `{}` has an empty name", *m.id), m.name.position);
     }

@@ -94,6 +94,22 @@ impl<'a> Ctx<'a> {
         self.warnings.push(d);
     }
 
+    /// Records a name given twice: at `position`, pointing also at where it was first given.
+    pub fn duplicate(
+        &mut self,
+        code: Code,
+        message: impl Into<String>,
+        position: Option<Position>,
+        first: Option<Position>,
+    ) {
+        let mut d = Diagnostic::new(code, message, self.file, Some(self.source), position);
+        if code == Code::S004 {
+            // A YAML reader that is not strict keeps one of the two silently; say which to keep.
+            d = d.with_help("keep one of them: the file means something different to every reader that picks one");
+        }
+        self.problems.push(d.with_related("first defined here", Some(self.source), first));
+    }
+
     fn wrong_type(&mut self, node: &Node, expected: &str) {
         self.error(Code::S002, format!("expected {expected}, found {}", node.kind()), node.position);
     }
@@ -203,14 +219,17 @@ impl<T: FromNode> FromNode for BTreeMap<String, T> {
         match &node.value {
             Value::Map(entries) => {
                 let mut out = BTreeMap::new();
+                // Where each key was first written, to point at it from a second one.
+                let mut first = BTreeMap::new();
                 let mut ok = true;
                 for (k, v) in entries {
                     let key = String::from_node(k, cx);
                     let value = T::from_node(v, cx);
                     match (key, value) {
                         (Some(k2), Some(v2)) => {
+                            let first_at = *first.entry(k2.clone()).or_insert(k.position);
                             if out.insert(k2.clone(), v2).is_some() {
-                                cx.error(Code::S004, format!("key `{k2}` appears twice"), k.position);
+                                cx.duplicate(Code::S004, format!("key `{k2}` appears twice"), k.position, first_at);
                                 ok = false;
                             }
                         }
@@ -268,15 +287,24 @@ impl<'n> MapReader<'n> {
                 return None;
             }
         };
-        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
-        for (k, _) in entries {
-            if let Value::Str(s) = &k.value
-                && seen.insert(s.as_str(), ()).is_some()
-            {
-                cx.error(Code::S004, format!("key `{s}` appears twice in {what}"), k.position);
+        // Where each key was first written, to point at it from a second one. A repeated key
+        // counts as read: it is reported here, not again as unknown by `finish`.
+        let mut first: BTreeMap<&str, Option<Position>> = BTreeMap::new();
+        let mut used = vec![false; entries.len()];
+        for ((k, _), used) in entries.iter().zip(&mut used) {
+            if let Value::Str(s) = &k.value {
+                match first.get(s.as_str()) {
+                    Some(&first_at) => {
+                        cx.duplicate(Code::S004, format!("key `{s}` appears twice in {what}"), k.position, first_at);
+                        *used = true;
+                    }
+                    None => {
+                        first.insert(s.as_str(), k.position);
+                    }
+                }
             }
         }
-        Some(Self { entries, used: vec![false; entries.len()], position: node.position, what, known: Vec::new() })
+        Some(Self { entries, used, position: node.position, what, known: Vec::new() })
     }
 
     fn find(&mut self, key: &'static str) -> Option<&'n Node> {
@@ -344,5 +372,51 @@ impl<'n> MapReader<'n> {
             };
             cx.error_help(Code::S001, format!("unknown key `{name}` in {}", self.what), k.position, hint);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text as a node tree with every repeated key kept (the spec parser refuses a
+    /// repeated key before reading; a tree can still hold one, and reading reports it).
+    fn parse_keeping_duplicates(text: &str) -> Node {
+        let options = serde_saphyr::options! { duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough };
+        serde_saphyr::from_str_with_options(text, options).expect("valid YAML")
+    }
+
+    #[test]
+    fn a_key_given_twice_points_at_where_it_was_first_given() {
+        let text = "a: 1\nb: {x: 1, x: 2}\na: 3\n";
+        let node = parse_keeping_duplicates(text);
+        let mut cx = Ctx::new(Path::new("t.yaml"), text);
+        let mut map = MapReader::new(&node, &mut cx, "a test").expect("a mapping");
+        let _: Option<u32> = map.opt(&mut cx, "a");
+        let b: Option<BTreeMap<String, u32>> = map.opt(&mut cx, "b");
+        map.finish(&mut cx);
+        assert!(b.is_none(), "a map with a repeated key does not read");
+        let found: Vec<_> = cx
+            .problems
+            .0
+            .iter()
+            .map(|d| {
+                let related: Vec<_> =
+                    d.related.iter().map(|r| (r.position.line, r.position.column, &*r.label)).collect();
+                (d.code, d.position.map(|p| (p.line, p.column)), related)
+            })
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Code::S004, Some((3, 1)), vec![(1, 1, "first defined here")]),
+                (Code::S004, Some((2, 11)), vec![(2, 5, "first defined here")]),
+            ]
+        );
+        let shown = cx.problems.to_string();
+        assert!(
+            shown.contains("3 | a: 3\n  | ^\n") && shown.contains("1 | a: 1\n  | - first defined here\n"),
+            "{shown}"
+        );
     }
 }

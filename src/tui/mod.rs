@@ -6,7 +6,11 @@
 //! [`crate::report::read::load`] (one version check, older formats upgraded), drawn by pure functions of that
 //! state, so tests drive it with key events and render it on ratatui's `TestBackend`. The
 //! terminal is restored on exit, on error and on panic (ratatui's init installs the hook);
-//! Ctrl-C quits like `q`. Nothing slow runs on the UI thread: the report is read once.
+//! Ctrl-C quits like `q`. Nothing slow runs on the UI thread: the report is read once, and
+//! stimulus thumbnails are decoded and encoded by a worker ([`thumbs`]) for the terminal's
+//! graphics protocol ([`graphics`]: kitty, Sixel, iTerm2 or half blocks, asked of the terminal
+//! once, or forced with `CLIP_AUDIT_GRAPHICS=kitty|sixel|iterm2|halfblocks`), then drawn as
+//! `ratatui-image` widgets; tests start the worker in half blocks, which ask nothing.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +26,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::canvas::{Canvas, Map, MapResolution, Points};
 use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Tabs, Wrap};
+use ratatui_image::Image;
 
 use crate::report::review::{Review, Verdict, verdict_name};
 
@@ -94,7 +99,7 @@ pub struct App {
     /// Set when the user quits.
     pub quit: bool,
     thumbs: std::cell::RefCell<thumbs::Thumbnails>,
-    /// Thumbnails the last frame drew, for terminals with a graphics protocol.
+    /// Thumbnails the last frame drew.
     placements: std::cell::RefCell<Vec<graphics::Placement>>,
 }
 
@@ -155,31 +160,20 @@ impl App {
     }
 
     /// Starts the worker that decodes the images of evidence stimuli (from the run folders the
-    /// report names) for thumbnails; without it, views show no thumbnails.
+    /// report names) for thumbnails in half blocks; without it, views show no thumbnails.
     pub fn start_thumbnails(&mut self) {
+        self.start_thumbnails_with(graphics::Graphics::half_blocks());
+    }
+
+    /// [`App::start_thumbnails`], with thumbnails encoded for `graphics`.
+    pub fn start_thumbnails_with(&mut self, graphics: graphics::Graphics) {
         let runs: Vec<PathBuf> = self.summary().runs.iter().map(PathBuf::from).collect();
-        self.thumbs.borrow_mut().start(runs);
+        self.thumbs.borrow_mut().start(runs, graphics);
     }
 
     /// The thumbnails the last frame drew, and the cells each took.
     pub fn placements(&self) -> Vec<graphics::Placement> {
         self.placements.borrow().clone()
-    }
-
-    /// The escapes that show the last frame's thumbnails at full detail with `protocol`
-    /// (after clearing the images of earlier frames); empty for half blocks.
-    pub fn graphics(&self, protocol: graphics::Protocol) -> String {
-        if protocol == graphics::Protocol::HalfBlocks {
-            return String::new();
-        }
-        let thumbs = self.thumbs.borrow();
-        let mut out = graphics::KITTY_CLEAR.to_owned();
-        for p in self.placements.borrow().iter() {
-            if let Some(img) = thumbs.image(&p.id) {
-                out.push_str(&graphics::kitty_place(img, p.area));
-            }
-        }
-        out
     }
 
     /// Waits up to `timeout` for the thumbnails asked for so far (for tests and scripts).
@@ -243,7 +237,9 @@ impl App {
         a
     }
 
-    /// Handles one key.
+    /// Handles one key: Ctrl-C quits whatever is going on, a line being typed takes every
+    /// other key, the help closes on any key; then the keys of every view, then the current
+    /// view's own.
     pub fn key(&mut self, k: KeyEvent) {
         if k.kind != KeyEventKind::Press {
             return;
@@ -252,31 +248,49 @@ impl App {
             self.quit = true;
             return;
         }
-        // A line being typed (search or note): the same editing keys for both.
-        if let Input::Search(text) | Input::Note(_, text) = &mut self.input {
-            match k.code {
-                KeyCode::Enter => match std::mem::replace(&mut self.input, Input::None) {
-                    Input::Search(t) => {
-                        self.search = t;
-                        self.finding = 0;
-                    }
-                    Input::Note(verdict, note) => self.decide(verdict, &note),
-                    Input::None => {}
-                },
-                KeyCode::Esc => self.input = Input::None,
-                KeyCode::Backspace => {
-                    text.pop();
-                }
-                KeyCode::Char(c) => text.push(c),
-                _ => {}
-            }
+        if self.input != Input::None {
+            self.key_typing(k.code);
             return;
         }
         if self.help {
             self.help = false;
             return;
         }
-        match k.code {
+        if self.key_any_view(k.code) {
+            return;
+        }
+        match self.view {
+            View::Findings => self.key_findings(k.code),
+            View::Family => self.key_family(k.code),
+            View::Analyses => self.key_analyses(k.code),
+            View::Unit | View::Map => {}
+        }
+    }
+
+    /// A key while a line (search or note) is typed: the same editing keys for both.
+    fn key_typing(&mut self, code: KeyCode) {
+        let (Input::Search(text) | Input::Note(_, text)) = &mut self.input else { return };
+        match code {
+            KeyCode::Enter => match std::mem::replace(&mut self.input, Input::None) {
+                Input::Search(t) => {
+                    self.search = t;
+                    self.finding = 0;
+                }
+                Input::Note(verdict, note) => self.decide(verdict, &note),
+                Input::None => {}
+            },
+            KeyCode::Esc => self.input = Input::None,
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
+        }
+    }
+
+    /// The keys of every view (quit, help, switching views, moving); false for any other key.
+    fn key_any_view(&mut self, code: KeyCode) -> bool {
+        match code {
             KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char(c @ '1'..='5') => self.view = VIEWS[(c as u8 - b'1') as usize].0,
@@ -286,30 +300,22 @@ impl App {
             }
             KeyCode::Down | KeyCode::Char('j') => self.step(1),
             KeyCode::Up | KeyCode::Char('k') => self.step(-1),
-            KeyCode::Right | KeyCode::Char('l') if self.view == View::Family => self.family += 1,
-            KeyCode::PageDown | KeyCode::Char('J') if self.view == View::Analyses => {
-                self.scroll.0 = self.scroll.0.saturating_add(10)
-            }
-            KeyCode::PageUp | KeyCode::Char('K') if self.view == View::Analyses => {
-                self.scroll.0 = self.scroll.0.saturating_sub(10)
-            }
-            KeyCode::Right | KeyCode::Char('l') if self.view == View::Analyses => {
-                self.scroll.1 = self.scroll.1.saturating_add(8)
-            }
-            KeyCode::Left | KeyCode::Char('h') if self.view == View::Analyses => {
-                self.scroll.1 = self.scroll.1.saturating_sub(8)
-            }
-            KeyCode::Left | KeyCode::Char('h') if self.view == View::Family => {
-                self.family = self.family.saturating_sub(1)
-            }
-            KeyCode::Char('s') if self.view == View::Findings => {
+            _ => return false,
+        }
+        true
+    }
+
+    /// The Findings view's keys: sort, filter, search, confirm or dismiss, open the unit.
+    fn key_findings(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Char('s') => {
                 self.sort = match self.sort {
                     Sort::Severity => Sort::Effect,
                     Sort::Effect => Sort::Q,
                     Sort::Q => Sort::Severity,
                 };
             }
-            KeyCode::Char('f') if self.view == View::Findings => {
+            KeyCode::Char('f') => {
                 let a = self.analyses();
                 self.filter = match &self.filter {
                     None => a.first().cloned(),
@@ -317,14 +323,36 @@ impl App {
                 };
                 self.finding = 0;
             }
-            KeyCode::Char('/') if self.view == View::Findings => self.input = Input::Search(String::new()),
-            KeyCode::Char('c') if self.view == View::Findings && self.selected().is_some() => {
+            KeyCode::Char('/') => self.input = Input::Search(String::new()),
+            KeyCode::Char('c') if self.selected().is_some() => {
                 self.input = Input::Note(Verdict::Confirmed, String::new());
             }
-            KeyCode::Char('d') if self.view == View::Findings && self.selected().is_some() => {
+            KeyCode::Char('d') if self.selected().is_some() => {
                 self.input = Input::Note(Verdict::Dismissed, String::new());
             }
-            KeyCode::Enter if self.view == View::Findings => self.follow(),
+            KeyCode::Enter => self.follow(),
+            _ => {}
+        }
+    }
+
+    /// The Family view's keys: the previous or next heat map.
+    fn key_family(&mut self, code: KeyCode) {
+        match code {
+            KeyCode::Right | KeyCode::Char('l') => self.family += 1,
+            KeyCode::Left | KeyCode::Char('h') => self.family = self.family.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// The Analyses view's keys: scroll the section down and up by 10 lines, sideways by 8
+    /// columns.
+    fn key_analyses(&mut self, code: KeyCode) {
+        let (down, right) = &mut self.scroll;
+        match code {
+            KeyCode::PageDown | KeyCode::Char('J') => *down = down.saturating_add(10),
+            KeyCode::PageUp | KeyCode::Char('K') => *down = down.saturating_sub(10),
+            KeyCode::Right | KeyCode::Char('l') => *right = right.saturating_add(8),
+            KeyCode::Left | KeyCode::Char('h') => *right = right.saturating_sub(8),
             _ => {}
         }
     }
@@ -408,9 +436,7 @@ impl App {
             footer,
         );
         if self.help {
-            // The overlay would sit under placed images.
-            self.placements.borrow_mut().clear();
-            let area = centered(frame.area(), 64, 16);
+            let area = centered(frame.area(), 64, 19);
             frame.render_widget(Clear, area);
             frame.render_widget(
                 Paragraph::new(HELP)
@@ -426,7 +452,42 @@ impl App {
         let all = self.checks();
         let failed = self.summary().findings.len();
         let shown = self.shown();
-        let rows: Vec<Row> = shown
+        let title = format!(
+            " {} shown · {} failed, {} inconclusive · sort {:?}{}{} ",
+            shown.len(),
+            failed,
+            all.len() - failed,
+            self.sort,
+            self.filter.as_ref().map(|a| format!(" · {a}")).unwrap_or_default(),
+            if self.search.is_empty() { String::new() } else { format!(" · /{}", self.search) }
+        );
+        let table = Table::new(
+            self.finding_rows(&shown),
+            [
+                Constraint::Length(8),
+                Constraint::Min(20),
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(["sev", "finding", "value", "q", "review"]).style(Style::new().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::bordered().title(title));
+        let mut state =
+            TableState::default().with_selected((!shown.is_empty()).then(|| self.finding.min(shown.len() - 1)));
+        frame.render_stateful_widget(table, list, &mut state);
+        frame.render_widget(
+            Paragraph::new(self.finding_detail()).wrap(Wrap { trim: true }).block(Block::bordered().title(" finding ")),
+            detail,
+        );
+    }
+
+    /// The findings list's rows for the checks `shown` (indexes into [`App::checks`]).
+    fn finding_rows(&self, shown: &[usize]) -> Vec<Row<'static>> {
+        let all = self.checks();
+        let failed = self.summary().findings.len();
+        shown
             .iter()
             .map(|&i| {
                 let x = all[i];
@@ -447,33 +508,12 @@ impl App {
                     Cell::from(review),
                 ])
             })
-            .collect();
-        let title = format!(
-            " {} shown · {} failed, {} inconclusive · sort {:?}{}{} ",
-            shown.len(),
-            failed,
-            all.len() - failed,
-            self.sort,
-            self.filter.as_ref().map(|a| format!(" · {a}")).unwrap_or_default(),
-            if self.search.is_empty() { String::new() } else { format!(" · /{}", self.search) }
-        );
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(8),
-                Constraint::Min(20),
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(9),
-            ],
-        )
-        .header(Row::new(["sev", "finding", "value", "q", "review"]).style(Style::new().add_modifier(Modifier::BOLD)))
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
-        .block(Block::bordered().title(title));
-        let mut state =
-            TableState::default().with_selected((!shown.is_empty()).then(|| self.finding.min(shown.len() - 1)));
-        frame.render_stateful_widget(table, list, &mut state);
-        let text = match self.selected() {
+            .collect()
+    }
+
+    /// The selected finding: its statement, decision, units and review.
+    fn finding_detail(&self) -> Vec<Line<'static>> {
+        match self.selected() {
             None => vec![Line::from("no finding matches")],
             Some(x) => {
                 let mut l = vec![Line::from(x.statement.clone())];
@@ -490,11 +530,7 @@ impl App {
                 }
                 l
             }
-        };
-        frame.render_widget(
-            Paragraph::new(text).wrap(Wrap { trim: true }).block(Block::bordered().title(" finding ")),
-            detail,
-        );
+        }
     }
 
     fn draw_unit(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -506,7 +542,7 @@ impl App {
         };
         let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
         let mut lines = self.unit_lines(u);
-        self.unit_thumbnails(u, Block::bordered().inner(left), &mut lines);
+        let placed = self.unit_thumbnails(u, Block::bordered().inner(left), &mut lines);
         frame.render_widget(
             Paragraph::new(lines).block(Block::bordered().title(format!(
                 " unit {} of {} ",
@@ -515,6 +551,16 @@ impl App {
             ))),
             left,
         );
+        // A pixel image cannot be partly covered by the help overlay: none while it is open.
+        if !self.help {
+            let thumbs = self.thumbs.borrow();
+            for p in &placed {
+                if let Some(thumb) = thumbs.get(&p.id) {
+                    frame.render_widget(Image::new(thumb), p.area);
+                }
+            }
+            *self.placements.borrow_mut() = placed;
+        }
         let bars = unit_bars(u, right);
         frame.render_widget(
             Paragraph::new(bars).block(Block::bordered().title(" Cohen's d per concept: █ d ├─┤ 95% CI │ 0 ")),
@@ -556,30 +602,34 @@ impl App {
         lines
     }
 
-    /// Thumbnails of the unit's top and bottom stimuli, appended to `lines` (drawn inside
-    /// `inner`) once the worker has made them.
-    fn unit_thumbnails(&self, u: &SelectiveUnit, inner: Rect, lines: &mut Vec<Line<'static>>) {
-        // Thumbnails of the top and bottom stimuli, drawn with half blocks once the worker has
-        // made them; those wholly inside the panel are also recorded for graphics protocols.
+    /// Room for the thumbnails of the unit's top and bottom stimuli that the worker has made,
+    /// under a heading each, appended to `lines` (drawn inside `inner`); where each one goes,
+    /// for those wholly inside the panel (a pixel image cannot be cut).
+    fn unit_thumbnails(
+        &self,
+        u: &SelectiveUnit,
+        inner: Rect,
+        lines: &mut Vec<Line<'static>>,
+    ) -> Vec<graphics::Placement> {
+        let mut placed = Vec::new();
         for (end, examples) in [("top", &u.top), ("bottom", &u.bottom)] {
             let ids: Vec<String> = examples.iter().take(4).map(|x| x.id.clone()).collect();
-            let (thumbs, spots) = self.thumbs.borrow_mut().lines(&ids, 8);
-            if !thumbs.is_empty() {
-                lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
-                let first = inner.y.saturating_add(u16::try_from(lines.len()).unwrap_or(u16::MAX));
-                for spot in spots {
-                    let area = Rect::new(inner.x.saturating_add(spot.column), first, spot.width, spot.rows);
-                    if area.width > 0
-                        && inner.contains(area.as_position())
-                        && area.bottom() <= inner.bottom()
-                        && area.right() <= inner.right()
-                    {
-                        self.placements.borrow_mut().push(graphics::Placement { id: spot.id, area });
-                    }
-                }
-                lines.extend(thumbs);
+            let spots = self.thumbs.borrow_mut().row(&ids, 8);
+            if spots.is_empty() {
+                continue;
             }
+            lines.push(Line::from(format!("{end} images")).style(Style::new().add_modifier(Modifier::BOLD)));
+            let top = inner.y.saturating_add(u16::try_from(lines.len()).unwrap_or(u16::MAX));
+            for spot in &spots {
+                let area = Rect::new(inner.x.saturating_add(spot.column), top, spot.size.width, spot.size.height);
+                if inner.intersection(area) == area && !area.is_empty() {
+                    placed.push(graphics::Placement { id: spot.id.clone(), area });
+                }
+            }
+            let rows = spots.iter().map(|s| s.size.height).max().unwrap_or(0);
+            lines.extend((0..rows).map(|_| Line::default()));
         }
+        placed
     }
 
     fn draw_family(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -617,6 +667,11 @@ impl App {
                 frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), top);
             }
         }
+        frame.render_widget(self.resolution_table(), bottom);
+    }
+
+    /// Each group's coverage by units of its own, at the first tap of each resolution analysis.
+    fn resolution_table(&self) -> Table<'static> {
         let mut rows = Vec::new();
         for r in &self.summary().resolution {
             for t in r.taps.iter().take(1) {
@@ -631,7 +686,7 @@ impl App {
                 }
             }
         }
-        let table = Table::new(
+        Table::new(
             rows,
             [
                 Constraint::Min(18),
@@ -645,8 +700,7 @@ impl App {
             Row::new(["group", "covered", "cover", "95% CI", "group-wide"])
                 .style(Style::new().add_modifier(Modifier::BOLD)),
         )
-        .block(Block::bordered().title(" resolution coverage "));
-        frame.render_widget(table, bottom);
+        .block(Block::bordered().title(" resolution coverage "))
     }
 
     fn draw_map(&self, frame: &mut Frame<'_>, area: Rect) {
@@ -758,7 +812,8 @@ h/l        (family) previous / next heat map
 j/k        (unit, map) previous / next unit; the map colours members by its d
 j/k        (analyses) previous / next section; J/K, PgDn/PgUp scroll; h/l sideways
 ?          this help
-q, Esc, Ctrl-C  quit";
+q, Esc, Ctrl-C  quit
+thumbnails: CLIP_AUDIT_GRAPHICS=kitty|sixel|iterm2|halfblocks";
 
 /// The unit's Cohen's d per concept with 95% CIs, as bars sized for `right`.
 fn unit_bars(u: &SelectiveUnit, right: Rect) -> Vec<Line<'static>> {
@@ -869,39 +924,23 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn run(path: Option<&Path>) -> anyhow::Result<()> {
     let report = locate(path)?;
     let mut app = App::load(&report)?;
-    app.start_thumbnails();
     app.status = format!("{} · ? for keys", report.display());
-    let protocol = graphics::detect(|k| std::env::var(k).ok());
     let mut terminal = ratatui::init();
+    // In raw mode and the alternate screen, before the first key is read: the terminal's
+    // answers to the graphics query must not be taken for keys.
+    app.start_thumbnails_with(graphics::Graphics::detect());
     let result = (|| -> anyhow::Result<()> {
-        // The placements last sent, so that unchanged images are neither encoded nor sent again.
-        let mut shown: Option<Vec<graphics::Placement>> = None;
         while !app.quit {
+            // Images are widgets: a resize redraws the whole screen, them included.
             terminal.draw(|f| app.draw(f))?;
-            let now = app.placements();
-            if protocol != graphics::Protocol::HalfBlocks && shown.as_ref() != Some(&now) {
-                use std::io::Write as _;
-                let mut out = std::io::stdout().lock();
-                out.write_all(app.graphics(protocol).as_bytes())?;
-                out.flush()?;
-                shown = Some(now);
-            }
-            if event::poll(Duration::from_millis(250))? {
-                match event::read()? {
-                    Event::Key(k) => app.key(k),
-                    // The redraw after a resize clears the screen, and the terminal drops its
-                    // images with it: send them again.
-                    Event::Resize(..) => shown = None,
-                    _ => {}
-                }
+            if event::poll(Duration::from_millis(250))?
+                && let Event::Key(k) = event::read()?
+            {
+                app.key(k);
             }
         }
         Ok(())
     })();
-    if protocol == graphics::Protocol::Kitty {
-        use std::io::Write as _;
-        let _ = std::io::stdout().write_all(graphics::KITTY_CLEAR.as_bytes());
-    }
     ratatui::restore();
     result
 }
