@@ -101,12 +101,13 @@ def preprocess_fields(model, args) -> dict:
     std = args.std or cfg.get("std") or open_clip.OPENAI_DATASET_STD
     interp = cfg.get("interpolation", "bicubic")
     mode = cfg.get("resize_mode", "shortest")
-    if (mode, interp) == ("shortest", "bicubic"):
-        resize, crop = "shortest_side_bicubic", "center"
-    else:
-        resize, crop = f"{mode}_{interp}", "center" if mode == "shortest" else "none"
-        warnings.warn(f"preprocess {mode}/{interp} written as resize={resize}; check the Rust side supports it")
-    return dict(size=int(size), mean=tuple(mean), std=tuple(std), resize=resize, crop=crop)
+    if interp not in ("bicubic", "bilinear"):
+        sys.exit(f"interpolation {interp!r} has no preprocessing rule in clip-audit (bicubic, bilinear)")
+    rules = {"shortest": ("shortest_side", "center"), "squash": ("squash", "none")}
+    if mode not in rules:
+        sys.exit(f"resize_mode {mode!r} has no preprocessing rule in clip-audit (shortest, squash)")
+    resize, crop = rules[mode]
+    return dict(size=int(size), mean=tuple(mean), std=tuple(std), resize=resize, interpolation=interp, crop=crop)
 
 
 def find_taps(image_path: Path, pixel_values: np.ndarray) -> list[dict]:
@@ -291,6 +292,7 @@ def main() -> None:
         mean=pre["mean"],
         std=pre["std"],
         resize=pre["resize"],
+        interpolation=pre["interpolation"],
         crop=pre["crop"],
         context_length=int(verify_ids.shape[1]),
         logit_scale=logit_scale,

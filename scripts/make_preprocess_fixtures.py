@@ -4,7 +4,7 @@
 Writes (relative to the repository root):
   fixtures/preprocess/images/<name>.{png,jpg}   input images (deterministic, numpy seed)
   fixtures/preprocess/ref/<name>.f32            reference tensor, raw little-endian float32, CHW
-  fixtures/preprocess/ref/<name>.u8             (two cases) Resize+CenterCrop output, raw uint8 HWC RGB
+  fixtures/preprocess/ref/<name>.u8             (some cases) resize+crop output, raw uint8 HWC RGB
   fixtures/preprocess/cases.json                case list + definition
 
 Reference definition (what the Rust side must reproduce):
@@ -19,6 +19,13 @@ Reference definition (what the Rust side must reproduce):
      (offset int(round((dim - size) / 2.0)), Python banker's rounding), ToTensor()
      (uint8 -> float32 / 255), Normalize(mean, std) ((x - mean) / std in float32).
 
+Cases with a "resize" field follow the families' other rules (see RULES below): Pillow's
+BILINEAR through torchvision, and transformers' own image processors with the PIL backend
+(CLIPImageProcessorPil, SiglipImageProcessorPil: PIL resize with reducing_gap=None, centre
+crop offset (dim - size) // 2, rescale in float64 then float32, normalize in float32), run
+offline from explicit kwargs.  Their inputs are RGB PNGs, so the decoding steps 1-2 are the
+same as above (transformers composites transparency onto white instead, not tested here).
+
 Run:  .venv-scripts/bin/python scripts/make_preprocess_fixtures.py
 """
 
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import sys
 import zlib
@@ -48,6 +56,23 @@ OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
 OPENAI_STD = [0.26862954, 0.26130258, 0.27577711]
 HALF = [0.5, 0.5, 0.5]
 JPEG_ORIGINALS: dict[str, np.ndarray] = {}
+os.environ.setdefault("HF_HUB_OFFLINE", "1")   # the processors are built from kwargs; nothing to fetch
+
+RULES = (
+    "Cases with the fields resize / interpolation / crop / crop_rounding / rescale_factor "
+    "(model.yaml's names; absent means shortest_side, bicubic, center, torchvision, 1/255) "
+    "follow another family's rule; reference_impl names the code that made the reference. "
+    "'torchvision': as the definition above with Resize(size, interpolation) (PIL BILINEAR "
+    "is a triangle filter of support 1 scaled by the downscale factor, same fixed point and "
+    "passes as BICUBIC). 'transformers CLIPImageProcessorPil': size {shortest_edge: size} "
+    "(long side int(size * long / short) via get_resize_output_image_size with "
+    "default_to_square=False, PIL resize with reducing_gap=None), crop_size {height: size, "
+    "width: size} with image_transforms.center_crop (top = (h - size) // 2, left = "
+    "(w - size) // 2, floored), rescale (uint8 as float64 times rescale_factor, then cast to "
+    "float32), normalize ((x - mean) / std in float32 with float32 mean and std). "
+    "'transformers SiglipImageProcessorPil': size {height: size, width: size} (the image is "
+    "squashed to size x size whatever its aspect, no crop), then rescale and normalize as above."
+)
 
 DEFINITION = (
     "Reference CLIP preprocessing: (1) open the file with PIL Image.open and apply "
@@ -162,18 +187,88 @@ def to_tensor_norm(img: Image.Image, mean, std) -> torch.Tensor:
     return T.Normalize(mean, std)(t)
 
 
-def geometry(w: int, h: int, size: int) -> dict:
-    short, long = (w, h) if w <= h else (h, w)
-    new_long = int(size * long / short)
-    nw, nh = (size, new_long) if w <= h else (new_long, size)
+def geometry(w: int, h: int, size: int, rule: dict | None = None) -> dict:
+    if rule is not None and rule["resize"] == "squash":
+        nw, nh = size, size
+    else:
+        short, long = (w, h) if w <= h else (h, w)
+        new_long = int(size * long / short)
+        nw, nh = (size, new_long) if w <= h else (new_long, size)
     if (nw, nh) == (w, h):
         resized = False
     else:
         resized = True
-    top = int(round((nh - size) / 2.0))
-    left = int(round((nw - size) / 2.0))
+    if rule is not None and rule["crop"] == "none":
+        left = top = 0
+    elif rule is not None and rule["crop_rounding"] == "hf":
+        top, left = (nh - size) // 2, (nw - size) // 2
+    else:
+        top = int(round((nh - size) / 2.0))
+        left = int(round((nw - size) / 2.0))
     return {"oriented_size_wh": [w, h], "resized_wh": [nw, nh], "resize_applied": resized,
             "crop_left_top": [left, top]}
+
+
+PIL_FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def hf_processor(rule: dict, size: int, mean, std, backend: str = "pil"):
+    """transformers' own processor for a rule, from explicit kwargs (nothing downloaded)."""
+    import transformers as tf
+    kw = dict(resample=PIL_FILTERS[rule["interpolation"]], do_rescale=True,
+              rescale_factor=rule["rescale_factor"], do_normalize=True, image_mean=list(mean),
+              image_std=list(std), do_convert_rgb=True)
+    suffix = "Pil" if backend == "pil" else ""
+    if rule["impl"] == "transformers CLIPImageProcessorPil":
+        cls = getattr(tf, "CLIPImageProcessor" + suffix)
+        return cls(size={"shortest_edge": size}, crop_size={"height": size, "width": size},
+                   do_resize=True, do_center_crop=True, **kw)
+    if rule["impl"] == "transformers SiglipImageProcessorPil":
+        cls = getattr(tf, "SiglipImageProcessor" + suffix)
+        return cls(size={"height": size, "width": size}, do_resize=True, **kw)
+    raise ValueError(rule["impl"])
+
+
+def rule_reference(img: Image.Image, c: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(float32 CHW tensor, uint8 HWC image after resize and crop) of a case with a rule."""
+    from transformers.image_utils import SizeDict
+
+    rule, size, mean, std = c["_rule"], c["size"], c["mean"], c["std"]
+    if rule["impl"] == "torchvision":
+        assert rule["resize"] == "shortest_side" and rule["crop_rounding"] == "torchvision"
+        assert rule["rescale_factor"] == 1 / 255
+        interp = {"bicubic": InterpolationMode.BICUBIC, "bilinear": InterpolationMode.BILINEAR}
+        rc = T.CenterCrop(size)(T.Resize(size, interpolation=interp[rule["interpolation"]])(img))
+        return to_tensor_norm(rc, mean, std).numpy(), np.asarray(rc, dtype=np.uint8)
+    proc = hf_processor(rule, size, mean, std)
+    out = proc(img, return_tensors="np")["pixel_values"]
+    t = np.asarray(out[0])
+    # The uint8 image between resize(/crop) and rescale, by the processor's own methods.
+    chw = np.moveaxis(np.asarray(img, dtype=np.uint8), -1, 0)
+    u8 = proc.resize(image=chw, size=proc.size, resample=proc.resample)
+    if proc.do_center_crop:
+        u8 = proc.center_crop(u8, SizeDict(height=size, width=size))
+    u8 = np.ascontiguousarray(np.moveaxis(u8, 0, -1))
+    # ... and it is what the tensor was made from.
+    again = proc.normalize(proc.rescale(np.moveaxis(u8, -1, 0), proc.rescale_factor), mean, std)
+    assert np.array_equal(again, t), c["name"]
+    return t, u8
+
+
+def rule_report(img: Image.Image, c: dict, ref: np.ndarray) -> str:
+    """How far the other implementations of the case's rule, or the default rule, are."""
+    rule, size, mean, std = c["_rule"], c["size"], c["mean"], c["std"]
+    parts = []
+    if rule["impl"] != "torchvision":
+        try:
+            fast = hf_processor(rule, size, mean, std, backend="torchvision")
+            f = fast(img, return_tensors="pt")["pixel_values"][0].numpy()
+            parts.append(f"transformers torchvision backend differs by max {np.abs(f - ref).max():.4f}")
+        except Exception as e:  # pragma: no cover
+            parts.append(f"torchvision backend failed: {e}")
+    clip = to_tensor_norm(resize_crop(img, size), mean, std).numpy()
+    parts.append(f"CLIP's rule differs by max {np.abs(clip - ref).max():.4f}")
+    return "; ".join(parts)
 
 
 # ----------------------------------------------------------------------------
@@ -185,10 +280,10 @@ def build_cases(rng: np.random.Generator) -> list[dict]:
     cases: list[dict] = []
 
     def add(name, file, size, note, mean=OPENAI_MEAN, std=OPENAI_STD, u16=None,
-            decoder_exact=True, resized_u8=False, exif=None):
+            decoder_exact=True, resized_u8=False, exif=None, rule=None):
         cases.append(dict(name=name, file=file, size=size, mean=mean, std=std, note=note,
                           _u16=u16, decoder_exact=decoder_exact, _resized_u8=resized_u8,
-                          exif_orientation=exif))
+                          exif_orientation=exif, _rule=rule))
 
     def save_png(name, arr):
         Image.fromarray(arr, "RGB").save(IMG_DIR / f"{name}.png", optimize=True)
@@ -315,6 +410,47 @@ def build_cases(rng: np.random.Generator) -> list[dict]:
         "JPEG q90 stored 80x48 with EXIF Orientation=3 (rotate 180); 4:4:4 chroma (no chroma "
         "upsampling, so decoders should agree within ~1 level); asymmetric content",
         decoder_exact=False, exif=3)
+
+    # --- other families' rules (appended last: the images above keep their random draws) ---
+    def rule(impl, resize="shortest_side", interpolation="bicubic", crop="center",
+             crop_rounding="torchvision", rescale_factor=1 / 255):
+        return dict(impl=impl, resize=resize, interpolation=interpolation, crop=crop,
+                    crop_rounding=crop_rounding, rescale_factor=rescale_factor)
+
+    add("bilinear_downscale", save_png("bilinear_downscale", smooth_rgb(rng, 131, 90)), 32,
+        "RGB 131x90, torchvision Resize(32, BILINEAR) to 46x32 (int(46.58)), CenterCrop left 7",
+        resized_u8=True, rule=rule("torchvision", interpolation="bilinear"))
+    add("bilinear_upscale", save_png("bilinear_upscale", smooth_rgb(rng, 21, 13)), 32,
+        "RGB 21x13, torchvision Resize(32, BILINEAR) upscale to 51x32 (int(51.69)), CenterCrop "
+        "left round(9.5)=10", resized_u8=True, rule=rule("torchvision", interpolation="bilinear"))
+    add("siglip_squash_bicubic",
+        save_png("siglip_squash_bicubic", smooth_rgb(rng, 300, 200, noise_amp=50.0,
+                                                     noise_patch=(120, 80, 64, 64))), 224,
+        "RGB 300x200, SiglipImageProcessorPil: squashed to 224x224 (BICUBIC), no crop, "
+        "mean=std=0.5", mean=HALF, std=HALF, resized_u8=True,
+        rule=rule("transformers SiglipImageProcessorPil", resize="squash", crop="none",
+                  crop_rounding="hf"))
+    add("squash_bilinear", save_png("squash_bilinear", smooth_rgb(rng, 50, 90)), 64,
+        "RGB 50x90, SiglipImageProcessorPil with resample=BILINEAR: squashed to 64x64 "
+        "(upscale across, downscale down), no crop, mean=std=0.5", mean=HALF, std=HALF,
+        resized_u8=True,
+        rule=rule("transformers SiglipImageProcessorPil", resize="squash", interpolation="bilinear",
+                  crop="none", crop_rounding="hf"))
+    add("hf_clip_334x240",
+        save_png("hf_clip_334x240", smooth_rgb(rng, 334, 240, noise_amp=50.0,
+                                               noise_patch=(150, 100, 64, 64))), 224,
+        "RGB 334x240, CLIPImageProcessorPil: shortest edge to 224 -> 311x224 (int(311.73)), "
+        "crop left (311-224)//2 = 43 where torchvision's round(43.5) gives 44", resized_u8=True,
+        rule=rule("transformers CLIPImageProcessorPil", crop_rounding="hf"))
+    add("hf_clip_100x143", save_png("hf_clip_100x143", smooth_rgb(rng, 100, 143)), 64,
+        "RGB 100x143 portrait, CLIPImageProcessorPil at 64: 64x91 (int(91.52)), crop top "
+        "(91-64)//2 = 13 where torchvision's round(13.5) gives 14 (the offsets differ only when "
+        "the margin is 3 mod 4: 241x333 at 224 gives 224x309, margin 85, 42 under both)",
+        resized_u8=True, rule=rule("transformers CLIPImageProcessorPil", crop_rounding="hf"))
+    add("hf_clip_rescale", save_png("hf_clip_rescale", smooth_rgb(rng, 45, 39)), 32,
+        "RGB 45x39, CLIPImageProcessorPil with rescale_factor=0.004 (not 1/255, to test the "
+        "float64 rescale), shortest edge to 32 -> 36x32 (int(36.92)), crop left (36-32)//2 = 2",
+        rule=rule("transformers CLIPImageProcessorPil", crop_rounding="hf", rescale_factor=0.004))
     return cases
 
 
@@ -418,23 +554,35 @@ def main() -> None:
         path = OUT / c["file"]
         img, src_mode = load_rgb(path, c["_u16"])
         size = c["size"]
-        geo = geometry(img.size[0], img.size[1], size)
-        rc = resize_crop(img, size)
-        assert rc.size == (size, size) and rc.mode == "RGB"
-        t = to_tensor_norm(rc, c["mean"], c["std"])
-        assert t.dtype == torch.float32 and tuple(t.shape) == (3, size, size)
-        arr = t.numpy().astype("<f4")
+        rule = c["_rule"]
+        geo = geometry(img.size[0], img.size[1], size, rule)
+        if rule is None:
+            rc = resize_crop(img, size)
+            assert rc.size == (size, size) and rc.mode == "RGB"
+            t = to_tensor_norm(rc, c["mean"], c["std"])
+            assert t.dtype == torch.float32 and tuple(t.shape) == (3, size, size)
+            arr = t.numpy().astype("<f4")
+            rc_u8 = np.asarray(rc, dtype=np.uint8)
+        else:
+            arr, rc_u8 = rule_reference(img, c)
+            assert arr.dtype == np.float32 and arr.shape == (3, size, size), (arr.dtype, arr.shape)
+            arr = arr.astype("<f4")
+            t = torch.from_numpy(arr.copy())
         (REF_DIR / f"{c['name']}.f32").write_bytes(arr.tobytes())
         case = {
             "name": c["name"], "file": c["file"], "size": size, "mean": c["mean"], "std": c["std"],
             "reference": f"ref/{c['name']}.f32", "shape": [3, size, size],
             "decoder_exact": c["decoder_exact"], "source_mode": src_mode,
         }
+        if rule is not None:
+            case.update({k: rule[k] for k in ("resize", "interpolation", "crop", "crop_rounding",
+                                               "rescale_factor")})
+            case["reference_impl"] = rule["impl"]
         if c["exif_orientation"]:
             case["exif_orientation"] = c["exif_orientation"]
         case.update(geo)
         if c["_resized_u8"]:
-            u8 = np.asarray(rc, dtype=np.uint8)
+            u8 = rc_u8
             assert u8.shape == (size, size, 3)
             (REF_DIR / f"{c['name']}.u8").write_bytes(u8.tobytes())
             case["resized_u8"] = f"ref/{c['name']}.u8"
@@ -445,6 +593,8 @@ def main() -> None:
         diff = open_clip_order_report(path, size, c["mean"], c["std"], t)
         if diff:
             extra = f"  [open_clip order resize->convert would differ by max {diff:.4f}]"
+        if rule is not None:
+            extra = f"  [{rule_report(img, c, arr)}]"
         print(f"  {c['name']:<24} mode={src_mode:<5} {geo['oriented_size_wh']} -> "
               f"{geo['resized_wh']} crop {geo['crop_left_top']}{extra}")
 
@@ -469,7 +619,9 @@ def main() -> None:
         "producer": f"scripts/make_preprocess_fixtures.py (Pillow {PIL.__version__}, "
                     f"torchvision {torchvision.__version__.split('+')[0]}, torch {torch.__version__.split('+')[0]}, "
                     f"numpy {np.__version__})",
+        "producer_rules": f"transformers {__import__('transformers').__version__} (PIL backend)",
         "definition": DEFINITION,
+        "rules": RULES,
         "tensor_layout": "raw little-endian float32, CHW, shape [3, size, size]",
         "resized_u8_layout": "raw uint8, HWC RGB, shape [size, size, 3]; after Resize+CenterCrop, before ToTensor",
         "cases": out_cases,

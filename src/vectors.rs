@@ -27,6 +27,22 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
 }
 
+/// Cosine similarity of two vectors of any length, in f64 (WEAT's `cos`, Caliskan et al.
+/// 2017); NaN for a zero vector or mismatched lengths.
+pub fn cosine(u: &[f32], v: &[f32]) -> f64 {
+    if u.len() != v.len() {
+        return f64::NAN;
+    }
+    let (mut dot, mut nu, mut nv) = (0.0f64, 0.0f64, 0.0f64);
+    for (&a, &b) in u.iter().zip(v) {
+        let (a, b) = (f64::from(a), f64::from(b));
+        dot += a * b;
+        nu += a * a;
+        nv += b * b;
+    }
+    dot / (nu.sqrt() * nv.sqrt())
+}
+
 /// The mean of unit vectors, renormalised: CLIP's prompt ensembling (Radford et al. 2021,
 /// section 3.1.4). None for no vectors.
 pub fn ensemble(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {

@@ -172,3 +172,84 @@ fn rn50_export_taps_the_final_convolutional_block() {
     assert_eq!(out.embeddings.shape(), &[1, 1024]);
     assert_eq!(out.taps[0].1.shape(), &[1, 2048], "layer4 output pooled over space has 2048 channels");
 }
+
+#[derive(Deserialize)]
+struct HfGolden {
+    texts: Vec<HfText>,
+    images: Vec<GoldenImage>,
+}
+
+#[derive(Deserialize)]
+struct HfText {
+    text: String,
+    text_embeds: Vec<f32>,
+}
+
+fn unit(v: &[f32]) -> Vec<f32> {
+    clip_audit::vectors::l2_normalized(ndarray::ArrayView1::from(v))
+}
+
+/// Hugging Face's CLIP in the layouts users download (fixtures/models/hf-clip-tiny, made by
+/// scripts/make_hf_exports.py): the transformers.js pair, whose text graph takes
+/// `attention_mask` too, and optimum's single `model.onnx` holding both towers, each tower cut
+/// out of it at load time. Both give transformers' own processor + tokenizer + onnxruntime
+/// embeddings, for square and non-square images (HF's crop rounding) and for prompts, although
+/// clip-audit pads with 0 where HF pads with `<|endoftext|>` (CLIP's causal attention makes the
+/// padding irrelevant to the embedding).
+#[test]
+fn hugging_face_clip_layouts_match_the_transformers_reference() {
+    let dir = crate::common::fixture("models/hf-clip-tiny");
+    let g: HfGolden = serde_json::from_str(&std::fs::read_to_string(dir.join("golden/golden.json")).unwrap()).unwrap();
+    for manifest in ["model.yaml", "model.optimum.yaml"] {
+        let mut model = ClipModel::load(&dir.join(manifest), &cpu(), &TapSelection::All)
+            .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
+        let out = model.encode_texts(&texts).expect("text inference");
+        let ours = out.normalized_embeddings();
+        for (i, t) in g.texts.iter().enumerate() {
+            let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&t.text_embeds));
+            assert!(d <= TOL, "{manifest}: text {:?}: embedding differs by {d}", t.text);
+        }
+        let spec = model.manifest().preprocess;
+        let size = spec.size as usize;
+        let mut batch = Array4::<f32>::zeros((g.images.len(), 3, size, size));
+        for (i, img) in g.images.iter().enumerate() {
+            let rgb = preprocess::load_rgb(&dir.join(&img.file)).expect("golden image decodes");
+            let pixels = preprocess::preprocess(&rgb, &spec);
+            let d = max_abs_diff(&pixels, &img.pixel_values);
+            assert!(d <= 1e-6, "{manifest}: {}: preprocessing differs from CLIPImageProcessor by {d}", img.file);
+            batch.slice_mut(ndarray::s![i, .., .., ..]).as_slice_mut().unwrap().copy_from_slice(&pixels);
+        }
+        let out = model.encode_images(batch.view()).expect("image inference");
+        let ours = out.normalized_embeddings();
+        for (i, img) in g.images.iter().enumerate() {
+            let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&img.image_embeds));
+            assert!(d <= TOL, "{manifest}: {}: embedding differs by {d}", img.file);
+            let d = max_abs_diff(out.taps[0].1.row(i).as_slice().unwrap(), &img.taps["image.last_mlp"]);
+            assert!(d <= TOL, "{manifest}: {}: tap image.last_mlp differs by {d}", img.file);
+        }
+    }
+}
+
+/// A graph input nothing can feed is refused when the model loads, by name; and a tower whose
+/// output does not depend on its named input (a manifest pointing at the other tower) too.
+#[test]
+fn an_input_clip_audit_cannot_feed_is_refused_at_load_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = crate::common::fixture("models/hf-clip-tiny");
+    std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
+    for f in ["onnx/vision_model.onnx", "onnx/text_model.onnx", "model.onnx"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(src.join("model.optimum.yaml")).unwrap();
+    // The image tower named with the text tower's output: it needs token ids, not pixels.
+    let wrong = manifest.replacen("output: image_embeds", "output: text_embeds", 1);
+    std::fs::write(dir.path().join("model.yaml"), &wrong).unwrap();
+    let err = ClipModel::load(dir.path(), &cpu(), &TapSelection::None).unwrap_err().to_string();
+    assert!(err.contains("do not depend on its input \"pixel_values\""), "{err}");
+    // The text tower taking pixels besides its ids: the combined graph's logits need both.
+    let wrong = manifest.replacen("output: text_embeds", "output: logits_per_text", 1);
+    std::fs::write(dir.path().join("model.yaml"), &wrong).unwrap();
+    let err = ClipModel::load(dir.path(), &cpu(), &TapSelection::None).unwrap_err().to_string();
+    assert!(err.contains("takes input \"pixel_values\", which clip-audit cannot feed"), "{err}");
+}

@@ -237,9 +237,25 @@ fn a_duplicate_points_at_the_first_definition_too() {
     let selection = "error[A004]: two probe selections are named `countries`\n  --> <dir>/s.yaml:10:13\n   |\n10 |     family: countries\n   |             ^\n   |\n  ::: <dir>/s.yaml:6:13\n   |\n 6 |     family: countries\n   |             - first defined here\n   |\n   = help: give one of them `name:` so analyses can tell them apart\n";
     assert!(err.contains(selection), "{err}");
 
-    let spec = format!("{GOOD_HEAD}seed: 1\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\nseed: 2\n");
+    let spec = format!(
+        "{GOOD_HEAD}seed: 1\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\nseed: 2\n"
+    );
     let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("error[S004]") && err.contains("<dir>/s.yaml:8:1") && err.contains("first defined here"), "{err}");
+    assert!(
+        err.contains("error[S004]") && err.contains("<dir>/s.yaml:8:1") && err.contains("first defined here"),
+        "{err}"
+    );
     assert!(err.contains("4 | seed: 1"), "{err}");
+
+    // Inside `vars:` too, which is read before the rest of the spec.
+    let spec = format!(
+        "{GOOD_HEAD}vars:\n  thing: one\n  thing: two\nprobes:\n  - library: $ROOT/probes/regions.yaml\n    family: countries\n"
+    );
+    let (code, err) = validate(&[("s.yaml", &spec)], "s.yaml", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error[S004]: key `thing` appears twice in `vars`") && err.contains("<dir>/s.yaml:6:3"),
+        "{err}"
+    );
 }

@@ -533,7 +533,7 @@ fn clusters_of(notes: &mut Vec<String>, images: &[&super::data::StimulusRow], by
 
 fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) -> Option<String>) -> Vec<BridgeUnit> {
     let mut out = Vec::new();
-    for gb in grid.blocks.iter().filter(|b| b.selection == groups && b.modality == "image") {
+    for gb in grid.blocks.iter().filter(|b| b.selection == groups && b.modality == Modality::Image) {
         for ab in grid.blocks.iter().filter(|b| b.selection == attributes && b.tap == gb.tap) {
             for u in 0..gb.units() {
                 for (gi, g) in gb.concepts.iter().enumerate() {
@@ -549,7 +549,7 @@ fn bridges(grid: &Grid, groups: &str, attributes: &str, group_of: &dyn Fn(&str) 
                                 group,
                                 group_d: gb.tests.d[[u, gi]],
                                 attribute: a.clone(),
-                                attribute_modality: ab.modality.clone(),
+                                attribute_modality: ab.modality.name().to_owned(),
                                 attribute_d: ab.tests.d[[u, ai]],
                             });
                         }

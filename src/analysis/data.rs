@@ -94,11 +94,13 @@ impl RunData {
         let variant = col_strings(&table, "variant", &first)?;
         let labels = col_strings(&table, "labels", &first)?;
         let content = col_strings(&table, "content", &first)?;
+        // Older tables have no shard column; every table this version writes has one.
+        let shard = col_strings(&table, "shard", &first).unwrap_or_else(|_| vec![String::new(); ids.len()]);
         let bad = |i: usize, what: String| AnalysisError::Data {
             path: first.clone(),
             message: format!(
-                "stimulus {} ({} / {}): {what}; the stimulus table was not written by this version of clip-audit, so run the audit again",
-                ids[i], selection[i], member[i]
+                "stimulus {} ({} / {}) in stimuli-{}.parquet: {what}; that table was written by another version of clip-audit: run the audit again into the same folder (`clip-audit run SPEC --out FOLDER`; stored activations are reused) and delete stimulus tables of a different sharding",
+                ids[i], selection[i], member[i], shard[i]
             ),
         };
         let listed: Vec<StimulusRow> = (0..ids.len())

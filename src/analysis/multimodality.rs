@@ -373,8 +373,8 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &MultimodalityDoc) -> Multimo
         fdr: grid.fdr,
     };
     let mut blocks = Vec::new();
-    for img in grid.blocks.iter().filter(|b| b.modality == "image") {
-        let Some(txt) = grid.block(&img.tap, &img.selection, "rendered_text") else { continue };
+    for img in grid.blocks.iter().filter(|b| b.modality == Modality::Image) {
+        let Some(txt) = grid.block(&img.tap, &img.selection, Modality::RenderedText) else { continue };
         blocks.extend(block(cx, &s, img, txt));
     }
     MultimodalitySummary { min_correlation: s.min_rho, min_text_effect: s.text_t.value, blocks }

@@ -13,6 +13,7 @@
 //! [`MIN_MEMBERS`] members inconclusive. Fisher's exact p (a test against no difference) is
 //! shown beside it.
 
+use crate::stimuli::Modality;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -491,7 +492,7 @@ pub fn run(cx: &mut Context<'_>, grid: &Grid, doc: &ResolutionDoc, sel: &Selecti
     let blocks: Vec<&Block> = grid
         .blocks
         .iter()
-        .filter(|b| b.selection == setting.family && b.modality == "image" && b.image_encoder)
+        .filter(|b| b.selection == setting.family && b.modality == Modality::Image && b.image_encoder)
         .collect();
     if blocks.is_empty() {
         let family = &setting.family;

@@ -162,7 +162,7 @@ pub struct Block {
     /// Selection name.
     pub selection: String,
     /// Modality.
-    pub modality: String,
+    pub modality: Modality,
     /// Concepts (member ids), in the selection's member order.
     pub concepts: Vec<String>,
     /// Indexes into [`RunData::stimuli`].
@@ -209,7 +209,7 @@ pub struct Grid {
 
 impl Grid {
     /// The block of a tap, selection and modality.
-    pub fn block(&self, tap: &str, selection: &str, modality: &str) -> Option<&Block> {
+    pub fn block(&self, tap: &str, selection: &str, modality: Modality) -> Option<&Block> {
         self.blocks.iter().find(|b| b.tap == tap && b.selection == selection && b.modality == modality)
     }
 
@@ -223,7 +223,7 @@ impl Grid {
                 for (c, concept) in b.concepts.iter().enumerate() {
                     cols[0].push(b.tap.clone());
                     cols[1].push(b.selection.clone());
-                    cols[2].push(b.modality.clone());
+                    cols[2].push(b.modality.name().to_owned());
                     cols[3].push(concept.clone());
                     unit.push(u as u32);
                     n.push(b.tests.n[c] as u32);
@@ -293,7 +293,7 @@ pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
                     tap: tap.clone(),
                     image_encoder,
                     selection: sel.name.clone(),
-                    modality: modality.name().to_owned(),
+                    modality,
                     concepts: g.concepts,
                     stimuli: g.stimuli,
                     rows: g.rows,
@@ -495,7 +495,7 @@ fn responses(grid: &Grid, tap: &str, selection: &str, u: usize, concept: &str) -
             let n: Vec<usize> = cols.iter().map(|&c| b.tests.n[c]).collect();
             let d: Vec<f64> = cols.iter().map(|&c| b.tests.d[[u, c]]).collect();
             ConceptResponses {
-                modality: b.modality.clone(),
+                modality: b.modality.name().to_owned(),
                 concepts: cols.iter().map(|&c| b.concepts[c].clone()).collect(),
                 mean: cols.iter().map(|&c| b.tests.mean[[u, c]]).collect(),
                 ci: d.iter().zip(&n).map(|(&d, &n)| cohen_d_ci(d, n, b.rows.len().saturating_sub(n), 0.05)).collect(),
@@ -613,7 +613,7 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc, cited: &[U
         blocks.push(BlockSummary {
             tap: b.tap.clone(),
             selection: b.selection.clone(),
-            modality: b.modality.clone(),
+            modality: b.modality.name().to_owned(),
             units: b.units(),
             concepts: b.concepts.len(),
             stimuli: b.rows.len(),
@@ -627,7 +627,7 @@ pub fn summarize(cx: &Context<'_>, grid: &Grid, doc: &SelectivityDoc, cited: &[U
             heatmaps.push(Heatmap {
                 tap: b.tap.clone(),
                 selection: b.selection.clone(),
-                modality: b.modality.clone(),
+                modality: b.modality.name().to_owned(),
                 units: rows.clone(),
                 concepts: b.concepts[..cols].to_vec(),
                 d: rows.iter().map(|&u| (0..cols).map(|c| b.tests.d[[u, c]]).collect()).collect(),
@@ -677,7 +677,7 @@ fn selective_unit(cx: &Context<'_>, grid: &Grid, b: &Block, u: usize, c: usize, 
         tap: b.tap.clone(),
         unit: u,
         selection: b.selection.clone(),
-        modality: b.modality.clone(),
+        modality: b.modality.name().to_owned(),
         concept: b.concepts[c].clone(),
         n: b.tests.n[c],
         mean: b.tests.mean[[u, c]],

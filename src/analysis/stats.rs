@@ -672,24 +672,9 @@ fn pearson(x: &[f64], y: &[f64]) -> f64 {
     sxy / (sxx * syy).sqrt()
 }
 
-/// Cosine similarity in f64; NaN for a zero vector or mismatched lengths.
-fn cosine(u: &[f32], v: &[f32]) -> f64 {
-    if u.len() != v.len() {
-        return f64::NAN;
-    }
-    let (mut dot, mut nu, mut nv) = (0.0f64, 0.0f64, 0.0f64);
-    for (&a, &b) in u.iter().zip(v) {
-        let (a, b) = (f64::from(a), f64::from(b));
-        dot += a * b;
-        nu += a * a;
-        nv += b * b;
-    }
-    dot / (nu.sqrt() * nv.sqrt())
-}
-
 /// Mean cosine of `w` with each vector of `set` (NaN when `set` is empty).
 fn mean_cosine(w: &[f32], set: &[&[f32]]) -> f64 {
-    set.iter().map(|v| cosine(w, v)).sum::<f64>() / set.len() as f64
+    set.iter().map(|v| crate::vectors::cosine(w, v)).sum::<f64>() / set.len() as f64
 }
 
 /// WEAT/iEAT (Caliskan et al. 2017) on vectors (rows): association scores s(w,A,B) for each target.

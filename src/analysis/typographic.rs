@@ -376,7 +376,7 @@ fn flip_rates(obs: &[Flip<'_>], cluster: &[usize]) -> Vec<FlipRate> {
 /// clean images), averaged over the composites.
 fn unit_shifts(data: &RunData, grid: &Grid, family: &str, obs: &[Flip<'_>]) -> Vec<UnitShift> {
     let mut out = Vec::new();
-    for tb in grid.blocks.iter().filter(|b| b.selection == family && b.modality == "rendered_text") {
+    for tb in grid.blocks.iter().filter(|b| b.selection == family && b.modality == Modality::RenderedText) {
         let Some(acts) = data.images.taps.get(&tb.tap) else { continue };
         let clean_rows: Vec<usize> = data.images_by_path(family).values().filter_map(|s| data.row_of(s)).collect();
         let mut units = Vec::new();

@@ -2,7 +2,8 @@
 //!
 //! Both sides see the same model, batch size and thread count. The bare side is fed
 //! tensors prepared beforehand, so it measures inference alone; the pipeline side decodes
-//! PNG bytes, preprocesses and runs inference as `embed` does. Their ratio shows what the
+//! PNG bytes, preprocesses and runs inference through the pipeline `embed` uses
+//! (`model::pipeline::encode_all`). Their ratio shows what the
 //! pipeline costs on top of the model. Results go into BENCHMARKS.md by hand.
 
 use std::io::Cursor;
@@ -10,11 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use ndarray::Array4;
 use rayon::prelude::*;
 
 use super::{Outcome, session_config};
 use crate::cli::{BenchArgs, BenchRunArgs};
-use crate::model::pipeline::{pipelined, stack};
+use crate::model::manifest::PreprocessSpec;
+use crate::model::pipeline::{encode_all, stack};
 use crate::model::{ClipModel, ImageError, TapSelection, preprocess};
 
 fn synthetic_png(seed: u64, side: u32) -> Vec<u8> {
@@ -32,21 +35,20 @@ fn synthetic_png(seed: u64, side: u32) -> Vec<u8> {
     out
 }
 
-/// A synthetic PNG (its name and bytes) decoded and preprocessed.
-fn decode_png(png: &(String, Vec<u8>)) -> Result<(image::RgbImage, ()), ImageError> {
-    preprocess::decode_rgb(Cursor::new(png.1.as_slice()), Path::new(&png.0)).map(|img| (img, ()))
+/// A synthetic PNG (its name and bytes), decoded.
+fn decode_png(png: &(String, Vec<u8>)) -> Result<image::RgbImage, ImageError> {
+    preprocess::decode_rgb(Cursor::new(png.1.as_slice()), Path::new(&png.0))
 }
 
-/// Encodes in-memory PNGs through the shared pipeline, as `embed` encodes files.
-fn encode_pipelined(model: &mut ClipModel, pngs: &[(String, Vec<u8>)], batch: usize) -> anyhow::Result<()> {
-    let spec = model.manifest().preprocess;
-    pipelined(pngs, batch, &spec, decode_png, |b| -> anyhow::Result<()> {
-        if let Some((_, e)) = b.failed.into_iter().next() {
-            return Err(e.into());
-        }
-        model.encode_images(b.tensor.view())?;
-        Ok(())
-    })
+/// One batch tensor of images made up front (the bare session's input).
+fn batch_of<T>(
+    items: &[T],
+    spec: &PreprocessSpec,
+    make: impl Fn(&T) -> Result<image::RgbImage, ImageError>,
+) -> Result<Array4<f32>, ImageError> {
+    let tensors: Vec<Vec<f32>> =
+        items.iter().map(|i| make(i).map(|img| preprocess::preprocess(&img, spec))).collect::<Result<_, _>>()?;
+    Ok(stack(&tensors, spec.size))
 }
 
 /// Runs the benchmark and prints the table.
@@ -59,14 +61,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     let pngs: Vec<(String, Vec<u8>)> =
         (0..args.images).map(|i| (format!("synthetic-{i}.png"), synthetic_png(i as u64, args.image_side))).collect();
     // Pre-made tensors for the bare session: the same images, preprocessed up front.
-    let mut tensors = Vec::new();
-    for chunk in pngs.chunks(args.batch.max(1)) {
-        let one: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|p| decode_png(p).map(|(img, ())| preprocess::preprocess(&img, &spec)))
-            .collect::<Result<_, _>>()?;
-        tensors.push(stack(&one, spec.size));
-    }
+    let tensors: Vec<Array4<f32>> =
+        pngs.chunks(args.batch.max(1)).map(|chunk| batch_of(chunk, &spec, decode_png)).collect::<Result<_, _>>()?;
     // Warm-up: one batch each way.
     model.encode_images(tensors[0].view())?;
 
@@ -79,7 +75,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
         }
         bare_best = bare_best.min(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        encode_pipelined(&mut model, &pngs, args.batch)?;
+        encode_all(&mut model, &pngs, args.batch, decode_png)?;
         pipe_best = pipe_best.min(t.elapsed().as_secs_f64());
         eprintln!("round {}: bare {:.2}s, pipeline {:.2}s", round + 1, bare_best, pipe_best);
     }
@@ -148,23 +144,19 @@ fn bench_spec(bundle: &Path, members: &[&str], images: &Path) -> anyhow::Result<
 }
 
 /// Images per second of a bare session: one batch of pre-made tensors (the first images),
-/// fed as many times as a run over `images` has batches.
-fn bare_rate(bundle: &Path, args: &BenchRunArgs, images: &[PathBuf]) -> anyhow::Result<f64> {
+/// fed as many times as a run over `images` has batches; and the model's input size.
+fn bare_rate(bundle: &Path, args: &BenchRunArgs, images: &[PathBuf]) -> anyhow::Result<(f64, u32)> {
     let mut model = ClipModel::load(bundle, &session_config(&args.runtime), &TapSelection::All)?;
     let spec = model.manifest().preprocess;
     let first = &images[..args.batch.max(1).min(images.len())];
-    let tensors: Vec<Vec<f32>> = first
-        .iter()
-        .map(|p| preprocess::load_rgb(p).map(|img| preprocess::preprocess(&img, &spec)))
-        .collect::<Result<_, _>>()?;
-    let tensor = stack(&tensors, spec.size);
+    let tensor = batch_of(first, &spec, |p| preprocess::load_rgb(p))?;
     model.encode_images(tensor.view())?;
     let batches = images.len().div_ceil(args.batch.max(1));
     let t = Instant::now();
     for _ in 0..batches {
         model.encode_images(tensor.view())?;
     }
-    Ok(batches as f64 * tensor.shape()[0] as f64 / t.elapsed().as_secs_f64())
+    Ok((batches as f64 * tensor.shape()[0] as f64 / t.elapsed().as_secs_f64(), spec.size))
 }
 
 /// Times `scripts/reference_run.py` on the same images: (seconds, peak memory), or None with
@@ -200,7 +192,7 @@ pub fn run_pipeline(args: &BenchRunArgs) -> anyhow::Result<Outcome> {
         std::fs::canonicalize(&args.model).with_context(|| format!("no model bundle at {}", args.model.display()))?;
     let spec_path = work.path().join("bench.yaml");
     std::fs::write(&spec_path, bench_spec(&bundle, &members, &images)?)?;
-    let bare = bare_rate(&bundle, args, &written)?;
+    let (bare, size) = bare_rate(&bundle, args, &written)?;
 
     let mut run_cmd = std::process::Command::new(std::env::current_exe()?);
     run_cmd.args(["run", spec_path.to_str().unwrap_or_default(), "--out"]).arg(work.path().join("run")).args([
@@ -222,7 +214,7 @@ pub fn run_pipeline(args: &BenchRunArgs) -> anyhow::Result<Outcome> {
     let n = written.len() as f64;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
-        "model          {}, device {}, batch {}, threads {}",
+        "model          {} ({size}), device {}, batch {}, threads {}",
         bundle.display(),
         args.runtime.device,
         args.batch,

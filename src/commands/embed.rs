@@ -10,29 +10,8 @@ use serde::Serialize;
 
 use super::{Outcome, session_config};
 use crate::cli::EmbedArgs;
-use crate::model::pipeline::pipelined;
+use crate::model::pipeline::encode_all;
 use crate::model::{ClipModel, Encoded, TapSelection, preprocess};
-
-/// Encodes image files through the shared pipeline ([`pipelined`]); the first file that
-/// cannot be read stops it with that file's error.
-fn encode_files(model: &mut ClipModel, files: &[PathBuf], batch: usize) -> anyhow::Result<Option<Encoded>> {
-    let spec = model.manifest().preprocess;
-    let mut parts = Vec::new();
-    pipelined(
-        files,
-        batch,
-        &spec,
-        |p| preprocess::load_rgb(p).map(|img| (img, ())),
-        |b| -> anyhow::Result<()> {
-            if let Some((_, e)) = b.failed.into_iter().next() {
-                return Err(e.into());
-            }
-            parts.push(model.encode_images(b.tensor.view())?);
-            Ok(())
-        },
-    )?;
-    Ok(concat(parts))
-}
 
 /// Joins per-batch results into one.
 fn concat(parts: Vec<Encoded>) -> Option<Encoded> {
@@ -108,7 +87,7 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<Outcome> {
         (e, n)
     };
     let texts = if args.texts.is_empty() { None } else { Some(with_norm(model.encode_texts(&args.texts)?)) };
-    let images = encode_files(&mut model, &args.images, args.batch)?.map(with_norm);
+    let images = concat(encode_all(&mut model, &args.images, args.batch, |p| preprocess::load_rgb(p))?).map(with_norm);
     let similarity: Array2<f32> = match (&images, &texts) {
         (Some((_, i)), Some((_, t))) => i.dot(&t.t()),
         _ => Array2::zeros((0, 0)),

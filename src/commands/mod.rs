@@ -76,7 +76,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// Session options from the shared runtime flags.
-pub fn session_config(args: &RuntimeArgs) -> SessionConfig {
+pub(crate) fn session_config(args: &RuntimeArgs) -> SessionConfig {
     SessionConfig::default().with_device(args.device).with_threads(args.threads)
 }
 

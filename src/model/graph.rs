@@ -145,6 +145,63 @@ impl OnnxGraph {
         })
     }
 
+    /// For every tensor, which of the graph's real inputs ([`OnnxGraph::input_names`], by
+    /// index) it depends on: in a file holding both towers, this tells an image tensor from a
+    /// text one.
+    pub fn input_dependencies(&self) -> HashMap<&str, BTreeSet<usize>> {
+        let g = self.graph();
+        let mut deps: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+        for (i, name) in self.input_names().into_iter().enumerate() {
+            deps.entry(name).or_default().insert(i);
+        }
+        for node in &g.node {
+            let mut d = BTreeSet::new();
+            for i in &node.input {
+                if let Some(x) = deps.get(i.as_str()) {
+                    d.extend(x.iter().copied());
+                }
+            }
+            for o in &node.output {
+                deps.insert(o.as_str(), d.clone());
+            }
+        }
+        deps
+    }
+
+    /// Cuts the graph down to what computing `outputs` needs: the nodes they depend on, the
+    /// inputs and weights those nodes read, and `outputs` as the graph's outputs. A file that
+    /// holds both towers (optimum's `model.onnx`) becomes the one tower a session runs, so it
+    /// takes only that tower's inputs; a file of one tower loses only outputs nothing reads.
+    /// Names read inside a node's subgraphs (`If`, `Loop`) count as read by the node.
+    pub fn keep_only(&mut self, outputs: &[&str]) -> Result<(), GraphError> {
+        for name in outputs {
+            self.check_tensor(name)?;
+        }
+        let graph = self.model.graph.as_mut().expect("checked in decode");
+        let mut needed: BTreeSet<String> = outputs.iter().map(|s| (*s).to_owned()).collect();
+        let mut keep = vec![false; graph.node.len()];
+        for (i, node) in graph.node.iter().enumerate().rev() {
+            if node.output.iter().any(|o| needed.contains(o)) {
+                keep[i] = true;
+                needed.extend(node.input.iter().filter(|n| !n.is_empty()).cloned());
+                for a in &node.attribute {
+                    a.g.iter().chain(&a.graphs).for_each(|g| read_names(g, &mut needed));
+                }
+            }
+        }
+        let mut k = keep.into_iter();
+        graph.node.retain(|_| k.next().unwrap_or(false));
+        graph.input.retain(|i| needed.contains(i.name()));
+        graph.initializer.retain(|t| needed.contains(t.name()));
+        graph.value_info.retain(|v| needed.contains(v.name()));
+        graph.output.retain(|o| outputs.contains(&o.name()));
+        let present: BTreeSet<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
+        for name in outputs.iter().filter(|n| !present.contains(**n)) {
+            graph.output.push(proto::ValueInfoProto { name: Some((*name).to_owned()), ..Default::default() });
+        }
+        Ok(())
+    }
+
     /// The model bytes with `names` appended to the graph outputs (those not already outputs).
     pub fn with_outputs<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<Vec<u8>, GraphError> {
         let mut model = self.model.clone();
@@ -342,9 +399,11 @@ impl OnnxGraph {
             let Some(output) = node.output.first() else { continue };
             match node.op_type() {
                 "Gelu" | "FastGelu" | "BiasGelu" | "QuickGelu" => push(node, output, CandidateKind::MlpActivation),
-                // GELU decomposed by the exporter as x * 0.5 * (1 + erf(x / sqrt 2)): follow the
-                // chain of element-wise Add/Mul after the Erf; its end is the activation output.
-                "Erf" => {
+                // GELU decomposed by the exporter as x * 0.5 * (1 + erf(x / sqrt 2)), or its tanh
+                // approximation x * 0.5 * (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))) (SigLIP,
+                // `gelu_pytorch_tanh`): follow the chain of element-wise Add/Mul after the Erf or
+                // Tanh; its end is the activation output.
+                "Erf" | "Tanh" => {
                     let (mut last, mut tensor) = (node, output.as_str());
                     while let Some([next]) = consumers.get(tensor).map(Vec::as_slice) {
                         if !matches!(next.op_type(), "Add" | "Mul") {
@@ -370,6 +429,16 @@ impl OnnxGraph {
             }
         }
         out
+    }
+}
+
+/// Every name a subgraph's nodes read (its own tensors included; extra names are harmless).
+fn read_names(g: &proto::GraphProto, into: &mut BTreeSet<String>) {
+    for node in &g.node {
+        into.extend(node.input.iter().filter(|n| !n.is_empty()).cloned());
+        for a in &node.attribute {
+            a.g.iter().chain(&a.graphs).for_each(|sub| read_names(sub, into));
+        }
     }
 }
 

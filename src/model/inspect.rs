@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::ModelError;
 use super::graph::{CandidateKind, OnnxGraph};
+use super::inputs::{TextFeed, known_text_inputs};
 use super::manifest::{Encoder, Layout, ModelManifest, Pooling};
 use super::runtime::{Runtime, SessionConfig};
 use super::tokenizer::{EOT, SOT};
@@ -28,6 +29,9 @@ pub struct TensorInfo {
     pub dtype: String,
     /// Dimensions; `None` where symbolic (e.g. the batch).
     pub shape: Vec<Option<i64>>,
+    /// For an input: what clip-audit feeds it, or why it cannot (outputs: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fed_as: Option<String>,
 }
 
 /// One candidate tap, with its measured shape and a suggested layout and pooling.
@@ -41,6 +45,9 @@ pub struct CandidateInfo {
     pub tensor: String,
     /// Why it is a candidate.
     pub kind: CandidateKind,
+    /// The tower it belongs to, from the graph inputs it depends on (pixels: image; token ids
+    /// alone: text); this tells the towers apart in a file that holds both.
+    pub tower: Option<Encoder>,
     /// Shape for a batch of 2, when the dummy run succeeded.
     pub shape: Option<Vec<usize>>,
     /// The layout that shape implies.
@@ -131,11 +138,16 @@ fn inspect_file(
     let original_outputs: Vec<&str> = graph.output_names();
     let info = |o: &ort::value::Outlet| {
         let (dtype, shape) = dims_of(o.dtype());
-        TensorInfo { name: o.name().to_owned(), dtype, shape }
+        TensorInfo { name: o.name().to_owned(), dtype, shape, fed_as: None }
     };
-    let inputs: Vec<TensorInfo> = session.inputs().iter().map(info).collect();
+    let mut inputs: Vec<TensorInfo> = session.inputs().iter().map(info).collect();
+    let ids_input = manifest.map_or("input_ids", |m| m.encoder(Encoder::Text).input.as_str());
+    for i in &mut inputs {
+        i.fed_as = Some(fed_as(i, ids_input));
+    }
     let outputs: Vec<TensorInfo> =
         session.outputs().iter().filter(|o| original_outputs.contains(&o.name())).map(info).collect();
+    let towers = towers_of(&graph, &inputs);
 
     // One dummy inference on a batch of two to measure the candidates' shapes.
     let image_size = manifest.map_or(224, |m| i64::from(m.preprocess.size));
@@ -154,7 +166,17 @@ fn inspect_file(
                 Layout::Ntd | Layout::Tnd => Pooling::TokenMean,
                 Layout::Nd => Pooling::None,
             });
-            CandidateInfo { layer: c.layer, op_type: c.op_type, tensor: c.tensor, kind: c.kind, shape, layout, pooling }
+            let tower = towers.get(&c.tensor).copied();
+            CandidateInfo {
+                layer: c.layer,
+                op_type: c.op_type,
+                tensor: c.tensor,
+                kind: c.kind,
+                tower,
+                shape,
+                layout,
+                pooling,
+            }
         })
         .collect();
     let suggested = suggest(&candidates, encoder);
@@ -252,34 +274,77 @@ fn layout_for(shape: &[usize]) -> Option<Layout> {
     }
 }
 
+/// Whether an input holds pixels: a float tensor of rank 4.
+fn is_pixels(t: &TensorInfo) -> bool {
+    t.dtype == "f32" && t.shape.len() == 4 || t.dtype == "float32" && t.shape.len() == 4
+}
+
+/// What clip-audit feeds a graph input, in words.
+fn fed_as(t: &TensorInfo, ids_input: &str) -> String {
+    if is_pixels(t) {
+        return "pixel values (the bundle's preprocessing)".to_owned();
+    }
+    match TextFeed::for_input(&t.name, ids_input) {
+        Some(feed) => feed.describe().to_owned(),
+        None => format!("nothing: clip-audit cannot feed this input (it feeds {})", known_text_inputs(ids_input)),
+    }
+}
+
+/// The tower of every tensor: image when it depends on a pixel input, text when it depends on
+/// other inputs only.
+fn towers_of(graph: &OnnxGraph, inputs: &[TensorInfo]) -> std::collections::HashMap<String, Encoder> {
+    let names = graph.input_names();
+    let pixels: Vec<bool> = names.iter().map(|n| inputs.iter().find(|i| i.name == *n).is_some_and(is_pixels)).collect();
+    graph
+        .input_dependencies()
+        .into_iter()
+        .filter(|(_, deps)| !deps.is_empty())
+        .map(|(t, deps)| {
+            let tower = if deps.iter().any(|&i| pixels.get(i).copied().unwrap_or(false)) {
+                Encoder::Image
+            } else {
+                Encoder::Text
+            };
+            (t.to_owned(), tower)
+        })
+        .collect()
+}
+
+/// Suggested taps: per tower (the bundle's encoder, or every tower the file holds), its last
+/// MLP activation (token mean; class token too for images) and its last residual block.
 fn suggest(candidates: &[CandidateInfo], encoder: Option<Encoder>) -> Vec<SuggestedTap> {
-    let prefix = encoder.map_or("image".to_owned(), |e| e.to_string());
+    let towers: Vec<Encoder> = match encoder {
+        Some(e) => vec![e],
+        None => [Encoder::Image, Encoder::Text]
+            .into_iter()
+            .filter(|t| candidates.iter().any(|c| c.tower == Some(*t)))
+            .collect(),
+    };
+    towers.into_iter().flat_map(|t| suggest_for(candidates, t)).collect()
+}
+
+fn suggest_for(candidates: &[CandidateInfo], tower: Encoder) -> Vec<SuggestedTap> {
+    let prefix = tower.to_string();
+    let mine = || candidates.iter().rev().filter(move |c| c.tower.is_none_or(|x| x == tower));
     let mut out = Vec::new();
-    if let Some(c) = candidates.iter().rev().find(|c| c.kind == CandidateKind::MlpActivation && c.layout.is_some()) {
+    if let Some(c) = mine().find(|c| c.kind == CandidateKind::MlpActivation && c.layout.is_some()) {
         let layout = c.layout.expect("filtered");
-        out.push(SuggestedTap {
-            name: format!("{prefix}.last_mlp"),
-            encoder,
+        let tap = |name: String, pooling| SuggestedTap {
+            name,
+            encoder: Some(tower),
             tensor: c.tensor.clone(),
             layout,
-            pooling: Pooling::TokenMean,
-        });
-        if encoder != Some(Encoder::Text) {
-            out.push(SuggestedTap {
-                name: format!("{prefix}.last_mlp.cls"),
-                encoder,
-                tensor: c.tensor.clone(),
-                layout,
-                pooling: Pooling::ClassToken,
-            });
+            pooling,
+        };
+        out.push(tap(format!("{prefix}.last_mlp"), Pooling::TokenMean));
+        if tower == Encoder::Image {
+            out.push(tap(format!("{prefix}.last_mlp.cls"), Pooling::ClassToken));
         }
     }
-    if let Some(c) =
-        candidates.iter().rev().find(|c| c.kind == CandidateKind::ResidualBlockOutput && c.layout == Some(Layout::Nchw))
-    {
+    if let Some(c) = mine().find(|c| c.kind == CandidateKind::ResidualBlockOutput && c.layout == Some(Layout::Nchw)) {
         out.push(SuggestedTap {
             name: format!("{prefix}.last_block"),
-            encoder,
+            encoder: Some(tower),
             tensor: c.tensor.clone(),
             layout: Layout::Nchw,
             pooling: Pooling::SpatialMean,
@@ -314,7 +379,8 @@ impl Inspection {
             );
             for (what, list) in [("input ", &e.inputs), ("output", &e.outputs)] {
                 for t in list {
-                    let _ = writeln!(s, "  {what}  {}  {} {}", t.name, t.dtype, fmt_shape(&t.shape));
+                    let fed = t.fed_as.as_ref().map_or(String::new(), |f| format!("  <- {f}"));
+                    let _ = writeln!(s, "  {what}  {}  {} {}{fed}", t.name, t.dtype, fmt_shape(&t.shape));
                 }
             }
             let _ = writeln!(s, "  candidate taps: {} (shapes for a batch of {DUMMY_BATCH})", e.candidates.len());
@@ -332,7 +398,8 @@ impl Inspection {
                     CandidateKind::ResidualBlockOutput => "block output",
                 };
                 let shape = c.shape.as_ref().map_or("?".to_owned(), |v| format!("{v:?}"));
-                let _ = writeln!(s, "      {kind:<15} {:<10} {shape:<18} {}", c.op_type, c.tensor);
+                let tower = c.tower.map_or("?".to_owned(), |t| t.to_string());
+                let _ = writeln!(s, "      {kind:<15} {tower:<6} {:<10} {shape:<18} {}", c.op_type, c.tensor);
             }
             if !e.suggested.is_empty() {
                 let _ = writeln!(s, "  suggested taps for model.yaml:");

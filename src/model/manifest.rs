@@ -71,7 +71,13 @@ struct RawPreprocess {
     #[serde(default)]
     resize: Option<Spanned<String>>,
     #[serde(default)]
+    interpolation: Option<Spanned<String>>,
+    #[serde(default)]
     crop: Option<Spanned<String>>,
+    #[serde(default)]
+    crop_rounding: Option<Spanned<String>>,
+    #[serde(default)]
+    rescale_factor: Option<Spanned<f64>>,
     mean: Spanned<Vec<f64>>,
     std: Spanned<Vec<f64>>,
 }
@@ -213,15 +219,41 @@ pub struct EncoderSpec {
     pub output: String,
 }
 
-/// CLIP image preprocessing parameters.
+pub use crate::imaging::resize::{Crop, CropRounding, Interpolation, ResizeMode, ResizeRule};
+
+/// Image preprocessing parameters: the family's rule for reaching `size` x `size`, then
+/// the rescale and normalization. [`Default`] is OpenAI CLIP's at 224.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PreprocessSpec {
-    /// Target side: the shortest side is resized to it (bicubic), then a centre square is cut.
+    /// Target side: the encoder takes `size` x `size` images.
     pub size: u32,
-    /// Per-channel mean subtracted after scaling to [0, 1].
+    /// How an image becomes `size` x `size` (resize, filter, crop); CLIP's by default.
+    pub rule: ResizeRule,
+    /// Multiplies the 8-bit values before normalization, in float64 then rounded to float32
+    /// as transformers' `rescale` does (1/255 by default, which equals torchvision's `v / 255`).
+    pub rescale_factor: f64,
+    /// Per-channel mean subtracted after rescaling.
     pub mean: [f32; 3],
     /// Per-channel standard deviation divided by.
     pub std: [f32; 3],
+}
+
+impl PreprocessSpec {
+    /// The rescale factor when model.yaml gives none: 8-bit values to [0, 1].
+    pub const DEFAULT_RESCALE_FACTOR: f64 = 1.0 / 255.0;
+}
+
+impl Default for PreprocessSpec {
+    fn default() -> Self {
+        PreprocessSpec {
+            size: 224,
+            rule: ResizeRule::CLIP,
+            rescale_factor: Self::DEFAULT_RESCALE_FACTOR,
+            // OpenAI's, written as model.yaml writes them and rounded as the validator rounds.
+            mean: [0.481_454_66_f64 as f32, 0.457_827_5_f64 as f32, 0.408_210_73_f64 as f32],
+            std: [0.268_629_54_f64 as f32, 0.261_302_58_f64 as f32, 0.275_777_11_f64 as f32],
+        }
+    }
 }
 
 /// Tokenizer parameters.
@@ -379,9 +411,12 @@ impl Validator<'_> {
         })
     }
 
-    /// Checks the image preprocessing: a size in range, CLIP's resize and crop rules, and
-    /// three-channel mean and std. `None` when the mean or std cannot be used.
+    /// Checks the image preprocessing: a size in range, a family's resize, filter and crop
+    /// rules that end in a `size` square, a positive rescale factor, and three-channel mean
+    /// and std. `None` when any of them cannot be used.
     fn preprocess(&mut self, p: &RawPreprocess) -> Option<PreprocessSpec> {
+        /// The only rule before the families were described; it names the filter too.
+        const LEGACY_RESIZE: &str = "shortest_side_bicubic";
         if p.size.value == 0 || p.size.value > 4096 {
             self.at(
                 Code::M004,
@@ -390,29 +425,82 @@ impl Validator<'_> {
                 None,
             );
         }
-        if let Some(resize) = &p.resize
-            && resize.value != "shortest_side_bicubic"
+        let resize = match &p.resize {
+            Some(r) if r.value == LEGACY_RESIZE => Some(ResizeMode::ShortestSide),
+            r => {
+                let [a, b] = ResizeMode::NAMES;
+                self.choice(r.as_ref(), "resize", &[a, b, LEGACY_RESIZE], ResizeMode::parse)
+            }
+        };
+        let interpolation =
+            self.choice(p.interpolation.as_ref(), "interpolation", &Interpolation::NAMES, Interpolation::parse);
+        if let (Some(r), Some(i)) = (&p.resize, &p.interpolation)
+            && r.value == LEGACY_RESIZE
+            && interpolation.is_some_and(|f| f != Interpolation::Bicubic)
         {
             self.at(
                 Code::M007,
-                resize,
-                format!("unsupported resize rule {:?}", resize.value),
-                Some("the supported rule is `shortest_side_bicubic` (CLIP's)".into()),
+                i,
+                format!("interpolation {:?} contradicts `resize: {LEGACY_RESIZE}`", i.value),
+                Some("write `resize: shortest_side` to choose the filter with `interpolation`".into()),
             );
         }
-        if let Some(crop) = &p.crop
-            && crop.value != "center"
-        {
+        let crop = self.choice(p.crop.as_ref(), "crop", &Crop::NAMES, Crop::parse);
+        let crop_rounding =
+            self.choice(p.crop_rounding.as_ref(), "crop_rounding", &CropRounding::NAMES, CropRounding::parse);
+        if let (Some(ResizeMode::ShortestSide), Some(Crop::None), Some(c)) = (resize, crop, &p.crop) {
             self.at(
                 Code::M007,
-                crop,
-                format!("unsupported crop {:?}", crop.value),
-                Some("the supported crop is `center` (CLIP's)".into()),
+                c,
+                "`crop: none` needs `resize: squash`".into(),
+                Some("`shortest_side` leaves the long side longer than size; use `crop: center`".into()),
             );
         }
+        let rescale_factor = match &p.rescale_factor {
+            Some(f) if !(f.value.is_finite() && f.value > 0.0) => {
+                self.at(
+                    Code::M004,
+                    f,
+                    format!("preprocess.rescale_factor must be a positive number, not {}", f.value),
+                    Some("0.00392156862745098 (1/255, the default) scales 8-bit values to [0, 1]".into()),
+                );
+                None
+            }
+            Some(f) => Some(f.value),
+            None => Some(PreprocessSpec::DEFAULT_RESCALE_FACTOR),
+        };
         let mean = self.triple(&p.mean, "preprocess.mean", false);
         let std = self.triple(&p.std, "preprocess.std", true);
-        Some(PreprocessSpec { size: p.size.value, mean: mean?, std: std? })
+        Some(PreprocessSpec {
+            size: p.size.value,
+            rule: ResizeRule {
+                resize: resize?,
+                interpolation: interpolation?,
+                crop: crop?,
+                crop_rounding: crop_rounding?,
+            },
+            rescale_factor: rescale_factor?,
+            mean: mean?,
+            std: std?,
+        })
+    }
+
+    /// One of the named choices of `preprocess`: its default when absent, `None` (and a
+    /// diagnostic naming the allowed values) when unknown.
+    fn choice<T: Default>(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        names: &[&str],
+        parse: fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let Some(v) = value else { return Some(T::default()) };
+        let parsed = parse(&v.value);
+        if parsed.is_none() {
+            let hint = suggest(&v.value, names);
+            self.at(Code::M007, v, format!("unsupported preprocess.{key} {:?}", v.value), Some(hint));
+        }
+        parsed
     }
 
     /// Checks the tokenizer: CLIP's BPE and a context length in range.

@@ -7,6 +7,7 @@
 
 pub use crate::imaging::decode;
 pub mod graph;
+pub mod inputs;
 pub mod inspect;
 pub mod manifest;
 pub mod pipeline;
@@ -30,6 +31,7 @@ pub use tokenizer::ClipTokenizer;
 
 use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics};
+use inputs::TextFeed;
 
 /// Everything that can go wrong loading or running a model.
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +108,13 @@ pub enum TapSelection {
     Named(Vec<String>),
 }
 
-/// The dtype of the text tower's ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IdType {
-    I64,
-    I32,
+/// One input of the text graph: its name, what it is fed, and whether it takes int32 (int64
+/// otherwise).
+#[derive(Debug, Clone)]
+struct TextInput {
+    name: String,
+    feed: TextFeed,
+    int32: bool,
 }
 
 struct EncoderSession {
@@ -122,10 +126,14 @@ struct EncoderSession {
 }
 
 impl EncoderSession {
-    fn run(&mut self, input: ort::session::SessionInputValue<'_>, batch: usize) -> Result<Encoded, ModelError> {
+    fn run(
+        &mut self,
+        inputs: Vec<(&str, ort::session::SessionInputValue<'_>)>,
+        batch: usize,
+    ) -> Result<Encoded, ModelError> {
         let file = self.file.clone();
         let infer = |source| ModelError::Inference { file: file.clone(), source };
-        let outputs = self.session.run(vec![(self.input.as_str(), input)]).map_err(infer)?;
+        let outputs = self.session.run(inputs).map_err(infer)?;
         let extract = |name: &str| -> Result<ndarray::ArrayViewD<'_, f32>, ModelError> {
             let value = outputs.get(name).ok_or_else(|| ModelError::Interface {
                 file: file.clone(),
@@ -152,7 +160,7 @@ pub struct ClipModel {
     manifest: ModelManifest,
     image: EncoderSession,
     text: EncoderSession,
-    id_type: IdType,
+    text_inputs: Vec<TextInput>,
     device: Device,
 }
 
@@ -219,7 +227,8 @@ impl ClipModel {
         if !missing.is_empty() {
             return Err(ModelError::TapNotInGraph(missing));
         }
-        let model = Self { id_type: id_type(&text)?, manifest, image, text, device };
+        check_image_inputs(&image)?;
+        let model = Self { text_inputs: text_inputs(&text)?, manifest, image, text, device };
         model.check_image_input()?;
         Ok(model)
     }
@@ -285,7 +294,8 @@ impl ClipModel {
         let n = shape[0];
         let file = self.image.file.clone();
         let tensor = TensorRef::from_array_view(batch).map_err(|source| ModelError::Inference { file, source })?;
-        self.image.run(tensor.into(), n)
+        let input = self.image.input.clone();
+        self.image.run(vec![(input.as_str(), tensor.into())], n)
     }
 
     /// Runs the text tower on `[N, context_length]` token ids.
@@ -300,17 +310,19 @@ impl ClipModel {
         let n = ids.nrows();
         let file = self.text.file.clone();
         let err = |source| ModelError::Inference { file: file.clone(), source };
-        match self.id_type {
-            IdType::I64 => {
-                let tensor = TensorRef::from_array_view(ids).map_err(err)?;
-                self.text.run(tensor.into(), n)
-            }
-            IdType::I32 => {
-                let narrow = ids.mapv(|v| v as i32);
-                let tensor = TensorRef::from_array_view(narrow.view()).map_err(err)?;
-                self.text.run(tensor.into(), n)
-            }
+        let ids = ids.to_owned();
+        let wide: Vec<Array2<i64>> = self.text_inputs.iter().map(|i| i.feed.values(&ids, tokenizer::EOT)).collect();
+        let narrow: Vec<Option<Array2<i32>>> =
+            self.text_inputs.iter().zip(&wide).map(|(i, v)| i.int32.then(|| v.mapv(|x| x as i32))).collect();
+        let mut feeds = Vec::with_capacity(wide.len());
+        for ((input, w), n32) in self.text_inputs.iter().zip(&wide).zip(&narrow) {
+            let value: ort::session::SessionInputValue<'_> = match n32 {
+                Some(v) => TensorRef::from_array_view(v.view()).map_err(err)?.into(),
+                None => TensorRef::from_array_view(w.view()).map_err(err)?.into(),
+            };
+            feeds.push((input.name.as_str(), value));
         }
+        self.text.run(feeds, n)
     }
 
     /// Tokenizes and encodes texts.
@@ -408,8 +420,22 @@ fn open_encoder(
         }
     }
     check_interface(&graph, spec)?;
-    let bytes =
-        graph.with_outputs(taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()))?;
+    let taps_found: Vec<&str> =
+        taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()).collect();
+    // Only this tower: a file holding both (optimum's model.onnx) is cut to the part that
+    // computes this tower's output and taps, so it takes this tower's inputs alone.
+    let wanted: Vec<&str> = std::iter::once(spec.output.as_str()).chain(taps_found.iter().copied()).collect();
+    graph.keep_only(&wanted)?;
+    if !graph.input_names().contains(&spec.input.as_str()) {
+        return Err(ModelError::Interface {
+            file: spec.file.clone(),
+            message: format!(
+                "the {which} encoder's output {:?} and taps do not depend on its input {:?}: the manifest names another tower's input or output (a tap of the other tower?)",
+                spec.output, spec.input
+            ),
+        });
+    }
+    let bytes = graph.with_outputs(taps_found)?;
     let what = spec.file.display().to_string();
     let (session, device) = Runtime::get()?.session_from_bytes(&bytes, spec.file.parent(), config, &what)?;
     let session = EncoderSession {
@@ -475,17 +501,52 @@ fn apply_edit(
     Ok(())
 }
 
-fn id_type(text: &EncoderSession) -> Result<IdType, ModelError> {
-    let input = text.session.inputs().iter().find(|i| i.name() == text.input);
-    match input.map(|i| i.dtype()) {
-        Some(ValueType::Tensor { ty: TensorElementType::Int64, .. }) | None => Ok(IdType::I64),
-        Some(ValueType::Tensor { ty: TensorElementType::Int32, .. }) => Ok(IdType::I32),
+/// Every input of the text graph with what it is fed; an input nothing can feed, or one of a
+/// type other than int64 and int32, is an error naming it.
+fn text_inputs(text: &EncoderSession) -> Result<Vec<TextInput>, ModelError> {
+    text.session
+        .inputs()
+        .iter()
+        .map(|input| {
+            let name = input.name();
+            let Some(feed) = TextFeed::for_input(name, &text.input) else {
+                return Err(ModelError::Interface {
+                    file: text.file.clone(),
+                    message: format!(
+                        "the text graph takes input {name:?}, which clip-audit cannot feed (it feeds {}); if this file holds both towers, give each tower its own graph",
+                        inputs::known_text_inputs(&text.input)
+                    ),
+                });
+            };
+            let int32 = match input.dtype() {
+                ValueType::Tensor { ty: TensorElementType::Int64, .. } => false,
+                ValueType::Tensor { ty: TensorElementType::Int32, .. } => true,
+                other => {
+                    return Err(ModelError::Interface {
+                        file: text.file.clone(),
+                        message: format!(
+                            "text input {name:?} has type {other}; clip-audit feeds its {} as int64 (or int32)",
+                            feed.describe()
+                        ),
+                    });
+                }
+            };
+            Ok(TextInput { name: name.to_owned(), feed, int32 })
+        })
+        .collect()
+}
+
+/// The image graph must take the pixels alone: any other input is an error naming it.
+fn check_image_inputs(image: &EncoderSession) -> Result<(), ModelError> {
+    match image.session.inputs().iter().find(|i| i.name() != image.input) {
         Some(other) => Err(ModelError::Interface {
-            file: text.file.clone(),
+            file: image.file.clone(),
             message: format!(
-                "text input {:?} has type {other}; clip-audit feeds int64 (or int32) token ids",
-                text.input
+                "the image graph takes input {:?} besides {:?}, which clip-audit cannot feed; if this file holds both towers, give each tower its own graph",
+                other.name(),
+                image.input
             ),
         }),
+        None => Ok(()),
     }
 }

@@ -1,9 +1,10 @@
 //! The image pipeline every command that encodes images shares (`run`, `embed`, `bench`),
 //! written once: a producer thread makes the next batch's images (decoding files, rendering
 //! text, compositing) and preprocesses them in parallel while the model runs the current batch.
-//! The channel between them holds two batches, so memory holds at most three batches of
-//! tensors whatever the number of images, and inference never waits on decoding when decoding
-//! is the faster side.
+//! The channel between them holds two batches, so memory holds a bounded number of batches
+//! whatever the number of images (two in the channel, one the producer is sending or making,
+//! one the model is running), and inference never waits on decoding when decoding is the
+//! faster side.
 
 use std::sync::mpsc;
 
@@ -12,7 +13,47 @@ use ndarray::{Array4, Axis};
 use rayon::prelude::*;
 
 use super::manifest::PreprocessSpec;
-use super::preprocess::preprocess;
+use super::preprocess::{ImageError, preprocess};
+use super::{ClipModel, Encoded, ModelError};
+
+/// Why [`encode_all`] stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// An image could not be made (the first, in input order).
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// The model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Encodes every item's image through [`pipelined`], one [`Encoded`] per batch in input
+/// order; the first image that cannot be made stops it with that image's error (`embed` and
+/// `bench embed`, where every image was asked for by name). The runner, which skips a bad
+/// stimulus and goes on, uses [`pipelined`] itself.
+pub fn encode_all<T: Sync>(
+    model: &mut ClipModel,
+    items: &[T],
+    batch: usize,
+    make: impl Fn(&T) -> Result<RgbImage, ImageError> + Sync,
+) -> Result<Vec<Encoded>, EncodeError> {
+    let spec = model.manifest().preprocess;
+    let mut out = Vec::new();
+    pipelined(
+        items,
+        batch,
+        &spec,
+        |item| make(item).map(|img| (img, ())),
+        |b| -> Result<(), EncodeError> {
+            if let Some((_, e)) = b.failed.into_iter().next() {
+                return Err(e.into());
+            }
+            out.push(model.encode_images(b.tensor.view())?);
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
 
 /// One batch as the producer hands it over.
 #[derive(Debug)]
@@ -98,7 +139,7 @@ mod tests {
     use super::*;
 
     fn spec(size: u32) -> PreprocessSpec {
-        PreprocessSpec { size, mean: [0.0; 3], std: [1.0; 3] }
+        PreprocessSpec { size, mean: [0.0; 3], std: [1.0; 3], ..Default::default() }
     }
 
     #[test]

@@ -187,4 +187,3 @@ pub fn write_reports(
     }
     Ok((dir, files))
 }
-

@@ -614,6 +614,11 @@ fn read_vars(
             Value::Map(items) => {
                 for (k, v) in items {
                     let Some(name) = String::from_node(k, cx) else { continue };
+                    if let Some(first) = vars.declared_at.get(&name) {
+                        let (message, first) = (format!("key `{name}` appears twice in `vars`"), *first);
+                        cx.duplicate(Code::S004, message, k.position, first);
+                        continue;
+                    }
                     let value = match &v.value {
                         Value::Null => None,
                         _ => String::from_node(v, cx),

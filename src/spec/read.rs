@@ -379,8 +379,8 @@ impl<'n> MapReader<'n> {
 mod tests {
     use super::*;
 
-    /// The text as a node tree with every repeated key kept (the spec parser refuses a
-    /// repeated key before reading; a tree can still hold one, and reading reports it).
+    /// The text as a node tree with every repeated key kept, as the spec parser keeps them
+    /// (reading reports them).
     fn parse_keeping_duplicates(text: &str) -> Node {
         let options = serde_saphyr::options! { duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough };
         serde_saphyr::from_str_with_options(text, options).expect("valid YAML")

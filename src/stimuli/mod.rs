@@ -32,7 +32,7 @@ use crate::spec::manifest;
 pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "jfif"];
 
 /// How the concept is presented.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Modality {
     /// A text prompt for the text tower.
