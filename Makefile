@@ -11,7 +11,7 @@ VPY         := $(VENV)/bin/python
 TEST_VENV   := .venv-test
 CARGO       ?= cargo
 
-.PHONY: help demo test ort ort-gpu test-tools test-tools-debian venv exports fixtures schemas bench clean-ort
+.PHONY: help demo test ort ort-gpu test-tools test-tools-debian venv exports hf-exports fixtures schemas bench clean-ort
 
 help:
 	@echo "make demo      build clip-audit and audit the model organism (fixtures/models/organism)"
@@ -19,6 +19,7 @@ help:
 	@echo "make ort       install libonnxruntime.so $(ORT_VERSION) into $(ORT_DIR)/lib (from the PyPI wheel)"
 	@echo "make ort-gpu   the CUDA build (onnxruntime-gpu) into $(ORT_DIR)/gpu; use with ORT_DYLIB_PATH"
 	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports (needs venv)"
+	@echo "make hf-exports  random-weight Hugging Face CLIP ViT-B/32 and SigLIP base exports (hub layouts) into fixtures/exports"
 	@echo "make fixtures  remake the committed test fixtures and probe data (needs venv)"
 	@echo "make schemas   regenerate docs/schema/*.json from the spec types"
 	@echo "make bench     throughput of embed and run vs a bare ONNX Runtime session and the Python reference (ViT-B-32)"
@@ -102,10 +103,19 @@ exports: venv
 	$(VPY) scripts/export_clip.py --arch ViT-B-32 --random-weights --out fixtures/exports/vit-b-32
 	$(VPY) scripts/export_clip.py --arch RN50 --random-weights --out fixtures/exports/rn50
 
+# Random-weight Hugging Face exports of the published configs (hub layouts, both ONNX layouts,
+# goldens): CLIP ViT-B/32 and SigLIP base-patch16-224, for benchmarks and the tests that say
+# SKIPPED without them.
+hf-exports: venv
+	$(VPY) scripts/make_hf_exports.py --family clip --config vit-b-32 --out fixtures/exports/hf-clip-vit-b-32
+	$(VPY) scripts/make_hf_exports.py --family siglip --config base-patch16-224 --out fixtures/exports/hf-siglip-base-patch16-224
+
 fixtures: venv
 	$(VPY) scripts/make_tiny_clip.py
 	$(VPY) scripts/make_preprocess_fixtures.py
 	$(VPY) scripts/make_tokenizer_fixture.py
+	$(VPY) scripts/make_hf_exports.py --family clip --config tiny --out fixtures/models/hf-clip-tiny
+	$(VPY) scripts/make_hf_exports.py --family siglip --config tiny --out fixtures/models/hf-siglip-tiny
 	$(VPY) scripts/make_image_fixtures.py
 	$(VPY) scripts/make_regions_probe.py
 

@@ -158,36 +158,34 @@ def mlp_activations(path: Path) -> list[str]:
     return list(last.values())
 
 
-def write_manifests(out: Path, config: str, size: int, logit_scale: float, image_tap: str, text_tap: str) -> None:
-    """model.yaml for the transformers.js layout (one graph per tower) and model.optimum.yaml for
-    optimum's single graph: the same model, so the same golden values."""
-    for name, image_file, text_file, what in [
-        ("model.yaml", "onnx/vision_model.onnx", "onnx/text_model.onnx", "transformers.js layout"),
-        ("model.optimum.yaml", "model.onnx", "model.onnx", "optimum's single model.onnx"),
+def write_manifests(out: Path, name: str, pre: dict, tokenizer_yaml: str, logit_scale: float, head: str,
+                    split_outputs: tuple[str, str], image_tap: str, text_tap: str) -> None:
+    """model.yaml for the transformers.js layout (one graph per tower; `split_outputs` are its
+    image and text outputs) and model.optimum.yaml for optimum's single graph (outputs
+    `image_embeds`, `text_embeds`): the same model, so the same golden values."""
+    rule = "\n".join(f"  {k}: {v}" for k, v in pre.items())
+    for file, image_file, text_file, (image_out, text_out), what in [
+        ("model.yaml", "onnx/vision_model.onnx", "onnx/text_model.onnx", split_outputs, "transformers.js layout"),
+        ("model.optimum.yaml", "model.onnx", "model.onnx", ("image_embeds", "text_embeds"),
+         "optimum's single model.onnx"),
     ]:
-        (out / name).write_text(f"""# clip-audit model bundle: random-weight Hugging Face CLIP ({config}), {what}.
+        (out / file).write_text(f"""# clip-audit model bundle: random-weight Hugging Face {name}, {what}.
 # Made by scripts/make_hf_exports.py. For tests only.
-name: hf-clip-{config}
+name: hf-{name}
 image_encoder:
   file: {image_file}
   input: pixel_values
-  output: image_embeds
+  output: {image_out}
 text_encoder:
   file: {text_file}
   input: input_ids
-  output: text_embeds
+  output: {text_out}
 preprocess:
-  size: {size}
-  resize: shortest_side
-  interpolation: bicubic
-  crop: center
-  crop_rounding: hf
-  mean: {OPENAI_MEAN}
-  std: {OPENAI_STD}
+{rule}
 tokenizer:
-  kind: clip_bpe
-  context_length: 77
+{tokenizer_yaml}
 logit_scale: {logit_scale}
+{head}
 taps:
   - name: image.last_mlp
     encoder: image
@@ -199,7 +197,22 @@ taps:
     tensor: "{text_tap}"
     layout: ntd
     pooling: token_mean
-""")
+""".replace("\n\ntaps:", "\ntaps:"))
+
+
+def session_options() -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return so
+
+
+def run_with_taps(path: Path, feeds: dict, outputs: list[str], taps: list[str]) -> list[np.ndarray]:
+    """Runs a graph with extra outputs (the taps), as clip-audit adds them."""
+    m = onnx.load(str(path))
+    for t in taps:
+        m.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
+    s = ort.InferenceSession(m.SerializeToString(), session_options(), providers=["CPUExecutionProvider"])
+    return s.run(outputs + taps, feeds)
 
 
 def check(a: np.ndarray, b: np.ndarray, what: str, tol: float = 1e-4) -> float:
@@ -210,11 +223,7 @@ def check(a: np.ndarray, b: np.ndarray, what: str, tol: float = 1e-4) -> float:
     return d
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", choices=sorted(CONFIGS), default="tiny")
-    ap.add_argument("--out", type=Path, required=True)
-    args = ap.parse_args()
+def make_clip(args: argparse.Namespace) -> None:
     c = CONFIGS[args.config]
     out: Path = args.out
     if out.exists():
@@ -281,17 +290,9 @@ def main() -> None:
     enc = tokenizer(PROMPTS, padding="max_length", max_length=77, truncation=True, return_tensors="np")
     ids, mask = enc["input_ids"].astype(np.int64), enc["attention_mask"].astype(np.int64)
 
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so = session_options()
     vis_taps = mlp_activations(out / "onnx" / "vision_model.onnx")
     txt_taps = mlp_activations(out / "onnx" / "text_model.onnx")
-
-    def run_with_taps(path: Path, feeds: dict, outputs: list[str], taps: list[str]) -> list[np.ndarray]:
-        m = onnx.load(str(path))
-        for t in taps:
-            m.graph.output.append(onnx.helper.make_empty_tensor_value_info(t))
-        s = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
-        return s.run(outputs + taps, feeds)
 
     v = run_with_taps(out / "onnx" / "vision_model.onnx", {"pixel_values": pv}, ["image_embeds"], vis_taps)
     t = run_with_taps(out / "onnx" / "text_model.onnx", {"input_ids": ids, "attention_mask": mask},
@@ -329,9 +330,170 @@ def main() -> None:
         ],
     }
     (out / "golden" / "golden.json").write_text(json.dumps(golden) + "\n")
-    write_manifests(out, args.config, size, float(model.logit_scale.detach().exp()), vis_taps[-1], txt_taps[-1])
+    pre = {"size": size, "resize": "shortest_side", "interpolation": "bicubic", "crop": "center",
+           "crop_rounding": "hf", "mean": OPENAI_MEAN, "std": OPENAI_STD}
+    write_manifests(out, f"clip-{args.config}", pre, "  kind: clip_bpe\n  context_length: 77",
+                    float(model.logit_scale.detach().exp()), "", ("image_embeds", "text_embeds"), vis_taps[-1],
+                    txt_taps[-1])
     print(f"wrote {out}")
 
 
+SIGLIP_CONFIGS = {
+    "tiny": dict(
+        text=dict(vocab_size=1000, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2),
+        vision=dict(image_size=32, patch_size=8, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                    num_attention_heads=2),
+    ),
+    # google/siglip-base-patch16-224's published config.json (vocabulary 32,000: with the
+    # stand-in tokenizer's 1,000 pieces only the first rows are ever used).
+    "base-patch16-224": dict(
+        text=dict(vocab_size=32000, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                  num_attention_heads=12),
+        vision=dict(image_size=224, patch_size=16, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                    num_attention_heads=12),
+    ),
+}
+
+
+def make_siglip(args: argparse.Namespace) -> None:
+    """SigLIP: `SiglipModel` with random weights (logit scale log 10 and bias -10, the paper's
+    initialisation), the transformers.js pair (`pooler_output` of each tower; the text graph
+    takes `input_ids` alone: SigLIP pools the last position without a mask) and optimum's
+    `model.onnx`, with a SentencePiece tokenizer stand-in (scripts/spm_standin.py) as
+    `spiece.model` (google's SigLIP folders ship no tokenizer.json, and transformers has no
+    converter to make one)."""
+    from spm_standin import train_standin
+    from transformers import (SiglipConfig, SiglipImageProcessorPil, SiglipModel, SiglipTextModel,
+                              SiglipTokenizer, SiglipVisionModel)
+
+    c = SIGLIP_CONFIGS[args.config]
+    out: Path = args.out
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "golden").mkdir(parents=True)
+    torch.manual_seed(0)
+    cfg = SiglipConfig(
+        text_config=dict(max_position_embeddings=64, pad_token_id=1, eos_token_id=1, bos_token_id=None, **c["text"]),
+        vision_config=dict(**c["vision"]),
+    )
+    for sub in (cfg, cfg.text_config, cfg.vision_config):
+        sub._attn_implementation = "eager"
+    model = SiglipModel(cfg).eval()
+    with torch.no_grad():
+        model.logit_scale.fill_(float(np.log(10.0)))
+        model.logit_bias.fill_(-10.0)
+    model.save_pretrained(out, safe_serialization=True)
+    (out / "model.safetensors").unlink()
+    size = cfg.vision_config.image_size
+    processor = SiglipImageProcessorPil(size={"height": size, "width": size}, resample=3, image_mean=[0.5] * 3,
+                                        image_std=[0.5] * 3, do_convert_rgb=True)
+    processor.save_pretrained(out)
+    train_standin(out)
+    tokenizer = SiglipTokenizer(vocab_file=str(out / "spiece.model"))
+    tokenizer.save_pretrained(out)  # spiece.model + tokenizer_config.json, as google/siglip-* ship
+
+    def strip(prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+
+    class Tower(torch.nn.Module):
+        """One tower under its hub module name (`text_model`, `vision_model`), so node names are
+        the hub exports' `/text_model/encoder/layers.0/...`."""
+
+        def __init__(self, name: str, inner: torch.nn.Module):
+            super().__init__()
+            self.name = name
+            setattr(self, name, inner)
+
+        def forward(self, x):
+            o = getattr(self, self.name)(x)
+            return o.last_hidden_state, o.pooler_output
+
+    text_inner = SiglipTextModel(cfg.text_config).eval()
+    text_inner.load_state_dict(strip("text_model."))
+    vision_inner = SiglipVisionModel(cfg.vision_config).eval()
+    vision_inner.load_state_dict(strip("vision_model."))
+    text, vision = Tower("text_model", text_inner).eval(), Tower("vision_model", vision_inner).eval()
+
+    ids = tokenizer(PROMPTS[:2], padding="max_length", max_length=64, truncation=True, return_tensors="pt")["input_ids"]
+    pixels = torch.randn(2, 3, size, size)
+    print("exporting onnx/text_model.onnx, onnx/vision_model.onnx, model.onnx")
+    seq = {0: "batch_size", 1: "sequence_length"}
+    export(text, (ids,), out / "onnx" / "text_model.onnx", ["input_ids"], ["last_hidden_state", "pooler_output"],
+           {"input_ids": seq})
+    export(vision, (pixels,), out / "onnx" / "vision_model.onnx", ["pixel_values"],
+           ["last_hidden_state", "pooler_output"], {"pixel_values": {0: "batch_size"}})
+
+    class Combined(SiglipModel):
+        """SiglipModel with optimum's inputs and outputs, node names kept."""
+
+        def forward(self, input_ids, pixel_values):
+            o = super().forward(input_ids=input_ids, pixel_values=pixel_values)
+            return o.logits_per_image, o.logits_per_text, o.text_embeds, o.image_embeds
+
+    combined = Combined(cfg).eval()
+    combined.load_state_dict(model.state_dict())
+    export(combined, (ids, pixels), out / "model.onnx", ["input_ids", "pixel_values"],
+           ["logits_per_image", "logits_per_text", "text_embeds", "image_embeds"],
+           {"input_ids": seq, "pixel_values": {0: "image_batch_size"}})
+
+    images = make_images(out)
+    pv = processor(images=[Image.open(p).convert("RGB") for p in images], return_tensors="np")["pixel_values"]
+    ids = tokenizer(PROMPTS, padding="max_length", max_length=64, truncation=True, return_tensors="np")["input_ids"]
+    ids = ids.astype(np.int64)
+    vis_taps = mlp_activations(out / "onnx" / "vision_model.onnx")
+    txt_taps = mlp_activations(out / "onnx" / "text_model.onnx")
+    # The last encoder layer's MLP, not the attention-pooling head's (one token).
+    image_tap = [t for t in vis_taps if "/encoder/layers." in t][-1]
+    v = run_with_taps(out / "onnx" / "vision_model.onnx", {"pixel_values": pv}, ["pooler_output"], vis_taps)
+    t = run_with_taps(out / "onnx" / "text_model.onnx", {"input_ids": ids}, ["pooler_output"], txt_taps)
+    combined_s = ort.InferenceSession(str(out / "model.onnx"), session_options(), providers=["CPUExecutionProvider"])
+    ci = combined_s.run(["text_embeds", "image_embeds"], {"input_ids": ids, "pixel_values": pv})
+    with torch.no_grad():
+        tv = vision(torch.from_numpy(pv))[1].numpy()
+        tt = text(torch.from_numpy(ids))[1].numpy()
+    check(v[0], tv, "vision pooler_output")
+    check(t[0], tt, "text pooler_output")
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    check(ci[0], unit(tt), "model.onnx text_embeds (normalised)")
+    check(ci[1], unit(tv), "model.onnx image_embeds (normalised)")
+    scale, bias = float(model.logit_scale.detach().exp()), float(model.logit_bias.detach())
+    golden = {
+        "producer": f"scripts/make_hf_exports.py --family siglip --config {args.config} (transformers "
+                    f"SiglipImageProcessorPil + SiglipTokenizer on the stand-in spiece.model, onnxruntime "
+                    f"{ort.__version__}, CPU, graph optimisations off)",
+        "logit_scale": scale,
+        "logit_bias": bias,
+        "taps": {"image": vis_taps, "text": txt_taps},
+        "texts": [{"text": s, "input_ids": ids[i].tolist(), "text_embeds": t[0][i].tolist()}
+                  for i, s in enumerate(PROMPTS)],
+        "images": [
+            {"file": f"golden/{p.name}", "pixel_values": pv[i].reshape(-1).tolist(), "image_embeds": v[0][i].tolist(),
+             "taps": {"image.last_mlp": v[1 + vis_taps.index(image_tap)][i].mean(axis=0).tolist()}}
+            for i, p in enumerate(images)
+        ],
+    }
+    (out / "golden" / "golden.json").write_text(json.dumps(golden) + "\n")
+    text_tap = [t for t in txt_taps if "/encoder/layers." in t][-1]
+    head = f"head: sigmoid\nlogit_bias: {bias}"
+    tokenizer_yaml = "  kind: sentencepiece\n  file: spiece.model\n  context_length: 64\n  pad_id: 1"
+    write_manifests(out, f"siglip-{args.config}", {"size": size, "resize": "squash", "crop": "none",
+                    "mean": [0.5] * 3, "std": [0.5] * 3}, tokenizer_yaml, scale, head,
+                    ("pooler_output", "pooler_output"), image_tap, text_tap)
+    print(f"wrote {out} (logit scale {scale:.4f}, bias {bias:.4f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--family", choices=["clip", "siglip"], default="clip")
+    ap.add_argument("--config", default="tiny", help="clip: tiny | vit-b-32; siglip: tiny | base-patch16-224")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    known = CONFIGS if args.family == "clip" else SIGLIP_CONFIGS
+    if args.config not in known:
+        sys.exit(f"--config {args.config}: {args.family} configs are {', '.join(sorted(known))}")
+    (make_clip if args.family == "clip" else make_siglip)(args)
+
+
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

@@ -12,6 +12,18 @@ Writes fixtures/tokenizer/open_clip_ids.json. Every case holds:
   ftfy_steps  the ftfy steps that changed the text, segment by segment, as fix_text
             runs them (only present when ftfy changed something)
 
+It also writes the references of the tokenizers clip-audit loads from a model's own files
+(`hf_tokenizer`, `sentencepiece`), on the same strings plus a few holding special-token text:
+
+  hf_clip_ids.json      transformers' CLIPTokenizer on fixtures/models/hf-clip-tiny
+                        (padding="max_length", max_length=77, truncation=True)
+  siglip-standin/       a SigLIP-style SentencePiece stand-in (scripts/spm_standin.py):
+                        spiece.model, tokenizer_config.json (SiglipTokenizer.save_pretrained)
+                        and tokenizer.json (SiglipConverter below)
+  siglip_standin_ids.json  SiglipTokenizer on spiece.model, and the tokenizer.json through
+                        transformers' fast tokenizer (padding="max_length", max_length=64,
+                        truncation=True)
+
 Run:  .venv-scripts/bin/python scripts/make_tokenizer_fixture.py
 """
 
@@ -214,7 +226,7 @@ def ftfy_trace(text: str) -> list[str]:
     return steps
 
 
-def main() -> None:
+def write_open_clip() -> None:
     items = cases()
     texts = [t for t, _ in items]
     assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
@@ -287,6 +299,174 @@ def main() -> None:
         w = oc_tok.whitespace_clean(oc_tok.basic_clean(text))
         if len(w.lower()) != len(w):
             print(f"  {w!r} -> {w.lower()!r}")
+
+
+HF_CLIP_DIR = ROOT / "fixtures" / "models" / "hf-clip-tiny"
+HF_CLIP_OUT = ROOT / "fixtures" / "tokenizer" / "hf_clip_ids.json"
+SIGLIP_DIR = ROOT / "fixtures" / "tokenizer" / "siglip-standin"
+SIGLIP_OUT = ROOT / "fixtures" / "tokenizer" / "siglip_standin_ids.json"
+SIGLIP_CONTEXT_LENGTH = 64
+
+# Special-token text of the two tokenizer families, literal in a prompt: what the tokenizers'
+# added tokens make of it is part of the reference.
+SPECIAL_TOKEN_CASES = [
+    "<|startoftext|>a photo of a dog<|endoftext|>", "a photo <|endoftext|> of a dog", "<|endoftext|>",
+    "</s>", "a photo </s> of a dog", "a photo of a dog </s>", "</s> a photo of a dog", "</s></s>",
+    "<unk>", "hello <unk> world", "<UNK> and </S> upper case", "<pad>", "<s> a photo",
+    "\u2581a photo of a \u2581 dog", " ".join(["word"] * 70) + " </s>", " ".join(["word"] * 62) + " </s>",
+]
+
+
+def reference_texts() -> list[tuple[str, str]]:
+    """The open_clip fixture's strings (in its order), then the special-token cases."""
+    doc = json.loads(OUT.read_text(encoding="utf-8"))
+    items = [(c["text"], c["category"]) for c in doc["cases"]]
+    items += [(t, "special_token_text_hf") for t in SPECIAL_TOKEN_CASES]
+    texts = [t for t, _ in items]
+    assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
+    return items
+
+
+def dump(path: Path, header: dict, cases: list[dict]) -> None:
+    """JSON with one case per line, so the files stay small and diffs readable."""
+    head = json.dumps(header, ensure_ascii=False, indent=1)[:-2]
+    body = ",\n".join("  " + json.dumps(c, ensure_ascii=False, separators=(",", ":")) for c in cases)
+    path.write_text(f'{head},\n "cases": [\n{body}\n ]\n}}\n', encoding="utf-8")
+    assert json.loads(path.read_text(encoding="utf-8"))["cases"] == cases
+    print(f"{len(cases)} cases -> {path.relative_to(ROOT)} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+def encoded(tokenizer, text: str, max_length: int) -> dict:
+    enc = tokenizer(text, padding="max_length", max_length=max_length, truncation=True)
+    ids, mask = list(enc["input_ids"]), list(enc["attention_mask"])
+    assert len(ids) == len(mask) == max_length, (text, len(ids))
+    return {"ids": ids, "mask": mask}
+
+
+def write_hf_clip() -> None:
+    import tokenizers
+    import transformers
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(HF_CLIP_DIR)
+    assert type(tok).__name__ == "CLIPTokenizer" and tok.pad_token == "<|endoftext|>", tok
+    items = reference_texts()
+    cases = [{"text": t, "category": c, **encoded(tok, t, CONTEXT_LENGTH)} for t, c in items]
+    open_clip_ids = {c["text"]: c["ids"] for c in json.loads(OUT.read_text(encoding="utf-8"))["cases"]}
+    differ = [c["text"] for c in cases if c["text"] in open_clip_ids
+              and c["ids"][:sum(c["mask"])] != open_clip_ids[c["text"]][:sum(c["mask"])]]
+    header = {
+        "producer": f"transformers {transformers.__version__} AutoTokenizer (CLIPTokenizer, tokenizers "
+                    f"{tokenizers.__version__}) on fixtures/models/hf-clip-tiny, padding=\"max_length\", "
+                    f"max_length={CONTEXT_LENGTH}, truncation=True",
+        "tokenizer": "fixtures/models/hf-clip-tiny/tokenizer.json",
+        "context_length": CONTEXT_LENGTH,
+        "pad_id": tok.pad_token_id,
+        "note": (f"Hugging Face's CLIP tokenizer normalizes with NFC, whitespace collapsing and lower-casing "
+                 f"only (no ftfy, no HTML unescaping), pads with <|endoftext|> and masks every real token: "
+                 f"{len(differ)} of the {len(open_clip_ids)} open_clip strings get other ids than open_clip's."),
+    }
+    dump(HF_CLIP_OUT, header, cases)
+
+
+def siglip_converter():
+    """A slow-to-fast converter for SigLIP's tokenizer, on transformers' own `SpmConverter`.
+
+    transformers ships none (SiglipTokenizer is SentencePiece-only; the converter of
+    huggingface/transformers#29969 was never merged), so this one follows that PR and
+    `SiglipTokenizer.canonicalize_text`: lower-case, drop ASCII punctuation, collapse
+    whitespace, strip; then the model's own charsmap (`Precompiled`) and SentencePiece's
+    whitespace clean-up; a Metaspace pre-tokenizer, the unigram pieces, and `</s>` appended.
+    """
+    import string
+
+    from tokenizers import Regex, normalizers, processors
+    from transformers.convert_slow_tokenizer import SpmConverter
+
+    punctuation = "[" + "".join("\\" + c if c in "[]\\^-" else c for c in string.punctuation) + "]"
+    # Python's `\s` (str.isspace), which SiglipTokenizer collapses, written out.
+    space = "[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+"
+
+    class SiglipConverter(SpmConverter):
+        def normalizer(self, proto):
+            steps = [normalizers.Replace("\u2581", " ")]  # SiglipTokenizer.tokenize does this first
+            if self.original_tokenizer.do_lower_case:
+                steps.append(normalizers.Lowercase())
+            steps += [normalizers.Replace(Regex(punctuation), ""), normalizers.Replace(Regex(space), " "),
+                      normalizers.Strip()]
+            if proto.normalizer_spec.precompiled_charsmap:
+                steps.append(normalizers.Precompiled(proto.normalizer_spec.precompiled_charsmap))
+            steps += [normalizers.Replace(Regex(" {2,}"), " "), normalizers.Strip()]
+            return normalizers.Sequence(steps)
+
+        def post_processor(self):
+            eos = str(self.original_tokenizer.eos_token)
+            eos_id = self.original_tokenizer.convert_tokens_to_ids(eos)
+            return processors.TemplateProcessing(single=["$A", eos], pair=["$A", eos, "$B", eos],
+                                                 special_tokens=[(eos, eos_id)])
+
+    return SiglipConverter
+
+
+def write_siglip_standin() -> None:
+    import sentencepiece
+    import tokenizers
+    import transformers
+    from spm_standin import train_standin
+    from transformers import PreTrainedTokenizerFast, SiglipTokenizer
+
+    SIGLIP_DIR.mkdir(parents=True, exist_ok=True)
+    spiece = train_standin(SIGLIP_DIR)
+    slow = SiglipTokenizer(vocab_file=str(spiece))
+    assert (slow.pad_token, slow.eos_token_id, slow.unk_token_id) == ("</s>", 1, 2), slow
+    slow.save_pretrained(SIGLIP_DIR)
+    special = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "</s>"}  # SiglipTokenizer's
+    # Through transformers' fast tokenizer, which adds the special tokens to the backend (`<unk>`
+    # becomes an added token, as it is SiglipTokenizer's), so the file holds what it runs.
+    converted = PreTrainedTokenizerFast(tokenizer_object=siglip_converter()(slow).converted(), **special)
+    tokenizer_json = SIGLIP_DIR / "tokenizer.json"
+    converted.backend_tokenizer.save(str(tokenizer_json))
+    fast = PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_json), **special)
+    plain = tokenizers.Tokenizer.from_file(str(tokenizer_json))
+    plain.enable_truncation(SIGLIP_CONTEXT_LENGTH)
+    plain.enable_padding(length=SIGLIP_CONTEXT_LENGTH, pad_id=1, pad_token="</s>")
+
+    cases, differ = [], []
+    for text, cat in reference_texts():
+        ref = encoded(slow, text, SIGLIP_CONTEXT_LENGTH)
+        conv = encoded(fast, text, SIGLIP_CONTEXT_LENGTH)
+        p = plain.encode(text)
+        assert (p.ids, p.attention_mask) == (conv["ids"], conv["mask"]), text  # transformers adds nothing
+        cases.append({"text": text, "category": cat, "sentencepiece": ref, "tokenizer_json": conv})
+        if conv != ref:
+            shown = [slow.convert_ids_to_tokens(r["ids"][:sum(r["mask"])]) for r in (ref, conv)]
+            differ.append(f"{text!r}: SiglipTokenizer {shown[0]}, tokenizer.json {shown[1]}")
+    header = {
+        "producer": f"transformers {transformers.__version__} SiglipTokenizer (sentencepiece "
+                    f"{sentencepiece.__version__}) on siglip-standin/spiece.model, and PreTrainedTokenizerFast "
+                    f"(tokenizers {tokenizers.__version__}) on siglip-standin/tokenizer.json; "
+                    f"padding=\"max_length\", max_length={SIGLIP_CONTEXT_LENGTH}, truncation=True",
+        "spiece_model": "fixtures/tokenizer/siglip-standin/spiece.model",
+        "tokenizer_json": "fixtures/tokenizer/siglip-standin/tokenizer.json",
+        "context_length": SIGLIP_CONTEXT_LENGTH,
+        "pad_id": slow.pad_token_id,
+        "note": (f"`sentencepiece` is SiglipTokenizer's output, `tokenizer_json` the converted tokenizer.json's; "
+                 f"they differ on {len(differ)} strings: " + "; ".join(differ)),
+    }
+    dump(SIGLIP_OUT, header, cases)
+    print(f"tokenizer.json differs from SiglipTokenizer on {len(differ)} strings:")
+    for d in differ:
+        print("  " + d)
+
+
+def main() -> None:
+    which = set(sys.argv[1:]) or {"open_clip", "hf_clip", "siglip"}
+    if "open_clip" in which:
+        write_open_clip()
+    if "hf_clip" in which:
+        write_hf_clip()
+    if "siglip" in which:
+        write_siglip_standin()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Look inside model bundles and ONNX exports.
+    /// Look inside model bundles and ONNX exports; import Hugging Face model folders.
     #[command(subcommand)]
     Model(ModelCommand),
     /// Print embeddings and tap activations for images and texts.
@@ -371,6 +371,32 @@ pub enum ModelCommand {
         /// Device and threads.
         #[command(flatten)]
         runtime: RuntimeArgs,
+    },
+    /// Write a model.yaml for a Hugging Face model folder (CLIP or SigLIP, exported to ONNX).
+    ///
+    /// Reads config.json, preprocessor_config.json, the tokenizer files and the ONNX files of
+    /// either layout the hub holds: transformers.js' onnx/vision_model.onnx +
+    /// onnx/text_model.onnx, or optimum's single model.onnx (quantized variants only when no
+    /// float32 file exists). The manifest it writes needs no editing: the towers' inputs and
+    /// outputs are read from the graphs, the preprocessing from the processor's config, the
+    /// learned logit scale from the weights of a file holding both towers, and the taps (the
+    /// last MLP activation of each tower) from `model inspect`'s suggestions. It prints what
+    /// it found. Paths in the manifest are relative to the folder it is written to.
+    ///
+    /// Example: clip-audit model import ~/models/clip-vit-base-patch32, then clip-audit embed
+    /// --model ~/models/clip-vit-base-patch32 -i cat.jpg -t "a photo of a cat" to check it.
+    ///
+    /// Example: clip-audit model import hub/siglip-base --out bundles/siglip writes
+    /// bundles/siglip/model.yaml, naming ../../hub/siglip-base/onnx/vision_model.onnx and so on.
+    Import {
+        /// The downloaded model folder (the one holding config.json).
+        dir: PathBuf,
+        /// Where to write: a folder (its model.yaml) or a .yaml file; default DIR/model.yaml.
+        #[arg(long, value_name = "BUNDLE")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing manifest.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -120,11 +120,11 @@ codes! {
     I008 => "warning: manifest values of `member_column` that name no member (value, rows, first line, nearest member value); every run skips those rows with that reason",
     I009 => "warning: manifest records that cannot be read (wrong number of fields, invalid UTF-8, a JSONL line that is not an object); every run skips those records",
     I010 => "a folder source's `glob` is not a valid pattern (an unclosed `[` or `{`)",
-    M003 => "a model file (encoder, external data) that does not exist",
+    M003 => "a model file (encoder, external data, tokenizer) that does not exist",
     M004 => "a model manifest value out of range or empty",
     M005 => "a tap defined twice",
     M006 => "a tap's pooling that does not apply to its layout",
-    M007 => "an unsupported preprocessing rule or tokenizer kind",
+    M007 => "an unsupported preprocessing rule, tokenizer kind or zero-shot head",
     M008 => "a tap's tensor that is not in the encoder's graph",
 }
 

@@ -171,6 +171,26 @@ fn findings_at_the_fail_level_exit_1_and_never_exits_0() {
     let sweep: Vec<&str> =
         s["denigration"]["sweep"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert!(sweep.contains(&"with-child-label") && sweep.contains(&"template 0"), "{sweep:?}");
+    // The labels follow the bundle's zero-shot head, recorded by the run; a sigmoid head
+    // (SigLIP's) gives the same labels and says how many images it alone would leave unlabelled.
+    assert_eq!(s["denigration"]["head"]["kind"], "softmax", "{}", s["denigration"]["head"]);
+    assert!(s["denigration"].get("below_half").is_none());
+    for entry in std::fs::read_dir(&out).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("provenance") && name.ends_with(".json") {
+            let mut p: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap();
+            p["model"]["head"] = serde_json::json!({"kind": "sigmoid", "scale": 10.0, "bias": -1.0});
+            std::fs::write(entry.path(), p.to_string()).unwrap();
+        }
+    }
+    let again = clip_audit(&["analyze", out.to_str().unwrap(), "--fail-on", "never", "-q", "--no-reports"]);
+    assert_eq!(again.status.code(), Some(0), "{}", texts(&again).1);
+    let t = summary(&out.join("analysis/summary.json"));
+    assert_eq!(t["denigration"]["head"]["kind"], "sigmoid");
+    assert_eq!(t["denigration"]["harmful"], s["denigration"]["harmful"], "the same labels under either head");
+    let below = t["denigration"]["below_half"].as_u64().expect("counted under a sigmoid head");
+    assert!(below <= t["denigration"]["n"].as_u64().unwrap());
 }
 
 /// `audits/denigration.yaml` with its paths made absolute, to be edited and written elsewhere.

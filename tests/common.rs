@@ -44,13 +44,16 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
-/// A big export made by `make exports`, or None (and a visible SKIPPED line) when absent.
+/// A big export made by `make exports` or `make hf-exports`, or None (and a visible SKIPPED line) when absent.
 pub fn export(name: &str) -> Option<PathBuf> {
     let dir = fixture("exports").join(name);
     if dir.join("model.yaml").is_file() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: {} is absent; run `make exports` to make it", dir.display());
+        eprintln!(
+            "SKIPPED: {} is absent; run `make exports` (open_clip) or `make hf-exports` (Hugging Face) to make it",
+            dir.display()
+        );
         None
     }
 }

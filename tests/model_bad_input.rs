@@ -155,3 +155,56 @@ fn auto_device_falls_back_to_cpu_with_one_warning_line() {
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("running on CPU"));
 }
+
+/// The zero-shot head is checked with the rest of the manifest: a sigmoid needs its bias, the
+/// bias belongs to the sigmoid only, and an unknown head names the two there are.
+#[test]
+fn zero_shot_head_settings_are_checked_with_their_place() {
+    let dir = tiny_copy();
+    edit_manifest(dir.path(), "logit_scale: 100.0", "logit_scale: 100.0\nhead: sigmoid");
+    let (code, err) = embed_fails(dir.path(), &["--text", "a"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error[M007]: the sigmoid head needs `logit_bias`") && err.contains("model.yaml:22:7"),
+        "{err}"
+    );
+
+    let dir = tiny_copy();
+    edit_manifest(dir.path(), "logit_scale: 100.0", "logit_scale: 100.0\nlogit_bias: -10.0");
+    let (code, err) = embed_fails(dir.path(), &["--text", "a"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("error[M007]: `logit_bias` applies to the sigmoid head only"), "{err}");
+
+    let dir = tiny_copy();
+    edit_manifest(dir.path(), "logit_scale: 100.0", "logit_scale: 100.0\nhead: cosine");
+    let (code, err) = embed_fails(dir.path(), &["--text", "a"]);
+    assert!(code == 2 && err.contains("error[M007]: unknown head `cosine`") && err.contains("`sigmoid`"), "{err}");
+
+    // A sigmoid head with its bias: embed's probabilities are per text, not summing to one.
+    let dir = tiny_copy();
+    edit_manifest(dir.path(), "logit_scale: 100.0", "logit_scale: 10.0\nhead: sigmoid\nlogit_bias: -1.0");
+    let img = crate::common::tiny().join("golden/checker_32x32.png");
+    let out = clip_audit(&[
+        "embed",
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+        "--text",
+        "a",
+        "--text",
+        "b",
+        "--image",
+        img.to_str().unwrap(),
+    ]);
+    let (stdout, err) = texts(&out);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["head"]["kind"], "sigmoid");
+    let cos: Vec<f64> = v["similarity"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let p: Vec<f64> = v["probabilities"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    for (c, p) in cos.iter().zip(&p) {
+        assert!((p - 1.0 / (1.0 + (-(10.0 * c - 1.0)).exp())).abs() < 1e-5, "{c} {p}");
+    }
+}

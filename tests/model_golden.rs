@@ -46,7 +46,7 @@ fn text_tower_matches_onnxruntime_python() {
     let g = golden();
     let mut model = ClipModel::load(&tiny(), &cpu(), &TapSelection::All).expect("tiny model loads");
     let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
-    let ids = model.tokenize(&texts);
+    let (ids, _mask) = model.tokenize(&texts).expect("tokenizes");
     for (row, t) in ids.rows().into_iter().zip(&g.texts) {
         assert_eq!(row.to_vec(), t.input_ids, "token ids of {:?}", t.text);
     }
@@ -198,17 +198,39 @@ fn unit(v: &[f32]) -> Vec<f32> {
 /// padding irrelevant to the embedding).
 #[test]
 fn hugging_face_clip_layouts_match_the_transformers_reference() {
-    let dir = crate::common::fixture("models/hf-clip-tiny");
+    hub_layouts_match_their_golden("models/hf-clip-tiny", None);
+}
+
+/// SigLIP in both layouts (fixtures/models/hf-siglip-tiny): its SentencePiece tokenizer (a
+/// stand-in trained by scripts/spm_standin.py: no SigLIP spiece.model can be downloaded) with
+/// `</s>` appended and padding to 64 with `</s>`, squash resizing with mean = std = 0.5, the
+/// transformers.js graphs' `pooler_output` or optimum's `model.onnx`, and the sigmoid head: within
+/// 1e-5 of transformers' `SiglipTokenizer` + `SiglipImageProcessorPil` + onnxruntime.
+#[test]
+fn siglip_layouts_match_the_transformers_reference() {
+    hub_layouts_match_their_golden(
+        "models/hf-siglip-tiny",
+        Some(clip_audit::vectors::Head::Sigmoid { scale: 10.0, bias: -10.0 }),
+    );
+}
+
+/// Both manifests of a fixture hub folder (`model.yaml`: transformers.js' two graphs;
+/// `model.optimum.yaml`: the single graph) against its golden: prompt embeddings, the pixels
+/// of every image, image embeddings and the image tap; and the head when given.
+fn hub_layouts_match_their_golden(fixture: &str, head: Option<clip_audit::vectors::Head>) {
+    let dir = crate::common::fixture(fixture);
     let g: HfGolden = serde_json::from_str(&std::fs::read_to_string(dir.join("golden/golden.json")).unwrap()).unwrap();
     for manifest in ["model.yaml", "model.optimum.yaml"] {
         let mut model = ClipModel::load(&dir.join(manifest), &cpu(), &TapSelection::All)
             .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        if let Some(head) = head {
+            assert_eq!(model.manifest().head, head, "{manifest}");
+        }
         let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
-        let out = model.encode_texts(&texts).expect("text inference");
-        let ours = out.normalized_embeddings();
+        let ours = model.encode_texts(&texts).expect("text inference").normalized_embeddings();
         for (i, t) in g.texts.iter().enumerate() {
             let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&t.text_embeds));
-            assert!(d <= TOL, "{manifest}: text {:?}: embedding differs by {d}", t.text);
+            assert!(d <= TOL, "{fixture} {manifest}: text {:?}: embedding differs by {d}", t.text);
         }
         let spec = model.manifest().preprocess;
         let size = spec.size as usize;
@@ -217,16 +239,16 @@ fn hugging_face_clip_layouts_match_the_transformers_reference() {
             let rgb = preprocess::load_rgb(&dir.join(&img.file)).expect("golden image decodes");
             let pixels = preprocess::preprocess(&rgb, &spec);
             let d = max_abs_diff(&pixels, &img.pixel_values);
-            assert!(d <= 1e-6, "{manifest}: {}: preprocessing differs from CLIPImageProcessor by {d}", img.file);
+            assert!(d <= 1e-6, "{fixture} {manifest}: {}: preprocessing differs from transformers' by {d}", img.file);
             batch.slice_mut(ndarray::s![i, .., .., ..]).as_slice_mut().unwrap().copy_from_slice(&pixels);
         }
         let out = model.encode_images(batch.view()).expect("image inference");
         let ours = out.normalized_embeddings();
         for (i, img) in g.images.iter().enumerate() {
             let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&img.image_embeds));
-            assert!(d <= TOL, "{manifest}: {}: embedding differs by {d}", img.file);
+            assert!(d <= TOL, "{fixture} {manifest}: {}: embedding differs by {d}", img.file);
             let d = max_abs_diff(out.taps[0].1.row(i).as_slice().unwrap(), &img.taps["image.last_mlp"]);
-            assert!(d <= TOL, "{manifest}: {}: tap image.last_mlp differs by {d}", img.file);
+            assert!(d <= TOL, "{fixture} {manifest}: {}: tap image.last_mlp differs by {d}", img.file);
         }
     }
 }
@@ -252,4 +274,41 @@ fn an_input_clip_audit_cannot_feed_is_refused_at_load_by_name() {
     std::fs::write(dir.path().join("model.yaml"), &wrong).unwrap();
     let err = ClipModel::load(dir.path(), &cpu(), &TapSelection::None).unwrap_err().to_string();
     assert!(err.contains("takes input \"pixel_values\", which clip-audit cannot feed"), "{err}");
+    // A text tensor listed as an image tap: named, with the tower it belongs to.
+    let wrong = manifest.replacen(
+        "/vision_model/encoder/layers.1/mlp/activation_fn/Mul_1_output_0",
+        "/text_model/encoder/layers.1/mlp/activation_fn/Mul_1_output_0",
+        1,
+    );
+    assert_ne!(wrong, manifest);
+    std::fs::write(dir.path().join("model.yaml"), &wrong).unwrap();
+    let err = ClipModel::load(dir.path(), &cpu(), &TapSelection::All).unwrap_err().to_string();
+    assert!(err.contains("tap \"image.last_mlp\" is listed under `encoder: image` but its tensor"), "{err}");
+    assert!(err.contains("depends on the input \"input_ids\""), "{err}");
+}
+
+/// A bundle naming CLIP's BPE for SigLIP's graph (whose table has 1,000 rows here, 32,000 in the
+/// real model) is refused at load, saying so, not at the first prompt with ONNX Runtime's
+/// out-of-bounds message.
+#[test]
+fn a_tokenizer_with_more_ids_than_the_graph_embeds_is_refused_at_load() {
+    let src = crate::common::fixture("models/hf-siglip-tiny");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("onnx")).unwrap();
+    for f in ["onnx/vision_model.onnx", "onnx/text_model.onnx"] {
+        std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(src.join("model.yaml")).unwrap();
+    let clip = manifest.replacen(
+        "  kind: sentencepiece\n  file: spiece.model\n  context_length: 64\n  pad_id: 1",
+        "  kind: clip_bpe\n  context_length: 64",
+        1,
+    );
+    assert_ne!(clip, manifest);
+    std::fs::write(dir.path().join("model.yaml"), clip).unwrap();
+    let err = ClipModel::load(dir.path(), &cpu(), &TapSelection::None).unwrap_err().to_string();
+    assert!(
+        err.contains("the text graph embeds 1000 token ids, but the tokenizer (clip_bpe) produces ids up to 49407"),
+        "{err}"
+    );
 }

@@ -16,6 +16,7 @@ mod model_bad_input;
 mod model_cli;
 mod model_edit;
 mod model_golden;
+mod model_import;
 mod organism_ground_truth;
 mod preprocess_reference;
 mod report_formats;

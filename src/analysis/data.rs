@@ -227,6 +227,12 @@ impl RunData {
         out
     }
 
+    /// The zero-shot head of the model the run used (from its provenance); None for runs
+    /// made before it was recorded (those models were CLIP's, with a softmax head).
+    pub fn head(&self) -> Option<crate::vectors::Head> {
+        self.provenance.iter().find_map(|p| serde_json::from_value(p.get("model")?.get("head")?.clone()).ok())
+    }
+
     /// The spec file and `--set` values the run was made with (from its provenance).
     pub fn recorded_spec(&self) -> Option<(PathBuf, Vec<(String, String)>)> {
         let p = self.provenance.iter().find(|p| p.get("spec").is_some() || p.get("spec_files").is_some())?;

@@ -108,6 +108,10 @@ pub struct TypographicSummary {
     pub flip_rates: Vec<FlipRate>,
     /// Unit shifts per tap (when the selectivity grid has rendered text).
     pub unit_shifts: Vec<UnitShift>,
+    /// The model's zero-shot head, which the labels follow (None for runs made before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<crate::vectors::Head>,
 }
 
 /// Decides the excess flip rate: `diff[i]` is composite i's flip minus its clean image's
@@ -329,6 +333,7 @@ pub fn run(cx: &mut Context<'_>, doc: &TypographicDoc, grid: Option<&Grid>) -> O
         clean_accuracy: if total_clean > 0 { correct as f64 / total_clean as f64 } else { f64::NAN },
         flip_rates,
         unit_shifts,
+        head: cx.data.head(),
     })
 }
 
@@ -458,11 +463,14 @@ impl AnalysisResult for TypographicSummary {
 
     fn sections(&self) -> Vec<Section> {
         let mut blocks = vec![
-            Part::Text(vec![text(format!(
-                "{} classes; zero-shot accuracy on the clean images {}.",
-                self.classes,
-                num(self.clean_accuracy)
-            ))]),
+            Part::Text(vec![
+                text(format!(
+                    "{} classes; zero-shot accuracy on the clean images {}. ",
+                    self.classes,
+                    num(self.clean_accuracy)
+                )),
+                text(super::denigration::labelling_rule(self.head.as_ref(), None, 0)),
+            ]),
             Part::Table(Table {
                 head: vec!["composites", "n", "flip rate", "95% CI", "clean baseline", "excess", "95% CI", "broken"],
                 rows: self

@@ -12,6 +12,7 @@ use super::{Outcome, session_config};
 use crate::cli::EmbedArgs;
 use crate::model::pipeline::encode_all;
 use crate::model::{ClipModel, Encoded, TapSelection, preprocess};
+use crate::vectors::Head;
 
 /// Joins per-batch results into one.
 fn concat(parts: Vec<Encoded>) -> Option<Encoded> {
@@ -45,11 +46,14 @@ struct EmbedJson {
     device: String,
     embedding_dim: usize,
     logit_scale: f32,
+    /// The zero-shot head the probabilities follow.
+    head: Head,
     texts: Vec<ItemJson>,
     images: Vec<ItemJson>,
     /// `[image][text]` cosine similarity.
     similarity: Vec<Vec<f32>>,
-    /// `[image][text]` zero-shot probability (softmax over texts at the logit scale).
+    /// `[image][text]` zero-shot probability under the bundle's head (softmax over the texts
+    /// for CLIP, a sigmoid per text for SigLIP).
     probabilities: Vec<Vec<f32>>,
 }
 
@@ -58,13 +62,16 @@ struct Computed {
     model: String,
     device: String,
     logit_scale: f32,
+    head: Head,
     /// Token ids of the texts, one row each.
     ids: Array2<i64>,
+    /// Their attention masks: 1 on each text's tokens, 0 on the padding.
+    mask: Array2<i64>,
     texts: Option<(Encoded, Array2<f32>)>,
     images: Option<(Encoded, Array2<f32>)>,
     /// `[image, text]` cosine similarity.
     similarity: Array2<f32>,
-    /// Per image, the softmax over texts at the logit scale.
+    /// Per image, the probability of each text under the bundle's head.
     probabilities: Vec<Vec<f32>>,
 }
 
@@ -92,16 +99,23 @@ pub fn run(args: &EmbedArgs) -> anyhow::Result<Outcome> {
         (Some((_, i)), Some((_, t))) => i.dot(&t.t()),
         _ => Array2::zeros((0, 0)),
     };
-    let logit_scale = model.manifest().logit_scale;
+    let (logit_scale, head) = (model.manifest().logit_scale, model.manifest().head);
     let probabilities = similarity
-        .map_axis(Axis(1), |row| softmax(&row.iter().map(|v| v * logit_scale).collect::<Vec<_>>()))
+        .rows()
         .into_iter()
+        .map(|row| {
+            let cos: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+            head.probabilities(&cos).into_iter().map(|p| p as f32).collect()
+        })
         .collect();
+    let (ids, mask) = model.tokenize(&args.texts)?;
     let out = Computed {
         model: model.manifest().name.clone(),
         device: model.device().to_string(),
         logit_scale,
-        ids: model.tokenize(&args.texts),
+        head,
+        ids,
+        mask,
         texts,
         images,
         similarity,
@@ -142,6 +156,7 @@ fn as_json(args: &EmbedArgs, c: Computed) -> EmbedJson {
         model: c.model,
         device: c.device,
         logit_scale: c.logit_scale,
+        head: c.head,
         texts,
         images,
         similarity: c.similarity.rows().into_iter().map(|r| r.to_vec()).collect(),
@@ -167,8 +182,8 @@ fn as_text(args: &EmbedArgs, c: &Computed) -> String {
     };
     if let Some(enc) = &c.texts {
         let names = args.texts.iter().enumerate().map(|(i, t)| {
-            let n = c.ids.row(i).iter().filter(|&&v| v != 0).count();
-            format!("{t:?} ({n} tokens with SOT/EOT)")
+            let n = c.mask.row(i).iter().filter(|&&v| v != 0).count();
+            format!("{t:?} ({n} tokens with the special tokens)")
         });
         section(&mut s, "texts", names.collect(), enc);
     }
@@ -176,10 +191,7 @@ fn as_text(args: &EmbedArgs, c: &Computed) -> String {
         section(&mut s, "images", args.images.iter().map(|p| p.display().to_string()).collect(), enc);
     }
     if !c.similarity.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nzero-shot: cosine similarity, and probability over the texts (softmax at logit scale {scale})"
-        );
+        let _ = writeln!(s, "\nzero-shot: cosine similarity, and probability ({})", c.head.describe());
         let header: String = (0..args.texts.len()).map(|j| format!("{:>16}", format!("t{j}"))).collect();
         let _ = writeln!(s, "        {header}");
         for (i, row) in c.similarity.rows().into_iter().enumerate() {
@@ -191,13 +203,6 @@ fn as_text(args: &EmbedArgs, c: &Computed) -> String {
         }
     }
     s
-}
-
-fn softmax(x: &[f32]) -> Vec<f32> {
-    let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = x.iter().map(|v| (v - m).exp()).collect();
-    let sum: f32 = e.iter().sum();
-    e.into_iter().map(|v| v / sum).collect()
 }
 
 fn preview(v: &[f32]) -> String {

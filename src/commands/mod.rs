@@ -5,6 +5,7 @@ mod analyze;
 mod bench;
 mod diff;
 mod embed;
+mod import;
 mod inspect;
 mod model_card;
 mod probes;
@@ -43,6 +44,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Model(ModelCommand::Inspect { target, json, runtime }) => {
             inspect::run(&target, json, &session_config(&runtime))
         }
+        Command::Model(ModelCommand::Import { dir, out, force }) => import::run(&dir, out.as_deref(), force),
         Command::Embed(args) => embed::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),

@@ -28,6 +28,11 @@ pub enum ResizeMode {
 }
 
 impl ResizeMode {
+    /// Its name in model.yaml (one of [`Self::NAMES`]).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     /// The names model.yaml accepts, in this order.
     pub const NAMES: [&'static str; 2] = ["shortest_side", "squash"];
 
@@ -52,6 +57,11 @@ pub enum Interpolation {
 }
 
 impl Interpolation {
+    /// Its name in model.yaml (one of [`Self::NAMES`]).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     /// The names model.yaml accepts, in this order.
     pub const NAMES: [&'static str; 2] = ["bicubic", "bilinear"];
 
@@ -76,6 +86,11 @@ pub enum Crop {
 }
 
 impl Crop {
+    /// Its name in model.yaml (one of [`Self::NAMES`]).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     /// The names model.yaml accepts, in this order.
     pub const NAMES: [&'static str; 2] = ["center", "none"];
 
@@ -104,6 +119,11 @@ pub enum CropRounding {
 }
 
 impl CropRounding {
+    /// Its name in model.yaml (one of [`Self::NAMES`]).
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
     /// The names model.yaml accepts, in this order.
     pub const NAMES: [&'static str; 2] = ["torchvision", "hf"];
 
@@ -132,6 +152,16 @@ pub struct ResizeRule {
 }
 
 impl ResizeRule {
+    /// The rule as model.yaml writes it (store keys and provenance name it so).
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::json!({
+            "resize": self.resize.name(),
+            "interpolation": self.interpolation.name(),
+            "crop": self.crop.name(),
+            "crop_rounding": self.crop_rounding.name(),
+        })
+    }
+
     /// OpenAI CLIP's and open_clip's: shortest side (bicubic), torchvision's centre crop.
     pub const CLIP: ResizeRule = ResizeRule {
         resize: ResizeMode::ShortestSide,
@@ -386,6 +416,22 @@ mod tests {
         for f in [Interpolation::Bicubic, Interpolation::Bilinear] {
             let out = resample(&img, 52, 32, f);
             assert!(out.pixels().all(|p| p.0 == [200, 10, 77]), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn every_rule_name_reads_back_as_the_value_that_writes_it() {
+        for n in ResizeMode::NAMES {
+            assert_eq!(ResizeMode::parse(n).map(ResizeMode::name), Some(n));
+        }
+        for n in Interpolation::NAMES {
+            assert_eq!(Interpolation::parse(n).map(Interpolation::name), Some(n));
+        }
+        for n in Crop::NAMES {
+            assert_eq!(Crop::parse(n).map(Crop::name), Some(n));
+        }
+        for n in CropRounding::NAMES {
+            assert_eq!(CropRounding::parse(n).map(CropRounding::name), Some(n));
         }
     }
 

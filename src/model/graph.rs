@@ -121,6 +121,32 @@ impl OnnxGraph {
         self.graph().initializer.iter().any(|t| t.data_location() == proto::tensor_proto::DataLocation::External)
     }
 
+    /// The value of the float32 initializer `name` when it holds exactly one element, stored
+    /// in `float_data` or `raw_data` (a learned scalar such as CLIP's `logit_scale`); `None`
+    /// when there is no such initializer, it is not one float32, or its data is external.
+    pub fn initializer_scalar(&self, name: &str) -> Option<f32> {
+        let t = self.graph().initializer.iter().find(|t| t.name() == name)?;
+        let single = t.dims.iter().product::<i64>() == 1;
+        if t.data_type() != proto::tensor_proto::DataType::Float as i32
+            || !single
+            || t.data_location() == proto::tensor_proto::DataLocation::External
+        {
+            return None;
+        }
+        match &t.raw_data {
+            Some(raw) if !raw.is_empty() => Some(f32::from_le_bytes(raw.as_slice().try_into().ok()?)),
+            _ => t.float_data.first().copied().filter(|_| t.float_data.len() == 1),
+        }
+    }
+
+    /// The operator that computes `tensor` and its inputs; `None` for a graph input, an
+    /// initializer or an unknown name. Lets a caller follow a short chain of nodes back, as
+    /// `model import` does from `logits_per_text` to the learned scale and bias.
+    pub fn producer(&self, tensor: &str) -> Option<(&str, Vec<&str>)> {
+        let node = self.graph().node.iter().find(|n| n.output.iter().any(|o| o == tensor))?;
+        Some((node.op_type(), node.input.iter().map(String::as_str).collect()))
+    }
+
     /// Every tensor a tap can name: graph inputs and node outputs.
     pub fn tensor_names(&self) -> BTreeSet<&str> {
         let g = self.graph();
@@ -168,6 +194,28 @@ impl OnnxGraph {
         deps
     }
 
+    /// The rows of the embedding table the token ids `input` index: the first dimension of the
+    /// initializer a `Gather` reads at the ids (directly, or through casts and reshapes); None
+    /// when no such table is found.
+    pub fn vocabulary_size(&self, input: &str) -> Option<usize> {
+        let g = self.graph();
+        let mut ids: BTreeSet<&str> = BTreeSet::from([input]);
+        for node in &g.node {
+            let reshapes =
+                matches!(node.op_type(), "Cast" | "Reshape" | "Unsqueeze" | "Squeeze" | "Flatten" | "Identity");
+            if reshapes && node.input.first().is_some_and(|i| ids.contains(i.as_str())) {
+                ids.extend(node.output.iter().map(String::as_str));
+            }
+        }
+        let gather = g
+            .node
+            .iter()
+            .find(|n| n.op_type() == "Gather" && n.input.get(1).is_some_and(|i| ids.contains(i.as_str())))?;
+        let table = gather.input.first()?;
+        let init = g.initializer.iter().find(|t| t.name() == table)?;
+        init.dims.first().and_then(|&d| usize::try_from(d).ok())
+    }
+
     /// Cuts the graph down to what computing `outputs` needs: the nodes they depend on, the
     /// inputs and weights those nodes read, and `outputs` as the graph's outputs. A file that
     /// holds both towers (optimum's `model.onnx`) becomes the one tower a session runs, so it
@@ -195,9 +243,12 @@ impl OnnxGraph {
         graph.initializer.retain(|t| needed.contains(t.name()));
         graph.value_info.retain(|v| needed.contains(v.name()));
         graph.output.retain(|o| outputs.contains(&o.name()));
-        let present: BTreeSet<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
-        for name in outputs.iter().filter(|n| !present.contains(**n)) {
-            graph.output.push(proto::ValueInfoProto { name: Some((*name).to_owned()), ..Default::default() });
+        let mut present: BTreeSet<String> = graph.output.iter().map(|o| o.name().to_owned()).collect();
+        for name in outputs {
+            // Once each: two taps may read the same tensor (a token mean and a class token).
+            if present.insert((*name).to_owned()) {
+                graph.output.push(proto::ValueInfoProto { name: Some((*name).to_owned()), ..Default::default() });
+            }
         }
         Ok(())
     }

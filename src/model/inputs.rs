@@ -12,8 +12,8 @@ use ndarray::Array2;
 pub enum TextFeed {
     /// The token ids themselves (the manifest's `text_encoder.input`).
     Ids,
-    /// 1 for every token up to and including the end-of-text token, 0 for the padding after
-    /// it (what a Hugging Face tokenizer returns with `padding="max_length"`).
+    /// The tokenizer's attention mask: 1 on the text's tokens, 0 on the padding (what a
+    /// Hugging Face tokenizer returns with `padding="max_length"`).
     AttentionMask,
     /// `0, 1, ..., context - 1` in every row (what the models compute when it is left out).
     PositionIds,
@@ -38,26 +38,18 @@ impl TextFeed {
     pub fn describe(self) -> &'static str {
         match self {
             TextFeed::Ids => "token ids",
-            TextFeed::AttentionMask => "attention mask from the tokenizer (1 through the end-of-text token)",
+            TextFeed::AttentionMask => "attention mask from the tokenizer (1 on the text, 0 on the padding)",
             TextFeed::PositionIds => "position ids 0..context",
             TextFeed::TokenTypeIds => "token type ids (zeros)",
         }
     }
 
-    /// The values of this input for a batch of token ids, whose rows each end their text with
-    /// the end-of-text id `eot` (padding follows it).
-    pub fn values(self, ids: &Array2<i64>, eot: i64) -> Array2<i64> {
+    /// The values of this input for a batch of token ids and the attention mask the
+    /// tokenizer gave with them (same shape).
+    pub fn values(self, ids: &Array2<i64>, mask: &Array2<i64>) -> Array2<i64> {
         match self {
             TextFeed::Ids => ids.clone(),
-            TextFeed::AttentionMask => {
-                let mut mask = Array2::<i64>::zeros(ids.raw_dim());
-                for (mut m, row) in mask.rows_mut().into_iter().zip(ids.rows()) {
-                    // Through the first end-of-text token; a row without one is all text.
-                    let len = row.iter().position(|&v| v == eot).map_or(row.len(), |p| p + 1);
-                    m.slice_mut(ndarray::s![..len]).fill(1);
-                }
-                mask
-            }
+            TextFeed::AttentionMask => mask.clone(),
             TextFeed::PositionIds => Array2::from_shape_fn(ids.raw_dim(), |(_, j)| j as i64),
             TextFeed::TokenTypeIds => Array2::zeros(ids.raw_dim()),
         }
@@ -75,13 +67,15 @@ mod tests {
     use ndarray::array;
 
     #[test]
-    fn the_mask_covers_the_text_through_its_end_token_whatever_the_ids_after() {
-        // Id 0 is a real token ("!") in CLIP's vocabulary: the mask must not be `ids != 0`.
+    fn the_mask_is_the_tokenizers_whatever_the_ids() {
+        // Id 0 is a real token ("!") in CLIP's vocabulary and padding elsewhere: the mask fed
+        // is the tokenizer's, never derived from the ids.
         let ids = array![[49406, 0, 49407, 0, 0], [49406, 320, 1125, 539, 49407], [1, 2, 3, 4, 5]];
-        let mask = TextFeed::AttentionMask.values(&ids, 49407);
-        assert_eq!(mask, array![[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]]);
-        assert_eq!(TextFeed::PositionIds.values(&ids, 49407).row(2).to_vec(), vec![0, 1, 2, 3, 4]);
-        assert!(TextFeed::TokenTypeIds.values(&ids, 49407).iter().all(|&v| v == 0));
+        let mask = array![[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 0, 0]];
+        assert_eq!(TextFeed::AttentionMask.values(&ids, &mask), mask);
+        assert_eq!(TextFeed::Ids.values(&ids, &mask), ids);
+        assert_eq!(TextFeed::PositionIds.values(&ids, &mask).row(2).to_vec(), vec![0, 1, 2, 3, 4]);
+        assert!(TextFeed::TokenTypeIds.values(&ids, &mask).iter().all(|&v| v == 0));
     }
 
     #[test]

@@ -16,7 +16,6 @@ use super::graph::{CandidateKind, OnnxGraph};
 use super::inputs::{TextFeed, known_text_inputs};
 use super::manifest::{Encoder, Layout, ModelManifest, Pooling};
 use super::runtime::{Runtime, SessionConfig};
-use super::tokenizer::{EOT, SOT};
 
 const DUMMY_BATCH: usize = 2;
 
@@ -105,14 +104,49 @@ pub struct Inspection {
 pub fn inspect(target: &Path, config: &SessionConfig) -> Result<Inspection, ModelError> {
     let is_onnx = target.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
     if is_onnx {
-        return Ok(Inspection { bundle: None, encoders: vec![inspect_file(target, None, None, config)?] });
+        let dummy = Dummy { ids_input: "input_ids", image_size: 224, context: 77, guessed: true };
+        return Ok(Inspection { bundle: None, encoders: vec![inspect_file(target, None, &dummy, config)?] });
     }
     let manifest = ModelManifest::load(target)?;
+    let dummy = Dummy {
+        ids_input: &manifest.text.input,
+        image_size: i64::from(manifest.preprocess.size),
+        context: manifest.tokenizer.context_length as i64,
+        guessed: false,
+    };
     let encoders = [Encoder::Image, Encoder::Text]
         .into_iter()
-        .map(|which| inspect_file(&manifest.encoder(which).file, Some(which), Some(&manifest), config))
+        .map(|which| inspect_file(&manifest.encoder(which).file, Some(which), &dummy, config))
         .collect::<Result<_, _>>()?;
     Ok(Inspection { bundle: Some(manifest.name.clone()), encoders })
+}
+
+/// Inspects one `.onnx` file of a model that has no manifest yet, measuring shapes on dummy
+/// inputs of the model's own image size and context length (a ViT's position embeddings fix
+/// both): what `model import` suggests its taps from.
+pub fn inspect_onnx(
+    file: &Path,
+    image_size: u32,
+    context_length: usize,
+    config: &SessionConfig,
+) -> Result<EncoderInspection, ModelError> {
+    let dummy = Dummy {
+        ids_input: "input_ids",
+        image_size: i64::from(image_size),
+        context: context_length as i64,
+        guessed: false,
+    };
+    inspect_file(file, None, &dummy, config)
+}
+
+/// What the dummy inference feeds: the name of the token ids input, the image side and the
+/// context length.
+struct Dummy<'a> {
+    ids_input: &'a str,
+    image_size: i64,
+    context: i64,
+    /// True for a lone file, whose context length is a guess.
+    guessed: bool,
 }
 
 fn dims_of(v: &ValueType) -> (String, Vec<Option<i64>>) {
@@ -127,7 +161,7 @@ fn dims_of(v: &ValueType) -> (String, Vec<Option<i64>>) {
 fn inspect_file(
     file: &Path,
     encoder: Option<Encoder>,
-    manifest: Option<&ModelManifest>,
+    dummy: &Dummy<'_>,
     config: &SessionConfig,
 ) -> Result<EncoderInspection, ModelError> {
     let graph = OnnxGraph::read(file)?;
@@ -141,21 +175,27 @@ fn inspect_file(
         TensorInfo { name: o.name().to_owned(), dtype, shape, fed_as: None }
     };
     let mut inputs: Vec<TensorInfo> = session.inputs().iter().map(info).collect();
-    let ids_input = manifest.map_or("input_ids", |m| m.encoder(Encoder::Text).input.as_str());
     for i in &mut inputs {
-        i.fed_as = Some(fed_as(i, ids_input));
+        i.fed_as = Some(fed_as(i, dummy.ids_input));
     }
     let outputs: Vec<TensorInfo> =
         session.outputs().iter().filter(|o| original_outputs.contains(&o.name())).map(info).collect();
     let towers = towers_of(&graph, &inputs);
 
     // One dummy inference on a batch of two to measure the candidates' shapes.
-    let image_size = manifest.map_or(224, |m| i64::from(m.preprocess.size));
-    let context = manifest.map_or(77, |m| m.tokenizer.context_length as i64);
-    let (shapes, shape_note) = match dummy_feeds(&session, image_size, context) {
-        Ok(feeds) => measured_shapes(&mut session, feeds, &candidates),
-        Err(note) => (std::collections::HashMap::new(), Some(note)),
-    };
+    // A lone file says nothing of its context length: CLIP's 77 first, then SigLIP's 64 (a
+    // text graph with learned positions refuses any other length).
+    let contexts: &[i64] = if dummy.guessed { &[dummy.context, 64] } else { &[dummy.context] };
+    let (mut shapes, mut shape_note) = (std::collections::HashMap::new(), None);
+    for &context in contexts {
+        (shapes, shape_note) = match dummy_feeds(&session, dummy.image_size, context) {
+            Ok(feeds) => measured_shapes(&mut session, feeds, &candidates),
+            Err(note) => (std::collections::HashMap::new(), Some(note)),
+        };
+        if shape_note.is_none() {
+            break;
+        }
+    }
     let candidates: Vec<CandidateInfo> = candidates
         .into_iter()
         .map(|c| {
@@ -192,8 +232,9 @@ fn inspect_file(
     })
 }
 
-/// Zero inputs for a dummy run on a batch of [`DUMMY_BATCH`]: images of `image_size`, token
-/// rows of `context` holding SOT and EOT. Err says why an input cannot be made.
+/// Inputs for a dummy run on a batch of [`DUMMY_BATCH`]: zero images of `image_size`, token
+/// rows of `context` of id 0 (in every vocabulary), attention masks of ones and positions
+/// `0..context`. Err says why an input cannot be made.
 fn dummy_feeds(
     session: &ort::session::Session,
     image_size: i64,
@@ -221,13 +262,13 @@ fn dummy_feeds(
         let value: Result<ort::session::SessionInputValue<'static>, ort::Error> = match ty {
             TensorElementType::Float32 => Tensor::from_array(ArrayD::<f32>::zeros(IxDyn(&dims))).map(Into::into),
             TensorElementType::Int64 | TensorElementType::Int32 => {
-                let mut ids = ArrayD::<i64>::zeros(IxDyn(&dims));
-                if dims.len() == 2 && dims[1] >= 2 {
-                    for mut row in ids.rows_mut() {
-                        row[0] = SOT;
-                        row[1] = EOT;
-                    }
-                }
+                // Id 0 is in every vocabulary (a CLIP id such as 49406 is out of range for
+                // SigLIP's 32,000); a mask of ones and positions 0.. are valid for any model.
+                let ids = match input.name() {
+                    "attention_mask" => ArrayD::<i64>::ones(IxDyn(&dims)),
+                    "position_ids" if dims.len() == 2 => ArrayD::from_shape_fn(IxDyn(&dims), |i| i[1] as i64),
+                    _ => ArrayD::<i64>::zeros(IxDyn(&dims)),
+                };
                 if *ty == TensorElementType::Int64 {
                     Tensor::from_array(ids).map(Into::into)
                 } else {
@@ -275,7 +316,7 @@ fn layout_for(shape: &[usize]) -> Option<Layout> {
 }
 
 /// Whether an input holds pixels: a float tensor of rank 4.
-fn is_pixels(t: &TensorInfo) -> bool {
+pub(crate) fn is_pixels(t: &TensorInfo) -> bool {
     t.dtype == "f32" && t.shape.len() == 4 || t.dtype == "float32" && t.shape.len() == 4
 }
 
@@ -327,7 +368,14 @@ fn suggest_for(candidates: &[CandidateInfo], tower: Encoder) -> Vec<SuggestedTap
     let prefix = tower.to_string();
     let mine = || candidates.iter().rev().filter(move |c| c.tower.is_none_or(|x| x == tower));
     let mut out = Vec::new();
-    if let Some(c) = mine().find(|c| c.kind == CandidateKind::MlpActivation && c.layout.is_some()) {
+    // The last MLP over a sequence of tokens: an MLP over one pooled token (SigLIP's attention-
+    // pooling head) comes after the encoder's layers and is no layer of it.
+    let over_tokens = |c: &&CandidateInfo| match (c.layout, c.shape.as_deref()) {
+        (Some(Layout::Ntd), Some([_, t, _])) | (Some(Layout::Tnd), Some([t, _, _])) => *t > 1,
+        _ => true,
+    };
+    let mlp = |c: &&CandidateInfo| c.kind == CandidateKind::MlpActivation && c.layout.is_some();
+    if let Some(c) = mine().filter(mlp).find(over_tokens).or_else(|| mine().find(mlp)) {
         let layout = c.layout.expect("filtered");
         let tap = |name: String, pooling| SuggestedTap {
             name,

@@ -13,6 +13,7 @@ use serde_saphyr::Spanned;
 
 use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics, Position, closest};
+use crate::vectors::Head;
 
 /// The manifest's file name inside a bundle folder.
 pub const MANIFEST_FILE: &str = "model.yaml";
@@ -51,6 +52,10 @@ struct RawManifest {
     tokenizer: RawTokenizer,
     logit_scale: Spanned<f64>,
     #[serde(default)]
+    head: Option<Spanned<String>>,
+    #[serde(default)]
+    logit_bias: Option<Spanned<f64>>,
+    #[serde(default)]
     embedding_dim: Option<Spanned<usize>>,
     #[serde(default)]
     taps: Vec<RawTap>,
@@ -86,7 +91,11 @@ struct RawPreprocess {
 #[serde(deny_unknown_fields)]
 struct RawTokenizer {
     kind: Spanned<String>,
+    #[serde(default)]
+    file: Option<Spanned<String>>,
     context_length: Spanned<usize>,
+    #[serde(default)]
+    pad_id: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,11 +265,54 @@ impl Default for PreprocessSpec {
     }
 }
 
+/// The number of ids of OpenAI CLIP's vocabulary, `clip_bpe`'s.
+const CLIP_VOCAB_SIZE: i64 = 49408;
+
+/// Which tokenizer turns a bundle's prompts into token ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenizerKind {
+    /// OpenAI CLIP's byte-level BPE with open_clip's clean-up, built into clip-audit.
+    ClipBpe,
+    /// A Hugging Face `tokenizer.json`, run by the `tokenizers` crate.
+    HfTokenizer,
+    /// A SentencePiece `spiece.model`, tokenized as SigLIP's tokenizer does.
+    Sentencepiece,
+}
+
+impl TokenizerKind {
+    /// The names `tokenizer.kind` takes.
+    pub const NAMES: [&'static str; 3] = ["clip_bpe", "hf_tokenizer", "sentencepiece"];
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "clip_bpe" => TokenizerKind::ClipBpe,
+            "hf_tokenizer" => TokenizerKind::HfTokenizer,
+            "sentencepiece" => TokenizerKind::Sentencepiece,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for TokenizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::NAMES[*self as usize])
+    }
+}
+
 /// Tokenizer parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenizerSpec {
-    /// Number of token ids per text, padded with zeros.
+    /// Which tokenizer.
+    pub kind: TokenizerKind,
+    /// Its file (`tokenizer.json`, `spiece.model`), resolved against the bundle folder; `None`
+    /// for the built-in `clip_bpe`.
+    pub file: Option<PathBuf>,
+    /// Number of token ids per text, padding included.
     pub context_length: usize,
+    /// The id padding uses, when the manifest sets it; otherwise the kind's default (see
+    /// [`crate::model::tokenizer::Tokenizer::load`]).
+    pub pad_id: Option<i64>,
 }
 
 /// A named internal tensor whose units are audited, and how to pool it.
@@ -301,6 +353,9 @@ pub struct ModelManifest {
     pub tokenizer: TokenizerSpec,
     /// CLIP's learned temperature (`logit_scale.exp()`), multiplied into zero-shot logits.
     pub logit_scale: f32,
+    /// How zero-shot logits become probabilities (`head:`, with `logit_scale` and, for
+    /// `sigmoid`, `logit_bias`).
+    pub head: crate::vectors::Head,
     /// The shared embedding width, when stated; checked against the encoders' outputs.
     pub embedding_dim: Option<usize>,
     /// Named taps.
@@ -378,6 +433,7 @@ impl Validator<'_> {
                 Some("it is exp() of the model's learned log-scale; 100 for OpenAI CLIP".into()),
             );
         }
+        let head = self.head(scale, &raw.head, &raw.logit_bias);
         if let Some(dim) = &raw.embedding_dim
             && dim.value == 0
         {
@@ -405,10 +461,42 @@ impl Validator<'_> {
             preprocess: preprocess.expect("checked: no problems recorded"),
             tokenizer,
             logit_scale: scale as f32,
+            head,
             embedding_dim: raw.embedding_dim.map(|d| d.value),
             taps,
             source: self.source.to_owned(),
         })
+    }
+
+    /// The zero-shot head: `softmax` (the default, CLIP's) at `logit_scale`, or `sigmoid`
+    /// (SigLIP's) at `logit_scale` with `logit_bias`, which only the sigmoid head takes.
+    fn head(&mut self, scale: f64, head: &Option<Spanned<String>>, bias: &Option<Spanned<f64>>) -> Head {
+        let kind = head.as_ref().map_or("softmax", |h| h.value.as_str());
+        match (kind, bias) {
+            ("softmax", None) => Head::Softmax { scale },
+            ("sigmoid", Some(b)) if b.value.is_finite() => Head::Sigmoid { scale, bias: b.value },
+            ("sigmoid", Some(b)) => {
+                self.at(Code::M004, b, format!("logit_bias must be a finite number, not {}", b.value), None);
+                Head::Sigmoid { scale, bias: 0.0 }
+            }
+            ("sigmoid", None) => {
+                let at = head.as_ref().expect("kind came from it");
+                let help = "SigLIP's learned bias: the `logit_bias` initializer of its graph (`clip-audit model import` reads it)";
+                self.at(Code::M007, at, "the sigmoid head needs `logit_bias`".into(), Some(help.into()));
+                Head::Sigmoid { scale, bias: 0.0 }
+            }
+            ("softmax", Some(b)) => {
+                let help = "write `head: sigmoid` for a SigLIP model, or remove `logit_bias`";
+                self.at(Code::M007, b, "`logit_bias` applies to the sigmoid head only".into(), Some(help.into()));
+                Head::Softmax { scale }
+            }
+            (other, _) => {
+                let at = head.as_ref().expect("a name other than the default came from it");
+                let help = "`softmax` (CLIP, the default) or `sigmoid` (SigLIP, with `logit_bias`)";
+                self.at(Code::M007, at, format!("unknown head `{other}`"), Some(help.into()));
+                Head::Softmax { scale }
+            }
+        }
     }
 
     /// Checks the image preprocessing: a size in range, a family's resize, filter and crop
@@ -503,15 +591,51 @@ impl Validator<'_> {
         parsed
     }
 
-    /// Checks the tokenizer: CLIP's BPE and a context length in range.
+    /// Checks the tokenizer: a known kind, the file it needs (present, relative to the
+    /// bundle folder) or none for the built-in `clip_bpe`, a context length in range and a
+    /// pad id that can be a token id. The file's content is read when the model loads.
     fn tokenizer(&mut self, t: &RawTokenizer) -> TokenizerSpec {
-        if t.kind.value != "clip_bpe" {
-            self.at(
-                Code::M007,
-                &t.kind,
-                format!("unsupported tokenizer kind {:?}", t.kind.value),
-                Some("the supported kind is `clip_bpe` (OpenAI CLIP's byte-level BPE)".into()),
-            );
+        let kind = TokenizerKind::parse(&t.kind.value);
+        if kind.is_none() {
+            let hint = suggest(&t.kind.value, &TokenizerKind::NAMES);
+            self.at(Code::M007, &t.kind, format!("unsupported tokenizer kind {:?}", t.kind.value), Some(hint));
+        }
+        let dir = self.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let file = match (kind, &t.file) {
+            (Some(TokenizerKind::ClipBpe), Some(f)) => {
+                let help = "clip_bpe's vocabulary is built in; name a tokenizer.json with `kind: hf_tokenizer`, a spiece.model with `kind: sentencepiece`";
+                self.at(Code::M007, f, "the `clip_bpe` tokenizer takes no `file`".into(), Some(help.into()));
+                None
+            }
+            (Some(k), None) if k != TokenizerKind::ClipBpe => {
+                let what = if k == TokenizerKind::HfTokenizer { "tokenizer.json" } else { "spiece.model" };
+                let help = format!("`file: {what}`, the model's {what}, relative to the folder of model.yaml");
+                self.at(Code::M007, &t.kind, format!("the `{k}` tokenizer needs `file`"), Some(help));
+                None
+            }
+            (_, Some(f)) => {
+                let path = dir.join(&f.value);
+                if !path.is_file() {
+                    self.at(
+                        Code::M003,
+                        f,
+                        format!("tokenizer file {} does not exist", path.display()),
+                        Some("paths are relative to the folder of model.yaml".into()),
+                    );
+                }
+                Some(path)
+            }
+            (_, None) => None,
+        };
+        if let Some(p) = &t.pad_id {
+            if p.value < 0 {
+                let message = format!("tokenizer.pad_id must be a token id (0 or more), not {}", p.value);
+                self.at(Code::M004, p, message, None);
+            } else if kind == Some(TokenizerKind::ClipBpe) && p.value >= CLIP_VOCAB_SIZE {
+                let message = format!("tokenizer.pad_id {} is not an id of CLIP's vocabulary (0 to 49407)", p.value);
+                let help = "CLIP pads with 0 (open_clip) or 49407 (<|endoftext|>, Hugging Face)";
+                self.at(Code::M004, p, message, Some(help.into()));
+            }
         }
         let ctx = t.context_length.value;
         if !(3..=1024).contains(&ctx) {
@@ -519,10 +643,15 @@ impl Validator<'_> {
                 Code::M004,
                 &t.context_length,
                 format!("tokenizer.context_length must be between 3 and 1024, not {ctx}"),
-                Some("CLIP models use 77".into()),
+                Some("CLIP models use 77, SigLIP models 64".into()),
             );
         }
-        TokenizerSpec { context_length: ctx }
+        TokenizerSpec {
+            kind: kind.unwrap_or(TokenizerKind::ClipBpe),
+            file,
+            context_length: ctx,
+            pad_id: t.pad_id.as_ref().map(|p| p.value),
+        }
     }
 
     fn encoder(&mut self, dir: &Path, raw: RawEncoder) -> Option<EncoderSpec> {

@@ -7,6 +7,7 @@
 
 pub use crate::imaging::decode;
 pub mod graph;
+pub mod import;
 pub mod inputs;
 pub mod inspect;
 pub mod manifest;
@@ -27,7 +28,7 @@ pub use manifest::{Encoder, ManifestError, ModelManifest, TapSpec};
 pub use preprocess::ImageError;
 pub use runtime::{Device, Runtime, RuntimeError, SessionConfig};
 pub use taps::TapShapeError;
-pub use tokenizer::ClipTokenizer;
+pub use tokenizer::{ClipTokenizer, Tokenizer, TokenizerError};
 
 use crate::diagnostics::Code;
 use crate::diagnostics::{Diagnostic, Diagnostics};
@@ -78,6 +79,9 @@ pub enum ModelError {
     /// A tapped tensor had an unexpected shape.
     #[error(transparent)]
     TapShape(#[from] TapShapeError),
+    /// The tokenizer file is unreadable or unusable, or a text could not be tokenized.
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
 }
 
 /// Raw model output for one batch: unnormalized embeddings and pooled taps.
@@ -123,6 +127,8 @@ struct EncoderSession {
     input: String,
     output: String,
     taps: Vec<TapSpec>,
+    /// The rows of the embedding table its input indexes (text towers), when found.
+    vocabulary: Option<usize>,
 }
 
 impl EncoderSession {
@@ -158,6 +164,7 @@ impl EncoderSession {
 /// A CLIP model bundle with live sessions for both towers.
 pub struct ClipModel {
     manifest: ModelManifest,
+    tokenizer: Tokenizer,
     image: EncoderSession,
     text: EncoderSession,
     text_inputs: Vec<TextInput>,
@@ -217,6 +224,7 @@ impl ClipModel {
         edit: &ModelEdit,
     ) -> Result<Self, ModelError> {
         let manifest = ModelManifest::load(bundle)?;
+        let tokenizer = Tokenizer::load(&manifest.tokenizer)?;
         let chosen = chosen_taps(&manifest, selection)?;
         // ONNX Runtime is loaded (or its absence reported) before any graph is read.
         Runtime::get()?;
@@ -228,7 +236,8 @@ impl ClipModel {
             return Err(ModelError::TapNotInGraph(missing));
         }
         check_image_inputs(&image)?;
-        let model = Self { text_inputs: text_inputs(&text)?, manifest, image, text, device };
+        check_vocabulary(&text, &tokenizer)?;
+        let model = Self { text_inputs: text_inputs(&text)?, manifest, tokenizer, image, text, device };
         model.check_image_input()?;
         Ok(model)
     }
@@ -298,20 +307,29 @@ impl ClipModel {
         self.image.run(vec![(input.as_str(), tensor.into())], n)
     }
 
-    /// Runs the text tower on `[N, context_length]` token ids.
-    pub fn encode_token_ids(&mut self, ids: ArrayView2<'_, i64>) -> Result<Encoded, ModelError> {
+    /// Runs the text tower on `[N, context_length]` token ids and their attention mask (as
+    /// [`ClipModel::tokenize`] gives them; the mask feeds an `attention_mask` input).
+    pub fn encode_token_ids(
+        &mut self,
+        ids: ArrayView2<'_, i64>,
+        mask: ArrayView2<'_, i64>,
+    ) -> Result<Encoded, ModelError> {
         let ctx = self.manifest.tokenizer.context_length;
-        if ids.ncols() != ctx {
+        if ids.ncols() != ctx || mask.dim() != ids.dim() {
             return Err(ModelError::Interface {
                 file: self.text.file.clone(),
-                message: format!("token batch has {} columns; this model's context length is {ctx}", ids.ncols()),
+                message: format!(
+                    "token batch has shape {:?} and mask {:?}; this model takes [N, {ctx}] for both",
+                    ids.dim(),
+                    mask.dim()
+                ),
             });
         }
         let n = ids.nrows();
         let file = self.text.file.clone();
         let err = |source| ModelError::Inference { file: file.clone(), source };
-        let ids = ids.to_owned();
-        let wide: Vec<Array2<i64>> = self.text_inputs.iter().map(|i| i.feed.values(&ids, tokenizer::EOT)).collect();
+        let (ids, mask) = (ids.to_owned(), mask.to_owned());
+        let wide: Vec<Array2<i64>> = self.text_inputs.iter().map(|i| i.feed.values(&ids, &mask)).collect();
         let narrow: Vec<Option<Array2<i32>>> =
             self.text_inputs.iter().zip(&wide).map(|(i, v)| i.int32.then(|| v.mapv(|x| x as i32))).collect();
         let mut feeds = Vec::with_capacity(wide.len());
@@ -327,19 +345,19 @@ impl ClipModel {
 
     /// Tokenizes and encodes texts.
     pub fn encode_texts<S: AsRef<str>>(&mut self, texts: &[S]) -> Result<Encoded, ModelError> {
-        let ids = self.tokenize(texts);
-        self.encode_token_ids(ids.view())
+        let (ids, mask) = self.tokenize(texts)?;
+        self.encode_token_ids(ids.view(), mask.view())
     }
 
-    /// The `[N, context_length]` ids of `texts`.
-    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Array2<i64> {
-        let ctx = self.manifest.tokenizer.context_length;
-        let tok = ClipTokenizer::shared();
-        let mut out = Array2::<i64>::zeros((texts.len(), ctx));
-        for (mut row, t) in out.rows_mut().into_iter().zip(texts) {
-            row.assign(&ndarray::Array1::from(tok.tokenize(t.as_ref(), ctx)));
-        }
-        out
+    /// The `[N, context_length]` token ids of `texts` and their attention mask (1 on each
+    /// text's tokens, 0 on the padding), from the bundle's tokenizer.
+    pub fn tokenize<S: AsRef<str>>(&self, texts: &[S]) -> Result<(Array2<i64>, Array2<i64>), ModelError> {
+        Ok(self.tokenizer.encode(texts)?)
+    }
+
+    /// The bundle's tokenizer.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
     }
 }
 
@@ -422,6 +440,7 @@ fn open_encoder(
     check_interface(&graph, spec)?;
     let taps_found: Vec<&str> =
         taps.iter().filter(|t| graph.check_tensor(&t.tensor).is_ok()).map(|t| t.tensor.as_str()).collect();
+    check_taps_in_tower(&graph, manifest, spec, which, &taps_found)?;
     // Only this tower: a file holding both (optimum's model.onnx) is cut to the part that
     // computes this tower's output and taps, so it takes this tower's inputs alone.
     let wanted: Vec<&str> = std::iter::once(spec.output.as_str()).chain(taps_found.iter().copied()).collect();
@@ -444,6 +463,7 @@ fn open_encoder(
         input: spec.input.clone(),
         output: spec.output.clone(),
         taps,
+        vocabulary: graph.vocabulary_size(&spec.input),
     };
     Ok((session, device))
 }
@@ -534,6 +554,50 @@ fn text_inputs(text: &EncoderSession) -> Result<Vec<TextInput>, ModelError> {
             Ok(TextInput { name: name.to_owned(), feed, int32 })
         })
         .collect()
+}
+
+/// In a file holding both towers, a tap of this encoder must read this tower: one that
+/// depends on a graph input its output does not (a text tensor listed under `encoder: image`)
+/// is an error naming the tap.
+fn check_taps_in_tower(
+    graph: &OnnxGraph,
+    manifest: &ModelManifest,
+    spec: &manifest::EncoderSpec,
+    which: Encoder,
+    taps: &[&str],
+) -> Result<(), ModelError> {
+    let deps = graph.input_dependencies();
+    let inputs = graph.input_names();
+    let Some(own) = deps.get(spec.output.as_str()) else { return Ok(()) };
+    for tap in taps {
+        let Some(extra) = deps.get(tap).and_then(|d| d.difference(own).next()) else { continue };
+        let name = manifest.taps.iter().find(|t| t.tensor == *tap && t.encoder == which).map_or(*tap, |t| &t.name);
+        return Err(ModelError::Interface {
+            file: spec.file.clone(),
+            message: format!(
+                "tap {name:?} is listed under `encoder: {which}` but its tensor {tap:?} belongs to the other tower (it depends on the input {:?}); move it under the other encoder (`clip-audit model inspect` shows each tensor's tower)",
+                inputs.get(*extra).copied().unwrap_or("?")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The tokenizer must produce only ids the text graph's embedding table has rows for: a
+/// bundle naming CLIP's BPE (ids up to 49,407) for SigLIP's 32,000-row table fails here, by
+/// name, instead of at the first prompt.
+fn check_vocabulary(text: &EncoderSession, tokenizer: &Tokenizer) -> Result<(), ModelError> {
+    match text.vocabulary {
+        Some(rows) if tokenizer.vocab_size() > rows => Err(ModelError::Interface {
+            file: text.file.clone(),
+            message: format!(
+                "the text graph embeds {rows} token ids, but the tokenizer ({}) produces ids up to {}: the bundle names another model's tokenizer; set `tokenizer:` in the manifest to the model's own (`clip-audit model import` reads it from the hub folder)",
+                tokenizer.kind_name(),
+                tokenizer.vocab_size() - 1
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The image graph must take the pixels alone: any other input is an error naming it.

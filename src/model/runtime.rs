@@ -166,6 +166,10 @@ impl Runtime {
         let builder =
             ort::init_from(&library).map_err(|source| RuntimeError::Load { path: library.clone(), source })?;
         let environment = builder.with_name("clip-audit").build().map_err(RuntimeError::Environment)?;
+        // ONNX Runtime's own log would print its error line (in red, without the file) before
+        // clip-audit's message, which says the same with the file and what to do: its errors
+        // reach us as statuses, so its log keeps only what is fatal.
+        environment.set_log_level(ort::logging::LogLevel::Fatal);
         Ok(RUNTIME.get_or_init(|| Runtime { library, environment }))
     }
 

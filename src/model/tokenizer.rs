@@ -1,5 +1,15 @@
-//! OpenAI CLIP's byte-level BPE tokenizer, reimplemented to give the same ids as
-//! open_clip's `tokenize` (checked on the strings in `fixtures/tokenizer/`).
+//! Token ids for a bundle's prompts, from the tokenizer its manifest names: [`Tokenizer`]
+//! is what a [`crate::model::ClipModel`] loads once and encodes with, giving ids and the
+//! attention mask the text graph is fed.
+//!
+//! Three kinds, because CLIP-family models ship three: OpenAI CLIP's BPE (`clip_bpe`, built
+//! in, [`ClipTokenizer`]); a Hugging Face `tokenizer.json` (`hf_tokenizer`, run by the
+//! `tokenizers` crate as transformers runs it); and SigLIP's SentencePiece `spiece.model`
+//! (`sentencepiece`, [`sentencepiece::SentencePiece`]), whose folders ship no
+//! `tokenizer.json`.
+//!
+//! `clip_bpe` is OpenAI CLIP's byte-level BPE tokenizer, reimplemented to give the same ids
+//! as open_clip's `tokenize` (checked on the strings in `fixtures/tokenizer/`).
 //!
 //! Steps, as in open_clip's `SimpleTokenizer` with `clean="lower"`: text clean-up (the
 //! parts of `ftfy.fix_text` that apply to well-formed text, then HTML unescaping twice),
@@ -9,12 +19,18 @@
 //! Latin-1/Windows-1252) is heuristic and not reproduced; such text tokenizes as written.
 //! The vocabulary (`assets/tokenizer/bpe_simple_vocab_16e6.txt.gz`, MIT) is embedded.
 
+pub mod sentencepiece;
+
 use std::collections::HashMap;
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use ndarray::Array2;
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
+
+use super::manifest::{TokenizerKind, TokenizerSpec};
 
 /// Id of `<start_of_text>`.
 pub const SOT: i64 = 49406;
@@ -115,6 +131,14 @@ impl ClipTokenizer {
     /// The `[context_length]` ids CLIP's text tower takes: SOT, tokens, EOT, zeros; when too
     /// long, truncated with EOT as the last id.
     pub fn tokenize(&self, text: &str, context_length: usize) -> Vec<i64> {
+        let mut ids = self.tokenize_unpadded(text, context_length);
+        ids.resize(context_length, 0);
+        ids
+    }
+
+    /// [`ClipTokenizer::tokenize`] without the padding: SOT, tokens, EOT, at most
+    /// `context_length` ids.
+    pub fn tokenize_unpadded(&self, text: &str, context_length: usize) -> Vec<i64> {
         let mut ids = Vec::with_capacity(context_length);
         ids.push(SOT);
         ids.extend(self.encode(text));
@@ -125,7 +149,6 @@ impl ClipTokenizer {
                 *last = EOT;
             }
         }
-        ids.resize(context_length, 0);
         ids
     }
 
@@ -161,6 +184,262 @@ impl ClipTokenizer {
         self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(token.to_owned(), ids.clone());
         ids
     }
+}
+
+/// Problems loading or running a bundle's tokenizer; each names the tokenizer file.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenizerError {
+    /// The file could not be read.
+    #[error("cannot read tokenizer file {}: {source}", .file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but cannot be used.
+    #[error("tokenizer file {}: {message}", .file.display())]
+    Invalid {
+        /// The file (`clip_bpe` for the built-in tokenizer).
+        file: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// A text could not be tokenized.
+    #[error("tokenizer {} cannot encode {text:?}: {message}", .file.display())]
+    Encode {
+        /// The file.
+        file: PathBuf,
+        /// The text.
+        text: String,
+        /// What the tokenizer said.
+        message: String,
+    },
+}
+
+/// The number of ids of CLIP's vocabulary (the BPE tokens, SOT and EOT).
+const CLIP_VOCAB_SIZE: i64 = 49408;
+
+/// The tokenizer of a model bundle, loaded from what its manifest names.
+///
+/// [`Tokenizer::encode`] gives `[N, context_length]` ids and attention masks: each text
+/// tokenized with the model's special tokens, truncated to the context length with its end
+/// token kept last, padded on the right with the pad id; the mask is 1 on the text's tokens
+/// and 0 on the padding.
+#[derive(Debug)]
+pub enum Tokenizer {
+    /// OpenAI CLIP's BPE ([`ClipTokenizer`]). Its mask is 1 through the first EOT, as it was
+    /// before masks came from the tokenizer (a literal `<end_of_text>` in a prompt ends it).
+    ClipBpe {
+        /// Ids per text.
+        context_length: usize,
+        /// The id after EOT (0 by default).
+        pad_id: i64,
+    },
+    /// A Hugging Face `tokenizer.json`, set to truncate and pad to the context length.
+    Hf {
+        /// The file.
+        file: PathBuf,
+        /// The tokenizer, with truncation and padding set.
+        tokenizer: Box<tokenizers::Tokenizer>,
+        /// Ids per text.
+        context_length: usize,
+    },
+    /// SigLIP's SentencePiece model.
+    SentencePiece {
+        /// The file.
+        file: PathBuf,
+        /// The model.
+        model: Box<sentencepiece::SentencePiece>,
+        /// Ids per text.
+        context_length: usize,
+        /// The padding id (`</s>` by default).
+        pad_id: u32,
+    },
+}
+
+impl Tokenizer {
+    /// Loads the tokenizer `spec` describes. The pad id is the manifest's `pad_id`, else:
+    /// 0 for `clip_bpe`; for `hf_tokenizer`, `padding.pad_id` of the tokenizer.json, else the
+    /// `pad_token` of the `tokenizer_config.json` beside it (an error asks for `pad_id` when
+    /// neither names one); for `sentencepiece`, `</s>`, as SigLIP pads.
+    pub fn load(spec: &TokenizerSpec) -> Result<Self, TokenizerError> {
+        let context_length = spec.context_length;
+        let file = || spec.file.clone().unwrap_or_default();
+        match spec.kind {
+            TokenizerKind::ClipBpe => {
+                let pad_id = spec.pad_id.unwrap_or(0);
+                if !(0..CLIP_VOCAB_SIZE).contains(&pad_id) {
+                    return Err(TokenizerError::Invalid {
+                        file: PathBuf::from("clip_bpe"),
+                        message: format!("pad_id {pad_id} is not an id of CLIP's vocabulary (0 to 49407)"),
+                    });
+                }
+                Ok(Tokenizer::ClipBpe { context_length, pad_id })
+            }
+            TokenizerKind::HfTokenizer => load_hf(&file(), context_length, spec.pad_id),
+            TokenizerKind::Sentencepiece => {
+                let file = file();
+                let bytes =
+                    std::fs::read(&file).map_err(|source| TokenizerError::Read { file: file.clone(), source })?;
+                let model = sentencepiece::SentencePiece::from_bytes(&bytes)
+                    .map_err(|message| TokenizerError::Invalid { file: file.clone(), message })?;
+                let pad_id = match spec.pad_id {
+                    None => model.eos_id(),
+                    Some(p) => {
+                        u32::try_from(p).ok().filter(|&p| (p as usize) < model.vocab_size()).ok_or_else(|| {
+                            TokenizerError::Invalid {
+                                file: file.clone(),
+                                message: format!("pad_id {p} is not a piece of the model's {}", model.vocab_size()),
+                            }
+                        })?
+                    }
+                };
+                Ok(Tokenizer::SentencePiece { file, model: Box::new(model), context_length, pad_id })
+            }
+        }
+    }
+
+    /// How many ids the tokenizer can produce (its vocabulary, special tokens included).
+    pub fn vocab_size(&self) -> usize {
+        match self {
+            Tokenizer::ClipBpe { .. } => CLIP_VOCAB_SIZE as usize,
+            Tokenizer::Hf { tokenizer, .. } => tokenizer.get_vocab_size(true),
+            Tokenizer::SentencePiece { model, .. } => model.vocab_size(),
+        }
+    }
+
+    /// The kind in words, for errors.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Tokenizer::ClipBpe { .. } => "clip_bpe",
+            Tokenizer::Hf { .. } => "hf_tokenizer",
+            Tokenizer::SentencePiece { .. } => "sentencepiece",
+        }
+    }
+
+    /// Ids per text.
+    pub fn context_length(&self) -> usize {
+        match self {
+            Tokenizer::ClipBpe { context_length, .. }
+            | Tokenizer::Hf { context_length, .. }
+            | Tokenizer::SentencePiece { context_length, .. } => *context_length,
+        }
+    }
+
+    /// The `[N, context_length]` token ids and attention masks of `texts`.
+    pub fn encode<S: AsRef<str>>(&self, texts: &[S]) -> Result<(Array2<i64>, Array2<i64>), TokenizerError> {
+        let ctx = self.context_length();
+        let mut ids = Array2::<i64>::zeros((texts.len(), ctx));
+        let mut mask = Array2::<i64>::zeros((texts.len(), ctx));
+        for (i, text) in texts.iter().enumerate() {
+            let text = text.as_ref();
+            let (row, row_mask): (Vec<i64>, Vec<i64>) = match self {
+                Tokenizer::ClipBpe { pad_id, .. } => {
+                    let mut row = ClipTokenizer::shared().tokenize_unpadded(text, ctx);
+                    let through_eot = row.iter().position(|&v| v == EOT).map_or(row.len(), |p| p + 1);
+                    row.resize(ctx, *pad_id);
+                    (row, ones_then_zeros(through_eot, ctx))
+                }
+                Tokenizer::Hf { file, tokenizer, .. } => {
+                    let failed =
+                        |message: String| TokenizerError::Encode { file: file.clone(), text: text.to_owned(), message };
+                    let enc = tokenizer.encode(text, true).map_err(|e| failed(e.to_string()))?;
+                    if enc.get_ids().len() != ctx {
+                        let n = enc.get_ids().len();
+                        return Err(failed(format!("{n} ids where the context length is {ctx}")));
+                    }
+                    let ids = enc.get_ids().iter().map(|&v| i64::from(v)).collect();
+                    (ids, enc.get_attention_mask().iter().map(|&v| i64::from(v)).collect())
+                }
+                Tokenizer::SentencePiece { model, pad_id, .. } => {
+                    let mut row: Vec<i64> = model.encode(text, ctx).into_iter().map(i64::from).collect();
+                    let real = row.len();
+                    row.resize(ctx, i64::from(*pad_id));
+                    (row, ones_then_zeros(real, ctx))
+                }
+            };
+            ids.row_mut(i).assign(&ndarray::Array1::from(row));
+            mask.row_mut(i).assign(&ndarray::Array1::from(row_mask));
+        }
+        Ok((ids, mask))
+    }
+}
+
+/// `n` ones then zeros, `len` in all.
+fn ones_then_zeros(n: usize, len: usize) -> Vec<i64> {
+    (0..len).map(|j| i64::from(j < n)).collect()
+}
+
+/// Loads a `tokenizer.json` and sets it to truncate to `context_length` (keeping the
+/// special tokens its post-processor adds, as transformers' `truncation=True` does) and to
+/// pad on the right to `context_length` with the pad id.
+fn load_hf(file: &Path, context_length: usize, pad_id: Option<i64>) -> Result<Tokenizer, TokenizerError> {
+    use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, TruncationParams};
+    let invalid = |message: String| TokenizerError::Invalid { file: file.to_path_buf(), message };
+    let text =
+        std::fs::read_to_string(file).map_err(|source| TokenizerError::Read { file: file.to_path_buf(), source })?;
+    let mut tokenizer: tokenizers::Tokenizer = text.parse().map_err(|e| {
+        invalid(format!(
+            "not a Hugging Face tokenizer.json ({e}); `kind: hf_tokenizer` reads the tokenizer.json of a model's folder"
+        ))
+    })?;
+    let pad_id = match pad_id {
+        Some(p) => p,
+        None => default_hf_pad(file, &tokenizer)?,
+    };
+    let vocab = tokenizer.get_vocab_size(true);
+    let pad = u32::try_from(pad_id)
+        .ok()
+        .filter(|&p| (p as usize) < vocab)
+        .ok_or_else(|| invalid(format!("pad_id {pad_id} is not an id of its vocabulary of {vocab}")))?;
+    tokenizer
+        .with_truncation(Some(TruncationParams { max_length: context_length, ..TruncationParams::default() }))
+        .map_err(|e| invalid(format!("cannot truncate to context_length {context_length}: {e}")))?;
+    let pad_token = tokenizer.id_to_token(pad).unwrap_or_default();
+    tokenizer.with_padding(Some(PaddingParams {
+        strategy: PaddingStrategy::Fixed(context_length),
+        direction: PaddingDirection::Right,
+        pad_to_multiple_of: None,
+        pad_id: pad,
+        pad_type_id: 0,
+        pad_token,
+    }));
+    // A context too short for the special tokens fails here, not at the first prompt.
+    tokenizer
+        .encode("", true)
+        .map_err(|e| invalid(format!("cannot encode with context_length {context_length}: {e}")))?;
+    Ok(Tokenizer::Hf { file: file.to_path_buf(), tokenizer: Box::new(tokenizer), context_length })
+}
+
+/// The pad id a `tokenizer.json` implies: its `padding.pad_id`, else the id of the
+/// `pad_token` of the `tokenizer_config.json` beside it.
+fn default_hf_pad(file: &Path, tokenizer: &tokenizers::Tokenizer) -> Result<i64, TokenizerError> {
+    if let Some(p) = tokenizer.get_padding() {
+        return Ok(i64::from(p.pad_id));
+    }
+    let config = file.with_file_name("tokenizer_config.json");
+    let invalid = |message: String| TokenizerError::Invalid { file: file.to_path_buf(), message };
+    let ask = "set `pad_id` under `tokenizer:` in model.yaml (CLIP pads with <|endoftext|>, SigLIP with </s>)";
+    let Ok(text) = std::fs::read_to_string(&config) else {
+        return Err(invalid(format!(
+            "it sets no padding and there is no tokenizer_config.json beside it to name the pad token; {ask}"
+        )));
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("{} is not JSON ({e}); {ask}", config.display())))?;
+    let token = match json.get("pad_token") {
+        Some(serde_json::Value::String(s)) => Some(s.as_str()),
+        Some(serde_json::Value::Object(o)) => o.get("content").and_then(serde_json::Value::as_str),
+        _ => None,
+    };
+    let Some(token) = token else {
+        return Err(invalid(format!("neither it nor {} names a pad token; {ask}", config.display())));
+    };
+    tokenizer.token_to_id(token).map(i64::from).ok_or_else(|| {
+        invalid(format!("the pad token {token:?} of {} is not in its vocabulary; {ask}", config.display()))
+    })
 }
 
 /// open_clip's `_clean_lower`: `ftfy.fix_text`, HTML-unescape twice, strip, collapse

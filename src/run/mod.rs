@@ -199,7 +199,7 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
     })?;
     let manifest = ModelManifest::load(&spec.bundle).map_err(ModelError::from)?;
     let t_hash = Instant::now();
-    let model_files = provenance::hash_bundle(&spec.bundle)?;
+    let model_files = provenance::hash_bundle(&manifest)?;
     let hash_seconds = t_hash.elapsed().as_secs_f64();
     let selection = if spec.taps.is_empty() { TapSelection::All } else { TapSelection::Named(spec.taps.clone()) };
     let mut model = ClipModel::load_edited(&spec.bundle, &opts.session, &selection, &opts.edit)?;
@@ -254,6 +254,8 @@ pub fn run(spec: &AuditSpec, opts: &RunOptions) -> Result<RunSummary, RunError> 
             files: model_files,
             embedding_dim: dims,
             taps: tap_units,
+            head: manifest.head,
+            tokenizer: manifest.tokenizer.kind,
         },
         store_key: key,
         stimuli: provenance::StimuliProvenance {
