@@ -442,7 +442,8 @@ fn resize_of(size: Option<&Value>, family: Family, file: &Path) -> Result<(&'sta
 /// The crop: `do_center_crop` with a square `crop_size` equal to the resize's size, or none
 /// after a squash (which already gives the square).
 fn crop_of(pp: &Value, family: Family, resize: &str, size: u32, file: &Path) -> Result<&'static str, ImportError> {
-    let crop = pp.get("do_center_crop").and_then(Value::as_bool).unwrap_or(family == Family::Clip);
+    // SigLIP's processor has no crop: a stray `do_center_crop` in its config means nothing.
+    let crop = family == Family::Clip && pp.get("do_center_crop").and_then(Value::as_bool).unwrap_or(true);
     if !crop {
         if resize == "shortest_side" {
             return Err(refuse(
@@ -744,6 +745,10 @@ fn head_of(hub: &HubConfig, sources: &[PathBuf], warnings: &mut Vec<String>) -> 
         if siglip && bias.is_none() {
             continue;
         }
+        if !(logit_scale.is_finite() && logit_scale > 0.0) || bias.is_some_and(|b| !b.is_finite()) {
+            let found = format!("logit scale {logit_scale}, bias {bias:?}");
+            return Err(refuse(file, format!("holds a learned {found}, not finite numbers with a positive scale")));
+        }
         let logit_bias = if siglip { bias } else { None };
         return Ok(HeadChoice { kind, logit_scale, logit_bias, from_graph: Some(file.clone()) });
     }
@@ -864,7 +869,8 @@ fn render_manifest(s: &ImportSummary, dir: &Path) -> String {
     use std::fmt::Write;
     let rel = |p: &Path| quoted(&p.to_string_lossy());
     let mut y = String::new();
-    let _ = writeln!(y, "# clip-audit model bundle, written by `clip-audit model import {}`.", dir.display());
+    let shown = dir.display().to_string().replace(|c: char| c.is_control(), " ");
+    let _ = writeln!(y, "# clip-audit model bundle, written by `clip-audit model import {shown}`.");
     let _ = writeln!(y, "# {} model; ONNX layout: {}.", s.family.name(), s.layout);
     let _ = writeln!(y, "name: {}", quoted(&s.name));
     let what =

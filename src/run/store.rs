@@ -243,7 +243,7 @@ pub fn read_table(stores: &[StoreDir], table: Table) -> Result<DataFrame, StoreE
     let mut frames = Vec::new();
     for s in stores {
         for p in s.parts(table)? {
-            frames.push(read_parquet(&p, None)?.lazy());
+            frames.push(read_parquet(&p, None)?);
         }
     }
     if frames.is_empty() {
@@ -251,13 +251,21 @@ pub fn read_table(stores: &[StoreDir], table: Table) -> Result<DataFrame, StoreE
     }
     let path = stores.first().map(|s| s.root.clone()).unwrap_or_default();
     let err = |source| StoreError::Parquet { action: "cannot combine the parts of", path: path.clone(), source };
-    concat(frames, UnionArgs::default())
-        .and_then(|lf| {
-            lf.unique_stable(Some(cols(["id"])), UniqueKeepStrategy::First)
-                .sort(["id"], SortMultipleOptions::default())
-                .collect()
-        })
+    stacked(frames)
+        .and_then(|df| df.unique_stable(Some(&["id".to_owned()]), UniqueKeepStrategy::First, None))
+        .and_then(|df| df.sort(["id"], SortMultipleOptions::default()))
         .map_err(err)
+}
+
+/// The frames one under the other (they share a schema: parts of one table).
+fn stacked(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut frames = frames.into_iter();
+    let mut all = frames.next().unwrap_or_default();
+    for f in frames {
+        all.vstack_mut_owned(f)?;
+    }
+    all.rechunk_mut();
+    Ok(all)
 }
 
 /// Finds the stores in run folders: each folder's `store/<key>` (a folder may be the store
@@ -340,14 +348,14 @@ pub fn read_run_tables(run_dirs: &[PathBuf], prefix: &str) -> Result<DataFrame, 
             .collect();
         files.sort();
         for f in files {
-            frames.push(read_parquet(&f, None)?.lazy());
+            frames.push(read_parquet(&f, None)?);
         }
     }
     if frames.is_empty() {
         return Ok(DataFrame::empty());
     }
     let path = run_dirs.first().cloned().unwrap_or_default();
-    concat(frames, UnionArgs::default())
-        .and_then(|lf| lf.unique_stable(None, UniqueKeepStrategy::First).collect())
+    stacked(frames)
+        .and_then(|df| df.unique_stable(None, UniqueKeepStrategy::First, None))
         .map_err(|source| StoreError::Parquet { action: "cannot combine the tables of", path, source })
 }
