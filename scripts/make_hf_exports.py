@@ -223,19 +223,23 @@ def check(a: np.ndarray, b: np.ndarray, what: str, tol: float = 1e-4) -> float:
     return d
 
 
-def make_clip(args: argparse.Namespace) -> None:
-    c = CONFIGS[args.config]
-    out: Path = args.out
+def fresh_folder(out: Path) -> Path:
+    """`out` emptied (an export is written whole), with its golden/ folder."""
     if out.exists():
         shutil.rmtree(out)
     (out / "golden").mkdir(parents=True)
+    return out
+
+
+def make_clip(args: argparse.Namespace) -> None:
+    c = CONFIGS[args.config]
+    out = fresh_folder(args.out)
 
     torch.manual_seed(0)
     common = dict(hidden_act="quick_gelu", projection_dim=c["projection_dim"])
-    config = CONFIGS[args.config]
     cfg = CLIPConfig(
-        text_config=dict(vocab_size=49408, max_position_embeddings=77, **config["text"], **common),
-        vision_config=dict(**config["vision"], **common),
+        text_config=dict(vocab_size=49408, max_position_embeddings=77, **c["text"], **common),
+        vision_config=dict(**c["vision"], **common),
         projection_dim=c["projection_dim"],
     )
     cfg.text_config._attn_implementation = "eager"
@@ -367,10 +371,7 @@ def make_siglip(args: argparse.Namespace) -> None:
                               SiglipTokenizer, SiglipVisionModel)
 
     c = SIGLIP_CONFIGS[args.config]
-    out: Path = args.out
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "golden").mkdir(parents=True)
+    out = fresh_folder(args.out)
     torch.manual_seed(0)
     cfg = SiglipConfig(
         text_config=dict(max_position_embeddings=64, pad_token_id=1, eos_token_id=1, bos_token_id=None, **c["text"]),

@@ -184,3 +184,69 @@ pub fn check_ci_output(kind: &str, files: &[&Path]) -> Option<String> {
     assert!(out.status.success(), "{kind} check failed:\n{stderr}");
     Some(stdout)
 }
+
+/// The golden of a Hugging Face export made by `scripts/make_hf_exports.py`
+/// (`<dir>/golden/golden.json`): transformers' processor, tokenizer and onnxruntime.
+#[derive(serde::Deserialize)]
+pub struct HubGolden {
+    /// exp() of the learned scale.
+    pub logit_scale: f64,
+    /// SigLIP's learned bias.
+    #[serde(default)]
+    pub logit_bias: Option<f64>,
+    texts: Vec<HubText>,
+    images: Vec<HubImage>,
+}
+
+#[derive(serde::Deserialize)]
+struct HubText {
+    text: String,
+    text_embeds: Vec<f32>,
+}
+
+#[derive(serde::Deserialize)]
+struct HubImage {
+    file: String,
+    pixel_values: Vec<f32>,
+    image_embeds: Vec<f32>,
+    taps: std::collections::BTreeMap<String, Vec<f32>>,
+}
+
+/// Loads `manifest` (on the CPU, one thread) and checks it against the golden of the export in
+/// `dir`: each prompt's embedding, each image's pixels (1e-6), embedding and `image.last_mlp`
+/// tap (1e-5; embeddings compared L2-normalised, since optimum's graph normalises them). Returns
+/// the golden and the model, for the caller's own checks of the head.
+pub fn check_hub_golden(dir: &Path, manifest: &Path, what: &str) -> (HubGolden, clip_audit::model::ClipModel) {
+    use clip_audit::model::{ClipModel, Device, SessionConfig, TapSelection, preprocess};
+    const TOL: f32 = 1e-5;
+    let unit = |v: &[f32]| clip_audit::vectors::l2_normalized(ndarray::ArrayView1::from(v));
+    let g: HubGolden = serde_json::from_str(&std::fs::read_to_string(dir.join("golden/golden.json")).unwrap()).unwrap();
+    let cpu = SessionConfig::default().with_device(Device::Cpu).with_threads(1);
+    let mut model = ClipModel::load(manifest, &cpu, &TapSelection::All).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
+    let ours = model.encode_texts(&texts).expect("text inference").normalized_embeddings();
+    for (i, t) in g.texts.iter().enumerate() {
+        let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&t.text_embeds));
+        assert!(d <= TOL, "{what}: text {:?}: embedding differs by {d}", t.text);
+    }
+    let spec = model.manifest().preprocess;
+    let size = spec.size as usize;
+    let mut batch = ndarray::Array4::<f32>::zeros((g.images.len(), 3, size, size));
+    for (i, img) in g.images.iter().enumerate() {
+        let rgb = preprocess::load_rgb(&dir.join(&img.file)).expect("golden image decodes");
+        let pixels = preprocess::preprocess(&rgb, &spec);
+        let d = max_abs_diff(&pixels, &img.pixel_values);
+        assert!(d <= 1e-6, "{what}: {}: preprocessing differs from transformers' by {d}", img.file);
+        batch.slice_mut(ndarray::s![i, .., .., ..]).as_slice_mut().unwrap().copy_from_slice(&pixels);
+    }
+    let out = model.encode_images(batch.view()).expect("image inference");
+    let ours = out.normalized_embeddings();
+    let tap = out.taps.iter().find(|(n, _)| n == "image.last_mlp").expect("the image.last_mlp tap");
+    for (i, img) in g.images.iter().enumerate() {
+        let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&img.image_embeds));
+        assert!(d <= TOL, "{what}: {}: embedding differs by {d}", img.file);
+        let d = max_abs_diff(tap.1.row(i).as_slice().unwrap(), &img.taps["image.last_mlp"]);
+        assert!(d <= TOL, "{what}: {}: tap image.last_mlp differs by {d}", img.file);
+    }
+    (g, model)
+}

@@ -173,22 +173,6 @@ fn rn50_export_taps_the_final_convolutional_block() {
     assert_eq!(out.taps[0].1.shape(), &[1, 2048], "layer4 output pooled over space has 2048 channels");
 }
 
-#[derive(Deserialize)]
-struct HfGolden {
-    texts: Vec<HfText>,
-    images: Vec<GoldenImage>,
-}
-
-#[derive(Deserialize)]
-struct HfText {
-    text: String,
-    text_embeds: Vec<f32>,
-}
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    clip_audit::vectors::l2_normalized(ndarray::ArrayView1::from(v))
-}
-
 /// Hugging Face's CLIP in the layouts users download (fixtures/models/hf-clip-tiny, made by
 /// scripts/make_hf_exports.py): the transformers.js pair, whose text graph takes
 /// `attention_mask` too, and optimum's single `model.onnx` holding both towers, each tower cut
@@ -215,40 +199,14 @@ fn siglip_layouts_match_the_transformers_reference() {
 }
 
 /// Both manifests of a fixture hub folder (`model.yaml`: transformers.js' two graphs;
-/// `model.optimum.yaml`: the single graph) against its golden: prompt embeddings, the pixels
-/// of every image, image embeddings and the image tap; and the head when given.
+/// `model.optimum.yaml`: the single graph) against its golden ([`check_hub_golden`]), and the
+/// head when given.
 fn hub_layouts_match_their_golden(fixture: &str, head: Option<clip_audit::vectors::Head>) {
     let dir = crate::common::fixture(fixture);
-    let g: HfGolden = serde_json::from_str(&std::fs::read_to_string(dir.join("golden/golden.json")).unwrap()).unwrap();
     for manifest in ["model.yaml", "model.optimum.yaml"] {
-        let mut model = ClipModel::load(&dir.join(manifest), &cpu(), &TapSelection::All)
-            .unwrap_or_else(|e| panic!("{manifest}: {e}"));
+        let (_, model) = crate::common::check_hub_golden(&dir, &dir.join(manifest), &format!("{fixture} {manifest}"));
         if let Some(head) = head {
             assert_eq!(model.manifest().head, head, "{manifest}");
-        }
-        let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
-        let ours = model.encode_texts(&texts).expect("text inference").normalized_embeddings();
-        for (i, t) in g.texts.iter().enumerate() {
-            let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&t.text_embeds));
-            assert!(d <= TOL, "{fixture} {manifest}: text {:?}: embedding differs by {d}", t.text);
-        }
-        let spec = model.manifest().preprocess;
-        let size = spec.size as usize;
-        let mut batch = Array4::<f32>::zeros((g.images.len(), 3, size, size));
-        for (i, img) in g.images.iter().enumerate() {
-            let rgb = preprocess::load_rgb(&dir.join(&img.file)).expect("golden image decodes");
-            let pixels = preprocess::preprocess(&rgb, &spec);
-            let d = max_abs_diff(&pixels, &img.pixel_values);
-            assert!(d <= 1e-6, "{fixture} {manifest}: {}: preprocessing differs from transformers' by {d}", img.file);
-            batch.slice_mut(ndarray::s![i, .., .., ..]).as_slice_mut().unwrap().copy_from_slice(&pixels);
-        }
-        let out = model.encode_images(batch.view()).expect("image inference");
-        let ours = out.normalized_embeddings();
-        for (i, img) in g.images.iter().enumerate() {
-            let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&img.image_embeds));
-            assert!(d <= TOL, "{fixture} {manifest}: {}: embedding differs by {d}", img.file);
-            let d = max_abs_diff(out.taps[0].1.row(i).as_slice().unwrap(), &img.taps["image.last_mlp"]);
-            assert!(d <= TOL, "{fixture} {manifest}: {}: tap image.last_mlp differs by {d}", img.file);
         }
     }
 }

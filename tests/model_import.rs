@@ -5,15 +5,9 @@
 
 use std::path::Path;
 
-use clip_audit::model::{ClipModel, Device, SessionConfig, TapSelection, preprocess};
 use clip_audit::vectors::Head;
-use ndarray::Array4;
-use serde::Deserialize;
 
-use crate::common::{clip_audit, fixture, max_abs_diff, texts};
-
-/// The tolerance the Foundation issue sets for model outputs.
-const TOL: f32 = 1e-5;
+use crate::common::{check_hub_golden, clip_audit, fixture, texts};
 
 /// A fixture hub folder: where it is and the side files the hub holds beside the ONNX files
 /// (its hand-written manifests are left behind).
@@ -42,36 +36,6 @@ const SIGLIP: Fixture = Fixture {
 /// ONNX files copied into a hub folder: `(fixture file, path in the copy)`.
 type Files<'a> = &'a [(&'a str, &'a str)];
 
-#[derive(Deserialize)]
-struct Golden {
-    logit_scale: f64,
-    #[serde(default)]
-    logit_bias: Option<f64>,
-    texts: Vec<GoldenText>,
-    images: Vec<GoldenImage>,
-}
-
-#[derive(Deserialize)]
-struct GoldenText {
-    text: String,
-    text_embeds: Vec<f32>,
-}
-
-#[derive(Deserialize)]
-struct GoldenImage {
-    file: String,
-    image_embeds: Vec<f32>,
-    taps: std::collections::BTreeMap<String, Vec<f32>>,
-}
-
-fn cpu() -> SessionConfig {
-    SessionConfig::default().with_device(Device::Cpu).with_threads(1)
-}
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    clip_audit::vectors::l2_normalized(ndarray::ArrayView1::from(v))
-}
-
 /// A hub folder in `root/hub` holding the fixture's side files and `onnx`.
 fn hub_of(fx: &Fixture, root: &Path, onnx: Files) -> std::path::PathBuf {
     let (src, hub) = (fixture(fx.dir), root.join("hub"));
@@ -98,12 +62,11 @@ fn import(args: &[&str]) -> (bool, Option<i32>, String, String) {
     (out.status.success(), out.status.code(), stdout, stderr)
 }
 
-/// Loads the manifest and checks the golden embeddings and image tap, and, when `learned`, the
-/// head's scale and bias.
+/// Loads the manifest and checks it against the fixture's golden (embeddings, pixels, image
+/// tap: [`check_hub_golden`]), and the head: SigLIP's has a bias, CLIP's none, and, when
+/// `learned`, its scale and bias are the golden's.
 fn check_against_golden(fx: &Fixture, manifest: &Path, what: &str, learned: bool) {
-    let src = fixture(fx.dir);
-    let g: Golden = serde_json::from_str(&std::fs::read_to_string(src.join("golden/golden.json")).unwrap()).unwrap();
-    let mut model = ClipModel::load(manifest, &cpu(), &TapSelection::All).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let (g, model) = check_hub_golden(&fixture(fx.dir), manifest, what);
     let (scale, bias) = match model.manifest().head {
         Head::Softmax { scale } => (scale, None),
         Head::Sigmoid { scale, bias } => (scale, Some(bias)),
@@ -113,29 +76,6 @@ fn check_against_golden(fx: &Fixture, manifest: &Path, what: &str, learned: bool
         assert!((scale - g.logit_scale).abs() <= 1e-4, "{what}: logit_scale {scale}, golden {}", g.logit_scale);
         let (b, gb) = (bias.unwrap_or(0.0), g.logit_bias.unwrap_or(0.0));
         assert!((b - gb).abs() <= 1e-4, "{what}: logit_bias {b}, golden {gb}");
-    }
-    let texts: Vec<&str> = g.texts.iter().map(|t| t.text.as_str()).collect();
-    let ours = model.encode_texts(&texts).expect("text inference").normalized_embeddings();
-    for (i, t) in g.texts.iter().enumerate() {
-        let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&t.text_embeds));
-        assert!(d <= TOL, "{what}: text {:?}: embedding differs by {d}", t.text);
-    }
-    let spec = model.manifest().preprocess;
-    let size = spec.size as usize;
-    let mut batch = Array4::<f32>::zeros((g.images.len(), 3, size, size));
-    for (i, img) in g.images.iter().enumerate() {
-        let rgb = preprocess::load_rgb(&src.join(&img.file)).expect("golden image decodes");
-        let pixels = preprocess::preprocess(&rgb, &spec);
-        batch.slice_mut(ndarray::s![i, .., .., ..]).as_slice_mut().unwrap().copy_from_slice(&pixels);
-    }
-    let out = model.encode_images(batch.view()).expect("image inference");
-    let ours = out.normalized_embeddings();
-    let tap = out.taps.iter().find(|(n, _)| n == "image.last_mlp").expect("the image.last_mlp tap");
-    for (i, img) in g.images.iter().enumerate() {
-        let d = max_abs_diff(ours.row(i).as_slice().unwrap(), &unit(&img.image_embeds));
-        assert!(d <= TOL, "{what}: {}: embedding differs by {d}", img.file);
-        let d = max_abs_diff(tap.1.row(i).as_slice().unwrap(), &img.taps["image.last_mlp"]);
-        assert!(d <= TOL, "{what}: {}: tap image.last_mlp differs by {d}", img.file);
     }
 }
 
