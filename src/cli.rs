@@ -458,6 +458,51 @@ pub enum BenchCommand {
     /// reference (onnxruntime-python + PIL + numpy + pyarrow doing the same work), with the
     /// same batch size and threads, and prints stimuli per second, ratios and peak memory.
     Run(BenchRunArgs),
+    /// `run` and `analyze` at dataset scale on a generated wide model, against the Python reference.
+    ///
+    /// For each size, writes a CLIP-shaped bundle whose image tower is one MatMul onto a wide
+    /// tapped ReLU layer (so inference costs almost nothing), a library of --concepts members
+    /// and that many small synthetic images tinted per member, then times `clip-audit run`,
+    /// `clip-audit analyze` (selectivity over the whole grid, JSON and HTML reports) and
+    /// scripts/reference_analyze.py (numpy + scipy + pandas) as child processes. Prints wall
+    /// time, stimuli per second, ns per stimulus x unit (flat when the cost is linear), peak
+    /// memory, the store and report sizes, and both analyses' selective pairs. A size of
+    /// 1M x 2,560 needs about 16 GB of free disk under --work.
+    ///
+    /// Example: clip-audit bench analyze --sizes 10000,100000,1000000x2560
+    Analyze(BenchAnalyzeArgs),
+}
+
+/// Arguments of `bench analyze`.
+#[derive(Debug, Args)]
+pub struct BenchAnalyzeArgs {
+    /// Sizes to measure, comma-separated: stimuli, or stimuli x units (`1000000x2560`).
+    #[arg(long, default_value = "10000,100000")]
+    pub sizes: String,
+    /// Tapped units where a size does not say.
+    #[arg(long, default_value_t = 3072)]
+    pub units: usize,
+    /// Concepts (members of the generated library); the images are spread evenly over them.
+    #[arg(long, default_value_t = 100)]
+    pub concepts: usize,
+    /// Side of the synthetic images, in pixels (the bundle's input size).
+    #[arg(long, default_value_t = 16)]
+    pub image_side: u32,
+    /// Images per batch in `run`.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Python interpreter for the reference (default: .venv-scripts/bin/python); `none` skips it.
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Largest size the Python reference is run at (it holds the whole matrix, several times).
+    #[arg(long, default_value_t = 100_000)]
+    pub python_max: usize,
+    /// Folder for the generated bundles, images and runs (default: the system's temporary folder).
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+    /// Keep each size's folder (bundle, run, reports) instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// Arguments of `bench run`.

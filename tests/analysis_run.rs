@@ -391,7 +391,7 @@ fn the_grid_agrees_with_each_test_computed_on_its_own() {
         }
     }
     let acts = Array2::from_shape_vec((rows.len(), 3), v).unwrap();
-    let t = one_vs_rest(&acts, &rows, &labels, sizes.len());
+    let t = one_vs_rest(&acts.clone().into(), &rows, &labels, sizes.len());
     for u in 0..3 {
         for c in 0..sizes.len() {
             let col: Vec<f64> = (0..rows.len()).map(|i| f64::from(acts[[i, u]])).collect();
@@ -464,7 +464,7 @@ fn word_units_must_respond_to_their_name_written_onto_images_too() {
     }
     let rows: Vec<usize> = (0..labels.len()).collect();
     let shifts = Array2::from_shape_vec((labels.len(), 3), v).unwrap();
-    let written = Written { concepts, composites: labels.len(), tests: one_vs_rest(&shifts, &rows, &labels, 3) };
+    let written = Written { concepts, composites: labels.len(), tests: one_vs_rest(&shifts.into(), &rows, &labels, 3) };
     let candidate = |unit: usize, concept: &str| WordUnit {
         tap: "image.mlp".into(),
         unit,
@@ -559,7 +559,7 @@ fn resolution_on_glass_box_run_data_made_in_memory() {
         let images = TableMatrices {
             ids: rows.iter().map(|s| s.id.clone()).collect(),
             embeddings: Array2::from_shape_fn((n, 4), |(r, c)| ((r + c) % 5) as f32),
-            taps: [("image.mlp".to_owned(), acts)].into(),
+            taps: [("image.mlp".to_owned(), acts.into())].into(),
         };
         let prompts = TableMatrices { ids: Vec::new(), embeddings: Array2::zeros((0, 0)), taps: Default::default() };
         RunData::in_memory(rows, images, prompts)

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clip_audit::run::store::{Table, find_stores, read_run_tables, read_table};
-use clip_audit::run::table_matrices;
+use clip_audit::run::TableMatrices;
+use clip_audit::run::store::{Table, find_stores, read_matrices, read_run_tables, read_table};
 use polars::prelude::*;
 
 use crate::common::{root, run, texts};
@@ -33,6 +33,10 @@ fn table(out: &Path, t: Table) -> DataFrame {
     read_table(&find_stores(&[out.to_path_buf()]).unwrap(), t).unwrap()
 }
 
+fn matrices(out: &Path, t: Table) -> TableMatrices {
+    read_matrices(&find_stores(&[out.to_path_buf()]).unwrap(), t).unwrap()
+}
+
 #[test]
 fn a_run_stores_every_stimulus_with_provenance_and_a_rerun_computes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,11 +51,14 @@ fn a_run_stores_every_stimulus_with_provenance_and_a_rerun_computes_nothing() {
     let n_prompts = stimuli.column("modality").unwrap().str().unwrap().iter().filter(|m| *m == Some("prompt")).count();
     assert_eq!(prompts.height(), n_prompts);
     assert_eq!(prompts.height() + images.height(), stimuli.height());
-    let m = table_matrices(&images).unwrap();
+    let m = matrices(&out, Table::Images);
     let (emb, taps) = (m.embeddings, m.taps);
     assert_eq!(emb.ncols(), 32);
+    assert_eq!(m.ids, images.column("id").unwrap().str().unwrap().iter().flatten().collect::<Vec<_>>());
     assert_eq!(taps.keys().cloned().collect::<Vec<_>>(), ["image.block0.mlp", "image.block1.cls", "image.block1.mlp"]);
-    assert!(taps["image.block1.mlp"].ncols() == 256 && emb.iter().all(|v| v.is_finite()));
+    let mlp = &taps["image.block1.mlp"];
+    assert!(mlp.units() == 256 && mlp.rows() == images.height() && emb.iter().all(|v| v.is_finite()));
+    assert!(mlp.block(0..256).iter().all(|v| v.is_finite()) && mlp.io_error().is_none());
     let prov: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("provenance-all.json")).unwrap()).unwrap();
     for key in ["tool", "spec_files", "model", "store_key", "stimuli", "seed", "device", "onnxruntime", "timings"] {
@@ -139,8 +146,8 @@ fn a_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one() {
     for t in [Table::Images, Table::Prompts] {
         let (a, b) = (table(&reference, t), table(&out, t));
         assert_eq!(a.column("id").unwrap(), b.column("id").unwrap());
-        let ea = table_matrices(&a).unwrap().embeddings;
-        let eb = table_matrices(&b).unwrap().embeddings;
+        let ea = matrices(&reference, t).embeddings;
+        let eb = matrices(&out, t).embeddings;
         let diff = ea.iter().zip(eb.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "resumed results differ by {diff}");
     }
@@ -161,10 +168,18 @@ fn sharded_runs_together_equal_one_unsharded_run() {
     for t in [Table::Images, Table::Prompts] {
         let (a, b) = (table(&whole, t), read_table(&stores, t).unwrap());
         assert_eq!(a.column("id").unwrap(), b.column("id").unwrap());
-        let (ma, mb) = (table_matrices(&a).unwrap(), table_matrices(&b).unwrap());
+        let (ma, mb) = (matrices(&whole, t), read_matrices(&stores, t).unwrap());
+        assert_eq!(ma.ids, mb.ids);
         let (ea, ta, eb, tb) = (ma.embeddings, ma.taps, mb.embeddings, mb.taps);
         assert!(ea.iter().zip(eb.iter()).all(|(x, y)| (x - y).abs() < 1e-4));
         assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+        // Every activation of every tap, read from three shards' parts, equals the unsharded run's.
+        for (name, x) in &ta {
+            let (x, y) = (x.block(0..x.units()), tb[name].block(0..tb[name].units()));
+            assert_eq!(x.dim(), y.dim(), "{name}");
+            let diff = x.iter().zip(y.iter()).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+            assert!(diff < 1e-4, "{name}: sharded activations differ by {diff}");
+        }
     }
     let mut union = read_run_tables(&shards, "stimuli")
         .unwrap()
@@ -415,4 +430,38 @@ fn a_spec_naming_a_tap_the_model_lacks_is_refused_before_running() {
         "{err}"
     );
     assert!(!out.exists(), "nothing is written");
+}
+
+#[test]
+fn a_store_of_an_older_format_is_refused_with_the_command_that_remakes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), None);
+    let out = dir.path().join("run");
+    let first = run(&spec, &out, &["--no-analyze"]);
+    assert!(first.status.success(), "{}", texts(&first).1);
+    // Make the store look like one of format 1 (taps as parquet list columns, before this
+    // version): the analysis must not read it as if it were today's.
+    let store = find_stores(std::slice::from_ref(&out)).unwrap().remove(0).root;
+    let key = store.join("key.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+    v["store_format"] = 1.into();
+    std::fs::write(&key, v.to_string()).unwrap();
+    let analyzed = bin().arg("analyze").arg(&out).arg("--quiet").output().unwrap();
+    let (_, err) = texts(&analyzed);
+    assert_eq!(analyzed.status.code(), Some(2), "{err}");
+    assert!(err.contains("format 1") && err.contains("clip-audit run SPEC --out FOLDER"), "{err}");
+    // A part whose activations file is missing is named, with what to do.
+    v["store_format"] = 2.into();
+    std::fs::write(&key, v.to_string()).unwrap();
+    let part = std::fs::read_dir(store.join("images"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "acts"))
+        .unwrap();
+    std::fs::remove_file(&part).unwrap();
+    let analyzed = bin().arg("analyze").arg(&out).arg("--quiet").output().unwrap();
+    let (_, err) = texts(&analyzed);
+    assert_eq!(analyzed.status.code(), Some(2), "{err}");
+    assert!(err.contains("no activations file") && err.contains("run the audit again"), "{err}");
 }

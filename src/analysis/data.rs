@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
 use polars::prelude::DataFrame;
 
 use super::AnalysisError;
-use crate::run::store::{Table, find_stores, read_run_tables, read_table};
-use crate::run::{TableMatrices, table_matrices};
+use crate::run::TableMatrices;
+use crate::run::store::{Table, find_stores, read_matrices, read_run_tables};
 use crate::stimuli::{Content, Modality};
 
 /// One stimulus as recorded by the runner.
@@ -69,16 +68,8 @@ impl RunData {
     pub fn load(run_dirs: &[PathBuf]) -> Result<Self, AnalysisError> {
         let first = run_dirs.first().cloned().unwrap_or_default();
         let stores = find_stores(run_dirs)?;
-        let images_df = read_table(&stores, Table::Images)?;
-        let prompts_df = read_table(&stores, Table::Prompts)?;
-        let matrices = |df: &DataFrame| -> Result<TableMatrices, AnalysisError> {
-            if df.height() == 0 {
-                return Ok(TableMatrices { ids: Vec::new(), embeddings: Array2::zeros((0, 0)), taps: BTreeMap::new() });
-            }
-            table_matrices(df).map_err(|e| AnalysisError::Data { path: first.clone(), message: e.to_string() })
-        };
-        let images = matrices(&images_df)?;
-        let prompts = matrices(&prompts_df)?;
+        let images = read_matrices(&stores, Table::Images)?;
+        let prompts = read_matrices(&stores, Table::Prompts)?;
         let table = read_run_tables(run_dirs, "stimuli")?;
         if table.height() == 0 {
             return Err(AnalysisError::Data {
@@ -177,6 +168,12 @@ impl RunData {
             image_row,
             prompt_row,
         }
+    }
+
+    /// The first error reading activations from the store during the analyses, if any (the
+    /// values it concerned read as NaN).
+    pub fn io_error(&self) -> Option<String> {
+        self.images.taps.values().chain(self.prompts.taps.values()).find_map(|t| t.io_error())
     }
 
     /// The table a stimulus's activations are in.

@@ -12,8 +12,8 @@
 //! composites a candidate must also respond to its concept's name written onto images of
 //! other members (each composite against its own clean image), or it is not reported.
 
+use crate::run::acts::TapMatrix;
 use crate::stimuli::Modality;
-use ndarray::Array2;
 use serde::Serialize;
 
 use super::Analysis as _;
@@ -73,9 +73,9 @@ impl Written {
     /// composite's response minus its clean image's, grouped by the member its text names
     /// (composites naming none of `concepts`, or whose clean image has no activations, are left
     /// out). None when fewer than two concepts are written.
-    pub fn measure(data: &RunData, acts: &Array2<f32>, selection: &str, concepts: &[String]) -> Option<Self> {
+    pub fn measure(data: &RunData, acts: &TapMatrix, selection: &str, concepts: &[String]) -> Option<Self> {
         let clean = data.images_by_path(selection);
-        let mut shifts: Vec<f32> = Vec::new();
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
         let mut labels = Vec::new();
         for s in data.rows(selection, Modality::Typographic) {
             let Some(c) = s.content.text_member().and_then(|m| concepts.iter().position(|x| x == m)) else {
@@ -83,10 +83,12 @@ impl Written {
             };
             let base = s.content.composite_base().and_then(|p| clean.get(p)).and_then(|b| data.row_of(b));
             let (Some(rc), Some(rb)) = (data.row_of(s), base) else { continue };
-            shifts.extend(acts.row(rc).iter().zip(acts.row(rb)).map(|(x, y)| x - y));
+            pairs.push((rc, rb));
             labels.push(c);
         }
-        let shifts = Array2::from_shape_vec((labels.len(), acts.ncols()), shifts).ok()?;
+        let composites = acts.select_rows(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
+        let bases = acts.select_rows(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
+        let shifts = TapMatrix::from(composites - bases);
         let rows: Vec<usize> = (0..labels.len()).collect();
         let tests = one_vs_rest(&shifts, &rows, &labels, concepts.len());
         if tests.n.iter().filter(|&&n| n > 0).count() < 2 {

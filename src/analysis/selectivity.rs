@@ -20,6 +20,7 @@ use super::stats::{
     RankSumNull, average_ranks, benjamini_hochberg, cohen_d_ci, cohen_d_from, mann_whitney_p_asymptotic,
 };
 use super::{Context, RunData, UnitRef};
+use crate::run::acts::TapMatrix;
 use crate::spec::analyses::SelectivityDoc;
 use crate::spec::audit::Selection;
 use crate::stimuli::Modality;
@@ -62,19 +63,24 @@ pub struct Tests {
 
 /// Compares each group with the rest, for every unit (column) of `acts` over `rows`.
 /// `labels[i]` is the group of `rows[i]`, in `0..k`.
-pub fn one_vs_rest(acts: &Array2<f32>, rows: &[usize], labels: &[usize], k: usize) -> Tests {
-    let units = acts.ncols();
+///
+/// The units are read a block at a time ([`TapMatrix::blocks`]), so memory is bounded by a
+/// block and the `[units, k]` results, whatever the number of stimuli; the units of a block
+/// are tested in parallel.
+pub fn one_vs_rest(acts: &TapMatrix, rows: &[usize], labels: &[usize], k: usize) -> Tests {
+    let units = acts.units();
     let mut n = vec![0usize; k];
     for &l in labels {
         n[l] += 1;
     }
-    let per_unit: Vec<([Vec<f64>; 6], usize)> = (0..units)
-        .into_par_iter()
-        .map(|u| {
-            let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
+    let mut per_unit: Vec<([Vec<f64>; 6], usize)> = Vec::with_capacity(units);
+    for range in acts.blocks() {
+        let block = acts.block(range.clone());
+        per_unit.par_extend((0..range.len()).into_par_iter().map(|j| {
+            let v: Vec<f64> = rows.iter().map(|&r| f64::from(block[[r, j]])).collect();
             unit_tests(&v, labels, &n)
-        })
-        .collect();
+        }));
+    }
     let mut t = Tests {
         n,
         mean: Array2::from_elem((units, k), f64::NAN),
@@ -364,7 +370,7 @@ fn gather(data: &RunData, sel: &Selection, modality: Modality) -> Option<Gathere
 
 fn control_d(
     data: &RunData,
-    acts: &Array2<f32>,
+    acts: &TapMatrix,
     controls: &str,
     modality: Modality,
     tests: &Tests,
@@ -375,12 +381,15 @@ fn control_d(
     }
     let (units, k) = tests.d.dim();
     let mut out = Array2::from_elem((units, k), f64::NAN);
-    for u in 0..units {
-        let v: Vec<f64> = rows.iter().map(|&r| f64::from(acts[[r, u]])).collect();
-        let (m, s) = super::stats::mean_sd(&v);
-        for c in 0..k {
-            out[[u, c]] =
-                cohen_d_from(tests.mean[[u, c]], tests.sd[[u, c]], tests.n[c], m, s, rows.len()).unwrap_or(f64::NAN);
+    for range in acts.blocks() {
+        let block = acts.block(range.clone());
+        for (j, u) in range.enumerate() {
+            let v: Vec<f64> = rows.iter().map(|&r| f64::from(block[[r, j]])).collect();
+            let (m, s) = super::stats::mean_sd(&v);
+            for c in 0..k {
+                out[[u, c]] = cohen_d_from(tests.mean[[u, c]], tests.sd[[u, c]], tests.n[c], m, s, rows.len())
+                    .unwrap_or(f64::NAN);
+            }
         }
     }
     Some(out)
@@ -569,6 +578,7 @@ pub struct SelectivitySummary {
 pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: usize) -> (Vec<Example>, Vec<Example>) {
     let table = if image_encoder { &data.images } else { &data.prompts };
     let Some(acts) = table.taps.get(tap) else { return (Vec::new(), Vec::new()) };
+    let acts = acts.column(unit);
     // A stimulus shared by two selections is one row: list it once.
     let mut seen = std::collections::HashSet::new();
     let mut v: Vec<(f32, usize)> = data
@@ -578,7 +588,7 @@ pub fn extremes(data: &RunData, tap: &str, image_encoder: bool, unit: usize, n: 
         .filter(|(_, s)| s.modality.is_text() != image_encoder)
         .filter_map(|(i, s)| data.row_of(s).map(|r| (r, i)))
         .filter(|(r, _)| seen.insert(*r))
-        .map(|(r, i)| (acts[[r, unit]], i))
+        .map(|(r, i)| (acts[r], i))
         .collect();
     v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let ex = |&(value, i): &(f32, usize)| {

@@ -391,7 +391,8 @@ fn unit_shifts(data: &RunData, grid: &Grid, family: &str, obs: &[Flip<'_>]) -> V
                 .filter(|&u| tb.selective(u, ci, grid.fdr, grid.min_effect))
                 .max_by(|&x, &y| tb.tests.d[[x, ci]].total_cmp(&tb.tests.d[[y, ci]]));
             let Some(u) = best else { continue };
-            let (_, sd) = mean_sd(&clean_rows.iter().map(|&r| f64::from(acts[[r, u]])).collect::<Vec<_>>());
+            let column = acts.column(u);
+            let (_, sd) = mean_sd(&clean_rows.iter().map(|&r| f64::from(column[r])).collect::<Vec<_>>());
             if sd.is_nan() || sd <= 0.0 {
                 continue;
             }
@@ -400,7 +401,7 @@ fn unit_shifts(data: &RunData, grid: &Grid, family: &str, obs: &[Flip<'_>]) -> V
                 let (Some(rc), Some(rb)) = (data.row_of(o.composite), o.base.and_then(|b| data.row_of(b))) else {
                     continue;
                 };
-                diffs.push((f64::from(acts[[rc, u]]) - f64::from(acts[[rb, u]])) / sd);
+                diffs.push((f64::from(column[rc]) - f64::from(column[rb])) / sd);
             }
         }
         if diffs.len() >= 2 {

@@ -9,10 +9,10 @@ use std::path::Path;
 use crate::analysis::ablation::{
     AblationResult, AblationSummary, Change, DEFAULT_TOP_UNITS, association_change, typographic_change,
 };
-use ndarray::Array2;
 
 use crate::analysis::{AnalysisError, Finding, RunData, Summary, slug};
 use crate::model::Ablation;
+use crate::run::acts::TapMatrix;
 use crate::run::{RunOptions, run};
 use crate::spec::AuditSpec;
 use crate::spec::analyses::AblationDoc;
@@ -46,7 +46,7 @@ pub fn run_ablation(
         let mut opts = RunOptions::new(run_dir.join("ablation").join(format!("{}-{unit}", slug(&tap))));
         opts.session = options.session;
         opts.progress = options.progress;
-        opts.edit.ablate = vec![Ablation { tap: tap.clone(), unit, units: acts.ncols(), value: mean as f32 }];
+        opts.edit.ablate = vec![Ablation { tap: tap.clone(), unit, units: acts.units(), value: mean as f32 }];
         opts.only = Some(only.clone());
         if opts.progress != crate::run::progress::ProgressMode::Quiet {
             eprintln!(
@@ -76,13 +76,14 @@ pub fn run_ablation(
 
 /// A unit's mean over the run's images (not rendered text or composites): the value an
 /// ablation clamps it to.
-fn image_mean(data: &RunData, acts: &Array2<f32>, unit: usize) -> f64 {
+fn image_mean(data: &RunData, acts: &TapMatrix, unit: usize) -> f64 {
     let rows: Vec<usize> =
         data.stimuli.iter().filter(|s| s.modality == Modality::Image).filter_map(|s| data.row_of(s)).collect();
     if rows.is_empty() {
         0.0
     } else {
-        rows.iter().map(|&r| f64::from(acts[[r, unit]])).sum::<f64>() / rows.len() as f64
+        let column = acts.column(unit);
+        rows.iter().map(|&r| f64::from(column[r])).sum::<f64>() / rows.len() as f64
     }
 }
 

@@ -104,6 +104,11 @@ pub fn analyze_and_write(
     let Output { dir: out, fail_on, fail_on_inconclusive, reports, quiet } = *output;
     let started = std::time::Instant::now();
     let analysis = audit(spec, data, run_dir, options).with_context(|| format!("analysis of `{}` failed", spec.id))?;
+    // Activations are read from the store as the analyses go; a read that failed midway left
+    // NaN behind, so nothing is written from it.
+    if let Some(e) = data.io_error() {
+        anyhow::bail!("analysis of `{}` stopped: {e}; nothing was written", spec.id);
+    }
     let mut written = write_analysis(&analysis, out)?;
     let s = &analysis.summary;
     let meta = ReportMeta {

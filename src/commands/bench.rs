@@ -96,10 +96,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// Runs a child process and returns its wall time and peak resident memory (bytes).
-fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, bool)> {
+/// Runs a child process and returns its wall time, peak resident memory (bytes) and whether
+/// it succeeded.
+pub(super) fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, bool)> {
     let t = Instant::now();
     let child = cmd.stdout(std::process::Stdio::null()).spawn().with_context(|| format!("cannot start {cmd:?}"))?;
+    wait_child(child, t)
+}
+
+/// Waits for a child started at `started`: wall time, peak resident memory (bytes), success.
+pub(super) fn wait_child(child: std::process::Child, started: Instant) -> anyhow::Result<(f64, u64, bool)> {
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
@@ -107,12 +113,12 @@ fn timed_child(cmd: &mut std::process::Command) -> anyhow::Result<(f64, u64, boo
     // SAFETY: pid is our child; status and usage point to live locals.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     if r != pid {
-        anyhow::bail!("waiting for {cmd:?} failed: {}", std::io::Error::last_os_error());
+        anyhow::bail!("waiting for child {pid} failed: {}", std::io::Error::last_os_error());
     }
     // Already reaped by wait4; dropping the handle only closes its (unused) pipes.
     drop(child);
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    Ok((t.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024, ok))
+    Ok((started.elapsed().as_secs_f64(), usage.ru_maxrss as u64 * 1024, ok))
 }
 
 /// Writes `n` synthetic PNGs into one folder per member (the folders a regions audit reads).

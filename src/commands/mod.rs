@@ -3,6 +3,7 @@
 
 mod analyze;
 mod bench;
+mod bench_scale;
 mod diff;
 mod embed;
 mod import;
@@ -48,6 +49,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Embed(args) => embed::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
+        Command::Bench(BenchCommand::Analyze(args)) => bench_scale::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Diff(args) => diff::run(&args),

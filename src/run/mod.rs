@@ -8,6 +8,7 @@
 //! stimuli. A stimulus that cannot be made, or whose outputs are not finite, is recorded as
 //! skipped with its reason; the run fails only when skips exceed a threshold.
 
+pub mod acts;
 pub mod progress;
 pub mod provenance;
 pub mod store;
@@ -474,7 +475,7 @@ fn flush(store: &StoreDir, table: Table, tag: &str, part: &mut PartBuilder) -> R
         return Ok(());
     }
     let path = store.next_part(table, tag)?;
-    store::write_parquet_atomic(&path, &mut part.take())
+    store::write_part(&path, part.take())
 }
 
 fn run_prompts(
@@ -590,42 +591,14 @@ fn skipped_frame(skipped: &[Skipped]) -> DataFrame {
 }
 
 /// One store table as matrices.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TableMatrices {
     /// Stimulus ids, row order.
     pub ids: Vec<String>,
     /// `[N, D]` embeddings.
     pub embeddings: Array2<f32>,
-    /// Tap name → `[N, units]` activations.
-    pub taps: BTreeMap<String, Array2<f32>>,
-}
-
-/// Reads the activations of one table into `[N, D]` matrices: ids, embeddings, and each
-/// tap's activations (for analyses and tests).
-pub fn table_matrices(df: &DataFrame) -> PolarsResult<TableMatrices> {
-    let ids: Vec<String> = df.column("id")?.str()?.iter().map(|v| v.unwrap_or_default().to_owned()).collect();
-    let to_matrix = |name: &str| -> PolarsResult<Array2<f32>> {
-        let list = df.column(name)?.list()?.rechunk();
-        let n = list.len();
-        if list.null_count() > 0 {
-            polars_bail!(ComputeError: "null rows in {}", name);
-        }
-        let inner = list.get_inner();
-        let values: Vec<f32> = inner.f32()?.iter().map(|v| v.unwrap_or(f32::NAN)).collect();
-        if n == 0 || !values.len().is_multiple_of(n) {
-            polars_bail!(ComputeError: "{} has rows of different lengths", name);
-        }
-        let width = values.len() / n;
-        Array2::from_shape_vec((n, width), values).map_err(|e| polars_err!(ComputeError: "{}: {}", name, e))
-    };
-    let emb = if df.height() == 0 { Array2::zeros((0, 0)) } else { to_matrix("embedding")? };
-    let mut taps = BTreeMap::new();
-    for c in df.get_column_names() {
-        if let Some(t) = c.as_str().strip_prefix("tap:") {
-            taps.insert(t.to_owned(), to_matrix(c.as_str())?);
-        }
-    }
-    Ok(TableMatrices { ids, embeddings: emb, taps })
+    /// Tap name → `[N, units]` activations, in the store or in memory.
+    pub taps: BTreeMap<String, acts::TapMatrix>,
 }
 
 /// The default run folder of an audit: `runs/<audit>`.

@@ -5,8 +5,10 @@
 //!
 //! ```text
 //! store/<key>/key.json            what the key is made of (model file hashes, taps, preprocessing)
-//! store/<key>/images/<part>.parquet   image-modality stimuli: id, text coverage (typographic), embedding, one list column per tap
-//! store/<key>/prompts/<part>.parquet  prompt stimuli: id, embedding, one list column per text tap
+//! store/<key>/images/<part>.parquet   image-modality stimuli: id, text coverage (typographic), embedding
+//! store/<key>/images/<part>.acts      their tapped activations, unit-major (see `run::acts`)
+//! store/<key>/prompts/<part>.parquet  prompt stimuli: id, text coverage (null), embedding
+//! store/<key>/prompts/<part>.acts     their text taps
 //! stimuli[-<shard>].parquet        this run's stimuli: id, selection, family, member, modality, variant, labels, source
 //! skipped[-<shard>].parquet        stimuli that could not be made or gave non-finite values, with reasons
 //! provenance[-<shard>].json        versions, hashes, device, timings
@@ -15,7 +17,14 @@
 //! Results are keyed by the store key and the stimulus id, so a rerun with unchanged model and
 //! taps computes only what is missing, and runs of different shards (or machines) that share a
 //! folder fill one store. Each part file holds one row group and is written to a temporary
-//! name, then renamed: a part either exists whole or not at all.
+//! name, then renamed: a part either exists whole or not at all. The activations file is
+//! renamed first and the parquet file last, so a part is complete exactly when its parquet
+//! file exists; an `.acts` file without one (a run killed between the two) is overwritten by
+//! the next part of that name.
+//!
+//! Format 2 moved the taps out of parquet into the unit-major `.acts` files, so that analyses
+//! read blocks of units in bounded memory (format 1 stored one list column per tap). A store of
+//! another format is refused by name with the command that remakes it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +32,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 /// Version of the store layout; part of the key, so a new layout never reads an old store.
-pub const STORE_FORMAT: u32 = 1;
+pub const STORE_FORMAT: u32 = 2;
 
 /// Problems reading or writing the store.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +65,26 @@ pub enum StoreError {
     /// No store was found where one was expected.
     #[error("no activation store under {0}; run `clip-audit run SPEC --out DIR` first")]
     Missing(PathBuf),
+    /// A store file is damaged or not what its name says.
+    #[error(
+        "{path}: {message}; delete the run folder's store and run the audit again (`clip-audit run SPEC --out FOLDER`)"
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A store written by another version of clip-audit, in another layout.
+    #[error(
+        "{path} holds a store in format {found}; this version of clip-audit reads format {STORE_FORMAT} (activations stored unit-major for bounded-memory analysis); run the audit again into the same folder (`clip-audit run SPEC --out FOLDER`) to store them anew, then delete the old `store/<key>` folder"
+    )]
+    OldFormat {
+        /// The store folder.
+        path: PathBuf,
+        /// Its format.
+        found: u64,
+    },
     /// Several run folders hold stores of different models or taps.
     #[error("the run folders hold stores of different models or taps ({0}); analyse them separately")]
     KeyMismatch(String),
@@ -177,25 +206,36 @@ impl StoreDir {
     }
 }
 
-/// Builds a part: ids, embeddings and taps as `List[f32]` columns.
+/// Builds a part: ids and embeddings (a `List[f32]` column) for the parquet file, taps
+/// row-major for the activations file.
 pub struct PartBuilder {
     ids: Vec<String>,
     coverage: Vec<Option<f32>>,
     embedding: ListPrimitiveChunkedBuilder<Float32Type>,
-    taps: Vec<(String, ListPrimitiveChunkedBuilder<Float32Type>)>,
+    taps: Vec<(String, usize, Vec<f32>)>,
+}
+
+/// A finished part: its parquet frame and its taps (name, units, values row-major).
+pub struct Part {
+    /// id, text_coverage, embedding.
+    pub frame: DataFrame,
+    /// Each tap's name, width and `rows × units` values.
+    pub taps: Vec<(String, usize, Vec<f32>)>,
 }
 
 impl PartBuilder {
     /// A builder for rows with the given tap names.
     pub fn new(taps: &[String], capacity: usize) -> Self {
-        let list = |name: &str| {
-            ListPrimitiveChunkedBuilder::<Float32Type>::new(name.into(), capacity, capacity * 64, DataType::Float32)
-        };
         Self {
             ids: Vec::with_capacity(capacity),
             coverage: Vec::with_capacity(capacity),
-            embedding: list("embedding"),
-            taps: taps.iter().map(|t| (t.clone(), list(&format!("tap:{t}")))).collect(),
+            embedding: ListPrimitiveChunkedBuilder::<Float32Type>::new(
+                "embedding".into(),
+                capacity,
+                capacity * 64,
+                DataType::Float32,
+            ),
+            taps: taps.iter().map(|t| (t.clone(), 0, Vec::new())).collect(),
         }
     }
 
@@ -210,31 +250,42 @@ impl PartBuilder {
     }
 
     /// Adds one row; `coverage` is the fraction of a typographic composite covered by text.
+    /// Every row of a part has the same width per tap (the first row's).
     pub fn push(&mut self, id: &str, coverage: Option<f32>, embedding: &[f32], taps: &[&[f32]]) {
+        if self.ids.is_empty() {
+            for ((_, units, _), t) in self.taps.iter_mut().zip(taps) {
+                *units = t.len();
+            }
+        }
         self.ids.push(id.to_owned());
         self.coverage.push(coverage);
         self.embedding.append_slice(embedding);
-        for ((_, b), t) in self.taps.iter_mut().zip(taps) {
-            b.append_slice(t);
+        for ((_, units, values), t) in self.taps.iter_mut().zip(taps) {
+            debug_assert_eq!(*units, t.len(), "a tap's width is fixed by the model");
+            values.extend_from_slice(t);
         }
     }
 
-    /// The frame, leaving the builder empty.
-    pub fn take(&mut self) -> DataFrame {
-        let tap_names: Vec<String> = self.taps.iter().map(|(n, _)| n.clone()).collect();
+    /// The part, leaving the builder empty.
+    pub fn take(&mut self) -> Part {
+        let tap_names: Vec<String> = self.taps.iter().map(|(n, _, _)| n.clone()).collect();
         let mut fresh = PartBuilder::new(&tap_names, self.ids.len().max(1));
         std::mem::swap(self, &mut fresh);
         let height = fresh.ids.len();
-        let mut columns = vec![
+        let columns = vec![
             Column::new("id".into(), fresh.ids),
             Column::new("text_coverage".into(), fresh.coverage),
             fresh.embedding.finish().into_series().into_column(),
         ];
-        for (_, mut b) in fresh.taps {
-            columns.push(b.finish().into_series().into_column());
-        }
-        DataFrame::new(height, columns).expect("columns of equal length")
+        Part { frame: DataFrame::new(height, columns).expect("columns of equal length"), taps: fresh.taps }
     }
+}
+
+/// Writes a part: its activations file, then its parquet file (the part's commit), each whole
+/// or not at all.
+pub fn write_part(path: &Path, mut part: Part) -> Result<(), StoreError> {
+    super::acts::write_acts(&super::acts::acts_path(path), part.frame.height(), &part.taps)?;
+    write_parquet_atomic(path, &mut part.frame)
 }
 
 /// Reads a whole table from one or more store folders (e.g. the shards of one run),
@@ -257,6 +308,84 @@ pub fn read_table(stores: &[StoreDir], table: Table) -> Result<DataFrame, StoreE
         .map_err(err)
 }
 
+/// Reads a table's ids, embeddings and taps from one or more store folders (e.g. the shards of
+/// one run), keeping the first stored row of each id, sorted by id. Ids and embeddings are read
+/// into memory; the taps stay on disk, read a block of units at a time ([`TapMatrix`]).
+///
+/// [`TapMatrix`]: super::acts::TapMatrix
+pub fn read_matrices(stores: &[StoreDir], table: Table) -> Result<super::TableMatrices, StoreError> {
+    use super::acts::{ActsFile, acts_path, stored_taps};
+    let mut parts = Vec::new();
+    for s in stores {
+        parts.extend(s.parts(table)?);
+    }
+    let mut files = Vec::with_capacity(parts.len());
+    // (id, part, row in part); sorted and deduplicated below, the first stored row kept.
+    let mut entries: Vec<(String, u32, u32)> = Vec::new();
+    for (pi, p) in parts.iter().enumerate() {
+        let df = read_parquet(p, Some(vec!["id".into()]))?;
+        let ids = df.column("id").and_then(|c| c.str().cloned()).map_err(|source| StoreError::Parquet {
+            action: "cannot read ids of",
+            path: p.clone(),
+            source,
+        })?;
+        entries.extend(ids.iter().enumerate().map(|(r, id)| (id.unwrap_or_default().to_owned(), pi as u32, r as u32)));
+        let acts = acts_path(p);
+        if !acts.is_file() {
+            return Err(StoreError::Corrupt {
+                path: p.clone(),
+                message: format!("this part has no activations file {}", acts.display()),
+            });
+        }
+        let file = ActsFile::open(&acts)?;
+        if file.header().rows != df.height() {
+            return Err(StoreError::Corrupt {
+                path: acts,
+                message: format!("{} rows where its parquet part has {}", file.header().rows, df.height()),
+            });
+        }
+        files.push(file);
+    }
+    entries.sort_unstable();
+    entries.dedup_by(|later, first| later.0 == first.0);
+    let n = entries.len();
+    let mut maps: Vec<Vec<(u32, u32)>> = vec![Vec::new(); parts.len()];
+    for (row, (_, part, at)) in entries.iter().enumerate() {
+        maps[*part as usize].push((row as u32, *at));
+    }
+    let mut embeddings: Option<ndarray::Array2<f32>> = None;
+    for (p, map) in parts.iter().zip(&maps).filter(|(_, m)| !m.is_empty()) {
+        let df = read_parquet(p, Some(vec!["embedding".into()]))?;
+        let bad = |message: String| StoreError::Corrupt { path: p.clone(), message };
+        let list = df.column("embedding").and_then(|c| c.list().cloned()).map_err(|e| bad(e.to_string()))?;
+        if list.null_count() > 0 {
+            return Err(bad("null embeddings".into()));
+        }
+        let list = list.rechunk();
+        let inner = list.get_inner();
+        let values = inner.f32().map_err(|e| bad(e.to_string()))?;
+        let values: Vec<f32> = values.into_no_null_iter().collect();
+        let width = values.len() / df.height().max(1);
+        if width * df.height() != values.len() {
+            return Err(bad("embeddings of different lengths".into()));
+        }
+        let out = embeddings.get_or_insert_with(|| ndarray::Array2::zeros((n, width)));
+        if out.ncols() != width {
+            return Err(bad(format!("embeddings of {width} values where other parts have {}", out.ncols())));
+        }
+        for &(row, at) in map {
+            let at = at as usize;
+            out.row_mut(row as usize).assign(&ndarray::ArrayView1::from(&values[at * width..(at + 1) * width]));
+        }
+    }
+    let (files, maps): (Vec<_>, Vec<_>) = files.into_iter().zip(maps).filter(|(_, m)| !m.is_empty()).unzip();
+    Ok(super::TableMatrices {
+        ids: entries.into_iter().map(|e| e.0).collect(),
+        embeddings: embeddings.unwrap_or_else(|| ndarray::Array2::zeros((0, 0))),
+        taps: stored_taps(files, maps, n)?.into_iter().collect(),
+    })
+}
+
 /// The frames one under the other (they share a schema: parts of one table).
 fn stacked(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     let mut frames = frames.into_iter();
@@ -268,6 +397,12 @@ fn stacked(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     Ok(all)
 }
 
+/// The `store_format` a store's `key.json` records (None when it does not read).
+fn store_format(store: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(store.join("key.json")).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?.get("store_format")?.as_u64()
+}
+
 /// Finds the stores in run folders: each folder's `store/<key>` (a folder may be the store
 /// itself). All must share one key.
 pub fn find_stores(run_dirs: &[PathBuf]) -> Result<Vec<StoreDir>, StoreError> {
@@ -275,7 +410,10 @@ pub fn find_stores(run_dirs: &[PathBuf]) -> Result<Vec<StoreDir>, StoreError> {
     for d in run_dirs {
         let base = d.join("store");
         if d.join("key.json").is_file() {
-            out.push(StoreDir { root: d.clone() });
+            match store_format(d) {
+                Some(f) if f == u64::from(STORE_FORMAT) => out.push(StoreDir { root: d.clone() }),
+                found => return Err(StoreError::OldFormat { path: d.clone(), found: found.unwrap_or(0) }),
+            }
             continue;
         }
         if !base.is_dir() {
@@ -291,6 +429,14 @@ pub fn find_stores(run_dirs: &[PathBuf]) -> Result<Vec<StoreDir>, StoreError> {
         if keys.is_empty() {
             return Err(StoreError::Missing(d.clone()));
         }
+        // Stores of another layout are not read; when they are all there is, say so.
+        let (current, other): (Vec<PathBuf>, Vec<PathBuf>) =
+            keys.into_iter().partition(|k| store_format(k) == Some(u64::from(STORE_FORMAT)));
+        if current.is_empty() {
+            let path = other.last().cloned().unwrap_or_else(|| d.clone());
+            return Err(StoreError::OldFormat { found: store_format(&path).unwrap_or(0), path });
+        }
+        let mut keys = current;
         // The most recently written store is the one of the last run.
         keys.sort_by_key(|k| std::fs::metadata(k.join("key.json")).and_then(|m| m.modified()).ok());
         out.push(StoreDir { root: keys.pop().expect("non-empty") });

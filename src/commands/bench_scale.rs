@@ -1,0 +1,439 @@
+//! `clip-audit bench analyze`: the cost of an audit at dataset scale, with no real model.
+//!
+//! Real audits have 10⁵–10⁶ images and taps thousands of units wide; whether `run` and
+//! `analyze` stay linear and within memory there is a measured property, not a hope. This
+//! benchmark writes a CLIP-shaped bundle whose image tower is one MatMul onto a wide tapped
+//! ReLU layer (inference costs almost nothing, so the runner and the analysis are what is
+//! timed), a probe library of `concepts` members and `n` small synthetic images tinted per
+//! member (so that units are selective and the analysis has findings to summarise), and then
+//! times, as child processes: `clip-audit run` (to the store, no analysis), `clip-audit analyze`
+//! (selectivity over the whole grid, summary, JSON and HTML reports) and
+//! `scripts/reference_analyze.py` (numpy + scipy + pandas doing the same grid, the way a
+//! researcher would). It prints wall time, stimuli per second, nanoseconds per stimulus × unit
+//! (flat across sizes when the cost is linear), peak resident memory (`wait4`) and the sizes of
+//! the reports, and checks that both analyses found the same number of selective pairs.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use prost::Message;
+use rayon::prelude::*;
+
+use super::Outcome;
+use super::bench::timed_child;
+use crate::cli::BenchAnalyzeArgs;
+use crate::model::graph::proto as onnx;
+
+/// Width of the bundle's embedding.
+const EMBEDDING_DIM: usize = 64;
+/// Rows of the text tower's token table: CLIP's BPE vocabulary.
+const VOCABULARY: usize = 49_408;
+
+/// One size to measure: stimuli and units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Size {
+    /// Images.
+    pub stimuli: usize,
+    /// Tapped units.
+    pub units: usize,
+}
+
+/// Parses `N` or `NxU` (e.g. `100000`, `1000000x2560`); `units` is the default width.
+pub fn parse_size(s: &str, units: usize) -> Result<Size, String> {
+    let num = |t: &str| t.trim().replace('_', "").parse::<usize>().map_err(|e| format!("`{t}`: {e}"));
+    let size = match s.split_once('x') {
+        Some((n, u)) => Size { stimuli: num(n)?, units: num(u)? },
+        None => Size { stimuli: num(s)?, units },
+    };
+    if size.stimuli == 0 || size.units == 0 {
+        return Err(format!("`{s}`: stimuli and units must be positive"));
+    }
+    Ok(size)
+}
+
+fn tensor(name: &str, dims: &[i64], values: &[f32]) -> onnx::TensorProto {
+    onnx::TensorProto {
+        name: Some(name.into()),
+        dims: dims.to_vec(),
+        data_type: Some(onnx::tensor_proto::DataType::Float as i32),
+        raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
+        ..Default::default()
+    }
+}
+
+fn value(name: &str, elem: onnx::tensor_proto::DataType, dims: &[Option<i64>]) -> onnx::ValueInfoProto {
+    use onnx::tensor_shape_proto::{Dimension, dimension::Value};
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(d.map_or_else(|| Value::DimParam("batch".into()), Value::DimValue)),
+            ..Default::default()
+        })
+        .collect();
+    onnx::ValueInfoProto {
+        name: Some(name.into()),
+        r#type: Some(onnx::TypeProto {
+            value: Some(onnx::type_proto::Value::TensorType(onnx::type_proto::Tensor {
+                elem_type: Some(elem as i32),
+                shape: Some(onnx::TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<onnx::AttributeProto>) -> onnx::NodeProto {
+    onnx::NodeProto {
+        op_type: Some(op.into()),
+        name: Some(format!("/{op}_{output}")),
+        input: inputs.iter().map(|s| (*s).into()).collect(),
+        output: vec![output.into()],
+        attribute,
+        ..Default::default()
+    }
+}
+
+fn int_attr(name: &str, v: i64) -> onnx::AttributeProto {
+    onnx::AttributeProto {
+        name: Some(name.into()),
+        i: Some(v),
+        r#type: Some(onnx::attribute_proto::AttributeType::Int as i32),
+        ..Default::default()
+    }
+}
+
+fn model(graph: onnx::GraphProto) -> Vec<u8> {
+    onnx::ModelProto {
+        ir_version: Some(8),
+        producer_name: Some("clip-audit bench analyze".into()),
+        opset_import: vec![onnx::OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// Uniform values in [-scale, scale) from a seeded xorshift.
+fn weights(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// Writes the wide bundle: pixels → Flatten → MatMul onto `units` → ReLU (tapped as
+/// `image.relu`) → MatMul → embedding; a text tower that averages a token table.
+pub fn write_bundle(dir: &Path, side: u32, units: usize) -> anyhow::Result<()> {
+    use onnx::tensor_proto::DataType;
+    std::fs::create_dir_all(dir)?;
+    let inputs = 3 * (side * side) as usize;
+    let (u, d) = (units as i64, EMBEDDING_DIM as i64);
+    let image = onnx::GraphProto {
+        name: Some("image".into()),
+        node: vec![
+            node("Flatten", &["pixel_values"], "flat", vec![int_attr("axis", 1)]),
+            node("MatMul", &["flat", "w_units"], "pre", vec![]),
+            node("Relu", &["pre"], "units", vec![]),
+            node("MatMul", &["units", "w_embed"], "image_embeds", vec![]),
+        ],
+        initializer: vec![
+            tensor("w_units", &[inputs as i64, u], &weights(inputs * units, 1, 1.0 / (inputs as f32).sqrt())),
+            tensor("w_embed", &[u, d], &weights(units * EMBEDDING_DIM, 2, 1.0 / (units as f32).sqrt())),
+        ],
+        input: vec![value("pixel_values", DataType::Float, &[None, Some(3), Some(side.into()), Some(side.into())])],
+        output: vec![value("image_embeds", DataType::Float, &[None, Some(d)])],
+        ..Default::default()
+    };
+    let text = onnx::GraphProto {
+        name: Some("text".into()),
+        node: vec![
+            node("Gather", &["tokens", "input_ids"], "embedded", vec![int_attr("axis", 0)]),
+            node(
+                "ReduceMean",
+                &["embedded"],
+                "text_embeds",
+                vec![
+                    onnx::AttributeProto {
+                        name: Some("axes".into()),
+                        ints: vec![1],
+                        r#type: Some(onnx::attribute_proto::AttributeType::Ints as i32),
+                        ..Default::default()
+                    },
+                    int_attr("keepdims", 0),
+                ],
+            ),
+        ],
+        initializer: vec![tensor("tokens", &[VOCABULARY as i64, d], &weights(VOCABULARY * EMBEDDING_DIM, 3, 1.0))],
+        input: vec![value("input_ids", DataType::Int64, &[None, Some(77)])],
+        output: vec![value("text_embeds", DataType::Float, &[None, Some(d)])],
+        ..Default::default()
+    };
+    std::fs::write(dir.join("image.onnx"), model(image))?;
+    std::fs::write(dir.join("text.onnx"), model(text))?;
+    std::fs::write(
+        dir.join("model.yaml"),
+        format!(
+            "# Written by `clip-audit bench analyze`: one MatMul onto {units} tapped ReLU units.\nname: bench-wide\nimage_encoder:\n  file: image.onnx\n  input: pixel_values\n  output: image_embeds\ntext_encoder:\n  file: text.onnx\n  input: input_ids\n  output: text_embeds\npreprocess:\n  size: {side}\n  mean: [0.5, 0.5, 0.5]\n  std: [0.25, 0.25, 0.25]\ntokenizer:\n  kind: clip_bpe\n  context_length: 77\nlogit_scale: 100.0\nembedding_dim: {EMBEDDING_DIM}\ntaps:\n  - name: image.relu\n    encoder: image\n    tensor: units\n    layout: nd\n    pooling: none\n"
+        ),
+    )?;
+    Ok(())
+}
+
+/// A small PNG tinted by its member, with per-pixel noise (so every image is distinct and its
+/// content hash unique).
+fn member_png(i: usize, member: usize, side: u32) -> Vec<u8> {
+    let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let tint = [(member * 37 % 200) as u8, (member * 91 % 200) as u8, (member * 53 % 200) as u8];
+    let img = image::RgbImage::from_fn(side, side, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let n = (state & 0x3f) as u8;
+        image::Rgb([tint[0] + n, tint[1] + (n >> 1), tint[2] + (n >> 2)])
+    });
+    let mut out = Vec::new();
+    img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).expect("PNG encoding to memory");
+    out
+}
+
+/// Writes the probe library (`concepts` members) and the spec.
+fn write_spec(work: &Path, bundle: &Path, concepts: usize) -> anyhow::Result<PathBuf> {
+    let members: String = (0..concepts).map(|m| format!("      - {{id: c{m:03}, name: concept {m}}}\n")).collect();
+    std::fs::write(
+        work.join("library.yaml"),
+        format!(
+            "library: bench\ndescription: Generated concepts for `clip-audit bench analyze`.\nsources:\n  - {{id: made, title: generated, via: clip-audit bench analyze, url: https://example.org/bench}}\ntemplates: [\"a photo of {{name}}.\"]\nfamilies:\n  - id: concepts\n    description: generated concepts, one tint each\n    sources: [made]\n    members:\n{members}"
+        ),
+    )?;
+    let spec = work.join("bench.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "audit: bench-analyze\nmodel:\n  bundle: {}\nprobes:\n  - library: {}\n    family: concepts\n    stimuli:\n      images:\n        - folder: {}/{{id}}\nanalyses:\n  selectivity: {{}}\noutputs:\n  formats: [json, html]\n  fail_on: never\n",
+            bundle.display(),
+            work.join("library.yaml").display(),
+            work.join("images").display()
+        ),
+    )?;
+    Ok(spec)
+}
+
+fn write_images(dir: &Path, n: usize, concepts: usize, side: u32) -> anyhow::Result<()> {
+    (0..concepts).try_for_each(|m| std::fs::create_dir_all(dir.join(format!("c{m:03}"))))?;
+    (0..n).into_par_iter().try_for_each(|i| -> anyhow::Result<()> {
+        let m = i % concepts;
+        std::fs::write(dir.join(format!("c{m:03}")).join(format!("{i:07}.png")), member_png(i, m, side))?;
+        Ok(())
+    })
+}
+
+/// One measured stage.
+struct Stage {
+    name: &'static str,
+    seconds: f64,
+    peak: u64,
+}
+
+fn stage(name: &'static str, cmd: &mut std::process::Command) -> anyhow::Result<Stage> {
+    eprintln!("  {name}…");
+    let (seconds, peak, ok) = timed_child(cmd)?;
+    if !ok {
+        anyhow::bail!("{name} failed during the benchmark: {cmd:?}");
+    }
+    Ok(Stage { name, seconds, peak })
+}
+
+/// Selective pairs in clip-audit's summary.
+fn selective_pairs(summary: &Path) -> anyhow::Result<u64> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(summary)?)?;
+    let blocks = v["selectivity"]["blocks"].as_array().context("summary.json has no selectivity blocks")?;
+    Ok(blocks.iter().filter_map(|b| b["selective_pairs"].as_u64()).sum())
+}
+
+/// Runs `scripts/reference_analyze.py` on a run folder: its stage and its selective pairs.
+fn reference(python: &str, run: &Path) -> anyhow::Result<(Stage, u64)> {
+    let out = run.with_extension("reference.txt");
+    let script = std::fs::canonicalize("scripts/reference_analyze.py")
+        .context("run `bench analyze` from the repository root (it times scripts/reference_analyze.py)")?;
+    let log = std::fs::File::create(&out)?;
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(script).arg(run);
+    eprintln!("  python reference…");
+    let t = std::time::Instant::now();
+    let child = cmd
+        .stdout(log)
+        .spawn()
+        .with_context(|| format!("cannot start {python}; run `make venv` or pass --python none"))?;
+    let (seconds, peak, ok) = super::bench::wait_child(child, t)?;
+    if !ok {
+        anyhow::bail!("scripts/reference_analyze.py failed; run `make venv` or pass --python none");
+    }
+    let text = std::fs::read_to_string(&out)?;
+    let pairs = text
+        .split_whitespace()
+        .skip_while(|w| *w != "selective_pairs")
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .context("the reference printed no `selective_pairs`")?;
+    Ok((Stage { name: "python reference", seconds, peak }, pairs))
+}
+
+fn file_size(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// `bench analyze`: every size, each stage's time and peak memory.
+pub fn run(args: &BenchAnalyzeArgs) -> anyhow::Result<Outcome> {
+    let sizes: Vec<Size> = args
+        .sizes
+        .split(',')
+        .map(|s| parse_size(s, args.units))
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let base = match &args.work {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            tempfile::tempdir_in(d)?
+        }
+        None => tempfile::tempdir()?,
+    };
+    let exe = std::env::current_exe()?;
+    let python = args.python.clone().unwrap_or_else(|| ".venv-scripts/bin/python".to_owned());
+    let mut table = Vec::new();
+    for size in &sizes {
+        let work = base.path().join(format!("{}x{}", size.stimuli, size.units));
+        std::fs::create_dir_all(&work)?;
+        eprintln!("{} stimuli x {} units, {} concepts:", size.stimuli, size.units, args.concepts);
+        let bundle = work.join("bundle");
+        write_bundle(&bundle, args.image_side, size.units)?;
+        let spec = write_spec(&work, &bundle, args.concepts)?;
+        eprintln!("  writing {} {}px images…", size.stimuli, args.image_side);
+        write_images(&work.join("images"), size.stimuli, args.concepts, args.image_side)?;
+        let run_dir = work.join("run");
+        let mut run = std::process::Command::new(&exe);
+        run.arg("run").arg(&spec).arg("--out").arg(&run_dir).args(["--no-analyze", "--quiet", "--device", "cpu"]);
+        run.args(["--batch", &args.batch.to_string()]);
+        let ran = stage("run", &mut run)?;
+        let reports = work.join("reports");
+        let mut analyze = std::process::Command::new(&exe);
+        analyze.arg("analyze").arg(&run_dir).arg("--reports").arg(&reports).args(["--quiet"]);
+        let analyzed = stage("analyze", &mut analyze)?;
+        // The reference reads the store, not the images: free the disk.
+        std::fs::remove_dir_all(work.join("images"))?;
+        let pairs = selective_pairs(&run_dir.join("analysis").join("summary.json"))?;
+        let latest = reports.join("bench-analyze").join("latest");
+        let (json, html) = (file_size(&latest.join("report.json")), file_size(&latest.join("report.html")));
+        let py = if python != "none" && size.stimuli <= args.python_max {
+            Some(reference(&python, &run_dir)?)
+        } else {
+            None
+        };
+        if let Some((_, ref_pairs)) = &py
+            && *ref_pairs != pairs
+        {
+            eprintln!("  warning: the reference found {ref_pairs} selective pairs, clip-audit {pairs}");
+        }
+        let store_bytes: u64 = walk_size(&run_dir.join("store"));
+        table.push((*size, ran, analyzed, py, pairs, json, html, store_bytes));
+        if !args.keep {
+            std::fs::remove_dir_all(&work)?;
+        }
+    }
+    print_table(&table, args);
+    if args.keep {
+        eprintln!("kept {}", base.keep().display());
+    }
+    Ok(Outcome::Pass)
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() { walk_size(&p) } else { file_size(&p) }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+type Row = (Size, Stage, Stage, Option<(Stage, u64)>, u64, u64, u64, u64);
+
+fn print_table(rows: &[Row], args: &BenchAnalyzeArgs) {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "bench analyze: {} concepts, {}px images, batch {}, {} threads available",
+        args.concepts,
+        args.image_side,
+        args.batch,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "| stimuli | units | stage | wall (s) | stimuli/s | ns per stimulus x unit | peak memory (MiB) | python / clip-audit |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (size, ran, analyzed, py, _, _, _, _) in rows {
+        let cells = (size.stimuli as f64, (size.stimuli * size.units) as f64);
+        let line = |s: &Stage, ratio: String| {
+            println!(
+                "| {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.0} | {ratio} |",
+                size.stimuli,
+                size.units,
+                s.name,
+                s.seconds,
+                cells.0 / s.seconds,
+                s.seconds * 1e9 / cells.1,
+                mib(s.peak)
+            );
+        };
+        line(ran, String::new());
+        line(analyzed, String::new());
+        if let Some((p, _)) = py {
+            line(
+                p,
+                format!(
+                    "**{:.2}x** time, {:.2}x memory",
+                    p.seconds / analyzed.seconds,
+                    p.peak as f64 / analyzed.peak as f64
+                ),
+            );
+        }
+    }
+    println!();
+    println!(
+        "| stimuli | units | store (MiB) | report.json (KiB) | report.html (KiB) | selective pairs (clip-audit / python) |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (size, _, _, py, pairs, json, html, store) in rows {
+        let reference = py.as_ref().map_or("not run".to_owned(), |(_, p)| p.to_string());
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.0} | {pairs} / {reference} |",
+            size.stimuli,
+            size.units,
+            mib(*store),
+            *json as f64 / 1024.0,
+            *html as f64 / 1024.0
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_and_without_units() {
+        assert_eq!(parse_size("100000", 3072), Ok(Size { stimuli: 100_000, units: 3072 }));
+        assert_eq!(parse_size("1_000_000x2560", 3072), Ok(Size { stimuli: 1_000_000, units: 2560 }));
+        assert!(parse_size("0", 3).is_err() && parse_size("ax3", 3).is_err() && parse_size("10x0", 3).is_err());
+    }
+}
