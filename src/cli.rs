@@ -43,6 +43,16 @@ pub enum Command {
     ///
     /// Example: clip-audit embed --model fixtures/models/tiny-clip --image cat.png --text "a photo of a cat"
     Embed(EmbedArgs),
+    /// Find a tap's units from a word: the query rendered and prompted against a background of other words.
+    ///
+    /// Renders the query as text on a blank canvas (image taps: as written and in upper case,
+    /// at three sizes, black on white) or writes it into prompts (text taps), does the same for
+    /// a fixed background of about 100 everyday words, and ranks the tap's units by Cohen's d
+    /// of their responses to the query against the background (95% CI), so a unit that
+    /// answers any ink does not rank. With --report, each unit links to its neuron card.
+    ///
+    /// Example: clip-audit search "immigration" --model fixtures/models/organism --tap image.mlp --report reports/demo/latest
+    Search(SearchArgs),
     /// Measure throughput against a bare ONNX Runtime session (and a Python reference).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -471,6 +481,31 @@ pub enum BenchCommand {
     ///
     /// Example: clip-audit bench analyze --sizes 10000,100000,1000000x2560
     Analyze(BenchAnalyzeArgs),
+}
+
+/// Arguments of `search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The word or phrase to look for.
+    pub query: String,
+    /// The model bundle.
+    #[arg(long, short)]
+    pub model: PathBuf,
+    /// The tap whose units are ranked (`clip-audit model inspect` lists them).
+    #[arg(long)]
+    pub tap: String,
+    /// Units to print.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// A report folder (or report.html) to link each unit to its neuron card.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Device and threads.
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 /// Arguments of `bench analyze`.

@@ -9,8 +9,10 @@ use clip_audit::analysis::slug;
 
 use crate::common::{clip_audit, root, texts};
 
-/// The summary of the demo audit on `model`, and those of its five null copies (an array).
+/// The summary of the demo audit on `model`, and those of its five null copies (an array);
+/// reports go to `out/reports` (checked for neuron cards).
 fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
+    let reports = out.join("reports");
     let r = clip_audit(&[
         "run",
         "audits/demo.yaml",
@@ -23,7 +25,8 @@ fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
         "--quiet",
         "--fail-on",
         "never",
-        "--no-reports",
+        "--reports",
+        reports.to_str().unwrap(),
     ]);
     assert!(r.status.success(), "{}", texts(&r).1);
     let read = |f: &str| -> serde_json::Value {
@@ -52,6 +55,9 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
     let bias = |kind: &str| truth["biases"].as_array().unwrap().iter().find(|b| b["kind"] == kind).unwrap().clone();
     let dir = tempfile::tempdir().unwrap();
     let (biased, null) = audit("organism", &dir.path().join("biased"));
+    // Every unit the findings cite has its neuron card in the HTML report.
+    let cited = crate::report_cards::assert_cited_units_have_cards(&dir.path().join("biased/reports/demo/latest"));
+    assert!(cited > 0, "the organism's findings cite units");
     let (control, control_null) = audit("organism-control", &dir.path().join("control"));
     let errors = ids(&biased, &["error", "warning"]);
     let control_errors = ids(&control, &["error", "warning"]);

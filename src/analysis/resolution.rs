@@ -587,7 +587,7 @@ impl AnalysisResult for ResolutionSummary {
                 )];
                 if tap.members.iter().any(|m| m.lat.is_some()) {
                     blocks.push(Part::Chart(
-                        vec![text("Members at their capitals: filled with a dedicated unit, hollow without.")],
+                        vec![text("Members on the map, shaded by their best Cohen's d and marked when a unit is dedicated to them (a dot at the capital where the map has no outline).")],
                         Chart::Map(tap.members.clone()),
                     ));
                 }

@@ -117,6 +117,12 @@ pub fn analyze_and_write(
         spec: spec.path.display().to_string(),
         reviews: Vec::new(),
         spec_location: crate::report::sarif::artifact_location(&spec.path),
+        cards: if spec.formats.iter().any(|f| f == "html") && !reports.no_reports {
+            let contents = data.stimuli.iter().map(|r| (r.id.clone(), r.content.clone())).collect();
+            crate::report::cards::cards(s, &contents, crate::report::cards::DEFAULT_PER_BLOCK)
+        } else {
+            Vec::new()
+        },
     };
     let mut report_dir = None;
     if !reports.no_reports && !spec.formats.is_empty() {

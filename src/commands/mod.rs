@@ -11,6 +11,7 @@ mod inspect;
 mod model_card;
 mod probes;
 mod run;
+mod search;
 mod stimuli;
 mod validate;
 
@@ -47,6 +48,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Model(ModelCommand::Import { dir, out, force }) => import::run(&dir, out.as_deref(), force),
         Command::Embed(args) => embed::run(&args),
+        Command::Search(args) => search::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
         Command::Bench(BenchCommand::Analyze(args)) => bench_scale::run(&args),

@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod preprocess;
 pub mod runtime;
+pub mod synthetic;
 pub mod taps;
 pub mod tokenizer;
 

@@ -1,7 +1,9 @@
 //! The HTML report: one self-contained file (no external assets, no scripts) with inline SVG
 //! charts: per-group rates with CI whiskers, resolution coverage per group, heat maps of the
-//! most selective units × concepts, and a world map of the members' resolution drawn as
-//! points at their capitals (coordinates from probes/regions.yaml, GeoNames, CC BY 4.0).
+//! most selective units × concepts, and a world map of the members' resolution: each member
+//! country filled on Natural Earth's 1:110m outlines (embedded, [`super::world`]), members the
+//! outlines lack drawn as points at their coordinates (capitals from probes/regions.yaml,
+//! GeoNames, CC BY 4.0).
 //!
 //! The page, charts included, is built with `maud` templates, which escape every value they
 //! interpolate: no untrusted string (probe, member and stimulus names, finding messages, file
@@ -13,6 +15,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::tables::{self, Cell, Table};
+use super::world;
 use super::{ReportMeta, ci, num, severity_name};
 use crate::analysis::Summary;
 use crate::analysis::present::{Chart, Interval, Part, Span};
@@ -106,12 +109,53 @@ pub fn heatmap(h: &Heatmap) -> Markup {
     }
 }
 
-/// A world map (equirectangular) with each member at its coordinates: filled when it has a
-/// dedicated unit, hollow when not.
+/// The sequential scale of a member's best Cohen's d on the map: the upper end of each class
+/// but the last, and the class colours (ColorBrewer Blues, light to dark).
+const D_CLASSES: [f64; 4] = [1.0, 2.0, 3.0, 4.0];
+const D_COLOURS: [&str; 5] = ["#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"];
+/// A member with no finite d.
+const NO_D: &str = "#ffffff";
+/// The outline of a member with a dedicated unit, and of one without.
+const DEDICATED: (&str, &str) = ("#1d2330", "1.2");
+const NOT_DEDICATED: (&str, &str) = ("#8a93a6", "0.5");
+
+fn d_colour(d: f64) -> &'static str {
+    if !d.is_finite() {
+        return NO_D;
+    }
+    D_COLOURS[D_CLASSES.iter().take_while(|&&upper| d >= upper).count()]
+}
+
+/// A world map (equirectangular, Natural Earth's countries at 1:110m from [`super::world`]):
+/// each member that is a country drawn as its outline, the others (islands and microstates
+/// the scale leaves out, members that are not countries) as dots at their coordinates; each
+/// filled by its best Cohen's d and outlined in dark when it has a dedicated unit. Countries
+/// that are not members are the grey background.
 pub fn world_map(members: &[MemberResolution]) -> Markup {
-    let (w, h) = (720.0, 360.0);
+    let (w, h) = world::size();
+    let placed: Vec<(&MemberResolution, (f64, f64), Option<&world::Country>)> = members
+        .iter()
+        .filter_map(|m| {
+            let (lat, lon) = (m.lat?, m.lon?);
+            Some((m, world::project(lat, lon), world::country_at(&m.id, lat, lon)))
+        })
+        .collect();
+    let drawn: std::collections::BTreeSet<&str> =
+        placed.iter().filter(|(_, _, c)| c.is_some()).map(|(m, _, _)| m.id.as_str()).collect();
+    // Members with a dedicated unit last, so no neighbour's border covers their outline.
+    let mut order: Vec<_> = placed.iter().collect();
+    order.sort_by_key(|(m, _, _)| m.dedicated_units > 0);
+    let stroke = |m: &MemberResolution| if m.dedicated_units > 0 { DEDICATED } else { NOT_DEDICATED };
+    let tooltip = |m: &MemberResolution| {
+        html! {
+            title {
+                (m.name) " (" (m.group) "): " (m.dedicated_units) " dedicated units, best d " (num(m.best_d))
+            }
+        }
+    };
+    let legend_y = h + 14.0;
     html! {
-        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h) role="img" {
+        svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h + 30.0) role="img" {
             rect width=(w) height=(h) fill="#f3f6fa" {}
             @for k in -2..=2 {
                 path d=(format!("M0 {}H{w}", h / 2.0 - f64::from(k) * 30.0 / 180.0 * h)) stroke="#dde" {}
@@ -119,17 +163,42 @@ pub fn world_map(members: &[MemberResolution]) -> Markup {
             @for k in -5..=5 {
                 path d=(format!("M{} 0V{h}", w / 2.0 + f64::from(k) * 30.0 / 360.0 * w)) stroke="#dde" {}
             }
-            @for m in members {
-                @if let (Some(lat), Some(lon)) = (m.lat, m.lon) {
-                    circle cx=(f1((lon + 180.0) / 360.0 * w)) cy=(f1((90.0 - lat) / 180.0 * h)) r="4"
-                        fill=(if m.dedicated_units > 0 { "#2f6fbf" } else { "none" })
-                        stroke="#2f6fbf" stroke-width="1.5" {
-                        title {
-                            (m.name) " (" (m.group) "): " (m.dedicated_units) " dedicated units, best d "
-                            (num(m.best_d))
-                        }
+            @for (id, d) in world::outlines() {
+                @if !id.is_some_and(|id| drawn.contains(id)) {
+                    path d=(d) fill="#dfe3ea" fill-rule="evenodd" stroke="#ffffff" stroke-width="0.5" {}
+                }
+            }
+            @for (m, _, country) in &order {
+                @if let Some(c) = country {
+                    path d=(c.d) fill=(d_colour(m.best_d)) fill-rule="evenodd" stroke=(stroke(m).0)
+                        stroke-width=(stroke(m).1) stroke-linejoin="round" { (tooltip(m)) }
+                }
+            }
+            @for (m, (x, y), country) in &order {
+                @if country.is_none() {
+                    circle cx=(f1(*x)) cy=(f1(*y)) r="3.5" fill=(d_colour(m.best_d)) stroke=(stroke(m).0)
+                        stroke-width=(if m.dedicated_units > 0 { "1.5" } else { "1" }) { (tooltip(m)) }
+                }
+            }
+            text x="4" y=(legend_y + 4.0) { "best d" }
+            @for (i, colour) in D_COLOURS.iter().enumerate() {
+                @let x = 44.0 + i as f64 * 52.0;
+                rect x=(x) y=(legend_y - 6.0) width="16" height="12" fill=(colour) stroke=(NOT_DEDICATED.0)
+                    stroke-width=(NOT_DEDICATED.1) {}
+                text x=(x + 20.0) y=(legend_y + 4.0) {
+                    @match i {
+                        0 => { "< " (D_CLASSES[0]) },
+                        4 => { "≥ " (D_CLASSES[3]) },
+                        _ => { (D_CLASSES[i - 1]) "–" (D_CLASSES[i]) },
                     }
                 }
+            }
+            rect x="324" y=(legend_y - 6.0) width="16" height="12" fill=(D_COLOURS[2]) stroke=(DEDICATED.0)
+                stroke-width=(DEDICATED.1) {}
+            text x="346" y=(legend_y + 4.0) { "with a dedicated unit" }
+            @if placed.iter().any(|(_, _, c)| c.is_none()) {
+                circle cx="492" cy=(legend_y) r="3.5" fill=(D_COLOURS[2]) stroke=(NOT_DEDICATED.0) stroke-width="1" {}
+                text x="502" y=(legend_y + 4.0) { "no outline at 1:110m" }
             }
         }
     }
@@ -271,6 +340,7 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                 (header(s))
                 (decided(s, meta))
                 (analyses(s))
+                (super::cards::section(&meta.cards))
                 (notes_and_provenance(s, meta))
             }
         }

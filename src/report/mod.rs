@@ -5,6 +5,7 @@
 //! values) is escaped for its format. Files are written whole or not at all (temp file +
 //! rename) under `reports/<audit>/<timestamp>/`, with a `latest` link.
 
+pub mod cards;
 pub mod diff;
 pub mod html;
 pub mod junit;
@@ -14,6 +15,7 @@ pub mod read;
 pub mod review;
 pub mod sarif;
 pub mod tables;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 
@@ -43,6 +45,11 @@ pub struct ReportMeta {
     #[serde(skip)]
     #[schemars(skip)]
     pub spec_location: sarif::ArtifactLocation,
+    /// Neuron cards with thumbnails, made from the run's stimuli when the report is written;
+    /// HTML only, not part of `report.json` (a report read back has none).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub cards: Vec<cards::NeuronCard>,
 }
 
 /// The JSON report (`report.json`): metadata and the summary. Its schema is

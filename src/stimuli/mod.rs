@@ -11,6 +11,7 @@
 
 pub mod preview;
 pub mod render;
+pub mod words;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
