@@ -48,8 +48,9 @@ pub enum Command {
     /// Renders the query as text on a blank canvas (image taps: as written and in upper case,
     /// at three sizes, black on white) or writes it into prompts (text taps), does the same for
     /// a fixed background of about 100 everyday words, and ranks the tap's units by Cohen's d
-    /// of their responses to the query against the background (95% CI), so a unit that
-    /// answers any ink does not rank. With --report, each unit links to its neuron card.
+    /// of their responses to the query against the background (95% CI over the renderings,
+    /// which are sizes and cases of one word: a ranking, not a test), so a unit that answers
+    /// any ink does not rank. With --report, each unit links to its neuron card.
     ///
     /// Example: clip-audit search "immigration" --model fixtures/models/organism --tap image.mlp --report reports/demo/latest
     Search(SearchArgs),

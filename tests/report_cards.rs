@@ -46,6 +46,17 @@ fn cited_and_most_selective_units_get_cards_with_thumbnails_and_prompt_texts() {
         serde_json::from_str(&std::fs::read_to_string(latest.join("report.json")).unwrap()).unwrap();
     let summary = &json["summary"];
     assert!(html.contains("<h2 id=\"cards\">Neuron cards</h2>"));
+    // One card per unit: its anchor is unique on the page.
+    let ids: Vec<&str> = html
+        .match_indices("<article class=\"card\" id=\"")
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(ids.len(), ids.iter().collect::<BTreeSet<_>>().len(), "duplicate cards: {ids:?}");
+    // Styles are in the head.
+    assert!(html.find("background-image:url(data:image/jpeg").unwrap() < html.find("<body>").unwrap());
     // Every unit a finding cites has its card (the tiny model's audit raises no finding that
     // cites one: the organism's ground-truth test checks cited units).
     assert_cited_units_have_cards(&latest);
@@ -74,12 +85,10 @@ fn cited_and_most_selective_units_get_cards_with_thumbnails_and_prompt_texts() {
     assert!(img.width() <= 64 && img.height() <= 64 && bytes.len() < 6_000);
     assert!(html.contains("class=\"thumb th0\""));
     // The text tower's cards show the prompts that excite their unit, as text.
-    let text_unit = summary["selectivity"]["units"].as_array().unwrap().iter().find(|u| u["modality"] == "prompt");
-    if let Some(u) = text_unit {
-        let card = card_of(&html, &anchor(u["tap"].as_str().unwrap(), u["unit"].as_u64().unwrap()));
-        assert!(card.contains("<span class=\"prompt\">"), "{card}");
-        assert!(!card.contains("class=\"thumb"), "prompts have no picture");
-    }
+    let u = summary["selectivity"]["units"].as_array().unwrap().iter().find(|u| u["modality"] == "prompt").unwrap();
+    let card = card_of(&html, &anchor(u["tap"].as_str().unwrap(), u["unit"].as_u64().unwrap()));
+    assert!(card.contains("<span class=\"prompt\">"), "{card}");
+    assert!(!card.contains("class=\"thumb"), "prompts have no picture");
     // The report stays a file of reasonable size.
     assert!(html.len() < 3_000_000, "{} bytes", html.len());
 }

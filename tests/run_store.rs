@@ -146,10 +146,16 @@ fn a_killed_run_resumes_where_it_stopped_and_matches_an_uninterrupted_one() {
     for t in [Table::Images, Table::Prompts] {
         let (a, b) = (table(&reference, t), table(&out, t));
         assert_eq!(a.column("id").unwrap(), b.column("id").unwrap());
-        let ea = matrices(&reference, t).embeddings;
-        let eb = matrices(&out, t).embeddings;
-        let diff = ea.iter().zip(eb.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        let (ma, mb) = (matrices(&reference, t), matrices(&out, t));
+        let diff = ma.embeddings.iter().zip(mb.embeddings.iter()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
         assert!(diff < 1e-4, "resumed results differ by {diff}");
+        // And every tap activation, read from the resumed store's parts.
+        assert_eq!(ma.taps.keys().collect::<Vec<_>>(), mb.taps.keys().collect::<Vec<_>>());
+        for (name, x) in &ma.taps {
+            let (x, y) = (x.block(0..x.units()), mb.taps[name].block(0..x.units()));
+            let diff = x.iter().zip(y.iter()).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+            assert!(x.dim() == y.dim() && diff < 1e-4, "{name}: resumed activations differ by {diff}");
+        }
     }
 }
 
@@ -464,4 +470,29 @@ fn a_store_of_an_older_format_is_refused_with_the_command_that_remakes_it() {
     let (_, err) = texts(&analyzed);
     assert_eq!(analyzed.status.code(), Some(2), "{err}");
     assert!(err.contains("no activations file") && err.contains("run the audit again"), "{err}");
+}
+
+#[test]
+fn bench_analyze_runs_end_to_end_on_a_small_size_and_refuses_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().to_str().unwrap();
+    let out = bin()
+        .args(["bench", "analyze", "--sizes", "300x8", "--concepts", "3", "--python", "none", "--work", work])
+        .output()
+        .unwrap();
+    let (table, err) = texts(&out);
+    assert!(out.status.success(), "{err}");
+    for stage in ["| 300 | 8 | run |", "| 300 | 8 | analyze |"] {
+        assert!(table.contains(stage), "{table}");
+    }
+    // The row of sizes: selective pairs were counted (the tints make units selective) and the
+    // reports were written.
+    let sizes = regex::Regex::new(r"(?m)^\| 300 \| 8 \| \d+ \| (\d+) \| (\d+) \| (\d+) / not run \|$").unwrap();
+    let c = sizes.captures(&table).unwrap_or_else(|| panic!("{table}"));
+    let n = |i: usize| c.get(i).unwrap().as_str().parse::<u64>().unwrap();
+    assert!(n(1) > 0 && n(2) > 0 && n(3) > 0, "{table}");
+    let out =
+        bin().args(["bench", "analyze", "--sizes", "300", "--concepts", "1", "--python", "none"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(texts(&out).1.contains("--concepts must be at least 2"));
 }

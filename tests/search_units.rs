@@ -69,6 +69,29 @@ fn a_unit_planted_to_read_a_word_ranks_first_for_that_word() {
     assert_eq!(first["unit"], PLANTED, "{hits}");
     let d = first["cohen_d"].as_f64().unwrap();
     assert!(d > 1.0 && first["ci"][0].as_f64().unwrap() > 0.0, "{first}");
+    // With a report, the unit links to its card there (when the page has one).
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, format!("<article class=\"card\" id=\"unit-image_relu-{PLANTED}\"></article>")).unwrap();
+    let out = clip_audit(&[
+        "search",
+        "red",
+        "--model",
+        bundle.to_str().unwrap(),
+        "--tap",
+        "image.relu",
+        "--top",
+        "2",
+        "--report",
+        dir.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let (table, err) = texts(&out);
+    assert!(out.status.success(), "{err}");
+    let first = table.lines().find(|l| l.trim_start().starts_with("1 ")).unwrap();
+    assert!(first.ends_with(&format!("report.html#unit-image_relu-{PLANTED}")), "{table}");
+    let second = table.lines().find(|l| l.trim_start().starts_with("2 ")).unwrap();
+    assert!(!second.contains("report.html#"), "only units with a card link: {table}");
     // Another word is not what the planted unit reads.
     let other = search(&bundle, "zebra");
     assert_ne!(other["units"][0]["unit"], PLANTED, "{other}");

@@ -86,9 +86,18 @@ impl Written {
             pairs.push((rc, rb));
             labels.push(c);
         }
-        let composites = acts.select_rows(&pairs.iter().map(|p| p.0).collect::<Vec<_>>());
-        let bases = acts.select_rows(&pairs.iter().map(|p| p.1).collect::<Vec<_>>());
-        let shifts = TapMatrix::from(composites - bases);
+        // Fewer than two concepts written: nothing to compare, and no need to read the tap.
+        let mut written = labels.clone();
+        written.sort_unstable();
+        written.dedup();
+        if written.len() < 2 {
+            return None;
+        }
+        // Composites and their clean images in one pass over the tap.
+        let both: Vec<usize> = pairs.iter().map(|p| p.0).chain(pairs.iter().map(|p| p.1)).collect();
+        let read = acts.select_rows(&both);
+        let (composites, bases) = read.view().split_at(ndarray::Axis(0), pairs.len());
+        let shifts = TapMatrix::from(&composites - &bases);
         let rows: Vec<usize> = (0..labels.len()).collect();
         let tests = one_vs_rest(&shifts, &rows, &labels, concepts.len());
         if tests.n.iter().filter(|&&n| n > 0).count() < 2 {

@@ -57,7 +57,11 @@ pub fn run_ablation(
         }
         run(&sub, &opts)?;
         let after_data = RunData::load(std::slice::from_ref(&opts.out))?;
-        let Some(Change { statistic, before, after, ci }) = paired_change(&sub, f, data, &after_data) else { continue };
+        let change = paired_change(&sub, f, data, &after_data);
+        if let Some(message) = after_data.io_error() {
+            return Err(AnalysisError::Data { path: opts.out.clone(), message });
+        }
+        let Some(Change { statistic, before, after, ci }) = change else { continue };
         results.push(AblationResult {
             tap,
             unit,

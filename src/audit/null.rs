@@ -59,6 +59,9 @@ pub fn run_null(
         run(&null_spec, &opts)?;
         let data = RunData::load(std::slice::from_ref(&opts.out))?;
         let null = analyze(&null_spec, &data)?.summary;
+        if let Some(message) = data.io_error() {
+            return Err(AnalysisError::Data { path: opts.out.clone(), message });
+        }
         reports.push(NullCopy {
             seed,
             run: opts.out.display().to_string(),

@@ -50,7 +50,8 @@ pub fn parse_size(s: &str, units: usize) -> Result<Size, String> {
 /// content hash unique).
 fn member_png(i: usize, member: usize, side: u32) -> Vec<u8> {
     let mut state = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let tint = [(member * 37 % 200) as u8, (member * 91 % 200) as u8, (member * 53 % 200) as u8];
+    // Tints below 192 leave room for the noise (at most 63) within a byte.
+    let tint = [(member * 37 % 192) as u8, (member * 91 % 192) as u8, (member * 53 % 192) as u8];
     let img = image::RgbImage::from_fn(side, side, |_, _| {
         state ^= state << 13;
         state ^= state >> 7;
@@ -157,6 +158,11 @@ pub fn run(args: &BenchAnalyzeArgs) -> anyhow::Result<Outcome> {
         .map(|s| parse_size(s, args.units))
         .collect::<Result<_, _>>()
         .map_err(anyhow::Error::msg)?;
+    if args.concepts < 2 || args.image_side == 0 || args.batch == 0 {
+        anyhow::bail!(
+            "--concepts must be at least 2 (selectivity compares concepts), --image-side and --batch at least 1"
+        );
+    }
     let base = match &args.work {
         Some(d) => {
             std::fs::create_dir_all(d)?;
@@ -166,51 +172,79 @@ pub fn run(args: &BenchAnalyzeArgs) -> anyhow::Result<Outcome> {
     };
     let exe = std::env::current_exe()?;
     let python = args.python.clone().unwrap_or_else(|| ".venv-scripts/bin/python".to_owned());
-    let mut table = Vec::new();
-    for size in &sizes {
-        let work = base.path().join(format!("{}x{}", size.stimuli, size.units));
-        std::fs::create_dir_all(&work)?;
-        eprintln!("{} stimuli x {} units, {} concepts:", size.stimuli, size.units, args.concepts);
-        let bundle = work.join("bundle");
-        write_matmul_bundle(&bundle, args.image_side, size.units, None)?;
-        let spec = write_spec(&work, &bundle, args.concepts)?;
-        eprintln!("  writing {} {}px images…", size.stimuli, args.image_side);
-        write_images(&work.join("images"), size.stimuli, args.concepts, args.image_side)?;
-        let run_dir = work.join("run");
-        let mut run = std::process::Command::new(&exe);
-        run.arg("run").arg(&spec).arg("--out").arg(&run_dir).args(["--no-analyze", "--quiet", "--device", "cpu"]);
-        run.args(["--batch", &args.batch.to_string()]);
-        let ran = stage("run", &mut run)?;
-        let reports = work.join("reports");
-        let mut analyze = std::process::Command::new(&exe);
-        analyze.arg("analyze").arg(&run_dir).arg("--reports").arg(&reports).args(["--quiet"]);
-        let analyzed = stage("analyze", &mut analyze)?;
-        // The reference reads the store, not the images: free the disk.
-        std::fs::remove_dir_all(work.join("images"))?;
-        let pairs = selective_pairs(&run_dir.join("analysis").join("summary.json"))?;
-        let latest = reports.join("bench-analyze").join("latest");
-        let (json, html) = (file_size(&latest.join("report.json")), file_size(&latest.join("report.html")));
-        let py = if python != "none" && size.stimuli <= args.python_max {
-            Some(reference(&python, &run_dir)?)
-        } else {
-            None
-        };
-        if let Some((_, ref_pairs)) = &py
-            && *ref_pairs != pairs
-        {
-            eprintln!("  warning: the reference found {ref_pairs} selective pairs, clip-audit {pairs}");
+    // The reference is checked before anything is timed, so a missing interpreter does not
+    // cost a whole run.
+    if python != "none" && sizes.iter().any(|s| s.stimuli <= args.python_max) {
+        let ok = std::process::Command::new(&python)
+            .args(["-c", "import numpy, scipy, pandas, pyarrow"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok || !Path::new("scripts/reference_analyze.py").is_file() {
+            anyhow::bail!(
+                "the Python reference cannot run ({python} with numpy, scipy, pandas and pyarrow, and scripts/reference_analyze.py from the repository root); run `make venv` there, or pass --python none"
+            );
         }
-        let store_bytes: u64 = walk_size(&run_dir.join("store"));
-        table.push((*size, ran, analyzed, py, pairs, json, html, store_bytes));
-        if !args.keep {
-            std::fs::remove_dir_all(&work)?;
+    }
+    // Each size's rows are printed even when a later size fails (a full disk at 1M).
+    let mut table = Vec::new();
+    let mut failed = None;
+    for size in &sizes {
+        match measure(size, args, base.path(), &exe, &python) {
+            Ok(row) => table.push(row),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         }
     }
     print_table(&table, args);
     if args.keep {
         eprintln!("kept {}", base.keep().display());
     }
-    Ok(Outcome::Pass)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(Outcome::Pass),
+    }
+}
+
+/// Measures one size in `base`: writes its bundle, spec and images, times the stages.
+fn measure(size: &Size, args: &BenchAnalyzeArgs, base: &Path, exe: &Path, python: &str) -> anyhow::Result<Row> {
+    let work = base.join(format!("{}x{}", size.stimuli, size.units));
+    std::fs::create_dir_all(&work)?;
+    eprintln!("{} stimuli x {} units, {} concepts:", size.stimuli, size.units, args.concepts);
+    let bundle = work.join("bundle");
+    write_matmul_bundle(&bundle, args.image_side, size.units, None)?;
+    let spec = write_spec(&work, &bundle, args.concepts)?;
+    eprintln!("  writing {} {}px images…", size.stimuli, args.image_side);
+    write_images(&work.join("images"), size.stimuli, args.concepts, args.image_side)?;
+    let run_dir = work.join("run");
+    let mut run = std::process::Command::new(exe);
+    run.arg("run").arg(&spec).arg("--out").arg(&run_dir).args(["--no-analyze", "--quiet", "--device", "cpu"]);
+    run.args(["--batch", &args.batch.to_string()]);
+    let ran = stage("run", &mut run)?;
+    let reports = work.join("reports");
+    let mut analyze = std::process::Command::new(exe);
+    analyze.arg("analyze").arg(&run_dir).arg("--reports").arg(&reports).args(["--quiet"]);
+    let analyzed = stage("analyze", &mut analyze)?;
+    // The reference reads the store, not the images: free the disk.
+    std::fs::remove_dir_all(work.join("images"))?;
+    let pairs = selective_pairs(&run_dir.join("analysis").join("summary.json"))?;
+    let latest = reports.join("bench-analyze").join("latest");
+    let (json, html) = (file_size(&latest.join("report.json")), file_size(&latest.join("report.html")));
+    let py =
+        if python != "none" && size.stimuli <= args.python_max { Some(reference(python, &run_dir)?) } else { None };
+    if let Some((_, ref_pairs)) = &py
+        && *ref_pairs != pairs
+    {
+        anyhow::bail!(
+            "the Python reference found {ref_pairs} selective pairs and clip-audit {pairs}: the analyses disagree"
+        );
+    }
+    let store_bytes: u64 = walk_size(&run_dir.join("store"));
+    if !args.keep {
+        std::fs::remove_dir_all(&work)?;
+    }
+    Ok((*size, ran, analyzed, py, pairs, json, html, store_bytes))
 }
 
 fn walk_size(dir: &Path) -> u64 {

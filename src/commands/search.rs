@@ -6,8 +6,10 @@
 //! is ranked by Cohen's d of its responses to the query's renderings against its responses to
 //! the background's (pooled sd; 95% CI from Hedges & Olkin's standard error and the t
 //! quantile, `analysis::stats::cohen_d_ci`), so a unit that answers any ink does not rank: only
-//! one that answers this word more than others. With `--report`, each unit is linked to its
-//! neuron card in that report when it has one.
+//! one that answers this word more than others. The renderings of one word are not independent
+//! samples (they are its sizes and cases), so the CI describes the spread over renderings, not
+//! over words; it ranks units, it does not decide anything. With `--report`, each unit is
+//! linked to its neuron card in that report when it has one.
 
 use std::path::Path;
 
@@ -60,8 +62,13 @@ fn activations(model: &mut ClipModel, tap: &str, encoder: Encoder, word: &[&str]
 }
 
 /// Ranks the units of `tap` for a query against the background; `report` is a report page's
-/// path and text, to link each unit to its card there.
-fn rank(query: &Array2<f32>, background: &Array2<f32>, tap: &str, report: Option<&(String, String)>) -> Vec<Hit> {
+/// path and the card anchors on it, to link each unit to its card there.
+fn rank(
+    query: &Array2<f32>,
+    background: &Array2<f32>,
+    tap: &str,
+    report: Option<&(String, std::collections::HashSet<String>)>,
+) -> Vec<Hit> {
     let (n1, n2) = (query.nrows(), background.nrows());
     let mut hits: Vec<Hit> = (0..query.ncols())
         .map(|u| {
@@ -69,9 +76,9 @@ fn rank(query: &Array2<f32>, background: &Array2<f32>, tap: &str, report: Option
             let b: Vec<f64> = background.column(u).iter().map(|&v| f64::from(v)).collect();
             let ((m1, s1), (m2, s2)) = (mean_sd(&q), mean_sd(&b));
             let d = cohen_d_from(m1, s1, n1, m2, s2, n2).unwrap_or(f64::NAN);
-            let card = report.and_then(|(page, html)| {
+            let card = report.and_then(|(page, anchors)| {
                 let id = crate::report::cards::anchor(tap, u);
-                html.contains(&format!("id=\"{id}\"")).then(|| format!("{page}#{id}"))
+                anchors.contains(&id).then(|| format!("{page}#{id}"))
             });
             Hit { unit: u, cohen_d: d, ci: cohen_d_ci(d, n1, n2, 0.05), query_mean: m1, background_mean: m2, card }
         })
@@ -140,11 +147,19 @@ pub fn run(args: &SearchArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Pass)
 }
 
-/// A report folder's (or file's) `report.html`: its path and text.
-fn read_report_page(dir: &Path) -> anyhow::Result<(String, String)> {
+/// A report folder's (or file's) `report.html`: its path and the anchors of its neuron cards.
+fn read_report_page(dir: &Path) -> anyhow::Result<(String, std::collections::HashSet<String>)> {
     let page = if dir.is_dir() { dir.join("report.html") } else { dir.to_path_buf() };
     let html = std::fs::read_to_string(&page).with_context(|| {
         format!("cannot read {} (give a report folder such as reports/AUDIT/latest)", page.display())
     })?;
-    Ok((page.display().to_string(), html))
+    let marker = "<article class=\"card\" id=\"";
+    let anchors = html
+        .match_indices(marker)
+        .filter_map(|(i, _)| {
+            let rest = &html[i + marker.len()..];
+            rest.find('"').map(|end| rest[..end].to_owned())
+        })
+        .collect();
+    Ok((page.display().to_string(), anchors))
 }

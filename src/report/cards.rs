@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use base64::Engine as _;
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 
 use crate::analysis::Summary;
 use crate::analysis::selectivity::{ConceptResponses, Example, SelectiveUnit};
@@ -110,7 +110,13 @@ pub fn cards(s: &Summary, contents: &HashMap<String, Content>, per_block: usize)
             .map(|f| f.id.clone())
             .collect()
     };
-    let mut chosen: Vec<&SelectiveUnit> = sel.units.iter().filter(|u| !cited(u).is_empty()).collect();
+    // A unit is listed once per block it tops; it gets one card, from its first listing.
+    let mut chosen: Vec<&SelectiveUnit> = Vec::new();
+    for u in sel.units.iter().filter(|u| !cited(u).is_empty()) {
+        if !chosen.iter().any(|c| c.tap == u.tap && c.unit == u.unit) {
+            chosen.push(u);
+        }
+    }
     let mut per: HashMap<(&str, &str, &str), usize> = HashMap::new();
     for u in &sel.units {
         let n = per.entry((u.tap.as_str(), u.selection.as_str(), u.modality.as_str())).or_default();
@@ -242,24 +248,41 @@ fn d_chart(r: &ConceptResponses) -> Markup {
     }
 }
 
-/// The cards section of the HTML report; empty when there are no cards.
+/// The distinct thumbnails of the cards, in order of first appearance: thumbnail `i` is drawn
+/// by the class `th<i>`.
+fn pictures(cards: &[NeuronCard]) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for e in cards.iter().flat_map(|c| c.top.iter().chain(&c.bottom)) {
+        if let Shown::Picture(uri) = &e.shown
+            && !out.contains(&uri.as_str())
+        {
+            out.push(uri);
+        }
+    }
+    out
+}
+
+/// The cards' style sheet, for the page's `head`: the layout and one class per distinct
+/// thumbnail (empty when there are no cards).
+pub fn style(cards: &[NeuronCard]) -> String {
+    if cards.is_empty() {
+        return String::new();
+    }
+    let mut css = String::from(STYLE);
+    for (i, uri) in pictures(cards).into_iter().enumerate() {
+        // The URI is our own base64 (`[A-Za-z0-9+/=]`): nothing in it can end the rule.
+        css.push_str(&format!(".th{i}{{background-image:url({uri})}}"));
+    }
+    css
+}
+
+/// The cards section of the HTML report (its style is [`style`]); empty when there are none.
 pub fn section(cards: &[NeuronCard]) -> Markup {
     if cards.is_empty() {
         return html! {};
     }
-    let mut pictures: HashMap<&str, usize> = HashMap::new();
-    let mut css = String::from(STYLE);
-    for e in cards.iter().flat_map(|c| c.top.iter().chain(&c.bottom)) {
-        if let Shown::Picture(uri) = &e.shown
-            && !pictures.contains_key(uri.as_str())
-        {
-            // The URI is our own base64 (`[A-Za-z0-9+/=]`): nothing in it can end the rule.
-            css.push_str(&format!(".th{}{{background-image:url({uri})}}", pictures.len()));
-            pictures.insert(uri, pictures.len());
-        }
-    }
+    let pictures: HashMap<&str, usize> = pictures(cards).into_iter().enumerate().map(|(i, u)| (u, i)).collect();
     html! {
-        style { (PreEscaped(css)) }
         h2 #cards { "Neuron cards" }
         p.muted {
             "Every unit a finding cites, and the most selective units of each selectivity block: "

@@ -335,6 +335,9 @@ pub fn render(s: &Summary, meta: &ReportMeta) -> String {
                 title { "clip-audit: " (s.audit) }
                 // Our own constant; a style element's text is not entity-decoded.
                 style { (PreEscaped(STYLE)) }
+                @if !meta.cards.is_empty() {
+                    style { (PreEscaped(super::cards::style(&meta.cards))) }
+                }
             }
             body {
                 (header(s))

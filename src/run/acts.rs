@@ -73,6 +73,9 @@ pub fn write_acts(path: &Path, rows: usize, taps: &[(String, usize, Vec<f32>)]) 
         rows,
         taps: taps.iter().map(|(name, units, _)| TapShape { name: name.clone(), units: *units }).collect(),
     };
+    if let Some((name, units, values)) = taps.iter().find(|(_, units, values)| values.len() != rows * units) {
+        return Err(corrupt(path, format!("tap {name}: {} values for {rows} rows of {units} units", values.len())));
+    }
     let json = serde_json::to_vec(&header).expect("header serialises");
     crate::files::write_whole(path, |file| {
         let err = |source| StoreError::Io { action: "cannot write", path: path.to_path_buf(), source };
@@ -124,16 +127,24 @@ impl ActsFile {
             ));
         }
         let len = u32::from_le_bytes(fixed[12..16].try_into().expect("4 bytes")) as usize;
+        let actual = f
+            .metadata()
+            .map_err(|source| StoreError::Io { action: "cannot stat", path: path.to_path_buf(), source })?
+            .len();
+        if 16 + len as u64 > actual {
+            return Err(corrupt(path, format!("a header of {len} bytes in a file of {actual}")));
+        }
         let mut json = vec![0u8; len];
         f.read_exact(&mut json).map_err(|_| corrupt(path, "shorter than its header".into()))?;
         let header: ActsHeader =
             serde_json::from_slice(&json).map_err(|e| corrupt(path, format!("its header does not read ({e})")))?;
         let data_start = 16 + len as u64;
-        let values: u64 = header.taps.iter().map(|t| (t.units * header.rows) as u64).sum();
-        let actual = f
-            .metadata()
-            .map_err(|source| StoreError::Io { action: "cannot stat", path: path.to_path_buf(), source })?
-            .len();
+        let values = header
+            .taps
+            .iter()
+            .try_fold(0u64, |sum, t| (t.units as u64).checked_mul(header.rows as u64)?.checked_add(sum))
+            .filter(|v| v.checked_mul(4).is_some_and(|b| b.checked_add(data_start).is_some()))
+            .ok_or_else(|| corrupt(path, "its header promises more values than a file can hold".into()))?;
         if actual != data_start + 4 * values {
             return Err(corrupt(
                 path,
@@ -153,6 +164,12 @@ impl ActsFile {
 
     /// Units `units` of tap number `tap`, unit-major: `units.len() × rows` values.
     fn read_units(&self, tap: usize, units: Range<usize>) -> std::io::Result<Vec<f32>> {
+        if units.end > self.header.taps[tap].units {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("units {units:?} of a tap of {}", self.header.taps[tap].units),
+            ));
+        }
         let rows = self.header.rows;
         let before: usize = self.header.taps[..tap].iter().map(|t| t.units * rows).sum();
         let offset = self.data_start + 4 * (before + units.start * rows) as u64;

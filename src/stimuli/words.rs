@@ -53,7 +53,7 @@ pub fn renderings(word: &str, canvas: u32) -> Vec<RgbImage> {
 
 /// A word's prompts for the text tower.
 pub fn prompts(word: &str) -> Vec<String> {
-    vec![word.to_owned(), format!("a photo of {word}."), format!("a picture of a {word}.")]
+    vec![word.to_owned(), format!("a photo of {word}."), format!("the word \"{word}\".")]
 }
 
 /// The background words other than `query` (compared without case), each once.
