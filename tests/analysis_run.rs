@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clip_audit::analysis::selectivity::{EXACT_MAX_GROUP, one_vs_rest};
+use clip_audit::analysis::selectivity::{Comparison, EXACT_MAX_GROUP, one_vs_rest, one_vs_rest_each};
 use clip_audit::analysis::stats::{cohen_d, mann_whitney};
 use ndarray::Array2;
 
@@ -414,6 +414,37 @@ fn the_grid_agrees_with_each_test_computed_on_its_own() {
         }
     }
     assert!(t.d[[0, 2]] > 2.0 && t.p[[0, 2]] < 1e-3, "the planted unit is found: d {} p {}", t.d[[0, 2]], t.p[[0, 2]]);
+}
+
+#[test]
+fn several_comparisons_in_one_pass_equal_each_on_its_own_with_the_controls_statistics() {
+    // 40 stimuli x 5 units; two comparisons over different rows, the second with controls.
+    let acts = Array2::from_shape_fn((40, 5), |(r, u)| (((r * 7 + u * 13) % 11) as f32) * 0.3 + (r % 3) as f32);
+    let tap = clip_audit::run::acts::TapMatrix::from(acts.clone());
+    let (rows_a, labels_a): (Vec<usize>, Vec<usize>) = (0..20).map(|r| (r, r % 3)).unzip();
+    let (rows_b, labels_b): (Vec<usize>, Vec<usize>) = (20..34).map(|r| (r, r % 2)).unzip();
+    let controls: Vec<usize> = (34..40).collect();
+    let both = one_vs_rest_each(
+        &tap,
+        &[
+            Comparison { rows: &rows_a, labels: &labels_a, k: 3, controls: None },
+            Comparison { rows: &rows_b, labels: &labels_b, k: 2, controls: Some(&controls) },
+        ],
+    );
+    let alone = [one_vs_rest(&tap, &rows_a, &labels_a, 3), one_vs_rest(&tap, &rows_b, &labels_b, 2)];
+    for ((t, _), a) in both.iter().zip(&alone) {
+        for (x, y) in [(&t.d, &a.d), (&t.p, &a.p), (&t.mean, &a.mean), (&t.auroc, &a.auroc)] {
+            assert!(x.iter().zip(y.iter()).all(|(p, q)| p == q || (p.is_nan() && q.is_nan())));
+        }
+    }
+    assert!(both[0].1.is_none());
+    let stats = both[1].1.as_ref().unwrap();
+    for (u, &(m, s)) in stats.iter().enumerate() {
+        let col: Vec<f64> = controls.iter().map(|&r| f64::from(acts[[r, u]])).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let sd = (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (col.len() - 1) as f64).sqrt();
+        assert!((m - mean).abs() < 1e-12 && (s - sd).abs() < 1e-12, "unit {u}: {m} {s} vs {mean} {sd}");
+    }
 }
 
 #[test]

@@ -68,19 +68,71 @@ pub struct Tests {
 /// block and the `[units, k]` results, whatever the number of stimuli; the units of a block
 /// are tested in parallel.
 pub fn one_vs_rest(acts: &TapMatrix, rows: &[usize], labels: &[usize], k: usize) -> Tests {
+    let one = Comparison { rows, labels, k, controls: None };
+    one_vs_rest_each(acts, std::slice::from_ref(&one)).remove(0).0
+}
+
+/// The controls' mean and sample sd of each unit.
+pub type ControlStats = Vec<(f64, f64)>;
+
+/// One group comparison over a tap: `rows` in groups `labels` (in `0..k`), and optionally the
+/// rows of neutral controls whose mean and sd are wanted per unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Comparison<'a> {
+    /// Rows of the tap's table.
+    pub rows: &'a [usize],
+    /// Group of each row.
+    pub labels: &'a [usize],
+    /// Groups.
+    pub k: usize,
+    /// Rows of the controls.
+    pub controls: Option<&'a [usize]>,
+}
+
+/// [`one_vs_rest`] for several comparisons over one tap, reading each block of units once for
+/// all of them (a stored tap is read from disk once, not once per comparison). Returns each
+/// comparison's tests and, when it has controls, their mean and sample sd per unit.
+pub fn one_vs_rest_each(acts: &TapMatrix, comparisons: &[Comparison<'_>]) -> Vec<(Tests, Option<ControlStats>)> {
     let units = acts.units();
-    let mut n = vec![0usize; k];
-    for &l in labels {
-        n[l] += 1;
-    }
-    let mut per_unit: Vec<([Vec<f64>; 6], usize)> = Vec::with_capacity(units);
+    let sizes: Vec<Vec<usize>> = comparisons
+        .iter()
+        .map(|c| {
+            let mut n = vec![0usize; c.k];
+            for &l in c.labels {
+                n[l] += 1;
+            }
+            n
+        })
+        .collect();
+    let mut per_unit: Vec<Vec<([Vec<f64>; 6], usize)>> =
+        comparisons.iter().map(|_| Vec::with_capacity(units)).collect();
+    let mut controls: Vec<Vec<(f64, f64)>> = comparisons.iter().map(|_| Vec::new()).collect();
     for range in acts.blocks() {
         let block = acts.block(range.clone());
-        per_unit.par_extend((0..range.len()).into_par_iter().map(|j| {
-            let v: Vec<f64> = rows.iter().map(|&r| f64::from(block[[r, j]])).collect();
-            unit_tests(&v, labels, &n)
-        }));
+        for (i, c) in comparisons.iter().enumerate() {
+            per_unit[i].par_extend((0..range.len()).into_par_iter().map(|j| {
+                let v: Vec<f64> = c.rows.iter().map(|&r| f64::from(block[[r, j]])).collect();
+                unit_tests(&v, c.labels, &sizes[i])
+            }));
+            if let Some(rows) = c.controls {
+                controls[i].extend((0..range.len()).map(|j| {
+                    super::stats::mean_sd(&rows.iter().map(|&r| f64::from(block[[r, j]])).collect::<Vec<_>>())
+                }));
+            }
+        }
     }
+    per_unit
+        .into_iter()
+        .zip(sizes)
+        .zip(controls)
+        .zip(comparisons)
+        .map(|(((per_unit, n), ctrl), c)| (assemble(per_unit, n, units), c.controls.map(|_| ctrl)))
+        .collect()
+}
+
+/// The `[units, k]` arrays of the per-unit test results.
+fn assemble(per_unit: Vec<([Vec<f64>; 6], usize)>, n: Vec<usize>, units: usize) -> Tests {
+    let k = n.len();
     let mut t = Tests {
         n,
         mean: Array2::from_elem((units, k), f64::NAN),
@@ -279,36 +331,52 @@ pub fn compute(cx: &mut Context<'_>, doc: &SelectivityDoc) -> Grid {
     for (tap, image_encoder) in data.taps() {
         let table = if image_encoder { &data.images } else { &data.prompts };
         let Some(acts) = table.taps.get(&tap) else { continue };
+        // Every block of the tap, tested in one pass over its units.
+        let mut gathered = Vec::new();
         for &modality in block_modalities(image_encoder) {
             for sel in &cx.spec.selections {
                 let Some(g) = gather(data, sel, modality) else { continue };
-                let tests = one_vs_rest(acts, &g.rows, &g.labels, g.concepts.len());
-                if tests.approximate > 0 {
-                    cx.note(format!(
-                        "selectivity: {tap} / {} / {}: {} unit-concept tests of small groups used the normal approximation of Mann-Whitney's p, because the exact null (conditional on ties) would exceed its table limit",
-                        sel.name,
-                        modality.name(),
-                        tests.approximate
-                    ));
-                }
-                let d_controls = controls
+                let control_rows = controls
                     .as_deref()
                     .filter(|c| *c != sel.name)
-                    .and_then(|c| control_d(data, acts, c, modality, &tests));
-                blocks.push(Block {
-                    tap: tap.clone(),
-                    image_encoder,
-                    selection: sel.name.clone(),
-                    modality,
-                    concepts: g.concepts,
-                    stimuli: g.stimuli,
-                    rows: g.rows,
-                    labels: g.labels,
-                    q: Array2::from_elem(tests.p.raw_dim(), f64::NAN),
-                    tests,
-                    d_controls,
-                });
+                    .map(|c| data.rows(c, modality).iter().filter_map(|s| data.row_of(s)).collect::<Vec<usize>>())
+                    .filter(|rows| rows.len() >= 2);
+                gathered.push((modality, sel, g, control_rows));
             }
+        }
+        let comparisons: Vec<Comparison<'_>> = gathered
+            .iter()
+            .map(|(_, _, g, c)| Comparison {
+                rows: &g.rows,
+                labels: &g.labels,
+                k: g.concepts.len(),
+                controls: c.as_deref(),
+            })
+            .collect();
+        let results = one_vs_rest_each(acts, &comparisons);
+        for ((modality, sel, g, control_rows), (tests, control_stats)) in gathered.into_iter().zip(results) {
+            if tests.approximate > 0 {
+                cx.note(format!(
+                    "selectivity: {tap} / {} / {}: {} unit-concept tests of small groups used the normal approximation of Mann-Whitney's p, because the exact null (conditional on ties) would exceed its table limit",
+                    sel.name,
+                    modality.name(),
+                    tests.approximate
+                ));
+            }
+            let d_controls = control_stats.zip(control_rows).map(|(stats, rows)| control_d(&tests, &stats, rows.len()));
+            blocks.push(Block {
+                tap: tap.clone(),
+                image_encoder,
+                selection: sel.name.clone(),
+                modality,
+                concepts: g.concepts,
+                stimuli: g.stimuli,
+                rows: g.rows,
+                labels: g.labels,
+                q: Array2::from_elem(tests.p.raw_dim(), f64::NAN),
+                tests,
+                d_controls,
+            });
         }
     }
     if let Some(c) = &controls
@@ -368,31 +436,17 @@ fn gather(data: &RunData, sel: &Selection, modality: Modality) -> Option<Gathere
     (g.concepts.len() >= 2).then_some(g)
 }
 
-fn control_d(
-    data: &RunData,
-    acts: &TapMatrix,
-    controls: &str,
-    modality: Modality,
-    tests: &Tests,
-) -> Option<Array2<f64>> {
-    let rows: Vec<usize> = data.rows(controls, modality).iter().filter_map(|s| data.row_of(s)).collect();
-    if rows.len() < 2 {
-        return None;
-    }
+/// Cohen's d of each concept against the neutral controls, from the concepts' means and sds
+/// and the controls' (`stats[u]`: mean and sd of unit `u` over `n` control stimuli).
+fn control_d(tests: &Tests, stats: &[(f64, f64)], n: usize) -> Array2<f64> {
     let (units, k) = tests.d.dim();
     let mut out = Array2::from_elem((units, k), f64::NAN);
-    for range in acts.blocks() {
-        let block = acts.block(range.clone());
-        for (j, u) in range.enumerate() {
-            let v: Vec<f64> = rows.iter().map(|&r| f64::from(block[[r, j]])).collect();
-            let (m, s) = super::stats::mean_sd(&v);
-            for c in 0..k {
-                out[[u, c]] = cohen_d_from(tests.mean[[u, c]], tests.sd[[u, c]], tests.n[c], m, s, rows.len())
-                    .unwrap_or(f64::NAN);
-            }
+    for (u, &(m, s)) in stats.iter().enumerate().take(units) {
+        for c in 0..k {
+            out[[u, c]] = cohen_d_from(tests.mean[[u, c]], tests.sd[[u, c]], tests.n[c], m, s, n).unwrap_or(f64::NAN);
         }
     }
-    Some(out)
+    out
 }
 
 /// A stimulus shown as evidence.
