@@ -58,22 +58,9 @@ pub struct CardExample {
 /// One unit's card.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NeuronCard {
-    /// Tap.
-    pub tap: String,
-    /// Unit.
-    pub unit: usize,
-    /// The selection and modality of its most selective concept.
-    pub selection: String,
-    /// Modality.
-    pub modality: String,
-    /// Its most selective concept.
-    pub concept: String,
-    /// Cohen's d for that concept against the rest of its family.
-    pub cohen_d: f64,
-    /// Its Benjamini-Hochberg q.
-    pub q: f64,
-    /// d per concept with 95% CIs, per modality.
-    pub responses: Vec<ConceptResponses>,
+    /// The unit as the selectivity summary lists it: tap, unit, its most selective concept
+    /// with d and q, and its d per concept with 95% CIs.
+    pub selective: SelectiveUnit,
     /// Ids of the findings whose evidence names the unit.
     pub findings: Vec<String>,
     /// Highest-responding stimuli.
@@ -86,7 +73,7 @@ impl NeuronCard {
     /// The card's anchor in the HTML report (`unit-<tap>-<unit>`, tap characters other than
     /// letters, digits, `-` and `_` as `_`).
     pub fn anchor(&self) -> String {
-        anchor(&self.tap, self.unit)
+        anchor(&self.selective.tap, self.selective.unit)
     }
 }
 
@@ -142,19 +129,7 @@ pub fn cards(s: &Summary, contents: &HashMap<String, Content>, per_block: usize)
                     .collect()
             };
             let (top, bottom) = (examples(&u.top), examples(&u.bottom));
-            NeuronCard {
-                tap: u.tap.clone(),
-                unit: u.unit,
-                selection: u.selection.clone(),
-                modality: u.modality.clone(),
-                concept: u.concept.clone(),
-                cohen_d: u.cohen_d,
-                q: u.q,
-                responses: u.responses.clone(),
-                findings: cited(u),
-                top,
-                bottom,
-            }
+            NeuronCard { selective: u.clone(), findings: cited(u), top, bottom }
         })
         .collect()
 }
@@ -292,10 +267,10 @@ pub fn section(cards: &[NeuronCard]) -> Markup {
         }
         @for c in cards {
             article.card id=(c.anchor()) {
-                h3 { code { (c.tap) } " unit " (c.unit) }
+                h3 { code { (c.selective.tap) } " unit " (c.selective.unit) }
                 p {
-                    "Most selective for " b { (c.concept) } " (" code { (c.selection) } ", " (c.modality) "): "
-                    "Cohen's d = " (two(c.cohen_d)) ", q = " (format!("{:.2e}", c.q)) "."
+                    "Most selective for " b { (c.selective.concept) } " (" code { (c.selective.selection) } ", " (c.selective.modality) "): "
+                    "Cohen's d = " (two(c.selective.cohen_d)) ", q = " (format!("{:.2e}", c.selective.q)) "."
                     @if !c.findings.is_empty() {
                         " Cited by: "
                         @for (i, f) in c.findings.iter().enumerate() {
@@ -313,7 +288,7 @@ pub fn section(cards: &[NeuronCard]) -> Markup {
                     span.end { "bottom" }
                     @for e in &c.bottom { (example(e, &pictures)) }
                 }
-                @for r in &c.responses {
+                @for r in &c.selective.responses {
                     p.muted { "d per concept (" (r.modality) ")" }
                     (d_chart(r))
                 }
