@@ -18,7 +18,7 @@ help:
 	@echo "make test      fmt, clippy, docs and all tests (installs ONNX Runtime first)"
 	@echo "make ort       install libonnxruntime.so $(ORT_VERSION) into $(ORT_DIR)/lib (from the PyPI wheel)"
 	@echo "make ort-gpu   the CUDA build (onnxruntime-gpu) into $(ORT_DIR)/gpu; use with ORT_DYLIB_PATH"
-	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports (needs venv)"
+	@echo "make exports   random-weight ONNX exports of ViT-B-32 and RN50 into fixtures/exports, with torch autograd goldens (needs venv)"
 	@echo "make hf-exports  random-weight Hugging Face CLIP ViT-B/32 and SigLIP base exports (hub layouts) into fixtures/exports"
 	@echo "make fixtures  remake the committed test fixtures and probe data (needs venv)"
 	@echo "make schemas   regenerate docs/schema/*.json from the spec types"
@@ -105,6 +105,10 @@ $(VENV)/.installed: scripts/requirements.txt
 exports: venv
 	$(VPY) scripts/export_clip.py --arch ViT-B-32 --random-weights --out fixtures/exports/vit-b-32
 	$(VPY) scripts/export_clip.py --arch RN50 --random-weights --out fixtures/exports/rn50
+	$(VPY) scripts/make_autodiff_goldens.py --model fixtures/exports/vit-b-32/image.onnx --torch-model open_clip:ViT-B-32:0 \
+		--target /transformer/resblocks.11/mlp/gelu/Mul_1_output_0 --batch 1 --out fixtures/exports/vit-b-32/golden/autodiff.json
+	$(VPY) scripts/make_autodiff_goldens.py --model fixtures/exports/rn50/image.onnx --torch-model open_clip:RN50:0 \
+		--target /layer4/layer4.2/act3/Relu_output_0 --batch 1 --out fixtures/exports/rn50/golden/autodiff.json
 
 # Random-weight Hugging Face exports of the published configs (hub layouts, both ONNX layouts,
 # goldens): CLIP ViT-B/32 and SigLIP base-patch16-224, for benchmarks and the tests that say
@@ -121,6 +125,7 @@ fixtures: venv
 	$(VPY) scripts/make_hf_exports.py --family siglip --config tiny --out fixtures/models/hf-siglip-tiny
 	$(VPY) scripts/make_image_fixtures.py
 	$(VPY) scripts/make_regions_probe.py
+	$(VPY) scripts/make_autodiff_goldens.py
 
 schemas:
 	$(CARGO) run --quiet -- schema audit > docs/schema/audit.schema.json

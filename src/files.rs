@@ -5,6 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
+/// `text` with every character but ASCII letters, digits, `-` and `_` replaced by `_`: safe in
+/// a file name and an HTML id (a unit's card anchor and its cached visualization share it).
+pub fn safe_component(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
 /// A file could not be written (or its folder made).
 #[derive(Debug, thiserror::Error)]
 #[error("{action} {path}: {source}")]

@@ -58,6 +58,23 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
     // Every unit the findings cite has its neuron card in the HTML report.
     let cited = crate::report_cards::assert_cited_units_have_cards(&dir.path().join("biased/reports/demo/latest"));
     assert!(cited > 0, "the organism's findings cite units");
+    // The demo's budget of feature visualizations, each beating its top example, cached: a
+    // second analysis of the run reads them back instead of making them again.
+    let latest = dir.path().join("biased/reports/demo/latest");
+    let made = crate::report_cards::assert_feature_visualizations(&latest, &dir.path().join("biased"), 6);
+    let again = clip_audit(&[
+        "analyze",
+        dir.path().join("biased").to_str().unwrap(),
+        "--quiet",
+        "--device",
+        "cpu",
+        "--fail-on",
+        "never",
+        "--reports",
+        dir.path().join("biased/reports").to_str().unwrap(),
+    ]);
+    assert!(again.status.success(), "{}", texts(&again).1);
+    assert_eq!(crate::report_cards::assert_feature_visualizations(&latest, &dir.path().join("biased"), 6), made);
     let (control, control_null) = audit("organism-control", &dir.path().join("control"));
     let errors = ids(&biased, &["error", "warning"]);
     let control_errors = ids(&control, &["error", "warning"]);

@@ -121,6 +121,41 @@ pub fn assert_cited_units_have_cards(latest: &Path) -> usize {
     cited
 }
 
+/// The feature visualizations of a report made with `outputs.feature_visualization` (budget
+/// `units`): that many cards show one, each beating its top dataset example, each cached in
+/// the run folder; returns the cached PNGs with their modification times.
+pub fn assert_feature_visualizations(
+    latest: &Path,
+    run: &Path,
+    units: usize,
+) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let html = std::fs::read_to_string(latest.join("report.html")).unwrap();
+    let shown = html.matches("class=\"fv\"").count();
+    assert_eq!(shown, units, "cards with a feature visualization");
+    for part in html.split("class=\"fv\"").skip(1) {
+        let text = &part[..part.find("</div>").unwrap()];
+        let ratio: f64 = text
+            .split("x the top example")
+            .next()
+            .and_then(|t| t.rsplit(", ").next())
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no ratio to the top example in {text}"));
+        assert!(ratio > 1.0, "a visualization excites its unit less than its top example: {text}");
+    }
+    let mut pngs: Vec<_> = std::fs::read_dir(run.join("visualizations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .map(|p| {
+            let t = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p, t)
+        })
+        .collect();
+    pngs.sort();
+    assert_eq!(pngs.len(), units, "{pngs:?}");
+    pngs
+}
+
 /// The text of one card.
 fn card_of<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no card {id}"));

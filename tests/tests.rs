@@ -8,6 +8,7 @@
 mod analysis_decision;
 mod analysis_run;
 mod analysis_stats;
+mod autodiff_goldens;
 mod ci_recipe;
 mod common;
 mod image_decoding;
@@ -30,3 +31,4 @@ mod spec_libraries;
 mod stimuli_expansion;
 mod tokenizer_reference;
 mod tui;
+mod visualize_units;

@@ -461,3 +461,105 @@ fn the_unit_view_draws_thumbnails_of_its_top_and_bottom_stimuli_from_a_worker() 
     }
     assert!(found, "some unit of the flags report has an image and rendered text among its top and bottom stimuli");
 }
+
+/// A unit whose run has feature visualizations cached shows the newest of its own beside its
+/// examples: the picture drawn, and its activation, ratio to the top example's and steps beside
+/// it. A unit without one says so in one line, and so does a report whose run has no cache.
+#[test]
+fn the_unit_view_shows_the_units_feature_visualization_from_the_run_cache() {
+    use clip_audit::run::visualizations::{CACHE_DIR, Visualized};
+    let dir = tempfile::tempdir().unwrap();
+    let flags = report(&dir.path().join("flags"), &flags_spec(dir.path()), &[]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(flags.join("report.json")).unwrap()).unwrap();
+    // The run folder is the one the report's summary names, as for the thumbnails.
+    let run = PathBuf::from(json["summary"]["runs"][0].as_str().unwrap());
+    let unit = &json["summary"]["selectivity"]["units"][0];
+    let (tap, index) = (unit["tap"].as_str().unwrap(), unit["unit"].as_u64().unwrap() as usize);
+    assert_eq!(unit["modality"], "image", "{unit}");
+    let top = unit["top"][0]["value"].as_f64().unwrap() as f32;
+    assert!(top > 0.0, "{unit}");
+    let unit_view = |wait: bool| {
+        let mut a = App::load(&flags.join("report.json")).unwrap();
+        a.start_thumbnails();
+        keys(&mut a, "2");
+        let _ = screen(&a, 160, 50);
+        if wait {
+            a.wait_thumbnails(std::time::Duration::from_secs(10));
+        }
+        a
+    };
+    let a = unit_view(true);
+    let s = screen(&a, 160, 50);
+    assert!(s.contains("no feature visualization (outputs.feature_visualization)"), "{s}");
+
+    // Two records of the unit: the older green, the newer magenta; and a newer PNG alone.
+    let cache = run.join(CACHE_DIR);
+    std::fs::create_dir_all(&cache).unwrap();
+    let anchor = clip_audit::report::cards::anchor(tap, index);
+    let now = std::time::SystemTime::now();
+    for (key, colour, activation, age) in
+        [("0123456789abcdef", [0, 200, 0], top, 60), ("fedcba9876543210", [200, 30, 160], top * 2.5, 30)]
+    {
+        let stem = cache.join(format!("{anchor}-{key}"));
+        image::RgbImage::from_pixel(32, 32, image::Rgb(colour)).save(stem.with_extension("png")).unwrap();
+        let v = Visualized {
+            png: stem.with_extension("png"),
+            activation,
+            initial: 0.01,
+            steps: 256,
+            seed: 7,
+            seconds: 1.5,
+            device: "cpu".into(),
+        };
+        std::fs::write(stem.with_extension("json"), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        let file = std::fs::File::options().write(true).open(stem.with_extension("json")).unwrap();
+        file.set_modified(now - std::time::Duration::from_secs(age)).unwrap();
+    }
+    image::RgbImage::from_pixel(32, 32, image::Rgb([0, 0, 255]))
+        .save(cache.join(format!("{anchor}-00000000ffffffff.png")))
+        .unwrap();
+
+    // Without the worker (as in the snapshots), nothing; the worker's answer is drawn.
+    let mut b = App::load(&flags.join("report.json")).unwrap();
+    keys(&mut b, "2");
+    assert!(!screen(&b, 160, 50).contains("feature visualization"));
+    let mut b = unit_view(true);
+    let mut t = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    t.draw(|f| b.draw(f)).unwrap();
+    let s = t.backend().to_string();
+    let activation = clip_audit::report::num(f64::from(top * 2.5));
+    for text in [
+        "feature visualization".to_owned(),
+        format!("activation {activation}"),
+        format!("2.5x the top example's {}", clip_audit::report::num(f64::from(top))),
+        "256 steps · seed 7".to_owned(),
+    ] {
+        assert!(s.contains(&text), "`{text}` in\n{s}");
+    }
+    let spots = b.placements();
+    let picture = spots.iter().find(|p| p.id == anchor).unwrap_or_else(|| panic!("{spots:?}\n{s}"));
+    // 32 x 32 pixels at 10 cells wide: 10 x 5 half blocks, every one the newest record's colour.
+    assert_eq!((picture.area.width, picture.area.height), (10, 5), "{picture:?}");
+    let buf = t.backend().buffer();
+    let magenta = Color::Rgb(200, 30, 160);
+    for pos in picture.area.positions() {
+        let c = &buf[pos];
+        // (Half blocks of one colour over the same colour may be drawn as a space.)
+        let painted = c.bg == magenta && (c.symbol() == " " || c.fg == magenta);
+        assert!(painted && ["▀", "▄", " "].contains(&c.symbol()), "{pos:?}: {c:?}");
+    }
+    // Its text is on the rows of the picture, to its right, above the examples' thumbnails.
+    let row = |y: u16| -> String { (0..160).map(|x| buf[(x, y)].symbol().to_owned()).collect() };
+    assert!(row(picture.area.y).contains("feature visualization"), "{}", row(picture.area.y));
+    let examples = spots.iter().filter(|p| p.id != anchor).map(|p| p.area.y).min();
+    assert!(examples.is_some_and(|y| y > picture.area.bottom()), "{spots:?}");
+
+    // The next unit has none of its own.
+    keys(&mut b, "j");
+    let _ = screen(&b, 160, 50);
+    b.wait_thumbnails(std::time::Duration::from_secs(10));
+    let s = screen(&b, 160, 50);
+    assert!(s.contains("no feature visualization"), "{s}");
+    assert!(!b.placements().iter().any(|p| p.id.starts_with("unit-")), "{:?}", b.placements());
+}

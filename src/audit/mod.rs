@@ -6,6 +6,7 @@
 
 pub mod ablation;
 pub mod null;
+pub mod visualizations;
 
 use std::path::Path;
 

@@ -119,7 +119,20 @@ pub fn analyze_and_write(
         spec_location: crate::report::sarif::artifact_location(&spec.path),
         cards: if spec.formats.iter().any(|f| f == "html") && !reports.no_reports {
             let contents = data.stimuli.iter().map(|r| (r.id.clone(), r.content.clone())).collect();
-            crate::report::cards::cards(s, &contents, crate::report::cards::DEFAULT_PER_BLOCK)
+            let mut cards = crate::report::cards::cards(s, &contents, crate::report::cards::DEFAULT_PER_BLOCK);
+            let units: Vec<(String, usize)> =
+                cards.iter().map(|c| (c.selective.tap.clone(), c.selective.unit)).collect();
+            let made: Vec<crate::report::cards::MadeVisualization> =
+                crate::audit::visualizations::visualize_units(spec, run_dir, &units, options, quiet)
+                    .into_iter()
+                    .map(|v| crate::report::cards::MadeVisualization {
+                        tap: v.tap,
+                        unit: v.unit,
+                        outcome: v.outcome.map(|f| (f.png, f.activation, f.steps, f.seed)),
+                    })
+                    .collect();
+            crate::report::cards::attach_visualizations(&mut cards, &made);
+            cards
         } else {
             Vec::new()
         },

@@ -4,6 +4,7 @@
 mod analyze;
 mod bench;
 mod bench_scale;
+mod bench_visualize;
 mod diff;
 mod embed;
 mod import;
@@ -14,6 +15,7 @@ mod run;
 mod search;
 mod stimuli;
 mod validate;
+mod visualize;
 
 use std::process::ExitCode;
 
@@ -49,9 +51,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Model(ModelCommand::Import { dir, out, force }) => import::run(&dir, out.as_deref(), force),
         Command::Embed(args) => embed::run(&args),
         Command::Search(args) => search::run(&args),
+        Command::Visualize(args) => visualize::run(&args),
         Command::Bench(BenchCommand::Embed(args)) => bench::run(&args),
         Command::Bench(BenchCommand::Run(args)) => bench::run_pipeline(&args),
         Command::Bench(BenchCommand::Analyze(args)) => bench_scale::run(&args),
+        Command::Bench(BenchCommand::Visualize(args)) => bench_visualize::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Diff(args) => diff::run(&args),

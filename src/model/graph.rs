@@ -418,6 +418,21 @@ impl OnnxGraph {
         Ok(())
     }
 
+    /// The decoded model, for code that writes a new graph from this one (`model::autodiff`).
+    pub(crate) fn proto(&self) -> &proto::ModelProto {
+        &self.model
+    }
+
+    /// The operator set version of the default (`ai.onnx`) domain; 1 when the model names none.
+    pub fn opset(&self) -> i64 {
+        self.model
+            .opset_import
+            .iter()
+            .find(|o| matches!(o.domain(), "" | "ai.onnx"))
+            .and_then(|o| o.version)
+            .unwrap_or(1)
+    }
+
     /// The model bytes unchanged.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.model.encode_to_vec()

@@ -6,6 +6,7 @@
 //! and scoring happen in the callers, so the raw output stays inspectable.
 
 pub use crate::imaging::decode;
+pub mod autodiff;
 pub mod graph;
 pub mod import;
 pub mod inputs;
@@ -17,6 +18,7 @@ pub mod runtime;
 pub mod synthetic;
 pub mod taps;
 pub mod tokenizer;
+pub mod visualize;
 
 use std::path::{Path, PathBuf};
 

@@ -67,6 +67,60 @@ pub struct NeuronCard {
     pub top: Vec<CardExample>,
     /// Lowest-responding stimuli.
     pub bottom: Vec<CardExample>,
+    /// Its feature visualization when the audit asked for one: the picture, or why there is
+    /// none.
+    pub visualization: Option<Result<CardVisualization, String>>,
+}
+
+/// A feature visualization on a card.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardVisualization {
+    /// A `data:image/jpeg;base64,…` URI of the image (at most [`VISUALIZATION_SIDE`] pixels).
+    pub uri: String,
+    /// The unit's activation on it.
+    pub activation: f32,
+    /// The optimisation steps.
+    pub steps: usize,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// Largest side of a feature visualization on a card, in pixels.
+pub const VISUALIZATION_SIDE: u32 = 128;
+
+/// A feature visualization made for a card's unit (by the audit), or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MadeVisualization {
+    /// Tap.
+    pub tap: String,
+    /// Unit.
+    pub unit: usize,
+    /// The PNG, the unit's activation on it, steps and seed; or why it could not be made.
+    pub outcome: Result<(std::path::PathBuf, f32, usize, u64), String>,
+}
+
+/// Puts each unit's visualization on its card, as a JPEG of at most [`VISUALIZATION_SIDE`]
+/// pixels; a PNG that cannot be read becomes the reason on the card.
+pub fn attach_visualizations(cards: &mut [NeuronCard], made: &[MadeVisualization]) {
+    for v in made {
+        let Some(card) = cards.iter_mut().find(|c| c.selective.tap == v.tap && c.selective.unit == v.unit) else {
+            continue;
+        };
+        card.visualization = Some(match &v.outcome {
+            Err(e) => Err(e.clone()),
+            Ok((png, activation, steps, seed)) => image::open(png)
+                .map_err(|e| format!("cannot read {}: {e}", png.display()))
+                .and_then(|img| {
+                    let small = img.thumbnail(VISUALIZATION_SIDE, VISUALIZATION_SIDE);
+                    let mut bytes = Vec::new();
+                    image::codecs::jpeg::JpegEncoder::new_with_quality(Cursor::new(&mut bytes), 85)
+                        .encode_image(&small.to_rgb8())
+                        .map_err(|e| e.to_string())?;
+                    Ok(format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(&bytes)))
+                })
+                .map(|uri| CardVisualization { uri, activation: *activation, steps: *steps, seed: *seed }),
+        });
+    }
 }
 
 impl NeuronCard {
@@ -79,9 +133,7 @@ impl NeuronCard {
 
 /// The HTML anchor of a unit's card.
 pub fn anchor(tap: &str, unit: usize) -> String {
-    let tap: String =
-        tap.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    format!("unit-{tap}-{unit}")
+    format!("unit-{}-{unit}", crate::files::safe_component(tap))
 }
 
 /// The cards of a summary: every unit a finding cites that the selectivity summary lists, then
@@ -129,7 +181,7 @@ pub fn cards(s: &Summary, contents: &HashMap<String, Content>, per_block: usize)
                     .collect()
             };
             let (top, bottom) = (examples(&u.top), examples(&u.bottom));
-            NeuronCard { selective: u.clone(), findings: cited(u), top, bottom }
+            NeuronCard { selective: u.clone(), findings: cited(u), top, bottom, visualization: None }
         })
         .collect()
 }
@@ -166,7 +218,8 @@ const STYLE: &str = ".card{border:1px solid #d8dbe3;border-radius:6px;padding:.4
 .examples figure{margin:0;width:72px;font-size:11px;text-align:center}\
 .thumb{display:block;margin:0 auto;width:64px;height:64px;background:#f3f6fa no-repeat center/contain}\
 .examples .prompt{display:block;width:68px;height:60px;overflow:hidden;font-size:10px;border:1px dashed #ccd;padding:2px}\
-.examples .end{width:52px;font-weight:600;padding-top:24px}";
+.examples .end{width:52px;font-weight:600;padding-top:24px}\
+.fv{display:flex;gap:12px;align-items:center;margin:.4em 0}.fv .thumb{flex:none;width:128px;height:128px;margin:0}";
 
 /// Rows of a card's d chart: concepts with the largest |d| of its first modality, at most.
 const CHART_ROWS: usize = 16;
@@ -227,6 +280,11 @@ fn d_chart(r: &ConceptResponses) -> Markup {
 /// by the class `th<i>`.
 fn pictures(cards: &[NeuronCard]) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
+    for c in cards {
+        if let Some(Ok(v)) = &c.visualization {
+            out.push(&v.uri);
+        }
+    }
     for e in cards.iter().flat_map(|c| c.top.iter().chain(&c.bottom)) {
         if let Shown::Picture(uri) = &e.shown
             && !out.contains(&uri.as_str())
@@ -279,6 +337,22 @@ pub fn section(cards: &[NeuronCard]) -> Markup {
                         }
                         "."
                     }
+                }
+                @match &c.visualization {
+                    Some(Ok(v)) => div.fv {
+                        span class=(format!("thumb th{}", pictures.get(v.uri.as_str()).copied().unwrap_or(0))) role="img" aria-label="feature visualization" {}
+                        p.muted {
+                            "Feature visualization: an image optimised to excite the unit ("
+                            (v.steps) " Adam steps on a decorrelated Fourier image with jitter, scale and rotation; seed " (v.seed) "). "
+                            "Activation " b { (format!("{:.3}", v.activation)) }
+                            @if let Some(t) = c.top.first().filter(|t| t.value > 0.0 && v.activation.is_finite()) {
+                                ", " (format!("{:.1}", v.activation / t.value)) "x the top example's " (format!("{:.3}", t.value))
+                            }
+                            "."
+                        }
+                    },
+                    Some(Err(why)) => p.muted { "No feature visualization: " (why) },
+                    None => {}
                 }
                 div.examples {
                     span.end { "top" }

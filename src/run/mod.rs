@@ -12,6 +12,7 @@ pub mod acts;
 pub mod progress;
 pub mod provenance;
 pub mod store;
+pub mod visualizations;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

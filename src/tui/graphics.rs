@@ -176,7 +176,8 @@ impl Graphics {
 /// A thumbnail the last frame drew, and the cells it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placement {
-    /// Stimulus id.
+    /// Stimulus id, or for a unit's feature visualization its card anchor
+    /// ([`crate::report::cards::anchor`]: `unit-<tap>-<unit>`).
     pub id: String,
     /// Cells (absolute screen coordinates).
     pub area: Rect,

@@ -7,7 +7,8 @@
 //! state, so tests drive it with key events and render it on ratatui's `TestBackend`. The
 //! terminal is restored on exit, on error and on panic (ratatui's init installs the hook);
 //! Ctrl-C quits like `q`. Nothing slow runs on the UI thread: the report is read once, and
-//! stimulus thumbnails are decoded and encoded by a worker ([`thumbs`]) for the terminal's
+//! stimulus thumbnails and units' feature visualizations (from the run folder's cache) are
+//! decoded and encoded by workers ([`thumbs`], [`visualizations`]) for the terminal's
 //! graphics protocol ([`graphics`]: kitty, Sixel, iTerm2 or half blocks, asked of the terminal
 //! once, or forced with `CLIP_AUDIT_GRAPHICS=kitty|sixel|iterm2|halfblocks`), then drawn as
 //! `ratatui-image` widgets; tests start the worker in half blocks, which ask nothing.
@@ -33,6 +34,7 @@ use crate::report::review::{Review, Verdict, verdict_name};
 pub mod graphics;
 pub mod sections;
 pub mod thumbs;
+pub mod visualizations;
 
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +101,7 @@ pub struct App {
     /// Set when the user quits.
     pub quit: bool,
     thumbs: std::cell::RefCell<thumbs::Thumbnails>,
+    visualizations: std::cell::RefCell<visualizations::Visualizations>,
     /// Thumbnails the last frame drew.
     placements: std::cell::RefCell<Vec<graphics::Placement>>,
 }
@@ -155,12 +158,14 @@ impl App {
             status: String::new(),
             quit: false,
             thumbs: std::cell::RefCell::new(thumbs::Thumbnails::default()),
+            visualizations: std::cell::RefCell::default(),
             placements: std::cell::RefCell::default(),
         })
     }
 
-    /// Starts the worker that decodes the images of evidence stimuli (from the run folders the
-    /// report names) for thumbnails in half blocks; without it, views show no thumbnails.
+    /// Starts the workers that decode the images of evidence stimuli and the units' feature
+    /// visualizations (from the run folders the report names) for thumbnails in half blocks;
+    /// without them, views show neither.
     pub fn start_thumbnails(&mut self) {
         self.start_thumbnails_with(graphics::Graphics::half_blocks());
     }
@@ -168,6 +173,7 @@ impl App {
     /// [`App::start_thumbnails`], with thumbnails encoded for `graphics`.
     pub fn start_thumbnails_with(&mut self, graphics: graphics::Graphics) {
         let runs: Vec<PathBuf> = self.summary().runs.iter().map(PathBuf::from).collect();
+        self.visualizations.borrow_mut().start(runs.clone(), graphics.clone());
         self.thumbs.borrow_mut().start(runs, graphics);
     }
 
@@ -176,9 +182,12 @@ impl App {
         self.placements.borrow().clone()
     }
 
-    /// Waits up to `timeout` for the thumbnails asked for so far (for tests and scripts).
+    /// Waits up to `timeout` for the thumbnails and feature visualizations asked for so far
+    /// (for tests and scripts).
     pub fn wait_thumbnails(&self, timeout: Duration) {
+        let end = std::time::Instant::now() + timeout;
         self.thumbs.borrow_mut().wait(timeout);
+        self.visualizations.borrow_mut().wait(end.saturating_duration_since(std::time::Instant::now()));
     }
 
     fn summary(&self) -> &Summary {
@@ -542,7 +551,9 @@ impl App {
         };
         let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
         let mut lines = self.unit_lines(u);
-        let placed = self.unit_thumbnails(u, Block::bordered().inner(left), &mut lines);
+        let inner = Block::bordered().inner(left);
+        let visualization = self.unit_visualization(u, inner, &mut lines);
+        let mut placed = self.unit_thumbnails(u, inner, &mut lines);
         frame.render_widget(
             Paragraph::new(lines).block(Block::bordered().title(format!(
                 " unit {} of {} ",
@@ -558,6 +569,14 @@ impl App {
                 if let Some(thumb) = thumbs.get(&p.id) {
                     frame.render_widget(Image::new(thumb), p.area);
                 }
+            }
+            let visualizations = self.visualizations.borrow();
+            if let Some(area) = visualization
+                && let Some(visualizations::Lookup::Found(_, Some(picture))) = visualizations.get(&u.tap, u.unit)
+            {
+                frame.render_widget(Image::new(picture), area);
+                let id = crate::report::cards::anchor(&u.tap, u.unit);
+                placed.push(graphics::Placement { id, area });
             }
             *self.placements.borrow_mut() = placed;
         }
@@ -600,6 +619,24 @@ impl App {
             lines.push(Line::from(format!("  {:>8} {id} {} {}", f(f64::from(x.value)), x.member, x.modality)));
         }
         lines
+    }
+
+    /// The unit's feature visualization (asked of the worker on first sight), appended to
+    /// `lines` (drawn inside `inner`), and where its picture goes; nothing without the worker
+    /// or until it answers. A text-tower unit (its block's modality is prompts) has none.
+    fn unit_visualization(&self, u: &SelectiveUnit, inner: Rect, lines: &mut Vec<Line<'static>>) -> Option<Rect> {
+        let mut cache = self.visualizations.borrow_mut();
+        if !cache.started() {
+            return None;
+        }
+        if u.modality == "prompt" {
+            let muted = Style::new().fg(Color::DarkGray);
+            lines.push(Line::styled("no feature visualization (a text-tower unit)", muted));
+            return None;
+        }
+        cache.ask(&u.tap, u.unit);
+        let top = u.top.first().map(|x| x.value);
+        visualizations::unit_lines(cache.get(&u.tap, u.unit)?, top, inner, lines)
     }
 
     /// Room for the thumbnails of the unit's top and bottom stimuli that the worker has made,
