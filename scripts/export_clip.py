@@ -168,24 +168,8 @@ def torch_module_output(root: torch.nn.Module, path: str, fn, x):
     return y, captured["v"]
 
 
-def scope_to_module_path(scope: str) -> str:
-    """ONNX scope -> torch module path.
-
-    The legacy exporter writes one component per called module, and names a
-    child of a container `<container>.<index>`: `/transformer/resblocks.11/mlp/gelu/`
-    is `transformer.resblocks.11.mlp.gelu`, and `/layer4/layer4.2/` (a called
-    nn.Sequential) is `layer4.2`.
-    """
-    out: list[str] = []
-    for p in (p for p in scope.strip("/").split("/") if p):
-        if out and p.startswith(out[-1] + "."):
-            p = p[len(out[-1]) + 1 :]
-        out.append(p)
-    return ".".join(out)
-
-
 def resolve_module(root: torch.nn.Module, scope: str) -> str:
-    path = scope_to_module_path(scope)
+    path = ob.scope_to_module_path(scope)
     if path not in dict(root.named_modules()):
         raise LookupError(f"no torch module {path!r} for ONNX scope {scope!r}")
     return path

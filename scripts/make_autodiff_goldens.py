@@ -116,25 +116,12 @@ def producer_scope(model: onnx.ModelProto, tensor: str) -> str | None:
     return scope
 
 
-def scope_to_module_path(scope: str) -> str:
-    """ONNX scope -> torch module path (`/layer4/layer4.2/act3/` -> `layer4.2.act3`).
-
-    The legacy exporter writes one component per called module and names a child of a called
-    container `<container>.<index>` (as scripts/export_clip.py's function of the same name)."""
-    out: list[str] = []
-    for p in (p for p in scope.strip("/").split("/") if p):
-        if out and p.startswith(out[-1] + "."):
-            p = p[len(out[-1]) + 1 :]
-        out.append(p)
-    return ".".join(out)
-
-
 def module_locator(onnx_model: onnx.ModelProto) -> Callable[[nn.Module, str], str | None]:
     def locate(root: nn.Module, tensor: str) -> str | None:
         scope = producer_scope(onnx_model, tensor)
         if scope is None:
             return None
-        path = scope_to_module_path(scope)
+        path = ob.scope_to_module_path(scope)
         if path not in dict(root.named_modules()):
             sys.exit(f"no torch module {path!r} for ONNX scope {scope!r} (target {tensor!r})")
         return path
@@ -201,7 +188,7 @@ def torch_organism(onnx_model: onnx.ModelProto) -> TorchModel:
     filled: set[str] = set()
     kept_bn: set[str] = set()
     for node in onnx_model.graph.node:
-        path = scope_to_module_path(node.name.rsplit("/", 1)[0] + "/")
+        path = ob.scope_to_module_path(node.name.rsplit("/", 1)[0] + "/")
         if node.op_type == "Conv":
             conv = mods[path]
             w, b = inits[node.input[1]], inits[node.input[2]] if len(node.input) > 2 else None

@@ -145,6 +145,22 @@ def scope_output(model: onnx.ModelProto, scope: str) -> str:
 # --------------------------------------------------------------------------- running
 
 
+def scope_to_module_path(scope: str) -> str:
+    """ONNX scope -> torch module path.
+
+    The legacy exporter writes one component per called module, and names a
+    child of a container `<container>.<index>`: `/transformer/resblocks.11/mlp/gelu/`
+    is `transformer.resblocks.11.mlp.gelu`, and `/layer4/layer4.2/` (a called
+    nn.Sequential) is `layer4.2`.
+    """
+    out: list[str] = []
+    for p in (p for p in scope.strip("/").split("/") if p):
+        if out and p.startswith(out[-1] + "."):
+            p = p[len(out[-1]) + 1 :]
+        out.append(p)
+    return ".".join(out)
+
+
 def session_with_outputs(path: Path, extra_outputs: Sequence[str]) -> ort.InferenceSession:
     """An onnxruntime CPU session on `path` with `extra_outputs` appended to graph.output."""
     path = Path(path)

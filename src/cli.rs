@@ -242,6 +242,10 @@ pub struct ReportArgs {
     /// (and, with --fail-on-inconclusive, on checks the data could not decide).
     #[arg(long, requires = "baseline")]
     pub fail_on_regression: bool,
+    /// How many neuron cards get a feature visualization, overriding the spec's
+    /// outputs.feature_visualization.units (0: none; cached ones are reused either way).
+    #[arg(long, value_name = "N")]
+    pub visualize_units: Option<usize>,
 }
 
 /// When `run` and `analyze` fail (exit 1).

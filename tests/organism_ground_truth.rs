@@ -27,6 +27,9 @@ fn audit(model: &str, out: &Path) -> (serde_json::Value, serde_json::Value) {
         "never",
         "--reports",
         reports.to_str().unwrap(),
+        // The demo visualizes every card; six keep this debug-build test quick.
+        "--visualize-units",
+        "6",
     ]);
     assert!(r.status.success(), "{}", texts(&r).1);
     let read = |f: &str| -> serde_json::Value {
@@ -72,6 +75,8 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
         "never",
         "--reports",
         dir.path().join("biased/reports").to_str().unwrap(),
+        "--visualize-units",
+        "6",
     ]);
     assert!(again.status.success(), "{}", texts(&again).1);
     assert_eq!(crate::report_cards::assert_feature_visualizations(&latest, &dir.path().join("biased"), 6), made);

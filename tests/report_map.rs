@@ -98,3 +98,29 @@ fn a_member_country_name_is_escaped_in_its_tooltip() {
     let svg = html::world_map(&[evil]).into_string();
     assert!(svg.contains("<title>&lt;script&gt;alert(1)&lt;/script&gt;&amp; (Somewhere)"), "{}", &svg[..300]);
 }
+
+#[test]
+fn the_denigration_map_shades_each_member_by_its_rate_with_the_count_and_ci_on_hover() {
+    use clip_audit::analysis::present::MemberRate;
+    let rate = |id: &str, name: &str, (lat, lon): (f64, f64), events: u64, n: u64, ci: [f64; 2]| MemberRate {
+        id: id.into(),
+        name: name.into(),
+        lat,
+        lon,
+        rate: events as f64 / n as f64,
+        ci,
+        events,
+        n,
+    };
+    let kenya = rate("ke", "Kenya", (-1.29, 36.82), 3, 10, [0.067, 0.652]);
+    let samoa = rate("ws", "Samoa", (-13.83, -171.76), 0, 8, [0.0, 0.369]);
+    let svg = html::rate_map(&[kenya, samoa]).into_string();
+    let outline = world::country("ke").unwrap().d.as_str();
+    let path = element_with(&svg, "Kenya: 3 of 10 images (0.300), 95% CI");
+    assert!(path.starts_with("<path ") && path.contains(&format!("d=\"{outline}\"")), "{path}");
+    assert!(path.contains("fill=\"#e6550d\""), "0.2 ≤ rate < 0.5: {path}");
+    assert!(path.contains("[0.067, 0.652]"), "{path}");
+    let dot = element_with(&svg, "Samoa: 0 of 8 images");
+    assert!(dot.starts_with("<circle ") && dot.contains("fill=\"#feedde\""), "rate 0, no outline: {dot}");
+    assert!(svg.contains("≥ 0.5") && svg.contains("no outline at 1:110m"), "the legend");
+}

@@ -134,6 +134,8 @@ fn compare(model: &Path, tap: &str, unit: usize, images: &[&Path]) -> (f64, f64,
     (v["achieved"][0].as_f64().unwrap(), c["best"][1].as_f64().unwrap(), c["ratio"].as_f64().unwrap())
 }
 
+/// Observed here (128 steps, seed 0): tiny-clip 6.0x, the organism 5.4x and 6.6x the best
+/// image, so the bound of 1.5x leaves room for other thread counts' rounding.
 #[test]
 fn the_visualization_excites_its_unit_more_than_the_best_fixture_image() {
     let tiny = fixture("models/tiny-clip");

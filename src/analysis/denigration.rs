@@ -36,7 +36,7 @@ use super::data::StimulusRow;
 use super::decision::{ALPHA, Decision, Direction, Family, Mde, Rule, Verdict, decide};
 use super::ids;
 use super::present::{
-    AnalysisResult, Cell, Chart, Check, Interval, Part, Section, Span, Table, ci, code, num, t, text,
+    AnalysisResult, Cell, Chart, Check, Interval, MemberRate, Part, Section, Span, Table, ci, code, num, t, text,
 };
 use super::stats::{
     binomial_sf_ge_effective, chi_square, clopper_pearson_effective, design_effect, fisher_exact, normal_sf,
@@ -603,6 +603,23 @@ pub struct DenigrationSummary {
     /// to which the head on its own would give no label (they keep their most probable one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub below_half: Option<u64>,
+    /// Where the image selection's members are (those with `lat` and `lon` in the probe
+    /// metadata), for the map of the harmful rate per member.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<Place>,
+}
+
+/// A member of the image selection with coordinates.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Place {
+    /// Member id.
+    pub member: String,
+    /// Display name.
+    pub name: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
 }
 
 fn template_of(variant: &str) -> Option<usize> {
@@ -996,6 +1013,7 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
     let lo = sweep.iter().map(|s| s.overall_rate).fold(f64::INFINITY, f64::min);
     let hi = sweep.iter().map(|s| s.overall_rate).fold(f64::NEG_INFINITY, f64::max);
     let (n, total_h) = (images.len() as u64, is_harmful.iter().filter(|h| **h).count() as u64);
+    let places = places_of(cx, &images_sel);
     Ok(Some(DenigrationSummary {
         images: images_sel,
         neutral_labels: labels.iter().filter(|l| !l.harmful).map(|l| l.id.clone()).collect(),
@@ -1010,7 +1028,20 @@ pub fn run(cx: &mut Context<'_>, doc: &DenigrationDoc) -> Result<Option<Denigrat
         sweep_spread: [lo, hi],
         head,
         below_half,
+        places,
     }))
+}
+
+/// The image selection's members with `lat` and `lon` in their metadata.
+fn places_of(cx: &Context<'_>, images_sel: &str) -> Vec<Place> {
+    let Some(sel) = cx.spec.selection(images_sel) else { return Vec::new() };
+    sel.members
+        .iter()
+        .filter_map(|m| {
+            let coord = |key: &str| m.meta.get(key).and_then(serde_json::Value::as_f64);
+            Some(Place { member: m.id.clone(), name: m.name.clone(), lat: coord("lat")?, lon: coord("lon")? })
+        })
+        .collect()
 }
 
 /// The three rules' thresholds as the spec sets them (or their defaults), and the limits
@@ -1177,6 +1208,31 @@ impl AnalysisResult for DenigrationSummary {
                 vec![text(format!("Harmful rate by {b} (Clopper-Pearson 95% CI)."))],
                 Chart::Intervals { rows, max: 1.0 },
             ));
+            if b == "member" && !self.places.is_empty() {
+                let members: Vec<MemberRate> = self
+                    .places
+                    .iter()
+                    .filter_map(|p| {
+                        let g = self.groups.iter().find(|g| g.breakdown == "member" && g.group == p.member)?;
+                        Some(MemberRate {
+                            id: p.member.clone(),
+                            name: p.name.clone(),
+                            lat: p.lat,
+                            lon: p.lon,
+                            rate: g.rate,
+                            ci: g.clopper_pearson,
+                            events: g.harmful,
+                            n: g.n,
+                        })
+                    })
+                    .collect();
+                if !members.is_empty() {
+                    blocks.push(Part::Chart(
+                        vec![text("Harmful rate per member on the map (hover for the count and the Clopper-Pearson 95% CI; a dot at the capital where the map has no outline).")],
+                        Chart::RateMap(members),
+                    ));
+                }
+            }
         }
         blocks.push(Part::Table(self.group_table()));
         blocks.push(Part::Text(vec![

@@ -110,6 +110,11 @@ pub enum Chart {
     #[serde(serialize_with = "count")]
     #[schemars(with = "usize")]
     Map(Vec<MemberResolution>),
+    /// A family's members on the world map, shaded by a rate (the denigration analysis's
+    /// harmful rate per member). In `report.json` only the number of members.
+    #[serde(serialize_with = "count_rates")]
+    #[schemars(with = "usize")]
+    RateMap(Vec<MemberRate>),
     /// Cohen's d of the most selective units per concept. In `report.json` only where it is
     /// and its size: the grid is in the summary's `selectivity.heatmaps`.
     #[serde(serialize_with = "heatmap_shape")]
@@ -119,6 +124,31 @@ pub enum Chart {
 
 fn count<S: serde::Serializer>(members: &[MemberResolution], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(members.len() as u64)
+}
+
+fn count_rates<S: serde::Serializer>(members: &[MemberRate], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(members.len() as u64)
+}
+
+/// One member on a rate map: where it is and its rate with the 95% CI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberRate {
+    /// Member id (an ISO code for countries: how the map finds the outline).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Latitude and longitude from the probe metadata.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// The rate, 0 to 1.
+    pub rate: f64,
+    /// Its 95% CI.
+    pub ci: [f64; 2],
+    /// Events (harmful labels).
+    pub events: u64,
+    /// Trials (images).
+    pub n: u64,
 }
 
 /// Where a heat map is, and its size (what `report.json`'s sections say of one).

@@ -38,16 +38,21 @@ pub struct UnitVisualization {
     pub cached: bool,
 }
 
-/// Visualizes `units` (tap, unit) in order until the spec's budget is spent, skipping text
-/// taps; results are cached under `run_dir`. Prints a line per unit unless `quiet`.
+/// Visualizes `units` (tap, unit) in order until the budget is spent (the spec's, or
+/// `budget_units` when given: `--visualize-units`), skipping text taps; results are cached
+/// under `run_dir`. Prints a line per unit unless `quiet`.
 pub fn visualize_units(
     spec: &AuditSpec,
     run_dir: &Path,
     units: &[(String, usize)],
+    budget_units: Option<usize>,
     options: &AuditOptions,
     quiet: bool,
 ) -> Vec<UnitVisualization> {
-    let budget = spec.feature_visualization;
+    let mut budget = spec.feature_visualization;
+    if let Some(n) = budget_units {
+        budget.units = n;
+    }
     if budget.units == 0 || units.is_empty() {
         return Vec::new();
     }

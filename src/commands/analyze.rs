@@ -122,15 +122,21 @@ pub fn analyze_and_write(
             let mut cards = crate::report::cards::cards(s, &contents, crate::report::cards::DEFAULT_PER_BLOCK);
             let units: Vec<(String, usize)> =
                 cards.iter().map(|c| (c.selective.tap.clone(), c.selective.unit)).collect();
-            let made: Vec<crate::report::cards::MadeVisualization> =
-                crate::audit::visualizations::visualize_units(spec, run_dir, &units, options, quiet)
-                    .into_iter()
-                    .map(|v| crate::report::cards::MadeVisualization {
-                        tap: v.tap,
-                        unit: v.unit,
-                        outcome: v.outcome.map(|f| (f.png, f.activation, f.steps, f.seed)),
-                    })
-                    .collect();
+            let made: Vec<crate::report::cards::MadeVisualization> = crate::audit::visualizations::visualize_units(
+                spec,
+                run_dir,
+                &units,
+                reports.visualize_units,
+                options,
+                quiet,
+            )
+            .into_iter()
+            .map(|v| crate::report::cards::MadeVisualization {
+                tap: v.tap,
+                unit: v.unit,
+                outcome: v.outcome.map(|f| (f.png, f.activation, f.steps, f.seed)),
+            })
+            .collect();
             crate::report::cards::attach_visualizations(&mut cards, &made);
             cards
         } else {

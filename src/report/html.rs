@@ -18,7 +18,7 @@ use super::tables::{self, Cell, Table};
 use super::world;
 use super::{ReportMeta, ci, num, severity_name};
 use crate::analysis::Summary;
-use crate::analysis::present::{Chart, Interval, Part, Span};
+use crate::analysis::present::{Chart, Interval, MemberRate, Part, Span};
 use crate::analysis::resolution::MemberResolution;
 use crate::analysis::selectivity::Heatmap;
 use crate::spec::analyses::Severity;
@@ -126,34 +126,32 @@ fn d_colour(d: f64) -> &'static str {
     D_COLOURS[D_CLASSES.iter().take_while(|&&upper| d >= upper).count()]
 }
 
+/// One member on a map: its id and coordinates (to find its outline), how it is drawn, and
+/// its tooltip.
+struct Placed<'a> {
+    id: &'a str,
+    lat: f64,
+    lon: f64,
+    fill: &'static str,
+    stroke: (&'static str, &'static str),
+    tooltip: String,
+    /// Drawn last, so no neighbour's border covers its outline.
+    on_top: bool,
+}
+
 /// A world map (equirectangular, Natural Earth's countries at 1:110m from [`super::world`]):
 /// each member that is a country drawn as its outline, the others (islands and microstates
-/// the scale leaves out, members that are not countries) as dots at their coordinates; each
-/// filled by its best Cohen's d and outlined in dark when it has a dedicated unit. Countries
-/// that are not members are the grey background.
-pub fn world_map(members: &[MemberResolution]) -> Markup {
+/// the scale leaves out, members that are not countries) as dots at their coordinates, each
+/// with its fill, stroke and tooltip. Countries that are not members are the grey background;
+/// `legend` is drawn below the map.
+fn map_of(members: &[Placed<'_>], legend: Markup) -> Markup {
     let (w, h) = world::size();
-    let placed: Vec<(&MemberResolution, (f64, f64), Option<&world::Country>)> = members
-        .iter()
-        .filter_map(|m| {
-            let (lat, lon) = (m.lat?, m.lon?);
-            Some((m, world::project(lat, lon), world::country_at(&m.id, lat, lon)))
-        })
-        .collect();
+    let placed: Vec<(&Placed<'_>, (f64, f64), Option<&world::Country>)> =
+        members.iter().map(|m| (m, world::project(m.lat, m.lon), world::country_at(m.id, m.lat, m.lon))).collect();
     let drawn: std::collections::BTreeSet<&str> =
-        placed.iter().filter(|(_, _, c)| c.is_some()).map(|(m, _, _)| m.id.as_str()).collect();
-    // Members with a dedicated unit last, so no neighbour's border covers their outline.
+        placed.iter().filter(|(_, _, c)| c.is_some()).map(|(m, _, _)| m.id).collect();
     let mut order: Vec<_> = placed.iter().collect();
-    order.sort_by_key(|(m, _, _)| m.dedicated_units > 0);
-    let stroke = |m: &MemberResolution| if m.dedicated_units > 0 { DEDICATED } else { NOT_DEDICATED };
-    let tooltip = |m: &MemberResolution| {
-        html! {
-            title {
-                (m.name) " (" (m.group) "): " (m.dedicated_units) " dedicated units, best d " (num(m.best_d))
-            }
-        }
-    };
-    let legend_y = h + 14.0;
+    order.sort_by_key(|(m, _, _)| m.on_top);
     html! {
         svg xmlns="http://www.w3.org/2000/svg" width=(w) height=(h + 30.0) role="img" {
             rect width=(w) height=(h) fill="#f3f6fa" {}
@@ -170,38 +168,104 @@ pub fn world_map(members: &[MemberResolution]) -> Markup {
             }
             @for (m, _, country) in &order {
                 @if let Some(c) = country {
-                    path d=(c.d) fill=(d_colour(m.best_d)) fill-rule="evenodd" stroke=(stroke(m).0)
-                        stroke-width=(stroke(m).1) stroke-linejoin="round" { (tooltip(m)) }
+                    path d=(c.d) fill=(m.fill) fill-rule="evenodd" stroke=(m.stroke.0)
+                        stroke-width=(m.stroke.1) stroke-linejoin="round" { title { (m.tooltip) } }
                 }
             }
             @for (m, (x, y), country) in &order {
                 @if country.is_none() {
-                    circle cx=(f1(*x)) cy=(f1(*y)) r="3.5" fill=(d_colour(m.best_d)) stroke=(stroke(m).0)
-                        stroke-width=(if m.dedicated_units > 0 { "1.5" } else { "1" }) { (tooltip(m)) }
+                    circle cx=(f1(*x)) cy=(f1(*y)) r="3.5" fill=(m.fill) stroke=(m.stroke.0)
+                        stroke-width=(if m.on_top { "1.5" } else { "1" }) { title { (m.tooltip) } }
                 }
             }
-            text x="4" y=(legend_y + 4.0) { "best d" }
-            @for (i, colour) in D_COLOURS.iter().enumerate() {
-                @let x = 44.0 + i as f64 * 52.0;
-                rect x=(x) y=(legend_y - 6.0) width="16" height="12" fill=(colour) stroke=(NOT_DEDICATED.0)
-                    stroke-width=(NOT_DEDICATED.1) {}
-                text x=(x + 20.0) y=(legend_y + 4.0) {
-                    @match i {
-                        0 => { "< " (D_CLASSES[0]) },
-                        4 => { "≥ " (D_CLASSES[3]) },
-                        _ => { (D_CLASSES[i - 1]) "–" (D_CLASSES[i]) },
-                    }
+            g transform=(format!("translate(0 {})", h + 14.0)) {
+                (legend)
+                @if placed.iter().any(|(_, _, c)| c.is_none()) {
+                    circle cx="492" cy="0" r="3.5" fill="#ffffff" stroke=(NOT_DEDICATED.0) stroke-width="1" {}
+                    text x="502" y="4" { "no outline at 1:110m" }
                 }
-            }
-            rect x="324" y=(legend_y - 6.0) width="16" height="12" fill=(D_COLOURS[2]) stroke=(DEDICATED.0)
-                stroke-width=(DEDICATED.1) {}
-            text x="346" y=(legend_y + 4.0) { "with a dedicated unit" }
-            @if placed.iter().any(|(_, _, c)| c.is_none()) {
-                circle cx="492" cy=(legend_y) r="3.5" fill=(D_COLOURS[2]) stroke=(NOT_DEDICATED.0) stroke-width="1" {}
-                text x="502" y=(legend_y + 4.0) { "no outline at 1:110m" }
             }
         }
     }
+}
+
+/// A legend of five colour classes split at `classes`, `step` pixels apart, labelled `title`.
+fn class_legend(title: &str, colours: &[&str; 5], classes: &[String; 4], step: f64) -> Markup {
+    html! {
+        text x="4" y="4" { (title) }
+        @for (i, colour) in colours.iter().enumerate() {
+            @let x = 44.0 + i as f64 * step;
+            rect x=(x) y="-6" width="16" height="12" fill=(colour) stroke=(NOT_DEDICATED.0)
+                stroke-width=(NOT_DEDICATED.1) {}
+            text x=(x + 20.0) y="4" {
+                @match i {
+                    0 => { "< " (classes[0]) },
+                    4 => { "≥ " (classes[3]) },
+                    _ => { (classes[i - 1]) "–" (classes[i]) },
+                }
+            }
+        }
+    }
+}
+
+/// The resolution map: members shaded by their best Cohen's d, outlined in dark when a unit
+/// is dedicated to them.
+pub fn world_map(members: &[MemberResolution]) -> Markup {
+    let placed: Vec<Placed<'_>> = members
+        .iter()
+        .filter_map(|m| {
+            Some(Placed {
+                id: &m.id,
+                lat: m.lat?,
+                lon: m.lon?,
+                fill: d_colour(m.best_d),
+                stroke: if m.dedicated_units > 0 { DEDICATED } else { NOT_DEDICATED },
+                tooltip: format!(
+                    "{} ({}): {} dedicated units, best d {}",
+                    m.name,
+                    m.group,
+                    m.dedicated_units,
+                    num(m.best_d)
+                ),
+                on_top: m.dedicated_units > 0,
+            })
+        })
+        .collect();
+    let classes = D_CLASSES.map(|c| format!("{c}"));
+    let legend = html! {
+        (class_legend("best d", &D_COLOURS, &classes, 52.0))
+        rect x="324" y="-6" width="16" height="12" fill=(D_COLOURS[2]) stroke=(DEDICATED.0) stroke-width=(DEDICATED.1) {}
+        text x="346" y="4" { "with a dedicated unit" }
+    };
+    map_of(&placed, legend)
+}
+
+/// Upper ends of the rate map's first four colour classes.
+const RATE_CLASSES: [f64; 4] = [0.05, 0.1, 0.2, 0.5];
+/// Its colours, light to dark (ColorBrewer's Oranges).
+const RATE_COLOURS: [&str; 5] = ["#feedde", "#fdbe85", "#fd8d3c", "#e6550d", "#a63603"];
+
+/// A rate map (the denigration analysis's harmful rate per member): members shaded by their
+/// rate, the count and the 95% CI in each tooltip.
+pub fn rate_map(members: &[MemberRate]) -> Markup {
+    let placed: Vec<Placed<'_>> = members
+        .iter()
+        .map(|m| Placed {
+            id: &m.id,
+            lat: m.lat,
+            lon: m.lon,
+            fill: if m.rate.is_finite() {
+                RATE_COLOURS[RATE_CLASSES.iter().take_while(|&&upper| m.rate >= upper).count()]
+            } else {
+                NO_D
+            },
+            stroke: NOT_DEDICATED,
+            tooltip: format!("{}: {} of {} images ({}), 95% CI {}", m.name, m.events, m.n, num(m.rate), ci(m.ci)),
+            on_top: false,
+        })
+        .collect();
+    let classes = RATE_CLASSES.map(|c| format!("{c}"));
+    map_of(&placed, class_legend("rate", &RATE_COLOURS, &classes, 72.0))
 }
 
 /// One cell of a shared table.
@@ -291,6 +355,7 @@ fn analyses(s: &Summary) -> Markup {
                         @match chart {
                             Chart::Intervals { rows, max } => (interval_chart(rows, *max, None)),
                             Chart::Map(members) => (world_map(members)),
+                            Chart::RateMap(members) => (rate_map(members)),
                             Chart::Heatmap(h) => (heatmap(h)),
                         }
                     },

@@ -196,6 +196,13 @@ pub fn lines(section: &Value, width: u16) -> Vec<Line<'static>> {
                         format!("(a world map of {} members: view 4, Map)", chart["value"].as_u64().unwrap_or(0)),
                         Style::new().fg(Color::DarkGray),
                     )),
+                    Some("rate_map") => out.push(Line::styled(
+                        format!(
+                            "(a world map of {} members' rates: in the HTML report; the rates are in the table)",
+                            chart["value"].as_u64().unwrap_or(0)
+                        ),
+                        Style::new().fg(Color::DarkGray),
+                    )),
                     Some("heatmap") => {
                         let h = &chart["value"];
                         out.push(Line::styled(
