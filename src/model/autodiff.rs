@@ -36,6 +36,7 @@ use prost::Message;
 
 use super::graph::proto as onnx;
 use super::graph::{GraphError, OnnxGraph};
+use super::onnx_build::{attr_int, attr_ints, node, value_f32 as value_info};
 use super::runtime::{Device, Runtime, RuntimeError, SessionConfig};
 
 /// Why no gradient graph could be made or run.
@@ -491,52 +492,6 @@ impl GradientSession {
             });
         }
         Ok((target, grad))
-    }
-}
-
-fn value_info(name: &str, shape: &[usize]) -> onnx::ValueInfoProto {
-    use onnx::tensor_shape_proto::{Dimension, dimension::Value};
-    let dim =
-        shape.iter().map(|&d| Dimension { value: Some(Value::DimValue(d as i64)), ..Default::default() }).collect();
-    onnx::ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(onnx::TypeProto {
-            value: Some(onnx::type_proto::Value::TensorType(onnx::type_proto::Tensor {
-                elem_type: Some(onnx::tensor_proto::DataType::Float as i32),
-                shape: Some(onnx::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<onnx::AttributeProto>) -> onnx::NodeProto {
-    onnx::NodeProto {
-        op_type: Some(op.into()),
-        name: Some(output.into()),
-        input: inputs.iter().map(|s| (*s).into()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    }
-}
-
-fn attr_int(name: &str, v: i64) -> onnx::AttributeProto {
-    onnx::AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(onnx::attribute_proto::AttributeType::Int as i32),
-        ..Default::default()
-    }
-}
-
-fn attr_ints(name: &str, v: &[i64]) -> onnx::AttributeProto {
-    onnx::AttributeProto {
-        name: Some(name.into()),
-        ints: v.to_vec(),
-        r#type: Some(onnx::attribute_proto::AttributeType::Ints as i32),
-        ..Default::default()
     }
 }
 
@@ -1393,23 +1348,11 @@ mod tests {
     use crate::rng::Rng;
 
     fn tensor(name: &str, dims: &[usize], values: &[f32]) -> onnx::TensorProto {
-        onnx::TensorProto {
-            name: Some(name.into()),
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: Some(onnx::tensor_proto::DataType::Float as i32),
-            raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-            ..Default::default()
-        }
+        super::super::onnx_build::tensor_f32(name, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>(), values)
     }
 
     fn int_tensor(name: &str, values: &[i64], dims: &[usize]) -> onnx::TensorProto {
-        onnx::TensorProto {
-            name: Some(name.into()),
-            dims: dims.iter().map(|&d| d as i64).collect(),
-            data_type: Some(onnx::tensor_proto::DataType::Int64 as i32),
-            int64_data: values.to_vec(),
-            ..Default::default()
-        }
+        super::super::onnx_build::tensor_i64(name, &dims.iter().map(|&d| d as i64).collect::<Vec<_>>(), values)
     }
 
     /// A graph `x → nodes → y`; `extra` are initializers.
@@ -1636,7 +1579,11 @@ mod tests {
         let bias = tensor("b", &[6], &randn(&mut rng, 6));
         check(
             &graph_of(
-                vec![one("Gemm", &["x", "wt", "b"], vec![attr_int("transB", 1), attr_float("alpha", 0.7)])],
+                vec![one(
+                    "Gemm",
+                    &["x", "wt", "b"],
+                    vec![attr_int("transB", 1), super::super::onnx_build::attr_float("alpha", 0.7)],
+                )],
                 &[3, 4],
                 vec![wt, bias],
             ),
@@ -1645,15 +1592,6 @@ mod tests {
         );
         let wa = tensor("wa", &[3, 5], &randn(&mut rng, 15));
         check(&graph_of(vec![one("Gemm", &["wa", "x"], vec![attr_int("transA", 1)])], &[3, 2], vec![wa]), &[3, 2], 4);
-    }
-
-    fn attr_float(name: &str, v: f32) -> onnx::AttributeProto {
-        onnx::AttributeProto {
-            name: Some(name.into()),
-            f: Some(v),
-            r#type: Some(onnx::attribute_proto::AttributeType::Float as i32),
-            ..Default::default()
-        }
     }
 
     #[test]
@@ -1669,7 +1607,7 @@ mod tests {
             (
                 vec![1, 2, 7, 7],
                 vec![2, 2, 3, 3],
-                vec![attr_ints("strides", &[2, 2]), string_attr("auto_pad", "SAME_UPPER")],
+                vec![attr_ints("strides", &[2, 2]), super::super::onnx_build::attr_string("auto_pad", "SAME_UPPER")],
             ),
         ] {
             let n: usize = ws.iter().product();
@@ -1688,15 +1626,6 @@ mod tests {
             ],
         ] {
             check(&graph_of(vec![one("AveragePool", &["x"], attrs)], &[1, 2, 6, 6], vec![]), &[1, 2, 6, 6], 2);
-        }
-    }
-
-    fn string_attr(name: &str, v: &str) -> onnx::AttributeProto {
-        onnx::AttributeProto {
-            name: Some(name.into()),
-            s: Some(v.as_bytes().to_vec()),
-            r#type: Some(onnx::attribute_proto::AttributeType::String as i32),
-            ..Default::default()
         }
     }
 
@@ -1747,8 +1676,8 @@ mod tests {
                     vec![
                         attr_int("transA", 1),
                         attr_int("transB", 1),
-                        attr_float("alpha", 0.5),
-                        attr_float("beta", 2.0),
+                        super::super::onnx_build::attr_float("alpha", 0.5),
+                        super::super::onnx_build::attr_float("beta", 2.0),
                     ],
                 )],
                 &[3, 3],

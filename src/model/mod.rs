@@ -12,6 +12,7 @@ pub mod import;
 pub mod inputs;
 pub mod inspect;
 pub mod manifest;
+pub(crate) mod onnx_build;
 pub mod pipeline;
 pub mod preprocess;
 pub mod runtime;

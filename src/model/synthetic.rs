@@ -12,63 +12,12 @@ use std::path::Path;
 use prost::Message;
 
 use super::graph::proto as onnx;
+use super::onnx_build::{attr_int as int_attr, attr_ints, node, tensor_f32 as tensor, value};
 
 /// Width of the bundle's embedding.
 pub const EMBEDDING_DIM: usize = 64;
 /// Rows of the text tower's token table: CLIP's BPE vocabulary.
 const VOCABULARY: usize = 49_408;
-
-fn tensor(name: &str, dims: &[i64], values: &[f32]) -> onnx::TensorProto {
-    onnx::TensorProto {
-        name: Some(name.into()),
-        dims: dims.to_vec(),
-        data_type: Some(onnx::tensor_proto::DataType::Float as i32),
-        raw_data: Some(values.iter().flat_map(|v| v.to_le_bytes()).collect()),
-        ..Default::default()
-    }
-}
-
-fn value(name: &str, elem: onnx::tensor_proto::DataType, dims: &[Option<i64>]) -> onnx::ValueInfoProto {
-    use onnx::tensor_shape_proto::{Dimension, dimension::Value};
-    let dim = dims
-        .iter()
-        .map(|d| Dimension {
-            value: Some(d.map_or_else(|| Value::DimParam("batch".into()), Value::DimValue)),
-            ..Default::default()
-        })
-        .collect();
-    onnx::ValueInfoProto {
-        name: Some(name.into()),
-        r#type: Some(onnx::TypeProto {
-            value: Some(onnx::type_proto::Value::TensorType(onnx::type_proto::Tensor {
-                elem_type: Some(elem as i32),
-                shape: Some(onnx::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<onnx::AttributeProto>) -> onnx::NodeProto {
-    onnx::NodeProto {
-        op_type: Some(op.into()),
-        name: Some(format!("/{op}_{output}")),
-        input: inputs.iter().map(|s| (*s).into()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    }
-}
-
-fn int_attr(name: &str, v: i64) -> onnx::AttributeProto {
-    onnx::AttributeProto {
-        name: Some(name.into()),
-        i: Some(v),
-        r#type: Some(onnx::attribute_proto::AttributeType::Int as i32),
-        ..Default::default()
-    }
-}
 
 fn model(graph: onnx::GraphProto) -> Vec<u8> {
     onnx::ModelProto {
@@ -137,20 +86,7 @@ pub fn write_matmul_bundle(dir: &Path, side: u32, units: usize, w_units: Option<
         name: Some("text".into()),
         node: vec![
             node("Gather", &["tokens", "input_ids"], "embedded", vec![int_attr("axis", 0)]),
-            node(
-                "ReduceMean",
-                &["embedded"],
-                "text_embeds",
-                vec![
-                    onnx::AttributeProto {
-                        name: Some("axes".into()),
-                        ints: vec![1],
-                        r#type: Some(onnx::attribute_proto::AttributeType::Ints as i32),
-                        ..Default::default()
-                    },
-                    int_attr("keepdims", 0),
-                ],
-            ),
+            node("ReduceMean", &["embedded"], "text_embeds", vec![attr_ints("axes", &[1]), int_attr("keepdims", 0)]),
         ],
         initializer: vec![tensor("tokens", &[VOCABULARY as i64, d], &weights(VOCABULARY * EMBEDDING_DIM, 3, 1.0))],
         input: vec![value("input_ids", DataType::Int64, &[None, Some(77)])],
