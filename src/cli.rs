@@ -243,8 +243,9 @@ pub struct ReportArgs {
     #[arg(long, requires = "baseline")]
     pub fail_on_regression: bool,
     /// How many neuron cards get a feature visualization, overriding the spec's
-    /// outputs.feature_visualization.units (0: none; cached ones are reused either way).
-    #[arg(long, value_name = "N")]
+    /// outputs.feature_visualization.units (0: none). Units already cached in the run folder
+    /// are read back, not made again. Needs the html format.
+    #[arg(long, value_name = "N", conflicts_with = "no_reports")]
     pub visualize_units: Option<usize>,
 }
 

@@ -80,6 +80,20 @@ fn the_demo_audit_recovers_the_injected_biases_and_nothing_else() {
     ]);
     assert!(again.status.success(), "{}", texts(&again).1);
     assert_eq!(crate::report_cards::assert_feature_visualizations(&latest, &dir.path().join("biased"), 6), made);
+    // And a browser renders them: the cards' feature visualizations are in its DOM.
+    match crate::report_formats::which_chromium() {
+        Err(()) => eprintln!("SKIPPED: chromium is not installed (make test-tools)"),
+        Ok(chromium) => {
+            let dom = std::process::Command::new(chromium)
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                .arg(format!("file://{}", latest.join("report.html").display()))
+                .output()
+                .unwrap();
+            let dom = String::from_utf8_lossy(&dom.stdout);
+            assert_eq!(dom.matches("class=\"fv\"").count(), 6, "feature visualizations in the rendered DOM");
+            assert!(dom.contains("Harmful rate per member on the map"), "the denigration map");
+        }
+    }
     let (control, control_null) = audit("organism-control", &dir.path().join("control"));
     let errors = ids(&biased, &["error", "warning"]);
     let control_errors = ids(&control, &["error", "warning"]);

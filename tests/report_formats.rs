@@ -284,7 +284,7 @@ fn the_html_report_renders_in_a_headless_browser() {
     std::fs::copy(&shot, latest.join("screenshot.png")).unwrap();
 }
 
-fn which_chromium() -> Result<PathBuf, ()> {
+pub fn which_chromium() -> Result<PathBuf, ()> {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
         if let Ok(out) = std::process::Command::new("which").arg(name).output()
             && out.status.success()

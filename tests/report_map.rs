@@ -66,6 +66,10 @@ fn a_member_without_an_outline_is_a_dot_at_its_coordinates() {
     let india = world::country("in").unwrap().d.as_str();
     assert!(element_with(&svg, india).contains("fill=\"#dfe3ea\""), "India stays background");
     assert!(svg.contains("no outline at 1:110m"), "the legend explains the dots");
+    assert!(
+        svg.contains("<circle cx=\"492\" cy=\"0\" r=\"3.5\" fill=\"#6baed6\""),
+        "the legend's dot has a d colour, not the white of no d"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //!
 //! A card's unit is shown, as Goh et al. show theirs, by an image optimised to excite it
 //! (`model::visualize`) beside its dataset examples. Each costs `steps` forward and backward
-//! passes of the image tower (about half a second on the organism, about 20 s for ViT-B/32 on
+//! passes of the image tower (about 0.3 s on the organism, about 20 s for ViT-B/32 on
 //! a 2-core CPU), so the spec gives a budget (`outputs.feature_visualization.units`), spent on
 //! cited units first, and every result is kept in `RUN/visualizations/` (format:
 //! `run::visualizations`) under a key of everything that determines it: the SHA-256 of every

@@ -117,7 +117,14 @@ pub fn analyze_and_write(
         spec: spec.path.display().to_string(),
         reviews: Vec::new(),
         spec_location: crate::report::sarif::artifact_location(&spec.path),
-        cards: if spec.formats.iter().any(|f| f == "html") && !reports.no_reports {
+        cards: if !spec.formats.iter().any(|f| f == "html") {
+            if reports.visualize_units.is_some_and(|n| n > 0) && !quiet {
+                eprintln!(
+                    "note: --visualize-units does nothing here: the spec's formats leave out html, where the cards are"
+                );
+            }
+            Vec::new()
+        } else if !reports.no_reports {
             let contents = data.stimuli.iter().map(|r| (r.id.clone(), r.content.clone())).collect();
             let mut cards = crate::report::cards::cards(s, &contents, crate::report::cards::DEFAULT_PER_BLOCK);
             let units: Vec<(String, usize)> =

@@ -143,8 +143,8 @@ struct Placed<'a> {
 /// each member that is a country drawn as its outline, the others (islands and microstates
 /// the scale leaves out, members that are not countries) as dots at their coordinates, each
 /// with its fill, stroke and tooltip. Countries that are not members are the grey background;
-/// `legend` is drawn below the map.
-fn map_of(members: &[Placed<'_>], legend: Markup) -> Markup {
+/// `legend` is drawn below the map, then (when some member is a dot) a dot of `dot_fill`.
+fn map_of(members: &[Placed<'_>], legend: Markup, dot_fill: &str) -> Markup {
     let (w, h) = world::size();
     let placed: Vec<(&Placed<'_>, (f64, f64), Option<&world::Country>)> =
         members.iter().map(|m| (m, world::project(m.lat, m.lon), world::country_at(m.id, m.lat, m.lon))).collect();
@@ -181,7 +181,7 @@ fn map_of(members: &[Placed<'_>], legend: Markup) -> Markup {
             g transform=(format!("translate(0 {})", h + 14.0)) {
                 (legend)
                 @if placed.iter().any(|(_, _, c)| c.is_none()) {
-                    circle cx="492" cy="0" r="3.5" fill="#ffffff" stroke=(NOT_DEDICATED.0) stroke-width="1" {}
+                    circle cx="492" cy="0" r="3.5" fill=(dot_fill) stroke=(NOT_DEDICATED.0) stroke-width="1" {}
                     text x="502" y="4" { "no outline at 1:110m" }
                 }
             }
@@ -237,7 +237,7 @@ pub fn world_map(members: &[MemberResolution]) -> Markup {
         rect x="324" y="-6" width="16" height="12" fill=(D_COLOURS[2]) stroke=(DEDICATED.0) stroke-width=(DEDICATED.1) {}
         text x="346" y="4" { "with a dedicated unit" }
     };
-    map_of(&placed, legend)
+    map_of(&placed, legend, D_COLOURS[2])
 }
 
 /// Upper ends of the rate map's first four colour classes.
@@ -265,7 +265,7 @@ pub fn rate_map(members: &[MemberRate]) -> Markup {
         })
         .collect();
     let classes = RATE_CLASSES.map(|c| format!("{c}"));
-    map_of(&placed, class_legend("rate", &RATE_COLOURS, &classes, 72.0))
+    map_of(&placed, class_legend("rate", &RATE_COLOURS, &classes, 72.0), RATE_COLOURS[2])
 }
 
 /// One cell of a shared table.

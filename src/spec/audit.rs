@@ -161,7 +161,7 @@ pub struct OutputsDoc {
 #[schemars(deny_unknown_fields)]
 pub struct FeatureVisualizationDoc {
     /// How many cards get one, cited units first, then the most selective (default 4). Each
-    /// costs `steps` forward and backward passes of the image tower: about half a second on the
+    /// costs `steps` forward and backward passes of the image tower: about 0.3 s on the
     /// organism, about 20 s for ViT-B/32 on a 2-core CPU (BENCHMARKS.md). Cached in the run
     /// folder, so a rerun pays only for new ones.
     pub units: Option<Sp<usize>>,
