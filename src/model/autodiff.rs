@@ -1384,6 +1384,11 @@ mod tests {
     /// Checks the gradient graph against central differences of L = Σ seed ⊙ y along random
     /// directions, in float64 arithmetic over float32 runs.
     fn check(graph: &OnnxGraph, x_shape: &[usize], seed: u64) {
+        check_named(graph, ("x", "y"), x_shape, seed);
+    }
+
+    /// [`check`] for any input and target tensor.
+    fn check_named(graph: &OnnxGraph, (input, target): (&str, &str), x_shape: &[usize], seed: u64) {
         if !runtime_ok() {
             eprintln!("SKIPPED: no ONNX Runtime library");
             return;
@@ -1392,7 +1397,7 @@ mod tests {
         let n: usize = x_shape.iter().product();
         let x = ArrayD::from_shape_vec(IxDyn(x_shape), randn(&mut rng, n)).expect("shape");
         let config = SessionConfig { device: Device::Cpu, threads: Some(1) };
-        let mut session = GradientSession::new(graph, "x", "y", x.view(), &config).expect("gradient graph");
+        let mut session = GradientSession::new(graph, input, target, x.view(), &config).expect("gradient graph");
         let ts = session.graph().target_shape.clone();
         let m: usize = ts.iter().product();
         let s = ArrayD::from_shape_vec(IxDyn(&ts), randn(&mut rng, m)).expect("shape");
@@ -1710,6 +1715,18 @@ mod tests {
         let x = ArrayD::from_shape_vec(IxDyn(&[3, 4]), vec![2.0; 12]).unwrap();
         let err = GradientSession::new(&g, "x", "y", x.view(), &SessionConfig::default()).unwrap_err();
         assert!(err.to_string().contains("depends on the pixels"), "{err}");
+    }
+
+    #[test]
+    fn the_whole_tiny_clip_tower_matches_finite_differences() {
+        // The committed random-weight ViT (patch Conv, class token, two pre-LN blocks with
+        // attention and erf GELU): its block-1 MLP tap and its embedding, directional
+        // derivatives along random pixel directions.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models/tiny-clip/image.onnx");
+        let graph = OnnxGraph::read(&path).expect("tiny-clip");
+        for (target, seed) in [("/blocks.1/mlp/act/Mul_1_output_0", 31), ("image_embeds", 32)] {
+            check_named(&graph, ("pixel_values", target), &[2, 3, 32, 32], seed);
+        }
     }
 
     #[test]
