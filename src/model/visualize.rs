@@ -482,14 +482,7 @@ mod tests {
             (Layout::Tnd, Pooling::ClassToken, vec![6, 2, 3]),
             (Layout::Nd, Pooling::None, vec![2, 3]),
         ] {
-            let spec = TapSpec {
-                name: "t".into(),
-                encoder: super::super::manifest::Encoder::Image,
-                tensor: "x".into(),
-                layout,
-                pooling,
-                tensor_position: None,
-            };
+            let spec = Target { tensor: "x".into(), layout, pooling, label: "t".into() }.spec();
             let n: usize = shape.iter().product();
             let x = ArrayD::from_shape_vec(IxDyn(&shape), (0..n).map(|_| rng.normal() as f32).collect()).unwrap();
             let d = Array2::from_shape_fn((2, 3), |_| rng.normal() as f32);
@@ -503,14 +496,7 @@ mod tests {
     #[test]
     fn diversity_gradient_matches_finite_differences() {
         let settings = Settings { images: 3, diversity: 0.7, ..Settings::default() };
-        let spec = TapSpec {
-            name: "t".into(),
-            encoder: super::super::manifest::Encoder::Image,
-            tensor: "x".into(),
-            layout: Layout::Nd,
-            pooling: Pooling::None,
-            tensor_position: None,
-        };
+        let spec = Target { tensor: "x".into(), layout: Layout::Nd, pooling: Pooling::None, label: "t".into() }.spec();
         let objective = Objective::Unit { unit: 1, negative: false };
         let mut rng = Rng::new(2);
         let p = Array2::from_shape_fn((3, 4), |_| rng.normal() as f32);
